@@ -1,0 +1,325 @@
+//! The [`Executor`] port: every effect on servers, one method per operation.
+//!
+//! # Contracts
+//! - Specs are fully resolved (names, versions, paths, decrypted secrets):
+//!   an executor never reads the store.
+//! - Every operation is idempotent: running it again, or after it was killed
+//!   midway, converges to the same state, so a retried job is safe.
+//! - An executor re-validates what it turns into paths or arguments (sids,
+//!   route sources, code names) and refuses with [`ExecError::Refused`]
+//!   before touching anything.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ExecError;
+use crate::model::{CodeType, Id, InstanceType, Pool, RouteStatus, RouteType, Secret, Sid, Status};
+
+/// A code item to deploy, update or remove.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeSpec {
+    /// Record id.
+    pub id: Id,
+    /// `meta.name` (validated: `[A-Za-z0-9_-]`).
+    pub name: String,
+    /// `meta.version`.
+    pub version: String,
+    /// `meta.code_type`.
+    pub code_type: CodeType,
+    /// Where to clone from.
+    pub git_url: String,
+    /// What to check out.
+    pub commit_hash: String,
+    /// Whether `<name>-current` should point at this checkout.
+    pub is_current: bool,
+}
+
+/// An instance's database credentials (the password decrypted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseSpec {
+    /// Database name.
+    pub name: String,
+    /// Database user.
+    pub user: String,
+    /// Database password.
+    pub password: Secret,
+}
+
+/// An instance's own settings (`settings` in the schema).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SiteSettings {
+    /// Page cache max age in seconds (default 300).
+    pub page_cache_maximum_age: u32,
+    /// Siteimprove site id.
+    pub siteimprove_site: Option<i64>,
+    /// Siteimprove group id.
+    pub siteimprove_group: Option<i64>,
+}
+
+/// A route as the load balancer and launch see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteSpec {
+    /// Record id.
+    pub id: Id,
+    /// Path under the domain (`domainroot` for the root; `lab/atlas` nests).
+    pub source: String,
+    /// Pool or redirect.
+    pub route_type: RouteType,
+    /// Published or not.
+    pub route_status: RouteStatus,
+    /// Redirect destination.
+    pub destination: Option<String>,
+    /// Redirect status code (301, 302, 307).
+    pub response_code: Option<u16>,
+    /// Whether `source` is a regex (redirects).
+    pub regex: bool,
+    /// Whether the redirect keeps the rest of the path.
+    pub path_preserving: bool,
+    /// The instance served, if any.
+    pub instance_sid: Option<Sid>,
+    /// That instance's type (decides the web directory).
+    pub instance_type: Option<InstanceType>,
+}
+
+/// Everything an executor needs to act on one instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceSpec {
+    /// Record id.
+    pub id: Id,
+    /// Site id.
+    pub sid: Sid,
+    /// `path` field (defaults to the sid).
+    pub path: String,
+    /// Instance type.
+    pub instance_type: InstanceType,
+    /// Status the work is for (the target of the transition).
+    pub status: Status,
+    /// Server pool.
+    pub pool: Pool,
+    /// Update group.
+    pub update_group: u8,
+    /// Statistics record id.
+    pub statistics_id: Option<Id>,
+    /// Core.
+    pub core: CodeSpec,
+    /// Install profile.
+    pub profile: CodeSpec,
+    /// Packages: the full transitive dependency closure.
+    pub packages: Vec<CodeSpec>,
+    /// The instance's settings.
+    pub settings: SiteSettings,
+    /// Database credentials.
+    pub database: DatabaseSpec,
+    /// The instance's routes.
+    pub routes: Vec<RouteSpec>,
+    /// Source of the primary route, when set.
+    pub primary_route: Option<String>,
+}
+
+/// The one deliberate shell string: a command item run for one instance
+/// (or once, when `instance` is `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandSpec {
+    /// The command item's `name`.
+    pub name: String,
+    /// The shell string (`command`).
+    pub command: String,
+    /// The instance it runs for (working directory, environment).
+    pub instance: Option<InstanceSpec>,
+    /// Run on one server only (database-level commands).
+    pub single_server: bool,
+    /// Kill after this long.
+    pub timeout: Duration,
+}
+
+/// What a command run produced.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CommandOutput {
+    /// Exit status (`None`: killed by a signal).
+    pub exit_status: Option<i32>,
+    /// Tail of standard output.
+    pub stdout: String,
+    /// Tail of standard error.
+    pub stderr: String,
+    /// Wall time.
+    pub duration: Duration,
+    /// Servers it ran on.
+    pub servers: Vec<String>,
+}
+
+/// The routes to publish to the load balancer: the `active` ones only.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RouteMap {
+    /// Active routes, in a stable order.
+    pub routes: Vec<RouteSpec>,
+}
+
+/// The effects on servers. Share as `Arc<dyn Executor>`.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait Executor: Send + Sync + fmt::Debug + 'static {
+    /// Clones the item's repository, checks out its commit and cleans the
+    /// tree; points `<name>-current` at it when current.
+    ///
+    /// # Errors
+    /// [`ExecError`] on refusal or failure.
+    async fn deploy_code(&self, spec: &CodeSpec) -> Result<(), ExecError>;
+
+    /// Moves a deployed item to `next`: checkout in place, or remove and
+    /// redeploy when name, version or type changed.
+    ///
+    /// # Errors
+    /// [`ExecError`] on refusal or failure.
+    async fn update_code(&self, previous: &CodeSpec, next: &CodeSpec) -> Result<(), ExecError>;
+
+    /// Removes a deployed item (and its `-current` link if it pointed there).
+    ///
+    /// # Errors
+    /// [`ExecError`] on refusal or failure.
+    async fn remove_code(&self, spec: &CodeSpec) -> Result<(), ExecError>;
+
+    /// Creates database and user, directories, code links, files directory,
+    /// settings, the web symlink and permissions.
+    ///
+    /// # Errors
+    /// [`ExecError`] on refusal or failure.
+    async fn provision(&self, spec: &InstanceSpec) -> Result<(), ExecError>;
+
+    /// Runs the site install (on one server) and a registry rebuild.
+    ///
+    /// # Errors
+    /// [`ExecError`] on refusal or failure.
+    async fn install(&self, spec: &InstanceSpec) -> Result<(), ExecError>;
+
+    /// Re-links core, profile and packages to those of `spec`.
+    ///
+    /// # Errors
+    /// [`ExecError`] on refusal or failure.
+    async fn switch_code(&self, spec: &InstanceSpec) -> Result<(), ExecError>;
+
+    /// Rebuilds the Drupal registry (`drush rr`).
+    ///
+    /// # Errors
+    /// [`ExecError`] on refusal or failure.
+    async fn rebuild_registry(&self, spec: &InstanceSpec) -> Result<(), ExecError>;
+
+    /// Runs database updates (`drush updb -y`).
+    ///
+    /// # Errors
+    /// [`ExecError`] on refusal or failure.
+    async fn update_database(&self, spec: &InstanceSpec) -> Result<(), ExecError>;
+
+    /// Rewrites the settings files for the instance's current state.
+    ///
+    /// # Errors
+    /// [`ExecError`] on refusal or failure.
+    async fn write_settings(&self, spec: &InstanceSpec) -> Result<(), ExecError>;
+
+    /// Links each route source from the web root to the instance's code.
+    ///
+    /// # Errors
+    /// [`ExecError`] on refusal or failure.
+    async fn launch(&self, spec: &InstanceSpec) -> Result<(), ExecError>;
+
+    /// Points the instance at the down page.
+    ///
+    /// # Errors
+    /// [`ExecError`] on refusal or failure.
+    async fn take_down(&self, spec: &InstanceSpec) -> Result<(), ExecError>;
+
+    /// Points the instance back at its code.
+    ///
+    /// # Errors
+    /// [`ExecError`] on refusal or failure.
+    async fn restore(&self, spec: &InstanceSpec) -> Result<(), ExecError>;
+
+    /// Drops database and user, removes links, files and code directory.
+    ///
+    /// # Errors
+    /// [`ExecError`] on refusal or failure.
+    async fn remove_instance(&self, spec: &InstanceSpec) -> Result<(), ExecError>;
+
+    /// Resets group and modes of the instance's files.
+    ///
+    /// # Errors
+    /// [`ExecError`] on refusal or failure.
+    async fn correct_file_permissions(&self, spec: &InstanceSpec) -> Result<(), ExecError>;
+
+    /// Clears Drupal caches.
+    ///
+    /// # Errors
+    /// [`ExecError`] on refusal or failure.
+    async fn clear_caches(&self, spec: &InstanceSpec) -> Result<(), ExecError>;
+
+    /// Runs Drupal cron (`drush cron`).
+    ///
+    /// # Errors
+    /// [`ExecError`] on refusal or failure.
+    async fn drush_cron(&self, spec: &InstanceSpec) -> Result<(), ExecError>;
+
+    /// Clears the PHP opcode cache on the web servers.
+    ///
+    /// # Errors
+    /// [`ExecError`] on failure.
+    async fn clear_apc(&self) -> Result<(), ExecError>;
+
+    /// Refreshes the homepage's extra files (robots.txt and friends).
+    ///
+    /// # Errors
+    /// [`ExecError`] on failure.
+    async fn update_homepage_extra_files(&self) -> Result<(), ExecError>;
+
+    /// Runs a command item's shell string with stdin closed and a time limit.
+    ///
+    /// # Behavior
+    /// A non-zero exit is reported in [`CommandOutput::exit_status`], not as
+    /// an error.
+    ///
+    /// # Errors
+    /// [`ExecError::Timeout`], [`ExecError::Io`], [`ExecError::Refused`].
+    async fn run_command(&self, spec: &CommandSpec) -> Result<CommandOutput, ExecError>;
+
+    /// Writes the route map for the load balancer and reloads it.
+    ///
+    /// # Errors
+    /// [`ExecError`] on refusal or failure.
+    async fn publish_routes(&self, map: &RouteMap) -> Result<(), ExecError>;
+}
+
+macro_rules! forward_executor {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)+) => {
+        #[async_trait]
+        impl<E: Executor + ?Sized> Executor for Arc<E> {
+            $(async fn $name(&self, $($arg: $ty),*) -> Result<$ret, ExecError> {
+                (**self).$name($($arg),*).await
+            })+
+        }
+    };
+}
+
+forward_executor! {
+    deploy_code(spec: &CodeSpec) -> ();
+    update_code(previous: &CodeSpec, next: &CodeSpec) -> ();
+    remove_code(spec: &CodeSpec) -> ();
+    provision(spec: &InstanceSpec) -> ();
+    install(spec: &InstanceSpec) -> ();
+    switch_code(spec: &InstanceSpec) -> ();
+    rebuild_registry(spec: &InstanceSpec) -> ();
+    update_database(spec: &InstanceSpec) -> ();
+    write_settings(spec: &InstanceSpec) -> ();
+    launch(spec: &InstanceSpec) -> ();
+    take_down(spec: &InstanceSpec) -> ();
+    restore(spec: &InstanceSpec) -> ();
+    remove_instance(spec: &InstanceSpec) -> ();
+    correct_file_permissions(spec: &InstanceSpec) -> ();
+    clear_caches(spec: &InstanceSpec) -> ();
+    drush_cron(spec: &InstanceSpec) -> ();
+    clear_apc() -> ();
+    update_homepage_extra_files() -> ();
+    run_command(spec: &CommandSpec) -> CommandOutput;
+    publish_routes(map: &RouteMap) -> ();
+}

@@ -1,0 +1,21 @@
+//! Typed views of records and the value types every layer shares: [`Id`],
+//! [`Etag`], [`Timestamp`], [`Sid`], [`Resource`], [`Doc`], [`Secret`] and
+//! the schema's enumerations.
+
+mod doc;
+mod etag;
+mod id;
+mod kinds;
+mod resource;
+mod secret;
+mod sid;
+mod time;
+
+pub use doc::{merge_patch, Body, Doc, META_FIELDS};
+pub use etag::{canonical_json, Etag};
+pub use id::{Id, IdError};
+pub use kinds::{CodeType, Environment, InstanceType, Pool, RouteStatus, RouteType, Status, UnallowedValue};
+pub use resource::{Resource, UnknownResource};
+pub use secret::Secret;
+pub use sid::{Sid, SidError, SID_PATTERN};
+pub use time::{Timestamp, TimestampError, DATE_FORMAT};

@@ -1,0 +1,143 @@
+//! [`Timestamp`]: UTC instants with whole seconds, rendered in the original's
+//! `DATE_FORMAT` (`%Y-%m-%d %H:%M:%S GMT`).
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The body date format of the original (`DATE_FORMAT`).
+pub const DATE_FORMAT: &str = "%Y-%m-%d %H:%M:%S GMT";
+
+/// A UTC instant truncated to whole seconds (the original truncated
+/// microseconds at write time).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+/// Why a string is not a [`Timestamp`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a date: use '%Y-%m-%d %H:%M:%S GMT' (e.g. '2026-11-25 01:36:55 GMT') or RFC 3339")]
+pub struct TimestampError(pub String);
+
+impl Timestamp {
+    /// The current time from the system clock. Prefer a [`crate::Clock`].
+    pub fn now() -> Self {
+        Self(Utc::now().timestamp())
+    }
+
+    /// From Unix seconds.
+    pub fn from_unix(secs: i64) -> Self {
+        Self(secs)
+    }
+
+    /// Unix seconds.
+    pub fn unix_seconds(&self) -> i64 {
+        self.0
+    }
+
+    /// Parses `DATE_FORMAT` or RFC 3339 (fractions are truncated).
+    pub fn parse(s: &str) -> Result<Self, TimestampError> {
+        if let Ok(n) = NaiveDateTime::parse_from_str(s, DATE_FORMAT) {
+            return Ok(Self(Utc.from_utc_datetime(&n).timestamp()));
+        }
+        DateTime::parse_from_rfc3339(s)
+            .map(|d| Self(d.timestamp()))
+            .map_err(|_| TimestampError(s.to_owned()))
+    }
+
+    /// `self + d`, whole seconds.
+    pub fn plus(self, d: Duration) -> Self {
+        Self(self.0.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
+    }
+
+    /// `self - d`, whole seconds.
+    pub fn minus(self, d: Duration) -> Self {
+        Self(self.0.saturating_sub(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
+    }
+
+    /// The time from `earlier` to `self`, zero when `earlier` is later.
+    pub fn since(self, earlier: Timestamp) -> Duration {
+        Duration::from_secs(u64::try_from(self.0 - earlier.0).unwrap_or(0))
+    }
+
+    /// As a chrono instant.
+    pub fn to_chrono(self) -> DateTime<Utc> {
+        Utc.timestamp_opt(self.0, 0).single().unwrap_or_default()
+    }
+
+    /// From a chrono instant (sub-seconds dropped).
+    pub fn from_chrono(d: DateTime<Utc>) -> Self {
+        Self(d.timestamp())
+    }
+
+    /// RFC 1123 (`Wed, 25 Nov 2026 01:36:55 GMT`), for HTTP headers.
+    pub fn to_rfc1123(self) -> String {
+        self.to_chrono().format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+    }
+
+    /// Parses an RFC 1123 HTTP date.
+    pub fn parse_rfc1123(s: &str) -> Result<Self, TimestampError> {
+        DateTime::parse_from_rfc2822(s)
+            .map(|d| Self(d.timestamp()))
+            .map_err(|_| TimestampError(s.to_owned()))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.to_chrono().format(DATE_FORMAT))
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Timestamp({self})")
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = TimestampError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_in_the_original_date_format() {
+        let t = Timestamp::parse("2026-11-25T01:36:55.123Z").unwrap();
+        assert_eq!(t.to_string(), "2026-11-25 01:36:55 GMT");
+        assert_eq!(Timestamp::parse(&t.to_string()).unwrap(), t);
+    }
+
+    #[test]
+    fn rfc1123_round_trips() {
+        let t = Timestamp::parse("2026-11-25 01:36:55 GMT").unwrap();
+        assert_eq!(t.to_rfc1123(), "Wed, 25 Nov 2026 01:36:55 GMT");
+        assert_eq!(Timestamp::parse_rfc1123(&t.to_rfc1123()).unwrap(), t);
+    }
+
+    #[test]
+    fn parse_refuses_other_formats_with_a_hint() {
+        let e = Timestamp::parse("25/11/2026").unwrap_err();
+        assert!(e.to_string().contains("%Y-%m-%d %H:%M:%S GMT"));
+    }
+}

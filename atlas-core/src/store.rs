@@ -1,0 +1,322 @@
+//! The [`Store`] port: records, their version history, and the durable job
+//! queue, with all-or-nothing [`Batch`] commits.
+//!
+//! # Contracts
+//! - `commit` applies a batch atomically: either every precondition and
+//!   unique constraint holds and every write lands, or nothing changes and
+//!   the error names the failing write's index.
+//! - Jobs enqueued in a batch become visible exactly when the batch's record
+//!   writes do (transactional outbox).
+//! - Unique constraints are those of [`crate::schema::unique_keys`]; soft-deleted
+//!   records never count, and a key with a missing or `null` part is not
+//!   enforced.
+//! - Etags are [`Doc::compute_etag`] of the written version, so every store
+//!   agrees on them.
+//! - Stores never read a clock: time arrives in the batch (`now`) or as an
+//!   argument.
+
+pub mod memory;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::error::StoreError;
+use crate::jobs::{Job, JobId, JobSpec, LeaseSpec, Outcome};
+use crate::model::{Body, Doc, Etag, Id, Resource, Timestamp};
+use crate::query::FindQuery;
+
+/// One write of a [`Batch`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// Creates a record at version 1.
+    Insert {
+        /// Resource.
+        res: Resource,
+        /// Id of the new record (the caller generates it).
+        id: Id,
+        /// User fields.
+        body: Body,
+    },
+    /// Merges `patch` into a live record ([`crate::model::merge_patch`]).
+    Update {
+        /// Resource.
+        res: Resource,
+        /// Record.
+        id: Id,
+        /// Fields to merge (nested objects merge, the rest replace).
+        patch: Body,
+        /// Required current etag, if any.
+        expect: Option<Etag>,
+    },
+    /// Replaces the body of a live record (`_created` kept).
+    Replace {
+        /// Resource.
+        res: Resource,
+        /// Record.
+        id: Id,
+        /// The new body.
+        body: Body,
+        /// Required current etag, if any.
+        expect: Option<Etag>,
+    },
+    /// Soft-deletes a record: a new version with `_deleted: true`. Deleting
+    /// a record that is already deleted changes nothing.
+    Delete {
+        /// Resource.
+        res: Resource,
+        /// Record.
+        id: Id,
+        /// Required current etag, if any.
+        expect: Option<Etag>,
+    },
+    /// Enqueues a job.
+    Enqueue(JobSpec),
+}
+
+/// Writes applied together, all or nothing, at `now`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    /// The time stamped on every written version and job.
+    pub now: Timestamp,
+    /// The writes, applied in order (a later write sees earlier ones).
+    pub writes: Vec<Write>,
+}
+
+impl Batch {
+    /// An empty batch at `now`.
+    pub fn new(now: Timestamp) -> Self {
+        Self { now, writes: Vec::new() }
+    }
+
+    /// Whether the batch has no writes.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+
+    /// Appends a write.
+    pub fn push(&mut self, w: Write) -> &mut Self {
+        self.writes.push(w);
+        self
+    }
+
+    /// Appends an insert.
+    pub fn insert(&mut self, res: Resource, id: Id, body: Body) -> &mut Self {
+        self.push(Write::Insert { res, id, body })
+    }
+
+    /// Appends an update.
+    pub fn update(&mut self, res: Resource, id: Id, patch: Body, expect: Option<Etag>) -> &mut Self {
+        self.push(Write::Update { res, id, patch, expect })
+    }
+
+    /// Appends a replace.
+    pub fn replace(&mut self, res: Resource, id: Id, body: Body, expect: Option<Etag>) -> &mut Self {
+        self.push(Write::Replace { res, id, body, expect })
+    }
+
+    /// Appends a soft delete.
+    pub fn delete(&mut self, res: Resource, id: Id, expect: Option<Etag>) -> &mut Self {
+        self.push(Write::Delete { res, id, expect })
+    }
+
+    /// Appends a job.
+    pub fn enqueue(&mut self, job: JobSpec) -> &mut Self {
+        self.push(Write::Enqueue(job))
+    }
+}
+
+/// What one write of a committed batch produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Written {
+    /// The record as written (for a delete of a deleted record: as it was).
+    Doc(Doc),
+    /// The id of an enqueued job.
+    Job(JobId),
+}
+
+/// The result of a committed batch: one [`Written`] per write, in order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Committed {
+    /// Per-write results.
+    pub results: Vec<Written>,
+}
+
+impl Committed {
+    /// The records written, in order.
+    pub fn docs(&self) -> impl Iterator<Item = &Doc> {
+        self.results.iter().filter_map(|w| match w {
+            Written::Doc(d) => Some(d),
+            Written::Job(_) => None,
+        })
+    }
+
+    /// The jobs enqueued, in order.
+    pub fn jobs(&self) -> impl Iterator<Item = JobId> + '_ {
+        self.results.iter().filter_map(|w| match w {
+            Written::Job(j) => Some(*j),
+            Written::Doc(_) => None,
+        })
+    }
+}
+
+/// A page of records plus the total number matching.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FindPage {
+    /// The page's records.
+    pub items: Vec<Doc>,
+    /// How many records match in all.
+    pub total: u64,
+}
+
+/// A page of jobs plus the total number matching.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct JobPage {
+    /// The page's jobs.
+    pub items: Vec<Job>,
+    /// How many jobs match in all.
+    pub total: u64,
+}
+
+/// Records, versions and the job queue. Share as `Arc<dyn Store>`.
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug + 'static {
+    /// The current version of a record.
+    ///
+    /// # Behavior
+    /// Returns soft-deleted records too (`deleted: true`); callers decide
+    /// whether that is a 404.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] only.
+    async fn get(&self, res: Resource, id: &Id) -> Result<Option<Doc>, StoreError>;
+
+    /// Records matching a query.
+    ///
+    /// # Behavior
+    /// Evaluates the filter exactly as [`crate::query`]'s evaluator does
+    /// against [`Doc::to_json`]; orders by the sort keys then `_id`; returns
+    /// the requested page and the total. Soft-deleted records are left out
+    /// unless `show_deleted` is set or the filter mentions `_deleted`.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] only.
+    async fn find(&self, res: Resource, q: &FindQuery) -> Result<FindPage, StoreError>;
+
+    /// Every version of a record, oldest first (a delete is a version).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the record never existed.
+    async fn history(&self, res: Resource, id: &Id) -> Result<Vec<Doc>, StoreError>;
+
+    /// Applies a batch.
+    ///
+    /// # Behavior
+    /// All-or-nothing: on any failed precondition, missing target or unique
+    /// clash nothing changes. A caller is answered only once the batch is
+    /// durable.
+    ///
+    /// # Errors
+    /// [`StoreError::PreconditionFailed`], [`StoreError::Unique`] or
+    /// [`StoreError::WriteTargetMissing`] naming the write's index;
+    /// [`StoreError::Backend`].
+    async fn commit(&self, batch: Batch) -> Result<Committed, StoreError>;
+
+    /// Leases the next claimable job (see [`crate::jobs`]) to `lease.owner`.
+    ///
+    /// # Behavior
+    /// Each job is handed to exactly one claimer. Oldest `run_at` first,
+    /// then creation order.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] only.
+    async fn claim(&self, lease: &LeaseSpec, now: Timestamp) -> Result<Option<Job>, StoreError>;
+
+    /// Extends the lease of a running job to `until`.
+    ///
+    /// # Errors
+    /// [`StoreError::LeaseLost`] when `owner` no longer holds it;
+    /// [`StoreError::JobNotFound`].
+    async fn renew(&self, job: &JobId, owner: &str, until: Timestamp) -> Result<(), StoreError>;
+
+    /// Records how an attempt ended and commits its follow-up batch, atomically.
+    ///
+    /// # Behavior
+    /// See [`crate::jobs`] for the resulting state. If the follow-up batch
+    /// fails nothing changes: the job stays running.
+    ///
+    /// # Errors
+    /// [`StoreError::LeaseLost`] when `outcome.owner` no longer holds the
+    /// lease; the follow-up batch's errors; [`StoreError::JobNotFound`].
+    async fn finish(&self, job: &JobId, outcome: Outcome) -> Result<(), StoreError>;
+
+    /// Requeues (or dead-letters) running jobs whose lease ended before `now`.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] only.
+    async fn requeue_expired(&self, now: Timestamp) -> Result<u64, StoreError>;
+
+    /// One job.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] only.
+    async fn job(&self, id: &JobId) -> Result<Option<Job>, StoreError>;
+
+    /// Jobs matching a query, evaluated against [`Job::to_json`]
+    /// (`show_deleted` is meaningless here).
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] only.
+    async fn find_jobs(&self, q: &FindQuery) -> Result<JobPage, StoreError>;
+}
+
+/// Conveniences over [`Store`].
+#[async_trait]
+pub trait StoreExt: Store {
+    /// The record, or [`StoreError::NotFound`].
+    async fn require(&self, res: Resource, id: &Id) -> Result<Doc, StoreError> {
+        self.get(res, id).await?.ok_or_else(|| StoreError::not_found(res, id))
+    }
+
+    /// The live (not soft-deleted) record, if any.
+    async fn get_live(&self, res: Resource, id: &Id) -> Result<Option<Doc>, StoreError> {
+        Ok(self.get(res, id).await?.filter(|d| !d.deleted))
+    }
+}
+
+impl<S: Store + ?Sized> StoreExt for S {}
+
+#[async_trait]
+impl<S: Store + ?Sized> Store for Arc<S> {
+    async fn get(&self, res: Resource, id: &Id) -> Result<Option<Doc>, StoreError> {
+        (**self).get(res, id).await
+    }
+    async fn find(&self, res: Resource, q: &FindQuery) -> Result<FindPage, StoreError> {
+        (**self).find(res, q).await
+    }
+    async fn history(&self, res: Resource, id: &Id) -> Result<Vec<Doc>, StoreError> {
+        (**self).history(res, id).await
+    }
+    async fn commit(&self, batch: Batch) -> Result<Committed, StoreError> {
+        (**self).commit(batch).await
+    }
+    async fn claim(&self, lease: &LeaseSpec, now: Timestamp) -> Result<Option<Job>, StoreError> {
+        (**self).claim(lease, now).await
+    }
+    async fn renew(&self, job: &JobId, owner: &str, until: Timestamp) -> Result<(), StoreError> {
+        (**self).renew(job, owner, until).await
+    }
+    async fn finish(&self, job: &JobId, outcome: Outcome) -> Result<(), StoreError> {
+        (**self).finish(job, outcome).await
+    }
+    async fn requeue_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
+        (**self).requeue_expired(now).await
+    }
+    async fn job(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
+        (**self).job(id).await
+    }
+    async fn find_jobs(&self, q: &FindQuery) -> Result<JobPage, StoreError> {
+        (**self).find_jobs(q).await
+    }
+}

@@ -1,0 +1,20 @@
+//! Atlas: runs a fleet of Drupal sites.
+//!
+//! This facade re-exports the workspace crates so an embedder depends on one
+//! package and picks adapters with features:
+//!
+//! | feature  | crate          | what it brings                                  |
+//! | -------- | -------------- | ----------------------------------------------- |
+//! | (always) | `atlas-core`   | domain, rules, engine, `Store`/`Executor` ports |
+//! | `sqlite` | `atlas-sqlite` | the embedded SQLite `Store`                     |
+//! | `http`   | `atlas-http`   | the Eve-dialect REST server                     |
+//! | `shell`  | `atlas-shell`  | the `Executor` that works on this host          |
+#![forbid(unsafe_code)]
+
+pub use atlas_core as core;
+#[cfg(feature = "http")]
+pub use atlas_http as http;
+#[cfg(feature = "shell")]
+pub use atlas_shell as shell;
+#[cfg(feature = "sqlite")]
+pub use atlas_sqlite as sqlite;
