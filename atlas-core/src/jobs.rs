@@ -331,12 +331,18 @@ mod tests {
     }
 
     fn lease() -> LeaseSpec {
-        LeaseSpec { owner: "w1".into(), duration: Duration::from_secs(60) }
+        LeaseSpec {
+            owner: "w1".into(),
+            duration: Duration::from_secs(60),
+        }
     }
 
     #[test]
     fn backoff_doubles_and_caps() {
-        let b = Backoff { base: Duration::from_secs(10), max: Duration::from_secs(100) };
+        let b = Backoff {
+            base: Duration::from_secs(10),
+            max: Duration::from_secs(100),
+        };
         assert_eq!(b.ceiling(1), Duration::from_secs(10));
         assert_eq!(b.ceiling(2), Duration::from_secs(20));
         assert_eq!(b.ceiling(4), Duration::from_secs(80));
@@ -348,11 +354,19 @@ mod tests {
 
     #[test]
     fn failed_attempt_is_requeued_until_the_budget_is_spent() {
-        let mut j = Job::from_spec(JobId(Id::generate(t0())), JobSpec::new("x", json!({}), t0()).max_attempts(2), t0());
+        let mut j = Job::from_spec(
+            JobId(Id::generate(t0())),
+            JobSpec::new("x", json!({}), t0()).max_attempts(2),
+            t0(),
+        );
         let fail = |at| Outcome {
             owner: "w1".into(),
             now: at,
-            result: Err(JobFailure { error: "boom".into(), retry_at: Some(at.plus(Duration::from_secs(5))), result: None }),
+            result: Err(JobFailure {
+                error: "boom".into(),
+                retry_at: Some(at.plus(Duration::from_secs(5))),
+                result: None,
+            }),
             follow_up: Batch::new(at),
         };
         j.claim(&lease(), t0());
@@ -367,7 +381,11 @@ mod tests {
 
     #[test]
     fn expired_lease_requeues_or_dead_letters() {
-        let mut j = Job::from_spec(JobId(Id::generate(t0())), JobSpec::new("x", json!({}), t0()).max_attempts(1), t0());
+        let mut j = Job::from_spec(
+            JobId(Id::generate(t0())),
+            JobSpec::new("x", json!({}), t0()).max_attempts(1),
+            t0(),
+        );
         j.claim(&lease(), t0());
         assert!(j.leased_to("w1"));
         j.expire_lease(t0());

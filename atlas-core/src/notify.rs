@@ -39,7 +39,13 @@ pub struct Notification {
 impl Notification {
     /// A notification without link or fields.
     pub fn new(level: Level, title: impl Into<String>, text: impl Into<String>) -> Self {
-        Self { level, title: title.into(), text: text.into(), link: None, fields: Vec::new() }
+        Self {
+            level,
+            title: title.into(),
+            text: text.into(),
+            link: None,
+            fields: Vec::new(),
+        }
     }
 
     /// Adds a name/value field.
@@ -101,7 +107,10 @@ impl RecordingNotifier {
 #[async_trait]
 impl Notifier for RecordingNotifier {
     async fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
-        self.0.lock().expect("recording notifier poisoned").push(n.clone());
+        self.0
+            .lock()
+            .expect("recording notifier poisoned")
+            .push(n.clone());
         Ok(())
     }
 }

@@ -87,7 +87,10 @@ pub struct Batch {
 impl Batch {
     /// An empty batch at `now`.
     pub fn new(now: Timestamp) -> Self {
-        Self { now, writes: Vec::new() }
+        Self {
+            now,
+            writes: Vec::new(),
+        }
     }
 
     /// Whether the batch has no writes.
@@ -108,12 +111,22 @@ impl Batch {
 
     /// Appends an update.
     pub fn update(&mut self, res: Resource, id: Id, patch: Body, expect: Option<Etag>) -> &mut Self {
-        self.push(Write::Update { res, id, patch, expect })
+        self.push(Write::Update {
+            res,
+            id,
+            patch,
+            expect,
+        })
     }
 
     /// Appends a replace.
     pub fn replace(&mut self, res: Resource, id: Id, body: Body, expect: Option<Etag>) -> &mut Self {
-        self.push(Write::Replace { res, id, body, expect })
+        self.push(Write::Replace {
+            res,
+            id,
+            body,
+            expect,
+        })
     }
 
     /// Appends a soft delete.
@@ -276,7 +289,9 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 pub trait StoreExt: Store {
     /// The record, or [`StoreError::NotFound`].
     async fn require(&self, res: Resource, id: &Id) -> Result<Doc, StoreError> {
-        self.get(res, id).await?.ok_or_else(|| StoreError::not_found(res, id))
+        self.get(res, id)
+            .await?
+            .ok_or_else(|| StoreError::not_found(res, id))
     }
 
     /// The live (not soft-deleted) record, if any.

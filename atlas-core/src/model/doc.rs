@@ -117,7 +117,10 @@ mod tests {
         let now = Timestamp::parse("2026-11-25 01:36:55 GMT").unwrap();
         let d = Doc::new(Id::generate(now), body(json!({"b": 1, "a": 2})), now);
         let keys: Vec<String> = d.to_json().as_object().unwrap().keys().cloned().collect();
-        assert_eq!(keys, ["b", "a", "_updated", "_created", "_deleted", "_version", "_etag", "_id"]);
+        assert_eq!(
+            keys,
+            ["b", "a", "_updated", "_created", "_deleted", "_version", "_etag", "_id"]
+        );
     }
 
     #[test]
@@ -132,7 +135,10 @@ mod tests {
     #[test]
     fn merge_patch_merges_nested_objects_and_replaces_the_rest() {
         let mut t = body(json!({"meta": {"name": "drupal", "is_current": true}, "tag": ["a"]}));
-        merge_patch(&mut t, &body(json!({"meta": {"is_current": false}, "tag": ["b"]})));
+        merge_patch(
+            &mut t,
+            &body(json!({"meta": {"is_current": false}, "tag": ["b"]})),
+        );
         assert_eq!(
             Value::Object(t),
             json!({"meta": {"name": "drupal", "is_current": false}, "tag": ["b"]})

@@ -119,7 +119,9 @@ mod tests {
         let id = Id::generate(now);
         let s = id.to_string();
         assert_eq!(s.len(), 24);
-        assert!(s.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(s
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_eq!(i64::from(id.seconds()), now.unix_seconds());
         assert_eq!(Id::parse(&s).unwrap(), id);
     }

@@ -181,6 +181,9 @@ mod tests {
         assert_eq!("WWWLegacy".parse::<Pool>().unwrap(), Pool::WwwLegacy);
         let e = "plugin".parse::<CodeType>().unwrap_err();
         assert!(e.to_string().contains("core, profile, module, theme, library"));
-        assert_eq!(serde_json::to_string(&RouteType::PoolbExpress).unwrap(), "\"poolb-express\"");
+        assert_eq!(
+            serde_json::to_string(&RouteType::PoolbExpress).unwrap(),
+            "\"poolb-express\""
+        );
     }
 }

@@ -27,8 +27,8 @@ impl Sid {
 
     /// Validates `s`.
     pub fn parse(s: &str) -> Result<Self, SidError> {
-        let ok = (9..=14).contains(&s.len())
-            && s.bytes().all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'_'));
+        let ok =
+            (9..=14).contains(&s.len()) && s.bytes().all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'_'));
         if ok {
             Ok(Self(s.to_owned()))
         } else {
@@ -77,14 +77,22 @@ mod tests {
             let s = Sid::generate();
             assert_eq!(s.as_str().len(), 12);
             assert!(s.as_str().starts_with("p1"));
-            assert!(s.as_str()[2..].bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')));
+            assert!(s.as_str()[2..]
+                .bytes()
+                .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')));
             assert!(Sid::parse(s.as_str()).is_ok());
         }
     }
 
     #[test]
     fn sid_refuses_slashes_dots_uppercase_and_bad_lengths() {
-        for bad in ["p1/abcdefgh", "../etc/pass", "P1ABCDEFGHI", "p1abc", "p1abcdef0123456"] {
+        for bad in [
+            "p1/abcdefgh",
+            "../etc/pass",
+            "P1ABCDEFGHI",
+            "p1abc",
+            "p1abcdef0123456",
+        ] {
             assert!(Sid::parse(bad).is_err(), "{bad}");
         }
         assert!(Sid::parse("my_site_01").is_ok());

@@ -31,7 +31,10 @@ pub struct Paging {
 
 impl Default for Paging {
     fn default() -> Self {
-        Self { page: 1, max_results: DEFAULT_MAX_RESULTS }
+        Self {
+            page: 1,
+            max_results: DEFAULT_MAX_RESULTS,
+        }
     }
 }
 
@@ -39,7 +42,10 @@ impl Paging {
     /// Every item (page 1 of [`MAX_RESULTS_CAP`] is not enough for internal
     /// scans, so this is an unbounded page).
     pub fn all() -> Self {
-        Self { page: 1, max_results: u64::MAX }
+        Self {
+            page: 1,
+            max_results: u64::MAX,
+        }
     }
 
     /// Number of items to skip.
@@ -64,13 +70,22 @@ pub struct FindQuery {
 
 impl Default for FindQuery {
     fn default() -> Self {
-        Self { filter: Filter::All, sort: Vec::new(), paging: Paging::default(), show_deleted: false }
+        Self {
+            filter: Filter::All,
+            sort: Vec::new(),
+            paging: Paging::default(),
+            show_deleted: false,
+        }
     }
 }
 
 impl FindQuery {
     /// Every live record matching `filter`, in `_id` order, unpaged.
     pub fn all_matching(filter: Filter) -> Self {
-        Self { filter, paging: Paging::all(), ..Self::default() }
+        Self {
+            filter,
+            paging: Paging::all(),
+            ..Self::default()
+        }
     }
 }

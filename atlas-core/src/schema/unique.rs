@@ -15,8 +15,16 @@ pub struct UniqueKey {
 }
 
 const CODE: &[UniqueKey] = &[
-    UniqueKey { field: "commit_hash", paths: &["commit_hash"], only_when_true: None },
-    UniqueKey { field: "meta", paths: &["meta.name", "meta.version", "meta.code_type"], only_when_true: None },
+    UniqueKey {
+        field: "commit_hash",
+        paths: &["commit_hash"],
+        only_when_true: None,
+    },
+    UniqueKey {
+        field: "meta",
+        paths: &["meta.name", "meta.version", "meta.code_type"],
+        only_when_true: None,
+    },
     UniqueKey {
         field: "meta.is_current",
         paths: &["meta.name", "meta.code_type"],
@@ -24,11 +32,27 @@ const CODE: &[UniqueKey] = &[
     },
 ];
 const INSTANCE: &[UniqueKey] = &[
-    UniqueKey { field: "sid", paths: &["sid"], only_when_true: None },
-    UniqueKey { field: "path", paths: &["path"], only_when_true: None },
+    UniqueKey {
+        field: "sid",
+        paths: &["sid"],
+        only_when_true: None,
+    },
+    UniqueKey {
+        field: "path",
+        paths: &["path"],
+        only_when_true: None,
+    },
 ];
-const ROUTE: &[UniqueKey] = &[UniqueKey { field: "source", paths: &["source"], only_when_true: None }];
-const STATISTICS: &[UniqueKey] = &[UniqueKey { field: "instance", paths: &["instance"], only_when_true: None }];
+const ROUTE: &[UniqueKey] = &[UniqueKey {
+    field: "source",
+    paths: &["source"],
+    only_when_true: None,
+}];
+const STATISTICS: &[UniqueKey] = &[UniqueKey {
+    field: "instance",
+    paths: &["instance"],
+    only_when_true: None,
+}];
 
 /// The unique constraints of `res`.
 pub fn unique_keys(res: Resource) -> &'static [UniqueKey] {
