@@ -10,6 +10,7 @@
 //! - [`store`]: the `Store` port, batches, and [`MemoryStore`].
 //! - [`jobs`]: job queue data and backoff.
 //! - [`executor`], [`clock`], [`notify`]: the other ports.
+//! - [`worker`]: the durable job runner; [`scheduler`]: the periodic tasks.
 //! - `testing` (feature `testing`): the store conformance suite, fixtures,
 //!   `MockExecutor`, `FailingStore`.
 //!
@@ -30,10 +31,14 @@ pub mod lifecycle;
 pub mod model;
 pub mod notify;
 pub mod query;
+pub mod scheduler;
+pub mod service;
 pub mod schema;
+pub mod secrets;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ExecError, StoreError};

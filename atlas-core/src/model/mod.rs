@@ -10,6 +10,7 @@ mod resource;
 mod secret;
 mod sid;
 mod time;
+mod views;
 
 pub use doc::{merge_patch, Body, Doc, META_FIELDS};
 pub use etag::{canonical_json, Etag};
@@ -19,3 +20,7 @@ pub use resource::{Resource, UnknownResource};
 pub use secret::Secret;
 pub use sid::{Sid, SidError, SID_PATTERN};
 pub use time::{Timestamp, TimestampError, DATE_FORMAT};
+pub use views::{
+    Code, CodeMeta, Command, Instance, InstanceCode, InstanceDates, InstanceRoutes, InstanceSettings, Route,
+    RouteDates, Site, Statistics, ViewError,
+};

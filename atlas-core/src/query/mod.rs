@@ -1,10 +1,94 @@
 //! The query language: Mongo-style `where` ([`Filter`]), `sort`
-//! ([`SortKey`]), paging ([`Paging`]), `projection`, and the in-memory
-//! evaluator that defines their semantics for every store.
+//! ([`SortKey`]), paging ([`Paging`]), `projection` ([`Projection`]),
+//! `embedded`, and the in-memory evaluator that defines their semantics for
+//! every store.
+//!
+//! # Layout
+//! - `filter.rs`: the [`Filter`] AST, constructors, [`Filter::to_json`].
+//! - `parse.rs`: [`parse_where`] / [`Filter::from_json`] (syntax and refusals).
+//! - `eval.rs`: [`Filter::matches`], the reference semantics below.
+//! - `path.rs`: dotted paths with MongoDB array semantics.
+//! - `sort.rs`: [`parse_sort`], [`compare_docs`], [`compare_values`].
+//! - `select.rs`: [`select`], a whole `find` in memory (`MemoryStore::find`).
+//! - `paging.rs`: [`Paging::from_params`]; `projection.rs`: [`Projection`];
+//!   `embedded.rs`: [`parse_embedded`]; `error.rs`: [`QueryError`].
+//!
+//! # Contracts
+//! - Every store's `find` returns exactly what [`select`] returns: the same
+//!   documents, the same order (sort keys, then `_id` ascending), the same page
+//!   and total. Soft-deleted documents are hidden unless `show_deleted` or the
+//!   filter mentions `_deleted` ([`FindQuery::includes_deleted`]).
+//! - Every [`QueryError`] is a client mistake: the HTTP layer answers 400 with
+//!   its `Display` as the message.
+//!
+//! # Semantics of `where`
+//! ## Paths
+//! Dotted paths are resolved as in MongoDB: objects are walked
+//! by key, a numeric segment indexes an array, any other segment that meets
+//! an array continues into each object element (so one path may reach
+//! several values; scalar and nested-array elements are skipped), and a path that runs into a missing key, a scalar or
+//! `null` is *missing* on that branch. A condition holds when it holds for
+//! *any* reached value, except the negations (`$ne`, `$nin`), which are the
+//! plain negation of `$eq` / `$in` on the whole document.
+//!
+//! ## Equality (`$eq`, bare values, `$in`)
+//! - Values are equal when they are the same JSON value; numbers compare
+//!   numerically (`1 == 1.0`), arrays element by element in order, objects
+//!   by key set and values (key order is irrelevant).
+//! - A reached array matches when it equals the operand as a whole *or* holds
+//!   an element equal to it (`{"code.package": "<id>"}` matches an instance
+//!   whose package list holds the id). Ids are plain 24-hex strings.
+//! - `null` matches a missing field, a `null`, and an array holding `null`.
+//! - A date operand ([`Operand::Date`]) equals a string that parses as a
+//!   [`Timestamp`](crate::model::Timestamp) for the same instant. The parser
+//!   makes string operands that look like dates (`YYYY-MM-DD…`) and parse as
+//!   `DATE_FORMAT` or RFC 3339 into date operands; ids and sids stay strings.
+//! - `$in` holds when `$eq` holds for any operand (an empty list matches
+//!   nothing); `$ne` / `$nin` are their negations, so a missing field
+//!   matches `$ne: x` for any non-null `x`.
+//!
+//! ## Ranges (`$gt $gte $lt $lte`)
+//! Only values of the operand's class are compared, never across classes:
+//! numbers with numbers, strings with strings (byte-wise, like MongoDB's
+//! binary comparison), booleans with booleans (`false < true`), and a date
+//! operand with strings that parse as timestamps (as instants). A reached
+//! array matches when any element does. Object and array operands match
+//! nothing; a `null` operand matches what `$eq: null` matches for
+//! `$gte`/`$lte` and nothing for `$gt`/`$lt` (as MongoDB).
+//!
+//! ## Other operators
+//! - `$exists: true` holds when some branch of the path reaches a value
+//!   (`null` included); `$exists: false` is its negation.
+//! - `$regex` holds when a reached string, or a string element of a reached
+//!   array, matches (unanchored, as MongoDB).
+//! - `$and` of an empty list matches everything, `$or` of an empty list
+//!   nothing, `$nor` is "not `$or`" ([`Filter::All`] matches everything).
+//!
+//! Sorting is documented on [`compare_docs`] / [`compare_values`]: MongoDB's
+//! type order (missing = `null` < numbers < strings < objects < arrays <
+//! booleans), arrays sort by their smallest element ascending and their
+//! largest descending, ties by `_id`.
 
+mod embedded;
+mod error;
+mod eval;
 mod filter;
+#[cfg(test)]
+mod fixtures;
+mod paging;
+mod parse;
+mod path;
+mod projection;
+mod select;
+mod sort;
 
+pub use embedded::parse_embedded;
+pub use error::QueryError;
 pub use filter::{Filter, Op, Operand, Pattern};
+pub use parse::parse_where;
+pub use projection::{Projection, META_FIELDS};
+pub use select::select;
+pub use sort::{compare_docs, compare_values, parse_sort};
 
 /// Default page size (Eve's `PAGINATION_DEFAULT`).
 pub const DEFAULT_MAX_RESULTS: u64 = 500;

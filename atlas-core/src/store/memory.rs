@@ -1,5 +1,493 @@
-//! [`MemoryStore`]: the reference in-memory `Store`.
+//! [`MemoryStore`]: the reference in-memory [`Store`]. It defines by example
+//! what every backend must do (and the conformance suite checks): atomic
+//! batches over a scratch overlay, etag preconditions, unique keys among live
+//! records, full version history, and the job queue of [`crate::jobs`].
 
-/// In-memory store (being written).
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::error::StoreError;
+use crate::jobs::{Job, JobId, JobStatus, LeaseSpec, Outcome};
+use crate::model::{merge_patch, Doc, Id, Resource, Timestamp};
+use crate::query::{select, FindQuery};
+use crate::schema::{unique_keys, UniqueKey};
+use crate::store::{Batch, Committed, FindPage, JobPage, Store, Write, Written};
+
+/// Backend name used in [`StoreError::Backend`].
+const BACKEND: &str = "memory";
+
+/// The in-memory store: records with their full version history, and jobs.
+///
+/// Clones share the same data (like an `Arc`). Every operation takes one
+/// lock, so each is atomic with respect to the others.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryStore {
+    state: Arc<Mutex<State>>,
+}
+
+/// What the store holds.
 #[derive(Debug, Default)]
-pub struct MemoryStore;
+struct State {
+    /// Every version of every record, oldest first, per resource.
+    records: HashMap<Resource, BTreeMap<Id, Vec<Doc>>>,
+    /// Every job.
+    jobs: BTreeMap<JobId, Job>,
+}
+
+/// The lock was poisoned by a panic while it was held.
+#[derive(Debug, thiserror::Error)]
+#[error("the memory store's lock was poisoned by a panicking writer")]
+struct Poisoned;
+
+impl State {
+    /// The current version of a record.
+    fn current(&self, res: Resource, id: &Id) -> Option<&Doc> {
+        self.records.get(&res)?.get(id)?.last()
+    }
+
+    /// The current versions of every record of `res`, in id order.
+    fn currents(&self, res: Resource) -> impl Iterator<Item = &Doc> {
+        self.records
+            .get(&res)
+            .into_iter()
+            .flat_map(|m| m.values().filter_map(|v| v.last()))
+    }
+}
+
+/// Pending changes of a batch, seen through by later writes of the batch.
+struct Scratch<'a> {
+    base: &'a State,
+    /// The newest pending version of each record the batch wrote.
+    latest: HashMap<(Resource, Id), Doc>,
+    /// Every pending version, in write order.
+    versions: Vec<(Resource, Doc)>,
+    /// Jobs to add or replace.
+    jobs: Vec<Job>,
+}
+
+impl<'a> Scratch<'a> {
+    fn new(base: &'a State) -> Self {
+        Self {
+            base,
+            latest: HashMap::new(),
+            versions: Vec::new(),
+            jobs: Vec::new(),
+        }
+    }
+
+    /// The current version of a record as the batch sees it.
+    fn current(&self, res: Resource, id: &Id) -> Option<&Doc> {
+        self.latest
+            .get(&(res, *id))
+            .or_else(|| self.base.current(res, id))
+    }
+
+    /// Records a new version.
+    fn put(&mut self, res: Resource, doc: Doc) {
+        self.latest.insert((res, doc.id), doc.clone());
+        self.versions.push((res, doc));
+    }
+
+    /// Applies `batch`'s writes in order; the first failing write aborts.
+    fn apply(&mut self, batch: Batch) -> Result<Committed, StoreError> {
+        let now = batch.now;
+        let mut results = Vec::with_capacity(batch.writes.len());
+        for (write, w) in batch.writes.into_iter().enumerate() {
+            results.push(self.apply_one(write, w, now)?);
+        }
+        Ok(Committed { results })
+    }
+
+    fn apply_one(&mut self, write: usize, w: Write, now: Timestamp) -> Result<Written, StoreError> {
+        match w {
+            Write::Insert { res, id, body } => {
+                if self.current(res, &id).is_some() {
+                    return Err(StoreError::Unique {
+                        write,
+                        res,
+                        field: "_id".into(),
+                        value: id.to_string(),
+                    });
+                }
+                let doc = Doc::new(id, body, now);
+                self.check_unique(write, res, &doc)?;
+                self.put(res, doc.clone());
+                Ok(Written::Doc(doc))
+            }
+            Write::Update {
+                res,
+                id,
+                patch,
+                expect,
+            } => {
+                let mut doc = self.live_target(write, res, &id, expect.as_ref())?;
+                merge_patch(&mut doc.body, &patch);
+                self.write_version(write, res, doc, now)
+            }
+            Write::Replace {
+                res,
+                id,
+                body,
+                expect,
+            } => {
+                let mut doc = self.live_target(write, res, &id, expect.as_ref())?;
+                doc.body = body;
+                self.write_version(write, res, doc, now)
+            }
+            Write::Delete { res, id, expect } => {
+                match self.current(res, &id) {
+                    Some(d) if d.deleted => return Ok(Written::Doc(d.clone())),
+                    Some(_) => {}
+                    None => return Err(StoreError::WriteTargetMissing { write, res, id }),
+                }
+                let mut doc = self.live_target(write, res, &id, expect.as_ref())?;
+                doc.deleted = true;
+                self.write_version(write, res, doc, now)
+            }
+            Write::Enqueue(spec) => {
+                let job = Job::from_spec(JobId(Id::generate(now)), spec, now);
+                let id = job.id;
+                self.jobs.push(job);
+                Ok(Written::Job(id))
+            }
+        }
+    }
+
+    /// The live current version of a write's target, its etag checked.
+    fn live_target(
+        &self,
+        write: usize,
+        res: Resource,
+        id: &Id,
+        expect: Option<&crate::model::Etag>,
+    ) -> Result<Doc, StoreError> {
+        let doc = match self.current(res, id) {
+            Some(d) if !d.deleted => d,
+            _ => return Err(StoreError::WriteTargetMissing { write, res, id: *id }),
+        };
+        if let Some(expected) = expect {
+            if *expected != doc.etag {
+                return Err(StoreError::PreconditionFailed {
+                    write,
+                    res,
+                    id: *id,
+                    expected: expected.to_string(),
+                    found: doc.etag.to_string(),
+                });
+            }
+        }
+        Ok(doc.clone())
+    }
+
+    /// Stamps `doc` as the next version at `now`, checks unique keys and
+    /// records it.
+    fn write_version(
+        &mut self,
+        write: usize,
+        res: Resource,
+        mut doc: Doc,
+        now: Timestamp,
+    ) -> Result<Written, StoreError> {
+        doc.version += 1;
+        doc.updated = now;
+        doc.etag = doc.compute_etag();
+        if !doc.deleted {
+            self.check_unique(write, res, &doc)?;
+        }
+        self.put(res, doc.clone());
+        Ok(Written::Doc(doc))
+    }
+
+    /// Fails when `doc` (live) clashes with another live record of `res` on
+    /// any unique key.
+    fn check_unique(&self, write: usize, res: Resource, doc: &Doc) -> Result<(), StoreError> {
+        for key in unique_keys(res) {
+            let Some(values) = key_values(key, doc) else {
+                continue;
+            };
+            let clash = self
+                .live_others(res, &doc.id)
+                .any(|other| key_values(key, other).is_some_and(|v| v == values));
+            if clash {
+                return Err(StoreError::Unique {
+                    write,
+                    res,
+                    field: key.field.to_owned(),
+                    value: render_values(&values),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Every live record of `res` other than `id`, as the batch sees them.
+    fn live_others<'s>(&'s self, res: Resource, id: &'s Id) -> impl Iterator<Item = &'s Doc> + 's {
+        let from_base = self
+            .base
+            .currents(res)
+            .filter(move |d| !self.latest.contains_key(&(res, d.id)));
+        let from_batch = self
+            .latest
+            .iter()
+            .filter(move |((r, _), _)| *r == res)
+            .map(|(_, d)| d);
+        from_base
+            .chain(from_batch)
+            .filter(move |d| !d.deleted && d.id != *id)
+    }
+
+    /// Moves the pending changes into `state`.
+    fn into_changes(self) -> Changes {
+        Changes {
+            versions: self.versions,
+            jobs: self.jobs,
+        }
+    }
+}
+
+/// The changes of a successful batch, detached from the state's borrow.
+struct Changes {
+    versions: Vec<(Resource, Doc)>,
+    jobs: Vec<Job>,
+}
+
+impl Changes {
+    fn apply_to(self, state: &mut State) {
+        for (res, doc) in self.versions {
+            state
+                .records
+                .entry(res)
+                .or_default()
+                .entry(doc.id)
+                .or_default()
+                .push(doc);
+        }
+        for job in self.jobs {
+            state.jobs.insert(job.id, job);
+        }
+    }
+}
+
+/// The values of `key`'s paths in `doc`, or `None` when the key does not
+/// apply (a part is missing or `null`, or the partial condition is not met).
+fn key_values<'d>(key: &UniqueKey, doc: &'d Doc) -> Option<Vec<&'d Value>> {
+    if let Some(cond) = key.only_when_true {
+        if doc.field(cond) != Some(&Value::Bool(true)) {
+            return None;
+        }
+    }
+    key.paths
+        .iter()
+        .map(|p| doc.field(p).filter(|v| !v.is_null()))
+        .collect()
+}
+
+/// Renders clashing values for people: strings bare, the rest as JSON.
+fn render_values(values: &[&Value]) -> String {
+    values
+        .iter()
+        .map(|v| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The jobs that may be claimed at `now` (see [`crate::jobs`]): queued and
+/// due, with no running job of their key and no queued job of their key
+/// created before them.
+fn claimable(jobs: &BTreeMap<JobId, Job>, now: Timestamp) -> impl Iterator<Item = &Job> {
+    let mut busy_keys: BTreeSet<&str> = BTreeSet::new();
+    let mut heads: BTreeMap<&str, &Job> = BTreeMap::new();
+    for job in jobs.values() {
+        let Some(key) = job.key.as_deref() else {
+            continue;
+        };
+        match job.status {
+            JobStatus::Running => {
+                busy_keys.insert(key);
+            }
+            JobStatus::Queued => {
+                let head = heads.entry(key).or_insert(job);
+                if (job.created, job.id) < (head.created, head.id) {
+                    *head = job;
+                }
+            }
+            JobStatus::Succeeded | JobStatus::Dead => {}
+        }
+    }
+    jobs.values().filter(move |job| {
+        job.status == JobStatus::Queued
+            && job.run_at <= now
+            && match job.key.as_deref() {
+                None => true,
+                Some(key) => !busy_keys.contains(key) && heads.get(key).is_some_and(|h| h.id == job.id),
+            }
+    })
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, State>, StoreError> {
+        self.state.lock().map_err(|_| StoreError::Backend {
+            backend: BACKEND,
+            source: Box::new(Poisoned),
+        })
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn get(&self, res: Resource, id: &Id) -> Result<Option<Doc>, StoreError> {
+        Ok(self.lock()?.current(res, id).cloned())
+    }
+
+    async fn find(&self, res: Resource, q: &FindQuery) -> Result<FindPage, StoreError> {
+        let state = self.lock()?;
+        let (items, total) = select(state.currents(res).map(|d| (d.clone(), d.to_json())), q);
+        Ok(FindPage { items, total })
+    }
+
+    async fn history(&self, res: Resource, id: &Id) -> Result<Vec<Doc>, StoreError> {
+        self.lock()?
+            .records
+            .get(&res)
+            .and_then(|m| m.get(id))
+            .cloned()
+            .ok_or_else(|| StoreError::not_found(res, id))
+    }
+
+    #[tracing::instrument(skip_all, fields(writes = batch.writes.len()))]
+    async fn commit(&self, batch: Batch) -> Result<Committed, StoreError> {
+        let mut state = self.lock()?;
+        let mut scratch = Scratch::new(&state);
+        let committed = scratch.apply(batch)?;
+        let changes = scratch.into_changes();
+        changes.apply_to(&mut state);
+        Ok(committed)
+    }
+
+    #[tracing::instrument(skip_all, fields(owner = %lease.owner))]
+    async fn claim(&self, lease: &LeaseSpec, now: Timestamp) -> Result<Option<Job>, StoreError> {
+        let mut state = self.lock()?;
+        let next = claimable(&state.jobs, now)
+            .min_by_key(|j| (j.run_at, j.created, j.id))
+            .map(|j| j.id);
+        Ok(next.and_then(|id| {
+            let job = state.jobs.get_mut(&id)?;
+            job.claim(lease, now);
+            Some(job.clone())
+        }))
+    }
+
+    async fn renew(&self, job: &JobId, owner: &str, until: Timestamp) -> Result<(), StoreError> {
+        let mut state = self.lock()?;
+        let j = state.jobs.get_mut(job).ok_or(StoreError::JobNotFound(*job))?;
+        if !j.leased_to(owner) {
+            return Err(StoreError::LeaseLost {
+                job: *job,
+                owner: owner.to_owned(),
+            });
+        }
+        j.lease_until = Some(until);
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(job.id = %job, owner = %outcome.owner))]
+    async fn finish(&self, job: &JobId, outcome: Outcome) -> Result<(), StoreError> {
+        let mut state = self.lock()?;
+        let mut finished = state
+            .jobs
+            .get(job)
+            .cloned()
+            .ok_or(StoreError::JobNotFound(*job))?;
+        if !finished.leased_to(&outcome.owner) {
+            return Err(StoreError::LeaseLost {
+                job: *job,
+                owner: outcome.owner,
+            });
+        }
+        finished.finish(&outcome);
+        let mut scratch = Scratch::new(&state);
+        scratch.apply(outcome.follow_up)?;
+        let mut changes = scratch.into_changes();
+        changes.jobs.push(finished);
+        changes.apply_to(&mut state);
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn requeue_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let mut state = self.lock()?;
+        let mut n = 0;
+        for job in state.jobs.values_mut() {
+            if job.status == JobStatus::Running && job.lease_until.is_some_and(|t| t <= now) {
+                tracing::warn!(job.id = %job.id, job.kind = %job.kind, "lease expired; requeueing");
+                job.expire_lease(now);
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    async fn job(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
+        Ok(self.lock()?.jobs.get(id).cloned())
+    }
+
+    async fn find_jobs(&self, q: &FindQuery) -> Result<JobPage, StoreError> {
+        let state = self.lock()?;
+        let (items, total) = select(state.jobs.values().map(|j| (j.clone(), j.to_json())), q);
+        Ok(JobPage { items, total })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::fixtures;
+
+    #[tokio::test]
+    async fn clones_share_the_same_records() {
+        let a = MemoryStore::new();
+        let b = a.clone();
+        let now = Timestamp::from_unix(1_795_564_800);
+        let mut batch = Batch::new(now);
+        let id = Id::generate(now);
+        batch.insert(Resource::Route, id, fixtures::route().build());
+        a.commit(batch).await.unwrap();
+        assert!(b.get(Resource::Route, &id).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn poisoned_lock_is_a_backend_error() {
+        let store = MemoryStore::new();
+        let inner = store.clone();
+        let _ = std::thread::spawn(move || {
+            let _guard = inner.state.lock();
+            panic!("poison the lock (expected in this test)");
+        })
+        .join();
+        let err = store.job(&JobId(Id::from_bytes([0; 12]))).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::Backend {
+                    backend: "memory",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+}
+
+#[cfg(test)]
+crate::store_conformance!(async { MemoryStore::new() });

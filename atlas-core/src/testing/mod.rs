@@ -1,1 +1,35 @@
-//! The store conformance suite and test helpers.
+//! Test support for Atlas and for every [`crate::Store`] backend (feature
+//! `testing`, and always under `cfg(test)` inside `atlas-core`):
+//!
+//! - [`store_suite`]: the store conformance suite, one `pub async fn` per
+//!   behaviour a store must have (atomic batches, etag compare-and-swap,
+//!   unique keys, soft delete, history, filter semantics equal to the
+//!   reference evaluator, sort and paging, and the job queue: claim
+//!   exclusivity, leases, per-key serialisation, backoff, dead letter).
+//!   [`crate::store_conformance!`] turns it into one `#[tokio::test]` per case,
+//!   each on a fresh store. [`crate::MemoryStore`] runs it in its own tests; an
+//!   adapter crate runs it from an integration test, with `atlas-core`
+//!   (feature `testing`) and `tokio` as dev-dependencies:
+//!
+//!   ```ignore
+//!   // atlas-sqlite/tests/conformance.rs
+//!   use atlas_sqlite::SqliteStore;
+//!   atlas_core::store_conformance!(async { SqliteStore::open_in_memory().await.unwrap() });
+//!   ```
+//!
+//! - [`fixtures`]: builders of realistic record bodies
+//!   (`fixtures::instance().status(Status::Installed).build()`).
+//! - [`FailingStore`]: wraps a store and fails its Nth commit.
+//! - [`RecordingExecutor`]: an executor fake recording every call;
+//!   [`MockExecutor`]: the mockall mock of [`crate::Executor`].
+//! - [`ManualClock`]: a clock that moves only when told to.
+
+mod faulty;
+pub mod fixtures;
+mod recording;
+pub mod store_suite;
+
+pub use crate::clock::ManualClock;
+pub use crate::executor::MockExecutor;
+pub use faulty::{FailingStore, InjectedFailure};
+pub use recording::{Call, RecordingExecutor};

@@ -1,0 +1,97 @@
+//! [`QueryError`]: why a `where`, `sort`, `projection`, `embedded`, `page` or
+//! `max_results` parameter was refused. Every variant renders (via
+//! `Display`) the message the HTTP layer sends back with a 400.
+
+/// A query parameter the client sent cannot be used. Each variant's
+/// `Display` is the client-facing message (Eve's wording where Eve has one).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    /// `where` is not JSON (Eve's message).
+    #[error("Unable to parse `where` clause")]
+    WhereNotJson,
+    /// `where` looks like Eve's Python syntax (`meta.name=="drupal"`), which
+    /// Atlas does not accept.
+    #[error(
+        "Unable to parse `where` clause: `where` must be JSON, e.g. {{\"status\": \"installed\"}}; \
+         Python syntax such as `meta.name==\"drupal\"` is not supported"
+    )]
+    WherePythonSyntax,
+    /// `where` is JSON but not a valid query; the reason says what is wrong.
+    #[error("Unable to parse `where` clause: {0}")]
+    InvalidWhere(String),
+    /// `where` uses `$where` (Eve's blacklist message).
+    #[error("Query contains operators banned in MONGO_QUERY_BLACKLIST")]
+    BannedOperator,
+    /// `where` uses an operator Atlas does not know (Eve's message).
+    #[error("Query contains unknown or unsupported operators: {0}")]
+    UnknownOperator(String),
+    /// `sort` is not one of the accepted syntaxes (Eve's message).
+    #[error("Unable to parse `sort` clause")]
+    Sort,
+    /// `projection` is not a valid projection (Eve's message).
+    #[error("Unable to parse `projection` clause")]
+    Projection,
+    /// `embedded` is not a valid embedding request (Eve's message).
+    #[error("Unable to parse `embedded` clause")]
+    Embedded,
+    /// `page` or `max_results` is not a positive integer.
+    #[error("`{param}` must be a positive integer{hint}, got '{value}'")]
+    Paging {
+        /// `page` or `max_results`.
+        param: &'static str,
+        /// What else is worth knowing about the parameter (may be empty).
+        hint: &'static str,
+        /// The value as sent.
+        value: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_match_eves_wording() {
+        assert_eq!(
+            QueryError::WhereNotJson.to_string(),
+            "Unable to parse `where` clause"
+        );
+        assert_eq!(
+            QueryError::BannedOperator.to_string(),
+            "Query contains operators banned in MONGO_QUERY_BLACKLIST"
+        );
+        assert_eq!(
+            QueryError::UnknownOperator("$bogus".into()).to_string(),
+            "Query contains unknown or unsupported operators: $bogus"
+        );
+        assert_eq!(QueryError::Sort.to_string(), "Unable to parse `sort` clause");
+        assert_eq!(
+            QueryError::Projection.to_string(),
+            "Unable to parse `projection` clause"
+        );
+        assert_eq!(
+            QueryError::Embedded.to_string(),
+            "Unable to parse `embedded` clause"
+        );
+    }
+
+    #[test]
+    fn python_syntax_message_asks_for_json_with_an_example() {
+        let msg = QueryError::WherePythonSyntax.to_string();
+        assert!(
+            msg.contains("`where` must be JSON, e.g. {\"status\": \"installed\"}"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn paging_message_names_the_parameter_and_the_value() {
+        let e = QueryError::Paging {
+            param: "page",
+            hint: "",
+            value: "abc".into(),
+        };
+        assert_eq!(e.to_string(), "`page` must be a positive integer, got 'abc'");
+    }
+}

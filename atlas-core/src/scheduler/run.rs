@@ -1,0 +1,169 @@
+//! [`Scheduler`]: turns due periodic tasks into queued jobs. The job queue
+//! is its memory: the last run of a task is its newest `periodic` job, so
+//! restarts neither lose nor repeat runs.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+use tracing::{error, info};
+
+use crate::clock::Clock;
+use crate::error::StoreError;
+use crate::jobs::{Job, JobSpec, JobStatus};
+use crate::model::Timestamp;
+use crate::query::{FindQuery, Filter, Op, Operand, Paging, SortKey};
+use crate::scheduler::{PeriodicTask, Schedule};
+use crate::store::{Batch, Store};
+
+/// Job kind of periodic task runs; the payload is `{"task": "<name>"}`.
+pub const PERIODIC_JOB_KIND: &str = "periodic";
+
+/// A periodic run gets this many attempts; the next tick is the real retry.
+const PERIODIC_ATTEMPTS: u32 = 2;
+
+/// One task's schedule and last run, as `/jobs`-style readers show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskStatus {
+    /// The task.
+    pub task: PeriodicTask,
+    /// Its cron expression.
+    pub schedule: String,
+    /// Its next tick after now.
+    pub next: Option<Timestamp>,
+    /// Its newest job (the last run), if any.
+    pub last: Option<Job>,
+}
+
+/// Enqueues periodic task jobs when they are due.
+#[derive(Debug, Clone)]
+pub struct Scheduler {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    schedule: Schedule,
+    since: Timestamp,
+    last: Arc<Mutex<Option<BTreeMap<PeriodicTask, Timestamp>>>>,
+    heartbeat: Arc<AtomicI64>,
+}
+
+fn key_filter(task: PeriodicTask) -> Filter {
+    Filter::Field { path: "key".into(), op: Op::Eq(Operand::Json(Value::String(task.job_key()))) }
+}
+
+impl Scheduler {
+    /// A scheduler over `store`; tasks that never ran count from now.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, schedule: Schedule) -> Self {
+        let since = clock.now();
+        Self {
+            store,
+            clock,
+            schedule,
+            since,
+            last: Arc::new(Mutex::new(None)),
+            heartbeat: Arc::new(AtomicI64::new(0)),
+        }
+    }
+
+    /// The schedule.
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    /// Unix seconds of the last tick (0 before the first), for readiness.
+    pub fn heartbeat(&self) -> i64 {
+        self.heartbeat.load(Ordering::Relaxed)
+    }
+
+    async fn newest_job(&self, task: PeriodicTask) -> Result<Option<Job>, StoreError> {
+        let q = FindQuery {
+            filter: key_filter(task),
+            sort: vec![SortKey { path: "created".into(), descending: true }],
+            paging: Paging { page: 1, max_results: 1 },
+            show_deleted: false,
+        };
+        Ok(self.store.find_jobs(&q).await?.items.into_iter().next())
+    }
+
+    /// Each task's schedule, next tick and last run.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn status(&self) -> Result<Vec<TaskStatus>, StoreError> {
+        let now = self.clock.now();
+        let mut out = Vec::new();
+        for task in PeriodicTask::ALL {
+            out.push(TaskStatus {
+                task,
+                schedule: self.schedule.expression(task).to_owned(),
+                next: self.schedule.next_after(task, now),
+                last: self.newest_job(task).await?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Enqueues every task due now and returns them. A task whose previous
+    /// run is still queued or running is not started twice (that tick is
+    /// skipped).
+    ///
+    /// # Errors
+    /// Store failures; nothing is enqueued for the task that failed.
+    pub async fn tick(&self) -> Result<Vec<PeriodicTask>, StoreError> {
+        let now = self.clock.now();
+        self.heartbeat.store(now.unix_seconds(), Ordering::Relaxed);
+        let mut guard = self.last.lock().await;
+        if guard.is_none() {
+            let mut last = BTreeMap::new();
+            for task in PeriodicTask::ALL {
+                if let Some(job) = self.newest_job(task).await? {
+                    last.insert(task, job.created);
+                }
+            }
+            *guard = Some(last);
+        }
+        let last = guard.get_or_insert_with(BTreeMap::new);
+        let mut started = Vec::new();
+        for task in self.schedule.due(now, last, self.since) {
+            last.insert(task, now);
+            let busy = self
+                .newest_job(task)
+                .await?
+                .is_some_and(|j| matches!(j.status, JobStatus::Queued | JobStatus::Running));
+            if busy {
+                info!(task = %task, "periodic task still running; skipping this tick");
+                continue;
+            }
+            let mut batch = Batch::new(now);
+            batch.enqueue(
+                JobSpec::new(PERIODIC_JOB_KIND, json!({ "task": task.name() }), now)
+                    .keyed(task.job_key())
+                    .max_attempts(PERIODIC_ATTEMPTS),
+            );
+            self.store.commit(batch).await?;
+            started.push(task);
+        }
+        Ok(started)
+    }
+
+    /// Ticks every `every` until `shutdown` resolves; failures are logged
+    /// and retried on the next tick.
+    pub async fn run(&self, every: Duration, shutdown: impl Future<Output = ()> + Send) {
+        tokio::pin!(shutdown);
+        loop {
+            match self.tick().await {
+                Ok(started) if !started.is_empty() => info!(tasks = ?started, "periodic tasks enqueued"),
+                Ok(_) => {}
+                Err(e) => error!(error = %e, error.chain = ?e, "scheduler tick failed"),
+            }
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+        }
+    }
+}

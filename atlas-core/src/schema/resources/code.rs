@@ -1,0 +1,40 @@
+//! The `code` schema: a versioned piece of code (core, profile, package)
+//! deployed from git.
+
+use super::{GIT_URL_PATTERN, SAFE_NAME_PATTERN};
+use crate::model::{CodeType, Resource};
+use crate::schema::field::{boolean, dict, field, list, objectid, string, Schema};
+
+pub(super) fn schema() -> Schema {
+    Schema::new(vec![
+        field(
+            "meta",
+            dict(vec![
+                field(
+                    "name",
+                    string().min(3).regex(SAFE_NAME_PATTERN).required().indexed(),
+                ),
+                field(
+                    "version",
+                    string().min(1).regex(SAFE_NAME_PATTERN).required().indexed(),
+                ),
+                field(
+                    "code_type",
+                    string()
+                        .allowed_str(CodeType::ALL.iter().map(|t| t.as_str()))
+                        .required(),
+                ),
+                field("label", string()),
+                field("is_current", boolean().default(false).required().indexed()),
+                field("tag", list(string())),
+                field("dependency", list(objectid(Resource::Code))),
+            ])
+            .required()
+            .unique(),
+        ),
+        field("git_url", string().regex(GIT_URL_PATTERN).required()),
+        field("commit_hash", string().required().unique()),
+        field("created_by", string()),
+        field("modified_by", string()),
+    ])
+}

@@ -1,0 +1,74 @@
+//! The `instance` schema: one Drupal site and its lifecycle.
+
+use super::SAFE_PATH_PATTERN;
+use crate::model::{Environment, InstanceType, Pool, Resource, Status, SID_PATTERN};
+use crate::schema::field::{boolean, datetime, dict, field, integer, list, objectid, string, Schema};
+
+pub(super) fn schema() -> Schema {
+    Schema::new(vec![
+        field("sid", string().min(9).max(14).regex(SID_PATTERN).unique()),
+        field("path", string().regex(SAFE_PATH_PATTERN).unique()),
+        field(
+            "type",
+            string()
+                .allowed_str(InstanceType::ALL.iter().map(|t| t.as_str()))
+                .default(InstanceType::Express.as_str()),
+        ),
+        field(
+            "status",
+            string()
+                .allowed_str(Status::ALL.iter().map(|s| s.as_str()))
+                .default(Status::Pending.as_str()),
+        ),
+        field(
+            "environment",
+            string().allowed_str(Environment::ALL.iter().map(|e| e.as_str())),
+        ),
+        field(
+            "pool",
+            string()
+                .allowed_str(Pool::ALL.iter().map(|p| p.as_str()))
+                .default(Pool::PoolbExpress.as_str()),
+        ),
+        field("update_group", integer().indexed()),
+        field("import_from_inventory", boolean().default(false)),
+        field(
+            "settings",
+            dict(vec![
+                field("page_cache_maximum_age", integer().default(300)),
+                field("siteimprove_site", integer()),
+                field("siteimprove_group", integer()),
+            ]),
+        ),
+        field("tag", list(string())),
+        field(
+            "code",
+            dict(vec![
+                field("core", objectid(Resource::Code)),
+                field("profile", objectid(Resource::Code)),
+                field("package", list(objectid(Resource::Code))),
+            ]),
+        ),
+        field(
+            "routes",
+            dict(vec![
+                field("primary_route", objectid(Resource::Route)),
+                field("secondary_route", list(objectid(Resource::Route))),
+            ]),
+        ),
+        field("site", objectid(Resource::Site)),
+        field("statistics", objectid(Resource::Statistics)),
+        field(
+            "dates",
+            dict(vec![
+                field("created", datetime().indexed()),
+                field("assigned", datetime()),
+                field("launched", datetime()),
+                field("taken_down", datetime().nullable()),
+            ]),
+        ),
+        field("db_key", string().readonly().internal()),
+        field("created_by", string()),
+        field("modified_by", string()),
+    ])
+}

@@ -1,0 +1,94 @@
+//! [`ServiceConfig`]: the knobs of the API rules and periodic tasks.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Environment;
+
+/// Rules configuration shared by the service, the job handlers and the
+/// periodic tasks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Where this Atlas runs; `local` shrinks the pool, `production`
+    /// disables the 35-day take-down.
+    pub environment: Environment,
+    /// Name of the core new instances get when none is given.
+    pub default_core: String,
+    /// Name of the profile new instances get when none is given.
+    pub default_profile: String,
+    /// `available` + `pending` instances to keep; `None`: 5, or 2 when the
+    /// environment is `local`.
+    pub pool_size: Option<u32>,
+    /// Age after which a `pending` instance counts as stuck (seconds).
+    #[serde(with = "secs")]
+    pub stuck_pending_after: Duration,
+    /// Age after which an `installed` instance is taken down outside
+    /// production (seconds).
+    #[serde(with = "secs")]
+    pub take_down_installed_after: Duration,
+    /// Statistics older than this are reported (seconds).
+    #[serde(with = "secs")]
+    pub statistics_stale_after: Duration,
+    /// Package whose instances get their own cron schedule.
+    pub classes_bundle: String,
+    /// Time limit of one command run on one instance (seconds).
+    #[serde(with = "secs")]
+    pub command_timeout: Duration,
+    /// Base URL of this Atlas, for links in notifications.
+    pub atlas_url: String,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            environment: Environment::Local,
+            default_core: "drupal".into(),
+            default_profile: "express".into(),
+            pool_size: None,
+            stuck_pending_after: Duration::from_secs(15 * 60),
+            take_down_installed_after: Duration::from_secs(35 * 24 * 3600),
+            statistics_stale_after: Duration::from_secs(36 * 3600),
+            classes_bundle: "cu_classes_bundle".into(),
+            command_timeout: Duration::from_secs(600),
+            atlas_url: "http://127.0.0.1:8080".into(),
+        }
+    }
+}
+
+impl ServiceConfig {
+    /// How many `available` + `pending` instances the pool keeps.
+    pub fn pool_target(&self) -> u32 {
+        self.pool_size.unwrap_or(if self.environment == Environment::Local { 2 } else { 5 })
+    }
+}
+
+mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_target_is_two_locally_and_five_elsewhere_unless_set() {
+        let mut c = ServiceConfig::default();
+        assert_eq!(c.pool_target(), 2);
+        c.environment = Environment::Production;
+        assert_eq!(c.pool_target(), 5);
+        c.pool_size = Some(9);
+        assert_eq!(c.pool_target(), 9);
+    }
+}

@@ -1,0 +1,110 @@
+//! Code hooks: one current item per (name, type) — the previous one is
+//! un-currented in the same batch; POST deploys, PATCH redeploys, DELETE is
+//! refused while the item is in use, else removes it.
+
+use serde_json::json;
+
+use crate::code_rules::{self, uncurrent_patch};
+use crate::executor::CodeSpec;
+use crate::jobs::JobSpec;
+use crate::model::{Body, Code, Doc, Id, Resource, Sid};
+use crate::query::{Filter, FindQuery};
+use crate::service::hooks::{merged_doc, view_error, Ctx};
+use crate::service::plan::{code_key, kinds, Plan};
+use crate::service::ServiceError;
+use crate::store::Write;
+
+/// The executor's view of a code item.
+pub(crate) fn code_spec(code: &Code) -> CodeSpec {
+    CodeSpec {
+        id: code.id,
+        name: code.meta.name.clone(),
+        version: code.meta.version.clone(),
+        code_type: code.meta.code_type,
+        git_url: code.git_url.clone(),
+        commit_hash: code.commit_hash.clone(),
+        is_current: code.meta.is_current,
+    }
+}
+
+/// Writes un-currenting every other current item of `code`'s name and type.
+async fn uncurrent_others(ctx: &Ctx<'_>, code: &Code, plan: &mut Plan) -> Result<(), ServiceError> {
+    let filter = Filter::and(vec![
+        Filter::eq("meta.name", code.meta.name.clone()),
+        Filter::eq("meta.code_type", code.meta.code_type.as_str()),
+        Filter::eq("meta.is_current", true),
+    ]);
+    let page = ctx.svc.store().find(Resource::Code, &FindQuery::all_matching(filter)).await?;
+    let current: Vec<Code> = page.items.iter().map(Code::from_doc).collect::<Result<_, _>>().map_err(view_error)?;
+    for other in code_rules::uncurrent_previous(&code.id, &code.meta, &current) {
+        let etag = page.items.iter().find(|d| d.id == other).map(|d| d.etag.clone());
+        plan.before.push(Write::Update { res: Resource::Code, id: other, patch: uncurrent_patch(), expect: etag });
+    }
+    Ok(())
+}
+
+pub(super) async fn before_create(ctx: &Ctx<'_>, id: &Id, body: &mut Body, plan: &mut Plan) -> Result<(), ServiceError> {
+    let doc = Doc::new(*id, body.clone(), ctx.now);
+    let code = Code::from_doc(&doc).map_err(view_error)?;
+    if code.meta.is_current {
+        uncurrent_others(ctx, &code, plan).await?;
+    }
+    plan.job(JobSpec::new(kinds::DEPLOY_CODE, json!({ "code": id.to_string() }), ctx.now).keyed(code_key(&code.meta.name)));
+    Ok(())
+}
+
+/// Sids of live instances using `id` as core, profile or package.
+pub(crate) async fn instances_using(ctx_svc: &crate::service::Service, id: &Id) -> Result<Vec<Sid>, ServiceError> {
+    let s = id.to_string();
+    let filter = Filter::or(vec![Filter::eq("code.core", s.clone()), Filter::eq("code.profile", s.clone()), Filter::eq("code.package", s)]);
+    let page = ctx_svc.store().find(Resource::Instance, &FindQuery::all_matching(filter)).await?;
+    Ok(page.items.iter().filter_map(|d| d.str_field("sid").and_then(|s| Sid::parse(s).ok())).collect())
+}
+
+pub(super) async fn before_update(ctx: &Ctx<'_>, old: &Doc, change: &mut Body, plan: &mut Plan) -> Result<(), ServiceError> {
+    let before = Code::from_doc(old).map_err(view_error)?;
+    let after = Code::from_doc(&merged_doc(old, change)).map_err(view_error)?;
+    let renamed = before.meta.name != after.meta.name
+        || before.meta.version != after.meta.version
+        || before.meta.code_type != after.meta.code_type;
+    if renamed {
+        let users = instances_using(ctx.svc, &old.id).await?;
+        if !users.is_empty() {
+            let sids: Vec<&str> = users.iter().map(Sid::as_str).collect();
+            return Err(ServiceError::conflict(
+                "meta",
+                format!(
+                    "cannot change the name, version or type of {before}: instances {} run it; POST a new code item and switch them to it instead",
+                    sids.join(", ")
+                ),
+            ));
+        }
+    }
+    if after.meta.is_current && !before.meta.is_current {
+        uncurrent_others(ctx, &after, plan).await?;
+    }
+    let redeploy = renamed
+        || before.git_url != after.git_url
+        || before.commit_hash != after.commit_hash
+        || before.meta.is_current != after.meta.is_current;
+    if redeploy {
+        let payload = json!({ "code": old.id.to_string(), "previous": code_spec(&before) });
+        // Keyed by the previous name: a rename runs after the old name's
+        // queued deploys, which it moves away from.
+        plan.job(JobSpec::new(kinds::UPDATE_CODE, payload, ctx.now).keyed(code_key(&before.meta.name)));
+    }
+    Ok(())
+}
+
+pub(super) async fn before_delete(ctx: &Ctx<'_>, old: &Doc, plan: &mut Plan) -> Result<(), ServiceError> {
+    let code = Code::from_doc(old).map_err(view_error)?;
+    let users = instances_using(ctx.svc, &old.id).await?;
+    let dependents_filter = Filter::eq("meta.dependency", old.id.to_string());
+    let page = ctx.svc.store().find(Resource::Code, &FindQuery::all_matching(dependents_filter)).await?;
+    let dependents: Vec<Code> = page.items.iter().map(Code::from_doc).collect::<Result<_, _>>().map_err(view_error)?;
+    code_rules::check_delete(&code, &users, &dependents).map_err(|e| ServiceError::conflict("_id", e.to_string()))?;
+    plan.job(
+        JobSpec::new(kinds::REMOVE_CODE, json!({ "code": code_spec(&code) }), ctx.now).keyed(code_key(&code.meta.name)),
+    );
+    Ok(())
+}

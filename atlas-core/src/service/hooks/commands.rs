@@ -1,0 +1,55 @@
+//! Command hooks: the `query` must parse as a `where`; PATCHing a command
+//! item runs it (the original's way), as does `execute`.
+
+use serde_json::json;
+
+use crate::jobs::{JobId, JobSpec};
+use crate::model::{Body, Id, Resource};
+use crate::query::parse_where;
+use crate::schema::Issues;
+use crate::service::hooks::Ctx;
+use crate::service::plan::{kinds, Plan};
+use crate::service::{Actor, Service, ServiceError};
+use crate::store::{Batch, StoreExt};
+
+pub(super) fn check_query(body: &Body, issues: &mut Issues) {
+    if let Some(q) = body.get("query").and_then(|v| v.as_str()) {
+        if let Err(e) = parse_where(q) {
+            issues.add("query", format!("not a valid `where` clause: {e}"));
+        }
+    }
+}
+
+fn run_job(command: &Id, actor: &Actor, now: crate::model::Timestamp) -> JobSpec {
+    JobSpec::new(kinds::RUN_COMMAND, json!({ "command": command.to_string(), "requested_by": actor.name() }), now)
+        .max_attempts(1)
+}
+
+pub(super) fn plan_run(ctx: &Ctx<'_>, command: &Id, plan: &mut Plan) {
+    plan.job(run_job(command, ctx.actor, ctx.now));
+}
+
+impl Service {
+    /// Runs a command item (`POST /commands/<id>/execute`): its `query` is
+    /// evaluated when the job runs and fans out one job per matching
+    /// instance. Returns the fan-out job, whose children carry each
+    /// instance's outcome (`/jobs?where={"payload.run": "<id>"}`).
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] for an unknown command; store failures.
+    pub async fn execute_command(&self, id: &str, actor: &Actor) -> Result<JobId, ServiceError> {
+        let parsed = Self::parse_id(Resource::Commands, id)?;
+        let cmd = self
+            .store()
+            .get_live(Resource::Commands, &parsed)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(Resource::Commands, id))?;
+        let now = self.clock().now();
+        let mut batch = Batch::new(now);
+        batch.enqueue(run_job(&cmd.id, actor, now));
+        let committed = self.store().commit(batch).await?;
+        self.jobs_enqueued().notify_one();
+        let job = committed.jobs().next();
+        job.ok_or_else(|| ServiceError::BadRequest("the command could not be queued".into()))
+    }
+}

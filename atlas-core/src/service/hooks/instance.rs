@@ -1,0 +1,216 @@
+//! Instance hooks: server fields on create (sid, update group, default
+//! code, dates, sealed database password, statistics record, provision
+//! job); lifecycle transitions, code switches and settings rewrites on
+//! update; removal on delete.
+
+use rand::Rng;
+use serde_json::{json, Value};
+
+use crate::code_rules;
+use crate::lifecycle::{self, TransitionContext};
+use crate::model::{Body, Code, CodeType, Doc, Id, Instance, Resource, Route, Sid, Status};
+use crate::query::{Filter, FindQuery};
+use crate::schema::Issues;
+use crate::secrets::generate_password;
+use crate::service::hooks::{merged_doc, view_error, Ctx};
+use crate::service::plan::{instance_job, kinds, publish_routes_job, Plan};
+use crate::service::ServiceError;
+use crate::store::{StoreExt, Write};
+
+/// Fields whose change means the settings files must be rewritten.
+const SETTINGS_FIELDS: &[&str] = &["settings", "path", "pool", "type", "routes", "environment"];
+
+fn set(body: &mut Body, path: &[&str], v: Value) {
+    let (last, parents) = path.split_last().expect("non-empty path");
+    let mut cur = body;
+    for p in parents {
+        let slot = cur.entry((*p).to_owned()).or_insert_with(|| Value::Object(Body::new()));
+        if !slot.is_object() {
+            *slot = Value::Object(Body::new());
+        }
+        cur = slot.as_object_mut().expect("just made an object");
+    }
+    cur.insert((*last).to_owned(), v);
+}
+
+async fn unused_sid(ctx: &Ctx<'_>) -> Result<Sid, ServiceError> {
+    loop {
+        let sid = Sid::generate();
+        let q = FindQuery::all_matching(Filter::eq("sid", sid.as_str()));
+        if ctx.svc.store().find(Resource::Instance, &q).await?.total == 0 {
+            return Ok(sid);
+        }
+    }
+}
+
+async fn current_core_and_profile(ctx: &Ctx<'_>) -> Result<Vec<Code>, ServiceError> {
+    let filter = Filter::and(vec![
+        Filter::eq("meta.is_current", true),
+        Filter::or(vec![Filter::eq("meta.code_type", "core"), Filter::eq("meta.code_type", "profile")]),
+    ]);
+    let page = ctx.svc.store().find(Resource::Code, &FindQuery::all_matching(filter)).await?;
+    page.items.iter().map(Code::from_doc).collect::<Result<_, _>>().map_err(view_error)
+}
+
+fn ids_at(body: &Body, path: &[&str]) -> Vec<Id> {
+    let mut cur = Some(&Value::Object(body.clone())).cloned();
+    for p in path {
+        cur = cur.and_then(|v| v.get(*p).cloned());
+    }
+    match cur {
+        Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str()).filter_map(|s| Id::parse(s).ok()).collect(),
+        Some(Value::String(s)) => Id::parse(&s).into_iter().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Checks that core, profile and packages name items of the right type.
+async fn check_code_types(ctx: &Ctx<'_>, body: &Body, issues: &mut Issues) -> Result<(), ServiceError> {
+    let wanted: [(&str, &[CodeType]); 3] = [
+        ("core", &[CodeType::Core]),
+        ("profile", &[CodeType::Profile]),
+        ("package", &[CodeType::Module, CodeType::Theme, CodeType::Library]),
+    ];
+    for (field, types) in wanted {
+        for (i, id) in ids_at(body, &["code", field]).into_iter().enumerate() {
+            let Some(doc) = ctx.svc.store().get_live(Resource::Code, &id).await? else { continue };
+            let ok = doc
+                .str_field("meta.code_type")
+                .and_then(|t| t.parse::<CodeType>().ok())
+                .is_some_and(|t| types.contains(&t));
+            if !ok {
+                let path = if field == "package" { format!("code.package.{i}") } else { format!("code.{field}") };
+                let names: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
+                issues.add(&path, format!("value '{id}' is not a code item of type {}", names.join(" or ")));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn before_create(
+    ctx: &Ctx<'_>,
+    id: &Id,
+    body: &mut Body,
+    issues: &mut Issues,
+    plan: &mut Plan,
+) -> Result<(), ServiceError> {
+    match body.get("status").and_then(Value::as_str) {
+        None | Some("pending") => {}
+        Some(other) => issues.add(
+            "status",
+            format!("instances are created 'pending' (got '{other}'); request other statuses once it is available"),
+        ),
+    }
+    body.insert("status".into(), json!(Status::Pending.as_str()));
+    if !body.contains_key("sid") {
+        body.insert("sid".into(), json!(unused_sid(ctx).await?.as_str()));
+    }
+    if !body.contains_key("path") {
+        let sid = body["sid"].clone();
+        body.insert("path".into(), sid);
+    }
+    if !body.contains_key("update_group") {
+        body.insert("update_group".into(), json!(rand::thread_rng().gen_range(0..=2)));
+    }
+    let packages = ids_at(body, &["code", "package"]);
+    if let Err(e) = lifecycle::check_packages_change(Status::Pending, &[], &packages) {
+        return Err(ServiceError::conflict(e.field(), e.to_string()));
+    }
+    let given_core = ids_at(body, &["code", "core"]).first().copied();
+    let given_profile = ids_at(body, &["code", "profile"]).first().copied();
+    if given_core.is_none() || given_profile.is_none() {
+        let cfg = ctx.svc.config();
+        let current = current_core_and_profile(ctx).await?;
+        let chosen = code_rules::default_code_for_instance(
+            given_core,
+            given_profile,
+            &cfg.default_core,
+            &cfg.default_profile,
+            &current,
+        )
+        .map_err(|e| ServiceError::conflict("code", e.to_string()))?;
+        set(body, &["code", "core"], json!(chosen.core.to_string()));
+        set(body, &["code", "profile"], json!(chosen.profile.to_string()));
+    }
+    check_code_types(ctx, body, issues).await?;
+    set(body, &["dates", "created"], json!(ctx.now.to_string()));
+    body.insert("db_key".into(), json!(ctx.svc.seal(&generate_password())));
+    let statistics = Id::generate(ctx.now);
+    body.insert("statistics".into(), json!(statistics.to_string()));
+    let mut stats = Body::new();
+    stats.insert("instance".into(), json!(id.to_string()));
+    plan.after.push(Write::Insert { res: Resource::Statistics, id: statistics, body: stats });
+    plan.job(instance_job(kinds::PROVISION, id, ctx.now));
+    Ok(())
+}
+
+fn touches(change: &Body, field: &str) -> bool {
+    change.contains_key(field)
+}
+
+pub(super) async fn before_update(ctx: &Ctx<'_>, old: &Doc, change: &mut Body, plan: &mut Plan) -> Result<(), ServiceError> {
+    let before = Instance::from_doc(old).map_err(view_error)?;
+    if let Some(sid) = change.get("sid").and_then(Value::as_str) {
+        if sid != before.sid.as_str() {
+            return Err(ServiceError::conflict(
+                "sid",
+                format!("the sid of instance '{}' cannot change; create a new instance instead", before.sid),
+            ));
+        }
+    }
+    let after = Instance::from_doc(&merged_doc(old, change)).map_err(view_error)?;
+    let mut lifecycle_job = false;
+
+    if after.status != before.status {
+        let transition = lifecycle::plan(before.status, after.status, &TransitionContext::of(&after))
+            .map_err(|e| ServiceError::conflict(e.field(), e.to_string()))?;
+        if let Some(t) = transition {
+            change.insert("status".into(), json!(t.set_now.as_str()));
+            plan.job(instance_job(t.work.job_kind(), &old.id, ctx.now));
+            lifecycle_job = true;
+        }
+    }
+
+    let code_changed = before.code != after.code;
+    if code_changed {
+        lifecycle::check_packages_change(before.status, &before.code.package, &after.code.package)
+            .map_err(|e| ServiceError::conflict(e.field(), e.to_string()))?;
+        let mut issues = Issues::new();
+        check_code_types(ctx, &merged_doc(old, change).body, &mut issues).await?;
+        if !issues.is_empty() {
+            return Err(ServiceError::Invalid(crate::service::Invalid::single(issues)));
+        }
+        // A pending instance is provisioned from its record as it is when
+        // the provision runs, so there is nothing to switch yet.
+        if before.status != Status::Pending {
+            plan.job(instance_job(kinds::SWITCH_CODE, &old.id, ctx.now));
+        }
+    }
+
+    let settings_changed = SETTINGS_FIELDS.iter().any(|f| touches(change, f) && old.body.get(*f) != merged_doc(old, change).body.get(*f));
+    if settings_changed && !lifecycle_job && before.status != Status::Pending {
+        plan.job(instance_job(kinds::WRITE_SETTINGS, &old.id, ctx.now));
+    }
+    Ok(())
+}
+
+pub(super) async fn before_delete(ctx: &Ctx<'_>, old: &Doc, plan: &mut Plan) -> Result<(), ServiceError> {
+    let q = FindQuery::all_matching(Filter::eq("instance_id", old.id.to_string()));
+    let routes = ctx.svc.store().find(Resource::Route, &q).await?;
+    let mut republish = false;
+    for doc in &routes.items {
+        let route = Route::from_doc(doc).map_err(view_error)?;
+        if route.is_active() {
+            let mut patch = Body::new();
+            patch.insert("route_status".into(), json!("inactive"));
+            plan.before.push(Write::Update { res: Resource::Route, id: doc.id, patch, expect: Some(doc.etag.clone()) });
+            republish = true;
+        }
+    }
+    plan.job(instance_job(kinds::REMOVE_INSTANCE, &old.id, ctx.now));
+    if republish {
+        plan.job(publish_routes_job(ctx.now));
+    }
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! Route hooks: an `active` route may only point at a `launched` instance —
+//! except that an `active` + `active_on_launch` route for an `installed`
+//! instance launches that instance (what the original tried to do); any
+//! change touching an active route republishes the route map.
+
+use serde_json::json;
+
+use crate::lifecycle::{self, TransitionContext};
+use crate::model::{Body, Doc, Id, Instance, Resource, Route, RouteStatus, Status};
+use crate::service::hooks::{merged_doc, view_error, Ctx};
+use crate::service::plan::{instance_job, publish_routes_job, Plan};
+use crate::service::ServiceError;
+use crate::store::{StoreExt, Write};
+
+/// Applies the activation rule to `route` (as it will be stored, with id
+/// `id`). Returns whether the route stays active.
+async fn activation(ctx: &Ctx<'_>, id: &Id, route: &Route, change: &mut Body, plan: &mut Plan) -> Result<bool, ServiceError> {
+    if route.route_status != RouteStatus::Active {
+        return Ok(false);
+    }
+    let Some(instance_id) = route.instance_id else { return Ok(true) };
+    let Some(doc) = ctx.svc.store().get_live(Resource::Instance, &instance_id).await? else {
+        // The relation check reports the missing instance.
+        return Ok(true);
+    };
+    let instance = Instance::from_doc(&doc).map_err(view_error)?;
+    if instance.status == Status::Installed && route.active_on_launch {
+        launch_for_route(ctx, id, &doc, &instance, plan)?;
+        // The launch activates it once the instance is launched.
+        change.insert("route_status".into(), json!(RouteStatus::Inactive.as_str()));
+        return Ok(false);
+    }
+    lifecycle::check_route_activation(RouteStatus::Active, Some(instance.status))
+        .map_err(|e| ServiceError::conflict(e.field(), format!("route '{}': {e}", route.source)))?;
+    Ok(true)
+}
+
+fn launch_for_route(ctx: &Ctx<'_>, route: &Id, doc: &Doc, instance: &Instance, plan: &mut Plan) -> Result<(), ServiceError> {
+    let ctx_t = TransitionContext { has_primary_route: true };
+    let t = lifecycle::plan(instance.status, Status::Launching, &ctx_t)
+        .map_err(|e| ServiceError::conflict(e.field(), e.to_string()))?
+        .ok_or_else(|| ServiceError::conflict("status", "the instance is already launching"))?;
+    let mut patch = t.request_patch();
+    if instance.routes.primary_route.is_none() {
+        patch.insert("routes".into(), json!({ "primary_route": route.to_string() }));
+    }
+    // After the route insert: the instance's primary route must exist.
+    plan.after.push(Write::Update { res: Resource::Instance, id: doc.id, patch, expect: Some(doc.etag.clone()) });
+    plan.job(instance_job(t.work.job_kind(), &doc.id, ctx.now));
+    Ok(())
+}
+
+pub(super) async fn before_create(ctx: &Ctx<'_>, id: &Id, body: &mut Body, plan: &mut Plan) -> Result<(), ServiceError> {
+    let dates = body.entry("dates").or_insert_with(|| json!({}));
+    if let Some(d) = dates.as_object_mut() {
+        d.insert("created".into(), json!(ctx.now.to_string()));
+    }
+    let route = Route::from_doc(&Doc::new(*id, body.clone(), ctx.now)).map_err(view_error)?;
+    if activation(ctx, id, &route, body, plan).await? {
+        plan.job(publish_routes_job(ctx.now));
+    }
+    Ok(())
+}
+
+pub(super) async fn before_update(ctx: &Ctx<'_>, old: &Doc, change: &mut Body, plan: &mut Plan) -> Result<(), ServiceError> {
+    let before = Route::from_doc(old).map_err(view_error)?;
+    let after = Route::from_doc(&merged_doc(old, change)).map_err(view_error)?;
+    let active_now = activation(ctx, &old.id, &after, change, plan).await?;
+    let changed = merged_doc(old, change).body != old.body;
+    if changed && (before.is_active() || active_now) {
+        plan.job(publish_routes_job(ctx.now));
+    }
+    Ok(())
+}
+
+pub(super) fn before_delete(ctx: &Ctx<'_>, old: &Doc, plan: &mut Plan) -> Result<(), ServiceError> {
+    let route = Route::from_doc(old).map_err(view_error)?;
+    if route.is_active() {
+        plan.job(publish_routes_job(ctx.now));
+    }
+    Ok(())
+}

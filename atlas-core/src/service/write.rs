@@ -1,0 +1,264 @@
+//! Writes: the generic create / update / replace / delete flows. Each
+//! validates, runs the resource's hook (rules, server fields, planned jobs),
+//! checks unique and relation rules against the store, and commits one
+//! batch. Store-level clashes found at commit (a race lost) are reported
+//! like validation issues.
+
+use serde_json::Value;
+
+use crate::error::StoreError;
+use crate::model::{merge_patch, Doc, Etag, Id, Resource};
+use crate::schema::{self, issues as msg, Issues};
+use crate::service::hooks::{self, Ctx};
+use crate::service::plan::Plan;
+use crate::service::read::redact;
+use crate::service::{Actor, Invalid, Service, ServiceError};
+use crate::store::{Batch, Committed, StoreExt, Write, Written};
+
+/// Which item each write of a batch belongs to, and where its main write is.
+struct Layout {
+    owner: Vec<usize>,
+    main: Vec<usize>,
+}
+
+impl Layout {
+    fn new() -> Self {
+        Self { owner: Vec::new(), main: Vec::new() }
+    }
+
+    fn push_plan(&mut self, batch: &mut Batch, item: usize, plan: Plan, main: Write) {
+        for w in plan.before {
+            batch.push(w);
+            self.owner.push(item);
+        }
+        self.main.push(batch.writes.len());
+        batch.push(main);
+        self.owner.push(item);
+        for w in plan.after {
+            batch.push(w);
+            self.owner.push(item);
+        }
+    }
+}
+
+fn main_doc(c: &Committed, index: usize) -> Option<Doc> {
+    match c.results.get(index) {
+        Some(Written::Doc(d)) => Some(d.clone()),
+        _ => None,
+    }
+}
+
+impl Service {
+    /// Creates one record (`body` an object) or several at once (`body` a
+    /// list: all-or-nothing).
+    ///
+    /// # Errors
+    /// [`ServiceError::BadRequest`] for an empty list or a non-object;
+    /// [`ServiceError::Invalid`] with per-document issues;
+    /// [`ServiceError::Conflict`] when a rule refuses; store failures.
+    #[tracing::instrument(skip_all, fields(res = %res, user = %actor))]
+    pub async fn create(&self, res: Resource, actor: &Actor, body: Value) -> Result<Vec<Doc>, ServiceError> {
+        let (items, bulk) = match body {
+            Value::Array(items) if items.is_empty() => return Err(ServiceError::BadRequest("Empty bulk insert".into())),
+            Value::Array(items) => (items, true),
+            obj @ Value::Object(_) => (vec![obj], false),
+            _ => {
+                return Err(ServiceError::BadRequest(
+                    "the request body must be a JSON object or a list of JSON objects".into(),
+                ))
+            }
+        };
+        let now = self.clock().now();
+        let mut all_issues = vec![Issues::new(); items.len()];
+        let mut batch = Batch::new(now);
+        let mut layout = Layout::new();
+        let mut enqueues = false;
+        for (i, raw) in items.iter().enumerate() {
+            let validated = match schema::validate_create(res, raw) {
+                Ok(v) => v,
+                Err(issues) => {
+                    all_issues[i] = issues;
+                    continue;
+                }
+            };
+            let mut issues = Issues::new();
+            let id = match validated.id {
+                Some(id) if self.store().get(res, &id).await?.is_some() => {
+                    issues.add("_id", msg::not_unique(&id.to_string()));
+                    id
+                }
+                Some(id) => id,
+                None => Id::generate(now),
+            };
+            let mut body = validated.body;
+            let mut plan = Plan::default();
+            let ctx = Ctx { svc: self, actor, now };
+            hooks::before_create(&ctx, res, &id, &mut body, &mut issues, &mut plan).await?;
+            issues.merge(schema::check_against_store(self.store().as_ref(), res, &body, None).await?);
+            if !issues.is_empty() {
+                all_issues[i] = issues;
+                continue;
+            }
+            enqueues |= plan.has_jobs();
+            layout.push_plan(&mut batch, i, plan, Write::Insert { res, id, body });
+        }
+        if all_issues.iter().any(|i| !i.is_empty()) {
+            return Err(ServiceError::Invalid(Invalid { items: all_issues, bulk }));
+        }
+        let committed = self.commit_mapped(batch, &layout, all_issues, bulk).await?;
+        if enqueues {
+            self.inner.jobs_enqueued.notify_one();
+        }
+        Ok(layout.main.iter().filter_map(|m| main_doc(&committed, *m)).map(|d| redact(res, d)).collect())
+    }
+
+    /// Applies a PATCH (Eve merge semantics, dotted keys allowed).
+    ///
+    /// # Errors
+    /// [`ServiceError::PreconditionRequired`] / [`ServiceError::PreconditionFailed`]
+    /// for a missing or stale etag; [`ServiceError::NotFound`];
+    /// [`ServiceError::Invalid`]; [`ServiceError::Conflict`] when a rule
+    /// refuses (a refused transition, code in use, …).
+    #[tracing::instrument(skip_all, fields(res = %res, id = %id, user = %actor))]
+    pub async fn update(
+        &self,
+        res: Resource,
+        id: &str,
+        if_match: Option<&Etag>,
+        actor: &Actor,
+        patch: Value,
+    ) -> Result<Doc, ServiceError> {
+        let old = self.live_for_write(res, id, if_match).await?;
+        let mut patch = schema::validate_patch(res, &patch).map_err(|i| ServiceError::Invalid(Invalid::single(i)))?;
+        let now = self.clock().now();
+        let mut plan = Plan::default();
+        let ctx = Ctx { svc: self, actor, now };
+        hooks::before_update(&ctx, res, &old, &mut patch, &mut plan).await?;
+        let mut merged = old.body.clone();
+        merge_patch(&mut merged, &patch);
+        let issues =
+            schema::check_changes_against_store(self.store().as_ref(), res, &merged, &patch, &old.id).await?;
+        if !issues.is_empty() {
+            return Err(ServiceError::Invalid(Invalid::single(issues)));
+        }
+        let write = Write::Update { res, id: old.id, patch, expect: Some(old.etag.clone()) };
+        self.commit_one(res, plan, write).await
+    }
+
+    /// Applies a PUT: the body replaces the record (defaults re-applied,
+    /// `_created` kept). Fields the server manages (an instance's `sid`,
+    /// `status`, `dates`, `db_key`, …) are kept when the body leaves them out.
+    ///
+    /// # Errors
+    /// As [`Service::update`].
+    #[tracing::instrument(skip_all, fields(res = %res, id = %id, user = %actor))]
+    pub async fn replace(
+        &self,
+        res: Resource,
+        id: &str,
+        if_match: Option<&Etag>,
+        actor: &Actor,
+        body: Value,
+    ) -> Result<Doc, ServiceError> {
+        let old = self.live_for_write(res, id, if_match).await?;
+        let validated =
+            schema::validate_replace(res, &body).map_err(|i| ServiceError::Invalid(Invalid::single(i)))?;
+        if validated.id.is_some_and(|given| given != old.id) {
+            let mut issues = Issues::new();
+            issues.add("_id", "the _id of a record cannot change");
+            return Err(ServiceError::Invalid(Invalid::single(issues)));
+        }
+        let mut body = validated.body;
+        hooks::keep_server_fields(res, &old, &mut body);
+        let now = self.clock().now();
+        let mut plan = Plan::default();
+        let ctx = Ctx { svc: self, actor, now };
+        hooks::before_update(&ctx, res, &old, &mut body, &mut plan).await?;
+        let issues = schema::check_against_store(self.store().as_ref(), res, &body, Some(&old.id)).await?;
+        if !issues.is_empty() {
+            return Err(ServiceError::Invalid(Invalid::single(issues)));
+        }
+        let write = Write::Replace { res, id: old.id, body, expect: Some(old.etag.clone()) };
+        self.commit_one(res, plan, write).await
+    }
+
+    /// Soft-deletes a record (and plans what its removal needs).
+    ///
+    /// # Errors
+    /// As [`Service::update`]; [`ServiceError::Conflict`] for code in use.
+    #[tracing::instrument(skip_all, fields(res = %res, id = %id, user = %actor))]
+    pub async fn delete(&self, res: Resource, id: &str, if_match: Option<&Etag>, actor: &Actor) -> Result<(), ServiceError> {
+        let old = self.live_for_write(res, id, if_match).await?;
+        let now = self.clock().now();
+        let mut plan = Plan::default();
+        let ctx = Ctx { svc: self, actor, now };
+        hooks::before_delete(&ctx, res, &old, &mut plan).await?;
+        let write = Write::Delete { res, id: old.id, expect: Some(old.etag.clone()) };
+        self.commit_one(res, plan, write).await.map(|_| ())
+    }
+
+    /// The live record addressed by an item URL, after the etag checks.
+    async fn live_for_write(&self, res: Resource, id: &str, if_match: Option<&Etag>) -> Result<Doc, ServiceError> {
+        let parsed = Self::parse_id(res, id)?;
+        let old = self.store().get_live(res, &parsed).await?.ok_or_else(|| ServiceError::not_found(res, id))?;
+        match if_match {
+            None => Err(ServiceError::PreconditionRequired),
+            Some(e) if *e != old.etag => Err(ServiceError::PreconditionFailed),
+            Some(_) => Ok(old),
+        }
+    }
+
+    async fn commit_one(&self, res: Resource, plan: Plan, main: Write) -> Result<Doc, ServiceError> {
+        let enqueues = plan.has_jobs();
+        let mut batch = Batch::new(self.clock().now());
+        let mut layout = Layout::new();
+        layout.push_plan(&mut batch, 0, plan, main);
+        let committed = self.commit_mapped(batch, &layout, vec![Issues::new()], false).await?;
+        if enqueues {
+            self.inner.jobs_enqueued.notify_one();
+        }
+        let doc = main_doc(&committed, layout.main[0])
+            .ok_or_else(|| ServiceError::Store(StoreError::Backend {
+                backend: "service",
+                source: "the store returned no record for the main write".into(),
+            }))?;
+        Ok(redact(res, doc))
+    }
+
+    /// Commits, turning store-level rule failures into API errors: a unique
+    /// clash becomes the owning document's issue; a stale etag on the main
+    /// write a 412; a related record changing meanwhile a 409.
+    async fn commit_mapped(
+        &self,
+        batch: Batch,
+        layout: &Layout,
+        mut issues: Vec<Issues>,
+        bulk: bool,
+    ) -> Result<Committed, ServiceError> {
+        match self.store().commit(batch).await {
+            Ok(c) => Ok(c),
+            Err(StoreError::Unique { write, field, value, .. }) => {
+                let item = layout.owner.get(write).copied().unwrap_or(0);
+                issues[item].add(&field, msg::not_unique(&value));
+                Err(ServiceError::Invalid(Invalid { items: issues, bulk }))
+            }
+            Err(e @ (StoreError::PreconditionFailed { .. } | StoreError::WriteTargetMissing { .. })) => {
+                let write = e.write_index().unwrap_or(0);
+                if layout.main.contains(&write) {
+                    Err(ServiceError::PreconditionFailed)
+                } else {
+                    Err(ServiceError::conflict(
+                        "_etag",
+                        format!("a related record changed while this request ran ({e}); retry the request"),
+                    ))
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Seals a secret for storage.
+    pub(crate) fn seal(&self, secret: &crate::model::Secret) -> String {
+        self.secret_key().seal(secret)
+    }
+}

@@ -1,0 +1,281 @@
+//! [`RecordingExecutor`]: an [`Executor`] fake for end-to-end worker tests.
+//! It records every call as `(operation, subject)` in order, succeeds unless
+//! told to fail a given call, and answers `run_command` with a configurable
+//! [`CommandOutput`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+
+use crate::error::ExecError;
+use crate::executor::{CodeSpec, CommandOutput, CommandSpec, Executor, InstanceSpec, RouteMap};
+
+/// One recorded call: the operation (the [`Executor`] method name, e.g.
+/// `provision`) and its subject (the instance sid, the code item's name, the
+/// command's instance sid or else its name, and `""` for fleet-wide calls).
+pub type Call = (String, String);
+
+#[derive(Debug, Default)]
+struct Inner {
+    calls: Vec<Call>,
+    counts: HashMap<String, usize>,
+    /// operation → (nth call to fail, and every later one too?)
+    failures: HashMap<String, Vec<(usize, bool)>>,
+    output: CommandOutput,
+}
+
+/// Records every executor call in order and fails the ones it was told to.
+/// Clones share the same record and programming.
+///
+/// ```
+/// # use atlas_core::testing::RecordingExecutor;
+/// let exec = RecordingExecutor::new().fail_on("install", 1);
+/// assert!(exec.calls().is_empty());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct RecordingExecutor {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl RecordingExecutor {
+    /// A fresh executor that succeeds at everything and answers
+    /// `run_command` with exit status 0 and empty output.
+    pub fn new() -> Self {
+        let exec = Self::default();
+        exec.lock().output = CommandOutput {
+            exit_status: Some(0),
+            ..CommandOutput::default()
+        };
+        exec
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while recording cannot leave the record inconsistent.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Makes the `nth` call (1-based) of `operation` fail with
+    /// [`ExecError::Failed`] (program = the operation, exit status 1).
+    pub fn fail_on(self, operation: &str, nth: usize) -> Self {
+        self.lock()
+            .failures
+            .entry(operation.to_owned())
+            .or_default()
+            .push((nth, false));
+        self
+    }
+
+    /// Makes the `nth` call of `operation` and every later one fail.
+    pub fn fail_from(self, operation: &str, nth: usize) -> Self {
+        self.lock()
+            .failures
+            .entry(operation.to_owned())
+            .or_default()
+            .push((nth, true));
+        self
+    }
+
+    /// Sets what `run_command` answers.
+    pub fn with_command_output(self, output: CommandOutput) -> Self {
+        self.lock().output = output;
+        self
+    }
+
+    /// Every call so far, in order.
+    pub fn calls(&self) -> Vec<Call> {
+        self.lock().calls.clone()
+    }
+
+    /// The operations called so far, in order.
+    pub fn operations(&self) -> Vec<String> {
+        self.lock().calls.iter().map(|(op, _)| op.clone()).collect()
+    }
+
+    /// The calls of one operation, as their subjects, in order.
+    pub fn subjects_of(&self, operation: &str) -> Vec<String> {
+        self.lock()
+            .calls
+            .iter()
+            .filter(|(op, _)| op == operation)
+            .map(|(_, s)| s.clone())
+            .collect()
+    }
+
+    /// Forgets the calls recorded so far (and the per-operation counts).
+    pub fn clear(&self) {
+        let mut inner = self.lock();
+        inner.calls.clear();
+        inner.counts.clear();
+    }
+
+    /// Records a call and decides whether it fails.
+    fn record(&self, operation: &str, subject: &str) -> Result<(), ExecError> {
+        let mut inner = self.lock();
+        inner.calls.push((operation.to_owned(), subject.to_owned()));
+        let n = {
+            let c = inner.counts.entry(operation.to_owned()).or_insert(0);
+            *c += 1;
+            *c
+        };
+        let fails = inner
+            .failures
+            .get(operation)
+            .is_some_and(|fs| fs.iter().any(|&(nth, sticky)| n == nth || (sticky && n > nth)));
+        if fails {
+            return Err(ExecError::Failed {
+                program: operation.to_owned(),
+                status: Some(1),
+                stderr: format!("injected failure of {operation} call #{n} ({subject})"),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Executor for RecordingExecutor {
+    async fn deploy_code(&self, spec: &CodeSpec) -> Result<(), ExecError> {
+        self.record("deploy_code", &spec.name)
+    }
+
+    async fn update_code(&self, _previous: &CodeSpec, next: &CodeSpec) -> Result<(), ExecError> {
+        self.record("update_code", &next.name)
+    }
+
+    async fn remove_code(&self, spec: &CodeSpec) -> Result<(), ExecError> {
+        self.record("remove_code", &spec.name)
+    }
+
+    async fn provision(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        self.record("provision", spec.sid.as_str())
+    }
+
+    async fn install(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        self.record("install", spec.sid.as_str())
+    }
+
+    async fn switch_code(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        self.record("switch_code", spec.sid.as_str())
+    }
+
+    async fn rebuild_registry(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        self.record("rebuild_registry", spec.sid.as_str())
+    }
+
+    async fn update_database(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        self.record("update_database", spec.sid.as_str())
+    }
+
+    async fn write_settings(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        self.record("write_settings", spec.sid.as_str())
+    }
+
+    async fn launch(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        self.record("launch", spec.sid.as_str())
+    }
+
+    async fn take_down(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        self.record("take_down", spec.sid.as_str())
+    }
+
+    async fn restore(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        self.record("restore", spec.sid.as_str())
+    }
+
+    async fn remove_instance(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        self.record("remove_instance", spec.sid.as_str())
+    }
+
+    async fn correct_file_permissions(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        self.record("correct_file_permissions", spec.sid.as_str())
+    }
+
+    async fn clear_caches(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        self.record("clear_caches", spec.sid.as_str())
+    }
+
+    async fn drush_cron(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        self.record("drush_cron", spec.sid.as_str())
+    }
+
+    async fn clear_apc(&self) -> Result<(), ExecError> {
+        self.record("clear_apc", "")
+    }
+
+    async fn update_homepage_extra_files(&self) -> Result<(), ExecError> {
+        self.record("update_homepage_extra_files", "")
+    }
+
+    async fn run_command(&self, spec: &CommandSpec) -> Result<CommandOutput, ExecError> {
+        let subject = spec
+            .instance
+            .as_ref()
+            .map_or(spec.name.as_str(), |i| i.sid.as_str());
+        self.record("run_command", subject)?;
+        Ok(self.lock().output.clone())
+    }
+
+    async fn publish_routes(&self, _map: &RouteMap) -> Result<(), ExecError> {
+        self.record("publish_routes", "")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn command(name: &str) -> CommandSpec {
+        CommandSpec {
+            name: name.into(),
+            command: "drush status".into(),
+            instance: None,
+            single_server: true,
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    #[tokio::test]
+    async fn recording_executor_records_calls_in_order_and_fails_the_programmed_one() {
+        let exec = RecordingExecutor::new().fail_on("run_command", 2);
+        let handle = exec.clone();
+        assert!(exec.clear_apc().await.is_ok());
+        assert!(exec.run_command(&command("status")).await.is_ok());
+        let err = exec.run_command(&command("again")).await.unwrap_err();
+        assert!(matches!(err, ExecError::Failed { ref program, .. } if program == "run_command"));
+        assert!(exec.run_command(&command("third")).await.is_ok());
+        assert_eq!(
+            handle.calls(),
+            [
+                ("clear_apc".to_owned(), String::new()),
+                ("run_command".to_owned(), "status".to_owned()),
+                ("run_command".to_owned(), "again".to_owned()),
+                ("run_command".to_owned(), "third".to_owned()),
+            ]
+        );
+        assert_eq!(handle.subjects_of("run_command").len(), 3);
+    }
+
+    #[tokio::test]
+    async fn recording_executor_answers_run_command_with_the_configured_output() {
+        let out = CommandOutput {
+            exit_status: Some(3),
+            stdout: "hello".into(),
+            ..CommandOutput::default()
+        };
+        let exec = RecordingExecutor::new().with_command_output(out.clone());
+        assert_eq!(exec.run_command(&command("x")).await.unwrap(), out);
+    }
+
+    #[tokio::test]
+    async fn recording_executor_fail_from_fails_every_later_call() {
+        let exec = RecordingExecutor::new().fail_from("clear_apc", 2);
+        assert!(exec.clear_apc().await.is_ok());
+        assert!(exec.clear_apc().await.is_err());
+        assert!(exec.clear_apc().await.is_err());
+        exec.clear();
+        assert!(exec.calls().is_empty());
+    }
+}

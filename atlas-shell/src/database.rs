@@ -1,0 +1,117 @@
+//! Instance databases through the `mysql` client: `CREATE … IF NOT EXISTS`
+//! and `GRANT` on provision, `DROP … IF EXISTS` on removal. The SQL goes on
+//! stdin; the admin credentials go in a temporary option file (mode 0600,
+//! `--defaults-extra-file`), so no password ever appears in an argument.
+
+use std::io::Write;
+use std::time::Duration;
+
+use atlas_core::executor::DatabaseSpec;
+use atlas_core::ExecError;
+
+use crate::config::ShellConfig;
+use crate::paths::check_db_identifier;
+use crate::process::{run_checked, Invocation};
+
+/// A string inside a MySQL option file value (double-quoted).
+fn option_value(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// A single-quoted SQL string literal.
+fn sql_string(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// The option file: client section with host, port and the admin account.
+fn option_file(cfg: &ShellConfig) -> String {
+    let db = &cfg.database;
+    let mut s = String::from("[client]\n");
+    s.push_str(&format!("host={}\nport={}\n", option_value(&db.host), db.port));
+    if !db.admin_user.is_empty() {
+        s.push_str(&format!("user={}\n", option_value(&db.admin_user)));
+    }
+    if db.admin_password.is_set() {
+        s.push_str(&format!("password={}\n", option_value(db.admin_password.expose())));
+    }
+    s
+}
+
+/// SQL that creates the database and its user (or brings an existing user's
+/// password and grants up to date).
+pub(crate) fn create_sql(cfg: &ShellConfig, db: &DatabaseSpec) -> Result<String, ExecError> {
+    check_db_identifier("database name", &db.name, 64)?;
+    check_db_identifier("database user", &db.user, 32)?;
+    let user = format!("{}@{}", sql_string(&db.user), sql_string(&cfg.database.user_host));
+    let pw = sql_string(db.password.expose());
+    Ok(format!(
+        "CREATE DATABASE IF NOT EXISTS `{name}`;\n\
+         CREATE USER IF NOT EXISTS {user} IDENTIFIED BY {pw};\n\
+         ALTER USER {user} IDENTIFIED BY {pw};\n\
+         GRANT ALL PRIVILEGES ON `{name}`.* TO {user};\n",
+        name = db.name
+    ))
+}
+
+/// SQL that drops the database and its user.
+pub(crate) fn drop_sql(cfg: &ShellConfig, db: &DatabaseSpec) -> Result<String, ExecError> {
+    check_db_identifier("database name", &db.name, 64)?;
+    check_db_identifier("database user", &db.user, 32)?;
+    let user = format!("{}@{}", sql_string(&db.user), sql_string(&cfg.database.user_host));
+    Ok(format!("DROP DATABASE IF EXISTS `{}`;\nDROP USER IF EXISTS {user};\n", db.name))
+}
+
+/// Runs `sql` with the configured `mysql` client.
+pub(crate) async fn run_sql(cfg: &ShellConfig, sql: String) -> Result<(), ExecError> {
+    let mut file = tempfile::Builder::new().prefix("atlas-mysql-").suffix(".cnf").tempfile()?;
+    file.write_all(option_file(cfg).as_bytes())?;
+    file.flush()?;
+    let inv = Invocation::new(&cfg.programs.mysql, Duration::from_secs(cfg.timeouts.program_secs))
+        .arg(format!("--defaults-extra-file={}", file.path().display()))
+        .arg("--batch")
+        .stdin(sql.into_bytes());
+    run_checked(&inv).await?;
+    drop(file);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConfigSecret;
+    use atlas_core::model::Secret;
+
+    fn db() -> DatabaseSpec {
+        DatabaseSpec { name: "p1abcdef01".into(), user: "p1abcdef01".into(), password: Secret::new("pa'ss\\word") }
+    }
+
+    #[test]
+    fn create_sql_is_idempotent_and_escapes_the_password() {
+        let sql = create_sql(&ShellConfig::default(), &db()).unwrap();
+        assert!(sql.contains("CREATE DATABASE IF NOT EXISTS `p1abcdef01`;"));
+        assert!(sql.contains("CREATE USER IF NOT EXISTS 'p1abcdef01'@'%' IDENTIFIED BY 'pa\\'ss\\\\word';"));
+        assert!(sql.contains("GRANT ALL PRIVILEGES ON `p1abcdef01`.* TO 'p1abcdef01'@'%';"));
+    }
+
+    #[test]
+    fn drop_sql_uses_if_exists() {
+        let sql = drop_sql(&ShellConfig::default(), &db()).unwrap();
+        assert_eq!(sql, "DROP DATABASE IF EXISTS `p1abcdef01`;\nDROP USER IF EXISTS 'p1abcdef01'@'%';\n");
+    }
+
+    #[test]
+    fn sql_refuses_unsafe_identifiers() {
+        let mut bad = db();
+        bad.name = "x`; DROP DATABASE mysql; --".into();
+        assert!(matches!(create_sql(&ShellConfig::default(), &bad), Err(ExecError::Refused { .. })));
+    }
+
+    #[test]
+    fn option_file_holds_the_admin_account() {
+        let mut cfg = ShellConfig::default();
+        cfg.database.admin_user = "atlas".into();
+        cfg.database.admin_password = ConfigSecret::new("se\"cret");
+        let text = option_file(&cfg);
+        assert_eq!(text, "[client]\nhost=\"127.0.0.1\"\nport=3306\nuser=\"atlas\"\npassword=\"se\\\"cret\"\n");
+    }
+}

@@ -1,0 +1,294 @@
+//! Spawning programs: an argument vector only (never a shell string built
+//! from data), stdin closed or fed from memory, a time limit after which the
+//! whole process group is killed, stdout/stderr tails captured, and one
+//! tracing event per call with its duration.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use atlas_core::ExecError;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
+
+/// How much of stdout and stderr is kept (the tail).
+pub(crate) const TAIL_BYTES: usize = 64 * 1024;
+
+/// One program run.
+#[derive(Debug, Clone)]
+pub(crate) struct Invocation {
+    /// Program path or bare name.
+    pub(crate) program: String,
+    /// Arguments (never secrets).
+    pub(crate) args: Vec<OsString>,
+    /// Working directory.
+    pub(crate) cwd: Option<PathBuf>,
+    /// Extra environment.
+    pub(crate) env: Vec<(String, OsString)>,
+    /// Bytes fed on stdin (`None`: stdin is closed). Never logged.
+    pub(crate) stdin: Option<Vec<u8>>,
+    /// Time limit.
+    pub(crate) timeout: Duration,
+}
+
+impl Invocation {
+    pub(crate) fn new(program: &str, timeout: Duration) -> Self {
+        Self { program: program.to_owned(), args: Vec::new(), cwd: None, env: Vec::new(), stdin: None, timeout }
+    }
+
+    pub(crate) fn arg(mut self, a: impl Into<OsString>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    pub(crate) fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub(crate) fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    pub(crate) fn env(mut self, k: &str, v: impl Into<OsString>) -> Self {
+        self.env.push((k.to_owned(), v.into()));
+        self
+    }
+
+    pub(crate) fn stdin(mut self, bytes: Vec<u8>) -> Self {
+        self.stdin = Some(bytes);
+        self
+    }
+}
+
+/// What a finished run produced.
+#[derive(Debug, Clone)]
+pub(crate) struct Finished {
+    /// Exit status (`None`: killed by a signal).
+    pub(crate) status: Option<i32>,
+    /// Tail of stdout.
+    pub(crate) stdout: String,
+    /// Tail of stderr.
+    pub(crate) stderr: String,
+    /// Wall time.
+    pub(crate) duration: Duration,
+}
+
+impl Finished {
+    pub(crate) fn success(&self) -> bool {
+        self.status == Some(0)
+    }
+}
+
+/// Runs `inv` to completion or its time limit.
+///
+/// # Errors
+/// [`ExecError::Timeout`] (the process group was killed), [`ExecError::Io`]
+/// when the program cannot be spawned. A non-zero exit is not an error here.
+pub(crate) async fn run(inv: &Invocation) -> Result<Finished, ExecError> {
+    let started = Instant::now();
+    let mut cmd = Command::new(&inv.program);
+    cmd.args(&inv.args)
+        .stdin(if inv.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(dir) = &inv.cwd {
+        cmd.current_dir(dir);
+    }
+    for (k, v) in &inv.env {
+        cmd.env(k, v);
+    }
+    tracing::debug!(program = %inv.program, args = ?shown_args(&inv.args), cwd = ?inv.cwd, "spawning");
+    let mut child = cmd.spawn().map_err(|e| {
+        ExecError::Io(std::io::Error::new(e.kind(), format!("spawning {}: {e}", inv.program)))
+    })?;
+    let pid = child.id();
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let input = inv.stdin.clone();
+    let work = async {
+        let feed = async move {
+            if let (Some(mut w), Some(bytes)) = (stdin, input) {
+                // The program may exit without reading everything.
+                let _ = w.write_all(&bytes).await;
+                let _ = w.shutdown().await;
+            }
+        };
+        let (_, out, err, status) = tokio::join!(feed, read_tail(stdout), read_tail(stderr), child.wait());
+        (out, err, status)
+    };
+    let outcome = tokio::time::timeout(inv.timeout, work).await;
+    let duration = started.elapsed();
+    match outcome {
+        Ok((out, err, status)) => {
+            let status = status.map_err(|e| ExecError::Io(std::io::Error::new(e.kind(), format!("waiting for {}: {e}", inv.program))))?;
+            let finished = Finished { status: status.code(), stdout: tail_string(out), stderr: tail_string(err), duration };
+            tracing::info!(
+                program = %inv.program,
+                args = ?shown_args(&inv.args),
+                status = ?finished.status,
+                duration_ms = duration.as_millis() as u64,
+                "program finished"
+            );
+            Ok(finished)
+        }
+        Err(_) => {
+            kill_group(pid);
+            let _ = child.kill().await;
+            tracing::warn!(
+                program = %inv.program,
+                args = ?shown_args(&inv.args),
+                duration_ms = duration.as_millis() as u64,
+                timeout_ms = inv.timeout.as_millis() as u64,
+                "program timed out; process group killed"
+            );
+            Err(ExecError::Timeout(inv.timeout))
+        }
+    }
+}
+
+/// Runs `inv` and turns a non-zero exit into [`ExecError::Failed`].
+///
+/// # Errors
+/// As [`run`], plus [`ExecError::Failed`] with the stderr tail.
+pub(crate) async fn run_checked(inv: &Invocation) -> Result<Finished, ExecError> {
+    let f = run(inv).await?;
+    if f.success() {
+        Ok(f)
+    } else {
+        let stderr = if f.stderr.trim().is_empty() { f.stdout.clone() } else { f.stderr.clone() };
+        Err(ExecError::Failed { program: inv.program.clone(), status: f.status, stderr: short_tail(&stderr) })
+    }
+}
+
+fn kill_group(pid: Option<u32>) {
+    let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) else { return };
+    if let Err(e) = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL) {
+        tracing::debug!(pid, error = %e, "killing process group");
+    }
+}
+
+async fn read_tail<R: AsyncRead + Unpin>(r: Option<R>) -> Vec<u8> {
+    let Some(mut r) = r else { return Vec::new() };
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 8192];
+    loop {
+        match r.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                if buf.len() > 2 * TAIL_BYTES {
+                    buf.drain(..buf.len() - TAIL_BYTES);
+                }
+            }
+        }
+    }
+    if buf.len() > TAIL_BYTES {
+        buf.drain(..buf.len() - TAIL_BYTES);
+    }
+    buf
+}
+
+/// The text of a byte tail: a UTF-8 sequence cut at the front is dropped,
+/// anything else invalid is replaced.
+pub(crate) fn tail_string(mut bytes: Vec<u8>) -> String {
+    let skip = bytes.iter().take(3).take_while(|b| (**b & 0b1100_0000) == 0b1000_0000).count();
+    bytes.drain(..skip);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The last 2 KiB of `s`, for error messages.
+fn short_tail(s: &str) -> String {
+    const MAX: usize = 2048;
+    let s = s.trim_end();
+    if s.len() <= MAX {
+        return s.to_owned();
+    }
+    let mut start = s.len() - MAX;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("…{}", &s[start..])
+}
+
+/// Arguments as logged: credentials in URLs (`scheme://user:pass@host`)
+/// are masked.
+fn shown_args(args: &[OsString]) -> Vec<String> {
+    args.iter()
+        .map(|a| {
+            let a = a.to_string_lossy();
+            match (a.find("://"), a.find('@')) {
+                (Some(s), Some(at)) if at > s => format!("{}://***{}", &a[..s], &a[at..]),
+                _ => a.into_owned(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_string_drops_a_cut_utf8_sequence() {
+        let mut v = "é".as_bytes()[1..].to_vec();
+        v.extend_from_slice("abc".as_bytes());
+        assert_eq!(tail_string(v), "abc");
+    }
+
+    #[test]
+    fn shown_args_mask_url_credentials() {
+        let args = vec![OsString::from("https://u:tok@host/r.git"), OsString::from("plain")];
+        assert_eq!(shown_args(&args), vec!["https://***@host/r.git".to_string(), "plain".to_string()]);
+    }
+
+    #[tokio::test]
+    async fn run_feeds_stdin_and_captures_both_streams() {
+        let inv = Invocation::new("/bin/sh", Duration::from_secs(10))
+            .args(["-c", "cat; echo oops >&2; exit 3"])
+            .stdin(b"hello".to_vec());
+        let f = run(&inv).await.unwrap();
+        assert_eq!(f.status, Some(3));
+        assert_eq!(f.stdout, "hello");
+        assert_eq!(f.stderr, "oops\n");
+    }
+
+    #[tokio::test]
+    async fn run_keeps_only_the_tail_of_long_output() {
+        let inv = Invocation::new("/bin/sh", Duration::from_secs(10))
+            .args(["-c", "i=0; while [ $i -lt 3000 ]; do echo 0123456789012345678901234567890123456789; i=$((i+1)); done; echo END"]);
+        let f = run(&inv).await.unwrap();
+        assert!(f.stdout.len() <= TAIL_BYTES);
+        assert!(f.stdout.ends_with("END\n"));
+    }
+
+    #[tokio::test]
+    async fn run_checked_reports_program_status_and_stderr() {
+        let inv = Invocation::new("/bin/sh", Duration::from_secs(10)).args(["-c", "echo bad >&2; exit 2"]);
+        match run_checked(&inv).await {
+            Err(ExecError::Failed { program, status, stderr }) => {
+                assert_eq!(program, "/bin/sh");
+                assert_eq!(status, Some(2));
+                assert_eq!(stderr, "bad");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn run_times_out_and_kills_the_whole_group() {
+        let inv = Invocation::new("/bin/sh", Duration::from_millis(200)).args(["-c", "sleep 20; echo late"]);
+        let started = Instant::now();
+        assert!(matches!(run(&inv).await, Err(ExecError::Timeout(_))));
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+}

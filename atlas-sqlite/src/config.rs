@@ -1,0 +1,135 @@
+//! [`SqliteConfig`]: where the database lives and how hard it works to keep
+//! every acknowledged commit (the `[store.sqlite]` section of `atlas.toml`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// How the SQLite store is opened.
+///
+/// Every field has a default, so an empty `[store.sqlite]` section opens
+/// `atlas.db` in the working directory with full durability.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SqliteConfig {
+    /// The database file (created when absent, with its `-wal` and `-shm`
+    /// companions beside it). `:memory:` keeps everything in memory, for
+    /// tests and throw-away runs.
+    pub path: PathBuf,
+    /// When a commit reaches the disk (`PRAGMA synchronous`). `full`, the
+    /// default, answers a caller only after its batch survives power loss;
+    /// `normal` may lose the last commits on power loss (never on a process
+    /// crash) but never corrupts the database.
+    pub synchronous: Synchronous,
+    /// How long a connection waits for a lock held by another process
+    /// before failing with "database is locked", in milliseconds.
+    pub busy_timeout_ms: u64,
+    /// Reader connections serving `get`, `find` and `history` in parallel
+    /// (at least 1; in-memory databases always use the writer's connection).
+    pub readers: usize,
+    /// The most batches the writer thread commits in one transaction (group
+    /// commit). Batches that arrive while a transaction is being made
+    /// durable are gathered into the next one, up to this many.
+    pub max_group: usize,
+    /// Page cache per connection, in KiB (`PRAGMA cache_size`).
+    pub cache_kib: u32,
+}
+
+impl Default for SqliteConfig {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("atlas.db"),
+            synchronous: Synchronous::Full,
+            busy_timeout_ms: 5_000,
+            readers: 4,
+            max_group: 256,
+            cache_kib: 16 * 1024,
+        }
+    }
+}
+
+impl SqliteConfig {
+    /// The defaults, with the database at `path`.
+    pub fn at(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The defaults, in memory.
+    pub fn in_memory() -> Self {
+        Self::at(MEMORY_PATH)
+    }
+
+    /// Whether the database is kept in memory.
+    pub fn is_in_memory(&self) -> bool {
+        self.path.as_os_str() == MEMORY_PATH
+    }
+
+    pub(crate) fn busy_timeout(&self) -> Duration {
+        Duration::from_millis(self.busy_timeout_ms)
+    }
+}
+
+/// The `path` that keeps the database in memory.
+pub const MEMORY_PATH: &str = ":memory:";
+
+/// `PRAGMA synchronous` levels Atlas allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// Every commit is fsynced before the caller is answered (the default).
+    #[default]
+    Full,
+    /// Like `full`, plus the directory after journal changes.
+    Extra,
+    /// WAL without per-commit fsync: durable across process crashes, not
+    /// across power loss.
+    Normal,
+    /// No fsync at all: for tests and bulk imports only.
+    Off,
+}
+
+impl Synchronous {
+    pub(crate) fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Full => "FULL",
+            Synchronous::Extra => "EXTRA",
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Off => "OFF",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_section_gives_full_durability_defaults() {
+        let c: SqliteConfig = serde_json::from_str("{}").unwrap();
+        assert_eq!(c, SqliteConfig::default());
+        assert_eq!(c.synchronous, Synchronous::Full);
+        assert!(!c.is_in_memory());
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let e = serde_json::from_str::<SqliteConfig>(r#"{"pth": "x.db"}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn synchronous_reads_lowercase_names() {
+        let c: SqliteConfig = serde_json::from_str(r#"{"synchronous": "normal"}"#).unwrap();
+        assert_eq!(c.synchronous, Synchronous::Normal);
+        assert_eq!(c.synchronous.pragma(), "NORMAL");
+    }
+
+    #[test]
+    fn memory_path_means_in_memory() {
+        assert!(SqliteConfig::in_memory().is_in_memory());
+    }
+}

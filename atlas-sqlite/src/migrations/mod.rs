@@ -1,0 +1,326 @@
+//! Versioned schema migrations, tracked in `PRAGMA user_version`.
+//!
+//! - Version 1: one table per resource (id, etag, created, updated, version,
+//!   deleted, body as JSONB) with the schema's unique constraints as partial
+//!   unique indexes (`deleted = 0`, plus `meta.is_current` for the "one
+//!   current item per name and type" key), the history table, the jobs
+//!   table and its claim indexes.
+//! - Version 2: the read paths: hot-path expression indexes, `updated`
+//!   indexes, the shape catalog and the `instance_package` side table, both
+//!   back-filled from the stored documents.
+//!
+//! Opening an older database runs the missing steps, each in its own
+//! transaction; opening one whose version is newer than [`LATEST`] is
+//! refused with a message naming both versions.
+
+use std::collections::BTreeSet;
+
+use atlas_core::model::Resource;
+use atlas_core::schema::unique_keys;
+use rusqlite::{Connection, TransactionBehavior};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::shape;
+use crate::tables::{hot_index_name, hot_paths, json_type, json_value, table_name, unique_index_name};
+
+/// The schema version this build writes.
+pub(crate) const LATEST: i64 = 2;
+
+/// The database's schema version.
+pub(crate) fn user_version(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
+/// Brings the database to [`LATEST`]; returns the version it had.
+///
+/// # Errors
+/// [`Error::NewerSchema`] when the file is newer than this build.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<i64> {
+    migrate_to(conn, LATEST)
+}
+
+/// Brings the database to `target` (≤ [`LATEST`]); returns the version it had.
+pub(crate) fn migrate_to(conn: &mut Connection, target: i64) -> Result<i64> {
+    let found = user_version(conn)?;
+    if found > LATEST {
+        return Err(Error::NewerSchema {
+            found,
+            supported: LATEST,
+        });
+    }
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Re-read under the write lock: another process may have migrated.
+        let v = user_version(&tx)?;
+        if v > LATEST {
+            return Err(Error::NewerSchema {
+                found: v,
+                supported: LATEST,
+            });
+        }
+        if v >= target {
+            return Ok(found);
+        }
+        let next = v + 1;
+        tracing::info!(from = v, to = next, "migrating the sqlite store");
+        match next {
+            1 => v1(&tx)?,
+            2 => v2(&tx)?,
+            other => return Err(Error::Corrupt(format!("no migration to version {other}"))),
+        }
+        tx.pragma_update(None, "user_version", next)?;
+        tx.commit()?;
+    }
+}
+
+fn v1(conn: &Connection) -> Result<()> {
+    let mut sql = String::new();
+    for res in Resource::ALL {
+        let t = table_name(res);
+        sql.push_str(&format!(
+            "CREATE TABLE {t} (
+                id TEXT PRIMARY KEY NOT NULL,
+                etag TEXT NOT NULL,
+                created INTEGER NOT NULL,
+                updated INTEGER NOT NULL,
+                version INTEGER NOT NULL,
+                deleted INTEGER NOT NULL DEFAULT 0,
+                body BLOB NOT NULL
+            );\n"
+        ));
+        for key in unique_keys(res) {
+            let cols: Vec<String> = key.paths.iter().map(|p| json_value("body", p)).collect();
+            let mut cond = "deleted = 0".to_owned();
+            if let Some(flag) = key.only_when_true {
+                cond.push_str(&format!(" AND {} = 'true'", json_type("body", flag)));
+            }
+            sql.push_str(&format!(
+                "CREATE UNIQUE INDEX {} ON {t}({}) WHERE {cond};\n",
+                unique_index_name(t, key),
+                cols.join(", ")
+            ));
+        }
+    }
+    sql.push_str(
+        "CREATE TABLE history (
+            seq INTEGER PRIMARY KEY,
+            res TEXT NOT NULL,
+            id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            etag TEXT NOT NULL,
+            created INTEGER NOT NULL,
+            updated INTEGER NOT NULL,
+            deleted INTEGER NOT NULL,
+            body BLOB NOT NULL
+        );
+        CREATE INDEX history_by_record ON history(res, id, seq);
+        CREATE TABLE jobs (
+            id TEXT PRIMARY KEY NOT NULL,
+            status TEXT NOT NULL,
+            key TEXT,
+            run_at INTEGER NOT NULL,
+            created INTEGER NOT NULL,
+            lease_until INTEGER,
+            doc BLOB NOT NULL
+        );
+        CREATE INDEX jobs_claim ON jobs(status, run_at, created, id);
+        CREATE INDEX jobs_key ON jobs(key, status, created, id);\n",
+    );
+    conn.execute_batch(&sql)?;
+    Ok(())
+}
+
+fn v2(conn: &Connection) -> Result<()> {
+    let mut sql = String::new();
+    for res in Resource::ALL {
+        let t = table_name(res);
+        for p in hot_paths(res) {
+            sql.push_str(&format!(
+                "CREATE INDEX {} ON {t}({}, deleted, id);\n",
+                hot_index_name(t, p),
+                json_value("body", p)
+            ));
+        }
+        sql.push_str(&format!("CREATE INDEX ix_{t}_updated ON {t}(updated);\n"));
+    }
+    sql.push_str(
+        "CREATE TABLE shape (
+            tbl TEXT NOT NULL,
+            path TEXT NOT NULL,
+            arrays INTEGER NOT NULL DEFAULT 0,
+            objects INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (tbl, path)
+        ) WITHOUT ROWID;
+        CREATE TABLE instance_package (
+            pkg TEXT NOT NULL,
+            instance_id TEXT NOT NULL,
+            PRIMARY KEY (pkg, instance_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX instance_package_by_instance ON instance_package(instance_id, pkg);\n",
+    );
+    conn.execute_batch(&sql)?;
+    for res in Resource::ALL {
+        let t = table_name(res);
+        let docs = read_json(conn, &format!("SELECT id, json(body) FROM {t}"))?;
+        if res == Resource::Instance {
+            let mut ins = conn.prepare("INSERT OR IGNORE INTO instance_package(pkg, instance_id) VALUES (?1, ?2)")?;
+            for (id, body) in &docs {
+                for pkg in packages(body) {
+                    ins.execute([pkg.as_str(), id.as_str()])?;
+                }
+            }
+        }
+        shape::rebuild(conn, t, docs.into_iter().map(|(_, v)| v))?;
+    }
+    let jobs = read_json(conn, "SELECT id, json(doc) FROM jobs")?;
+    shape::rebuild(conn, "jobs", jobs.into_iter().map(|(_, v)| v))?;
+    Ok(())
+}
+
+fn read_json(conn: &Connection, sql: &str) -> Result<Vec<(String, Value)>> {
+    let mut stmt = conn.prepare(sql)?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let json: String = row.get(1)?;
+        out.push((row.get(0)?, serde_json::from_str(&json)?));
+    }
+    Ok(out)
+}
+
+/// The strings `code.package` reaches in an instance body (a string, or the
+/// string elements of an array; through arrays of objects as queries walk
+/// them): what the `instance_package` side table lists.
+pub(crate) fn packages(body: &Value) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    strings_at(body, &["code", "package"], &mut out);
+    out
+}
+
+fn strings_at(v: &Value, path: &[&str], out: &mut BTreeSet<String>) {
+    let Some((seg, rest)) = path.split_first() else {
+        match v {
+            Value::String(s) => {
+                out.insert(s.clone());
+            }
+            Value::Array(items) => out.extend(items.iter().filter_map(|e| e.as_str().map(str::to_owned))),
+            _ => {}
+        }
+        return;
+    };
+    match v {
+        Value::Object(map) => {
+            if let Some(child) = map.get(*seg) {
+                strings_at(child, rest, out);
+            }
+        }
+        Value::Array(items) => {
+            for item in items.iter().filter(|i| i.is_object()) {
+                strings_at(item, path, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fresh() -> Connection {
+        Connection::open_in_memory().unwrap()
+    }
+
+    #[test]
+    fn a_new_database_is_migrated_to_the_latest_version() {
+        let mut c = fresh();
+        assert_eq!(migrate(&mut c).unwrap(), 0);
+        assert_eq!(user_version(&c).unwrap(), LATEST);
+        // Running again is a no-op.
+        assert_eq!(migrate(&mut c).unwrap(), LATEST);
+    }
+
+    #[test]
+    fn a_newer_database_is_refused_naming_both_versions() {
+        let mut c = fresh();
+        c.pragma_update(None, "user_version", LATEST + 5).unwrap();
+        let e = migrate(&mut c).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, Error::NewerSchema { .. }));
+        assert!(msg.contains(&(LATEST + 5).to_string()) && msg.contains(&LATEST.to_string()), "{msg}");
+    }
+
+    #[test]
+    fn a_version_1_database_is_migrated_with_its_side_table_and_catalog_backfilled() {
+        let mut c = fresh();
+        migrate_to(&mut c, 1).unwrap();
+        c.execute(
+            "INSERT INTO instance(id, etag, created, updated, version, deleted, body)
+             VALUES ('6b063bb73e47cec0540baa24', 'e', 0, 0, 1, 0, jsonb(?1))",
+            [json!({"sid": "p1", "code": {"package": ["a", "b"]}}).to_string()],
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut c).unwrap(), 1);
+        let pkgs: i64 = c
+            .query_row(
+                "SELECT count(*) FROM instance_package WHERE instance_id = '6b063bb73e47cec0540baa24'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(pkgs, 2);
+        let s = shape::Shape::load(&c, "instance").unwrap();
+        assert!(s.array_at("code.package"));
+        assert!(s.object_at("code"));
+    }
+
+    #[test]
+    fn unique_indexes_ignore_deleted_records_and_missing_parts() {
+        let mut c = fresh();
+        migrate(&mut c).unwrap();
+        let ins = |id: &str, deleted: i64, body: Value| {
+            c.execute(
+                "INSERT INTO instance(id, etag, created, updated, version, deleted, body)
+                 VALUES (?1, 'e', 0, 0, 1, ?2, jsonb(?3))",
+                rusqlite::params![id, deleted, body.to_string()],
+            )
+        };
+        ins("a", 1, json!({"sid": "x"})).unwrap();
+        ins("b", 0, json!({"sid": "x"})).unwrap();
+        assert!(ins("c", 0, json!({"sid": "x"})).is_err());
+        ins("d", 0, json!({"path": "p"})).unwrap();
+        ins("e", 0, json!({"path": "q", "sid": null})).unwrap();
+    }
+
+    #[test]
+    fn only_one_current_code_item_per_name_and_type() {
+        let mut c = fresh();
+        migrate(&mut c).unwrap();
+        let ins = |id: &str, v: &str, current: bool| {
+            c.execute(
+                "INSERT INTO code(id, etag, created, updated, version, deleted, body)
+                 VALUES (?1, 'e', 0, 0, 1, 0, jsonb(?2))",
+                rusqlite::params![
+                    id,
+                    json!({"meta": {"name": "drupal", "version": v, "code_type": "core", "is_current": current},
+                           "commit_hash": id})
+                    .to_string()
+                ],
+            )
+        };
+        ins("a", "7.1", true).unwrap();
+        ins("b", "7.2", false).unwrap();
+        let e = ins("c", "7.3", true).unwrap_err();
+        assert!(e.to_string().contains("ux_code_meta_is_current"), "{e}");
+    }
+
+    #[test]
+    fn packages_lists_strings_of_scalar_or_array_values() {
+        assert_eq!(packages(&json!({"code": {"package": ["a", 1, "b"]}})).len(), 2);
+        assert_eq!(packages(&json!({"code": {"package": "a"}})).len(), 1);
+        assert_eq!(packages(&json!({"code": [{"package": "a"}, {"package": ["b"]}]})).len(), 2);
+        assert!(packages(&json!({"code": {}})).is_empty());
+    }
+}

@@ -1,0 +1,257 @@
+//! The physical layout: one table per resource, the jobs table, and the
+//! facts the query translator needs about each (which JSON fields live in
+//! real columns, which paths are indexed, which side table answers
+//! `code.package`). The DDL in `migrations` is generated from the same
+//! definitions, so an index and the queries meant to use it always spell the
+//! same expression.
+
+use atlas_core::model::Resource;
+use atlas_core::schema::{unique_keys, UniqueKey};
+
+/// How a real column renders in the document JSON filters see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ColKind {
+    /// A string, never null (`_id`, `_etag`, job `status`).
+    Text,
+    /// A string or `null` (job `key`).
+    NullableText,
+    /// An integer (`_version`).
+    Int,
+    /// A boolean stored as 0/1 (`_deleted`).
+    Bool,
+    /// Unix seconds, rendered as a `DATE_FORMAT` string (`_updated`).
+    Date,
+}
+
+/// A document field stored in its own column.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Column {
+    /// The top-level field name in the document JSON.
+    pub(crate) field: &'static str,
+    /// The SQL column.
+    pub(crate) sql: &'static str,
+    /// How it renders.
+    pub(crate) kind: ColKind,
+}
+
+/// A side table listing, per record, the strings one array path holds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SideTable {
+    /// The dotted path it answers (`code.package`).
+    pub(crate) path: &'static str,
+    /// The table.
+    pub(crate) table: &'static str,
+}
+
+/// What the translator knows about one table.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TableSpec {
+    /// SQL table name.
+    pub(crate) name: &'static str,
+    /// The column holding the JSON (JSONB) document or body.
+    pub(crate) body: &'static str,
+    /// Fields stored in their own columns (looked up before the body).
+    pub(crate) columns: &'static [Column],
+    /// Whether the table has a `deleted` column (records) or not (jobs).
+    pub(crate) soft_delete: bool,
+    /// A side table for array-contains on one path.
+    pub(crate) side: Option<SideTable>,
+}
+
+const DOC_COLUMNS: &[Column] = &[
+    Column {
+        field: "_id",
+        sql: "id",
+        kind: ColKind::Text,
+    },
+    Column {
+        field: "_etag",
+        sql: "etag",
+        kind: ColKind::Text,
+    },
+    Column {
+        field: "_created",
+        sql: "created",
+        kind: ColKind::Date,
+    },
+    Column {
+        field: "_updated",
+        sql: "updated",
+        kind: ColKind::Date,
+    },
+    Column {
+        field: "_version",
+        sql: "version",
+        kind: ColKind::Int,
+    },
+    Column {
+        field: "_deleted",
+        sql: "deleted",
+        kind: ColKind::Bool,
+    },
+];
+
+const JOB_COLUMNS: &[Column] = &[
+    Column {
+        field: "_id",
+        sql: "id",
+        kind: ColKind::Text,
+    },
+    Column {
+        field: "status",
+        sql: "status",
+        kind: ColKind::Text,
+    },
+    Column {
+        field: "key",
+        sql: "key",
+        kind: ColKind::NullableText,
+    },
+    Column {
+        field: "run_at",
+        sql: "run_at",
+        kind: ColKind::Date,
+    },
+    Column {
+        field: "created",
+        sql: "created",
+        kind: ColKind::Date,
+    },
+];
+
+/// The side table answering "`code.package` holds X" on instances.
+pub(crate) const PACKAGE_SIDE: SideTable = SideTable {
+    path: "code.package",
+    table: "instance_package",
+};
+
+/// The jobs table.
+pub(crate) const JOBS: TableSpec = TableSpec {
+    name: "jobs",
+    body: "doc",
+    columns: JOB_COLUMNS,
+    soft_delete: false,
+    side: None,
+};
+
+/// The table of a resource.
+pub(crate) fn table(res: Resource) -> TableSpec {
+    TableSpec {
+        name: table_name(res),
+        body: "body",
+        columns: DOC_COLUMNS,
+        soft_delete: true,
+        side: (res == Resource::Instance).then_some(PACKAGE_SIDE),
+    }
+}
+
+/// The SQL table name of a resource.
+pub(crate) fn table_name(res: Resource) -> &'static str {
+    match res {
+        Resource::Code => "code",
+        Resource::Instance => "instance",
+        Resource::Route => "route",
+        Resource::Commands => "commands",
+        Resource::Statistics => "statistics",
+        Resource::Site => "site",
+    }
+}
+
+/// Body paths Atlas filters on all the time, indexed as
+/// `(json_extract(body, path), deleted, id)` so equality, counting and the
+/// first page by id all come from the index.
+pub(crate) fn hot_paths(res: Resource) -> &'static [&'static str] {
+    match res {
+        Resource::Instance => &["status", "sid", "path", "type", "code.core", "code.profile"],
+        Resource::Code => &["meta.name", "meta.code_type", "meta.is_current"],
+        Resource::Route => &["source", "instance_id", "route_status"],
+        Resource::Statistics => &["instance"],
+        Resource::Commands | Resource::Site => &[],
+    }
+}
+
+/// Whether one dotted-path segment can be written into a JSON path literal
+/// as is: ASCII letters, digits and `_`, not all digits (an all-digit
+/// segment indexes arrays in the query language).
+pub(crate) fn plain_segment(seg: &str) -> bool {
+    !seg.is_empty()
+        && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !seg.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether every segment of `path` is [`plain_segment`].
+pub(crate) fn plain_path(path: &str) -> bool {
+    path.split('.').all(plain_segment)
+}
+
+/// `json_extract(<body>,'$.<path>')`: the one spelling of a body path used
+/// by indexes and queries alike (SQLite matches expression indexes
+/// textually). `path` must be [`plain_path`].
+pub(crate) fn json_value(body: &str, path: &str) -> String {
+    format!("json_extract({body},'$.{path}')")
+}
+
+/// `json_type(<body>,'$.<path>')` (`NULL` when missing).
+pub(crate) fn json_type(body: &str, path: &str) -> String {
+    format!("json_type({body},'$.{path}')")
+}
+
+/// Name of the hot-path index of `path` on `table`.
+pub(crate) fn hot_index_name(table: &str, path: &str) -> String {
+    format!("ix_{table}_{}", path.replace('.', "_"))
+}
+
+/// Name of the unique index enforcing `key` on `table`.
+pub(crate) fn unique_index_name(table: &str, key: &UniqueKey) -> String {
+    format!("ux_{table}_{}", key.field.replace('.', "_"))
+}
+
+/// The unique key whose index is called `index`, if any.
+pub(crate) fn unique_key_by_index(res: Resource, index: &str) -> Option<&'static UniqueKey> {
+    let t = table_name(res);
+    unique_keys(res).iter().find(|k| unique_index_name(t, k) == index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_segments_exclude_digits_only_and_punctuation() {
+        assert!(plain_path("meta.code_type"));
+        assert!(plain_path("a1.b2"));
+        assert!(!plain_path("a.0"));
+        assert!(!plain_path("a..b"));
+        assert!(!plain_path("a-b"));
+        assert!(!plain_path("a'b"));
+        assert!(!plain_path(""));
+    }
+
+    #[test]
+    fn index_and_query_spell_the_same_expression() {
+        assert_eq!(json_value("body", "meta.name"), "json_extract(body,'$.meta.name')");
+        assert_eq!(hot_index_name("code", "meta.name"), "ix_code_meta_name");
+    }
+
+    #[test]
+    fn unique_indexes_map_back_to_their_keys() {
+        let k = &unique_keys(Resource::Code)[2];
+        let name = unique_index_name("code", k);
+        assert_eq!(name, "ux_code_meta_is_current");
+        assert_eq!(unique_key_by_index(Resource::Code, &name), Some(k));
+        assert_eq!(unique_key_by_index(Resource::Code, "nope"), None);
+    }
+
+    #[test]
+    fn every_hot_and_unique_path_is_plain() {
+        for res in Resource::ALL {
+            for p in hot_paths(res) {
+                assert!(plain_path(p), "{p}");
+            }
+            for k in unique_keys(res) {
+                assert!(k.paths.iter().all(|p| plain_path(p)));
+                assert!(k.only_when_true.map_or(true, plain_path));
+            }
+        }
+    }
+}
