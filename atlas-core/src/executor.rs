@@ -195,7 +195,9 @@ pub trait Executor: Send + Sync + fmt::Debug + 'static {
     /// [`ExecError`] on refusal or failure.
     async fn install(&self, spec: &InstanceSpec) -> Result<(), ExecError>;
 
-    /// Re-links core, profile and packages to those of `spec`.
+    /// Re-links core, profile and packages to those of `spec`, then rebuilds
+    /// the registry and runs database updates (`drush rr`, `drush updb -y`),
+    /// so a switch is one idempotent step.
     ///
     /// # Errors
     /// [`ExecError`] on refusal or failure.
@@ -231,7 +233,8 @@ pub trait Executor: Send + Sync + fmt::Debug + 'static {
     /// [`ExecError`] on refusal or failure.
     async fn take_down(&self, spec: &InstanceSpec) -> Result<(), ExecError>;
 
-    /// Points the instance back at its code.
+    /// Points the instance back at its code and runs database updates
+    /// (`drush updb -y`).
     ///
     /// # Errors
     /// [`ExecError`] on refusal or failure.

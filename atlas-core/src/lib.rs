@@ -24,6 +24,7 @@
 
 pub mod clock;
 pub mod code_rules;
+pub mod engine;
 pub mod error;
 pub mod executor;
 pub mod jobs;
@@ -41,6 +42,7 @@ pub mod testing;
 pub mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use engine::Engine;
 pub use error::{ExecError, StoreError};
 pub use executor::Executor;
 pub use notify::Notifier;

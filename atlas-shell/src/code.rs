@@ -10,7 +10,9 @@ use atlas_core::executor::CodeSpec;
 use atlas_core::ExecError;
 
 use crate::config::ShellConfig;
-use crate::fs::{blocking, ensure_dir, ensure_root, ensure_symlink, entry, io_err, remove_link_to, remove_tree, Entry};
+use crate::fs::{
+    blocking, ensure_dir, ensure_root, ensure_symlink, entry, io_err, remove_link_to, remove_tree, Entry,
+};
 use crate::paths::{check_code, refused, Layout};
 use crate::process::{run, run_checked, Invocation};
 
@@ -26,7 +28,10 @@ fn git_in(cfg: &ShellConfig, dir: &Path) -> Invocation {
 
 /// `<name>-<version>` being cloned, beside its final place.
 fn partial_dir(final_dir: &Path) -> PathBuf {
-    let name = final_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = final_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     final_dir.with_file_name(format!(".{name}.atlas-partial"))
 }
 
@@ -39,15 +44,26 @@ fn is_checkout(dir: &Path) -> Result<bool, ExecError> {
 /// Checks out `commit` (fetching first when it is missing), forcibly, and
 /// removes untracked files.
 async fn checkout(cfg: &ShellConfig, dir: &Path, spec: &CodeSpec, fetch: bool) -> Result<(), ExecError> {
-    run_checked(&git_in(cfg, dir).args(["remote", "set-url", "origin"]).arg(&spec.git_url)).await?;
-    let have = run(&git_in(cfg, dir).args(["cat-file", "-e"]).arg(format!("{}^{{commit}}", spec.commit_hash)))
-        .await?
-        .success();
+    run_checked(
+        &git_in(cfg, dir)
+            .args(["remote", "set-url", "origin"])
+            .arg(&spec.git_url),
+    )
+    .await?;
+    let have = run(&git_in(cfg, dir)
+        .args(["cat-file", "-e"])
+        .arg(format!("{}^{{commit}}", spec.commit_hash)))
+    .await?
+    .success();
     if fetch || !have {
         run_checked(&git_in(cfg, dir).args(["fetch", "--quiet", "--tags", "origin"])).await?;
     }
-    run_checked(&git_in(cfg, dir).args(["checkout", "--quiet", "--force", "--detach"]).arg(&spec.commit_hash))
-        .await?;
+    run_checked(
+        &git_in(cfg, dir)
+            .args(["checkout", "--quiet", "--force", "--detach"])
+            .arg(&spec.commit_hash),
+    )
+    .await?;
     run_checked(&git_in(cfg, dir).args(["clean", "-ffd", "--quiet"])).await?;
     Ok(())
 }
@@ -79,7 +95,10 @@ pub(crate) async fn deploy(cfg: &ShellConfig, layout: &Layout, spec: &CodeSpec) 
             remove_tree(&layout.code_root, &partial)?;
             match entry(&dir)? {
                 Entry::Missing | Entry::Dir => Ok(()),
-                _ => Err(refused("path", format!("{} is in the way of a checkout", dir.display()))),
+                _ => Err(refused(
+                    "path",
+                    format!("{} is in the way of a checkout", dir.display()),
+                )),
             }
         })
         .await?;
@@ -95,9 +114,24 @@ pub(crate) async fn deploy(cfg: &ShellConfig, layout: &Layout, spec: &CodeSpec) 
             let (root, dir) = (layout.code_root.clone(), dir.clone());
             blocking(move || remove_tree(&root, &dir)).await?;
         }
-        run_checked(&git(cfg).args(["clone", "--quiet", "--no-checkout", "--"]).arg(&spec.git_url).arg(&partial))
+        let cloned = async {
+            run_checked(
+                &git(cfg)
+                    .args(["clone", "--quiet", "--no-checkout", "--"])
+                    .arg(&spec.git_url)
+                    .arg(&partial),
+            )
             .await?;
-        checkout(cfg, &partial, spec, false).await?;
+            checkout(cfg, &partial, spec, false).await
+        }
+        .await;
+        if let Err(e) = cloned {
+            let (root, partial) = (layout.code_root.clone(), partial.clone());
+            if let Err(cleanup) = blocking(move || remove_tree(&root, &partial)).await {
+                tracing::warn!(error = %cleanup, "removing a failed partial clone");
+            }
+            return Err(e);
+        }
         std::fs::rename(&partial, &dir).map_err(|e| io_err(e, "renaming checkout to", &dir))?;
     }
     let (layout, spec) = (layout.clone(), spec.clone());
@@ -107,7 +141,12 @@ pub(crate) async fn deploy(cfg: &ShellConfig, layout: &Layout, spec: &CodeSpec) 
 /// Moves a deployed item to `next`: removes and redeploys when name,
 /// version or type changed; otherwise fetches and checks out in place
 /// (deploying when the checkout is missing).
-pub(crate) async fn update(cfg: &ShellConfig, layout: &Layout, prev: &CodeSpec, next: &CodeSpec) -> Result<(), ExecError> {
+pub(crate) async fn update(
+    cfg: &ShellConfig,
+    layout: &Layout,
+    prev: &CodeSpec,
+    next: &CodeSpec,
+) -> Result<(), ExecError> {
     check_code(prev)?;
     check_code(next)?;
     if prev.name != next.name || prev.version != next.version || prev.code_type != next.code_type {
@@ -141,7 +180,11 @@ pub(crate) async fn remove(layout: &Layout, spec: &CodeSpec) -> Result<(), ExecE
         remove_tree(root, &partial_dir(&dir))?;
         remove_tree(root, &dir)?;
         let name_dir = layout.code_name_dir(spec.code_type, &spec.name);
-        crate::fs::prune_empty_dirs(root, name_dir, &root.join(crate::paths::code_type_dir(spec.code_type)))
+        crate::fs::prune_empty_dirs(
+            root,
+            name_dir,
+            &root.join(crate::paths::code_type_dir(spec.code_type)),
+        )
     })
     .await
 }

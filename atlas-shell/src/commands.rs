@@ -47,7 +47,9 @@ pub(crate) async fn run_command(
         })
         .await?;
     }
-    let timeout = spec.timeout.min(Duration::from_secs(cfg.timeouts.command_max_secs));
+    let timeout = spec
+        .timeout
+        .min(Duration::from_secs(cfg.timeouts.command_max_secs));
     let mut inv = Invocation::new(&cfg.programs.sh, timeout)
         .arg("-c")
         .arg(&spec.command)

@@ -22,7 +22,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { field: field.into(), reason: reason.into() }
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -84,7 +87,12 @@ pub struct Programs {
 
 impl Default for Programs {
     fn default() -> Self {
-        Self { git: "git".into(), mysql: "mysql".into(), drush: "drush".into(), sh: "/bin/sh".into() }
+        Self {
+            git: "git".into(),
+            mysql: "mysql".into(),
+            drush: "drush".into(),
+            sh: "/bin/sh".into(),
+        }
     }
 }
 
@@ -188,7 +196,12 @@ pub struct PermissionsConfig {
 
 impl Default for PermissionsConfig {
     fn default() -> Self {
-        Self { web_group: None, dir_mode: 0o775, file_mode: 0o664, settings_mode: 0o664 }
+        Self {
+            web_group: None,
+            dir_mode: 0o775,
+            file_mode: 0o664,
+            settings_mode: 0o664,
+        }
     }
 }
 
@@ -204,7 +217,10 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Self { program_secs: 1800, command_max_secs: 3600 }
+        Self {
+            program_secs: 1800,
+            command_max_secs: 3600,
+        }
     }
 }
 
@@ -307,7 +323,10 @@ impl ShellConfig {
         for (i, (a, pa)) in roots.iter().enumerate() {
             for (b, pb) in &roots[i + 1..] {
                 if pa.starts_with(pb) || pb.starts_with(pa) {
-                    return Err(ConfigError::new(*a, format!("must not contain or lie inside {b}")));
+                    return Err(ConfigError::new(
+                        *a,
+                        format!("must not contain or lie inside {b}"),
+                    ));
                 }
             }
         }
@@ -326,22 +345,46 @@ impl ShellConfig {
             check_program("clear_apc_command", p)?;
         }
         if !is_host(&self.database.host) {
-            return Err(ConfigError::new("database.host", "use a host name or an IP address"));
+            return Err(ConfigError::new(
+                "database.host",
+                "use a host name or an IP address",
+            ));
         }
         if self.database.port == 0 {
             return Err(ConfigError::new("database.port", "must be 1-65535"));
         }
         if let Some(r) = self.database.replicas.iter().find(|r| !is_host(r)) {
-            return Err(ConfigError::new("database.replicas", format!("'{r}' is not a host name")));
+            return Err(ConfigError::new(
+                "database.replicas",
+                format!("'{r}' is not a host name"),
+            ));
         }
         let uh = &self.database.user_host;
-        if uh.is_empty() || !uh.bytes().all(|c| c.is_ascii_alphanumeric() || b".%_:-/".contains(&c)) {
-            return Err(ConfigError::new("database.user_host", "use a host, IP, netmask or %"));
+        if uh.is_empty()
+            || !uh
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b".%_:-/".contains(&c))
+        {
+            return Err(ConfigError::new(
+                "database.user_host",
+                "use a host, IP, netmask or %",
+            ));
         }
-        if self.database.admin_user.bytes().any(|c| c.is_ascii_control() || c == b'"' || c == b'\\') {
-            return Err(ConfigError::new("database.admin_user", "contains a quote or control character"));
+        if self
+            .database
+            .admin_user
+            .bytes()
+            .any(|c| c.is_ascii_control() || c == b'"' || c == b'\\')
+        {
+            return Err(ConfigError::new(
+                "database.admin_user",
+                "contains a quote or control character",
+            ));
         }
-        for (field, list) in [("memcache_servers", &self.memcache_servers), ("varnish_servers", &self.varnish_servers)] {
+        for (field, list) in [
+            ("memcache_servers", &self.memcache_servers),
+            ("varnish_servers", &self.varnish_servers),
+        ] {
             if let Some(s) = list.iter().find(|s| !is_host(s)) {
                 return Err(ConfigError::new(field, format!("'{s}' is not host or host:port")));
             }
@@ -379,7 +422,9 @@ impl ShellConfig {
 }
 
 fn check_root(field: &str, p: &Path) -> Result<(), ConfigError> {
-    let s = p.to_str().ok_or_else(|| ConfigError::new(field, "must be valid UTF-8"))?;
+    let s = p
+        .to_str()
+        .ok_or_else(|| ConfigError::new(field, "must be valid UTF-8"))?;
     if !p.is_absolute() {
         return Err(ConfigError::new(field, format!("'{s}' must be absolute")));
     }
@@ -389,8 +434,14 @@ fn check_root(field: &str, p: &Path) -> Result<(), ConfigError> {
     if p.parent().is_none() {
         return Err(ConfigError::new(field, "must not be '/'"));
     }
-    if s.contains("//") || p.components().any(|c| matches!(c, Component::CurDir | Component::ParentDir)) {
-        return Err(ConfigError::new(field, format!("'{s}' must be normalised (no '.', '..' or '//')")));
+    if s.contains("//")
+        || p.components()
+            .any(|c| matches!(c, Component::CurDir | Component::ParentDir))
+    {
+        return Err(ConfigError::new(
+            field,
+            format!("'{s}' must be normalised (no '.', '..' or '//')"),
+        ));
     }
     if s.bytes().any(|c| c.is_ascii_control()) {
         return Err(ConfigError::new(field, "contains a control character"));
@@ -403,7 +454,10 @@ fn check_program(field: &str, p: &str) -> Result<(), ConfigError> {
         return Err(ConfigError::new(field, "must not be empty"));
     }
     if p.contains('/') && !Path::new(p).is_absolute() {
-        return Err(ConfigError::new(field, format!("'{p}' must be a bare name or an absolute path")));
+        return Err(ConfigError::new(
+            field,
+            format!("'{p}' must be a bare name or an absolute path"),
+        ));
     }
     Ok(())
 }
@@ -411,7 +465,8 @@ fn check_program(field: &str, p: &str) -> Result<(), ConfigError> {
 fn is_host(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with('-')
-        && s.bytes().all(|c| c.is_ascii_alphanumeric() || b".-_:[]".contains(&c))
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b".-_:[]".contains(&c))
 }
 
 #[cfg(test)]
@@ -426,7 +481,10 @@ mod tests {
     #[test]
     fn validate_refuses_relative_trailing_slash_and_dotted_roots() {
         for bad in ["data/code", "/data/code/", "/data/../etc", "/data//code", "/"] {
-            let cfg = ShellConfig { code_root: PathBuf::from(bad), ..ShellConfig::default() };
+            let cfg = ShellConfig {
+                code_root: PathBuf::from(bad),
+                ..ShellConfig::default()
+            };
             let e = cfg.validate().unwrap_err();
             assert_eq!(e.field, "code_root", "{bad}");
         }
@@ -434,9 +492,15 @@ mod tests {
 
     #[test]
     fn validate_refuses_nested_roots() {
-        let cfg =
-            ShellConfig { files_root: PathBuf::from("/data/web/files"), ..ShellConfig::default() };
-        assert!(cfg.validate().unwrap_err().reason.contains("instances_web_root"));
+        let cfg = ShellConfig {
+            files_root: PathBuf::from("/data/web/files"),
+            ..ShellConfig::default()
+        };
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("instances_web_root") && e.contains("files_root"),
+            "{e}"
+        );
     }
 
     #[test]

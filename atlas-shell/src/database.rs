@@ -32,7 +32,10 @@ fn option_file(cfg: &ShellConfig) -> String {
         s.push_str(&format!("user={}\n", option_value(&db.admin_user)));
     }
     if db.admin_password.is_set() {
-        s.push_str(&format!("password={}\n", option_value(db.admin_password.expose())));
+        s.push_str(&format!(
+            "password={}\n",
+            option_value(db.admin_password.expose())
+        ));
     }
     s
 }
@@ -58,18 +61,27 @@ pub(crate) fn drop_sql(cfg: &ShellConfig, db: &DatabaseSpec) -> Result<String, E
     check_db_identifier("database name", &db.name, 64)?;
     check_db_identifier("database user", &db.user, 32)?;
     let user = format!("{}@{}", sql_string(&db.user), sql_string(&cfg.database.user_host));
-    Ok(format!("DROP DATABASE IF EXISTS `{}`;\nDROP USER IF EXISTS {user};\n", db.name))
+    Ok(format!(
+        "DROP DATABASE IF EXISTS `{}`;\nDROP USER IF EXISTS {user};\n",
+        db.name
+    ))
 }
 
 /// Runs `sql` with the configured `mysql` client.
 pub(crate) async fn run_sql(cfg: &ShellConfig, sql: String) -> Result<(), ExecError> {
-    let mut file = tempfile::Builder::new().prefix("atlas-mysql-").suffix(".cnf").tempfile()?;
+    let mut file = tempfile::Builder::new()
+        .prefix("atlas-mysql-")
+        .suffix(".cnf")
+        .tempfile()?;
     file.write_all(option_file(cfg).as_bytes())?;
     file.flush()?;
-    let inv = Invocation::new(&cfg.programs.mysql, Duration::from_secs(cfg.timeouts.program_secs))
-        .arg(format!("--defaults-extra-file={}", file.path().display()))
-        .arg("--batch")
-        .stdin(sql.into_bytes());
+    let inv = Invocation::new(
+        &cfg.programs.mysql,
+        Duration::from_secs(cfg.timeouts.program_secs),
+    )
+    .arg(format!("--defaults-extra-file={}", file.path().display()))
+    .arg("--batch")
+    .stdin(sql.into_bytes());
     run_checked(&inv).await?;
     drop(file);
     Ok(())
@@ -82,7 +94,11 @@ mod tests {
     use atlas_core::model::Secret;
 
     fn db() -> DatabaseSpec {
-        DatabaseSpec { name: "p1abcdef01".into(), user: "p1abcdef01".into(), password: Secret::new("pa'ss\\word") }
+        DatabaseSpec {
+            name: "p1abcdef01".into(),
+            user: "p1abcdef01".into(),
+            password: Secret::new("pa'ss\\word"),
+        }
     }
 
     #[test]
@@ -96,14 +112,20 @@ mod tests {
     #[test]
     fn drop_sql_uses_if_exists() {
         let sql = drop_sql(&ShellConfig::default(), &db()).unwrap();
-        assert_eq!(sql, "DROP DATABASE IF EXISTS `p1abcdef01`;\nDROP USER IF EXISTS 'p1abcdef01'@'%';\n");
+        assert_eq!(
+            sql,
+            "DROP DATABASE IF EXISTS `p1abcdef01`;\nDROP USER IF EXISTS 'p1abcdef01'@'%';\n"
+        );
     }
 
     #[test]
     fn sql_refuses_unsafe_identifiers() {
         let mut bad = db();
         bad.name = "x`; DROP DATABASE mysql; --".into();
-        assert!(matches!(create_sql(&ShellConfig::default(), &bad), Err(ExecError::Refused { .. })));
+        assert!(matches!(
+            create_sql(&ShellConfig::default(), &bad),
+            Err(ExecError::Refused { .. })
+        ));
     }
 
     #[test]
@@ -112,6 +134,9 @@ mod tests {
         cfg.database.admin_user = "atlas".into();
         cfg.database.admin_password = ConfigSecret::new("se\"cret");
         let text = option_file(&cfg);
-        assert_eq!(text, "[client]\nhost=\"127.0.0.1\"\nport=3306\nuser=\"atlas\"\npassword=\"se\\\"cret\"\n");
+        assert_eq!(
+            text,
+            "[client]\nhost=\"127.0.0.1\"\nport=3306\nuser=\"atlas\"\npassword=\"se\\\"cret\"\n"
+        );
     }
 }

@@ -21,9 +21,11 @@ where
     F: FnOnce() -> Result<T, ExecError> + Send + 'static,
     T: Send + 'static,
 {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ExecError::Io(io::Error::other(format!("file work panicked or was cancelled: {e}"))))?
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        ExecError::Io(io::Error::other(format!(
+            "file work panicked or was cancelled: {e}"
+        )))
+    })?
 }
 
 /// An I/O error that names what was being done to which path.
@@ -42,9 +44,9 @@ pub(crate) enum Entry {
 
 pub(crate) fn entry(p: &Path) -> Result<Entry, ExecError> {
     match fs::symlink_metadata(p) {
-        Ok(m) if m.file_type().is_symlink() => {
-            Ok(Entry::Link(fs::read_link(p).map_err(|e| io_err(e, "reading link", p))?))
-        }
+        Ok(m) if m.file_type().is_symlink() => Ok(Entry::Link(
+            fs::read_link(p).map_err(|e| io_err(e, "reading link", p))?,
+        )),
         Ok(m) if m.is_dir() => Ok(Entry::Dir),
         Ok(_) => Ok(Entry::File),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Entry::Missing),
@@ -58,8 +60,14 @@ pub(crate) fn ensure_dir(root: &Path, p: &Path) -> Result<(), ExecError> {
     match entry(p)? {
         Entry::Dir => Ok(()),
         Entry::Missing => fs::create_dir_all(p).map_err(|e| io_err(e, "creating directory", p)),
-        Entry::Link(_) => Err(refused("path", format!("{} is a symbolic link, expected a directory", p.display()))),
-        Entry::File => Err(refused("path", format!("{} is a file, expected a directory", p.display()))),
+        Entry::Link(_) => Err(refused(
+            "path",
+            format!("{} is a symbolic link, expected a directory", p.display()),
+        )),
+        Entry::File => Err(refused(
+            "path",
+            format!("{} is a file, expected a directory", p.display()),
+        )),
     }
 }
 
@@ -87,7 +95,10 @@ pub(crate) fn ensure_symlink(root: &Path, link: &Path, target: &Path) -> Result<
         Entry::Dir | Entry::File => {
             return Err(refused(
                 "path",
-                format!("{} exists and is not a symbolic link; not replacing it", link.display()),
+                format!(
+                    "{} exists and is not a symbolic link; not replacing it",
+                    link.display()
+                ),
             ));
         }
     }
@@ -109,7 +120,10 @@ pub(crate) fn remove_link(root: &Path, link: &Path) -> Result<(), ExecError> {
     match entry(link)? {
         Entry::Missing => Ok(()),
         Entry::Link(_) => fs::remove_file(link).map_err(|e| io_err(e, "removing link", link)),
-        _ => Err(refused("path", format!("{} is not a symbolic link; not removing it", link.display()))),
+        _ => Err(refused(
+            "path",
+            format!("{} is not a symbolic link; not removing it", link.display()),
+        )),
     }
 }
 
@@ -239,7 +253,10 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
         fs::create_dir(root.join("d")).unwrap();
-        assert!(matches!(ensure_symlink(root, &root.join("d"), Path::new("/x")), Err(ExecError::Refused { .. })));
+        assert!(matches!(
+            ensure_symlink(root, &root.join("d"), Path::new("/x")),
+            Err(ExecError::Refused { .. })
+        ));
     }
 
     #[test]

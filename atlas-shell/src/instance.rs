@@ -25,8 +25,8 @@ use atlas_core::ExecError;
 
 use crate::config::ShellConfig;
 use crate::fs::{
-    ensure_dir, ensure_root, ensure_symlink, entry, io_err, list_dir, prune_empty_dirs, remove_link, remove_link_to,
-    remove_tree, set_mode, write_atomic, Entry,
+    ensure_dir, ensure_root, ensure_symlink, entry, io_err, list_dir, prune_empty_dirs, remove_link,
+    remove_link_to, remove_tree, set_mode, write_atomic, Entry,
 };
 use crate::paths::{check_source, confined, package_dir, refused, Layout};
 use crate::perms::{apply_recursive, group_id, Modes};
@@ -34,14 +34,24 @@ use crate::process::{run_checked, Invocation};
 use crate::settings;
 
 /// Files in `sites/default` that Atlas writes or links itself.
-const OWNED_IN_DEFAULT: [&str; 4] = ["settings.php", "settings.local_pre.php", "settings.local_post.php", "files"];
+const OWNED_IN_DEFAULT: [&str; 4] = [
+    "settings.php",
+    "settings.local_pre.php",
+    "settings.local_post.php",
+    "files",
+];
 
 const PACKAGE_DIRS: [&str; 3] = ["modules", "themes", "libraries"];
 
 fn not_deployed(what: &str, c: &CodeSpec, dir: &Path) -> ExecError {
     ExecError::Io(std::io::Error::new(
         std::io::ErrorKind::NotFound,
-        format!("{what} {}-{} is not deployed at {}", c.name, c.version, dir.display()),
+        format!(
+            "{what} {}-{} is not deployed at {}",
+            c.name,
+            c.version,
+            dir.display()
+        ),
     ))
 }
 
@@ -65,7 +75,11 @@ pub(crate) fn require_tree(layout: &Layout, spec: &InstanceSpec) -> Result<PathB
     if entry(&tree)? != Entry::Dir {
         return Err(ExecError::Io(std::io::Error::new(
             std::io::ErrorKind::NotFound,
-            format!("instance {} is not provisioned here ({} is missing)", spec.sid, tree.display()),
+            format!(
+                "instance {} is not provisioned here ({} is missing)",
+                spec.sid,
+                tree.display()
+            ),
         )));
     }
     Ok(tree)
@@ -109,7 +123,11 @@ fn remove_stale_links(root: &Path, dir: &Path, desired: &BTreeSet<String>) -> Re
 }
 
 /// Assembles (or re-assembles) the tree for `spec` (see the module doc).
-pub(crate) fn assemble_tree(cfg: &ShellConfig, layout: &Layout, spec: &InstanceSpec) -> Result<(), ExecError> {
+pub(crate) fn assemble_tree(
+    cfg: &ShellConfig,
+    layout: &Layout,
+    spec: &InstanceSpec,
+) -> Result<(), ExecError> {
     require_code(layout, spec)?;
     let root = &layout.instances_code_root;
     let tree = layout.tree(&spec.sid);
@@ -124,29 +142,64 @@ pub(crate) fn assemble_tree(cfg: &ShellConfig, layout: &Layout, spec: &InstanceS
     let profiles = tree.join("profiles");
     ensure_dir(root, &profiles)?;
     let mut desired = BTreeSet::from([spec.profile.name.clone()]);
-    link_entries(root, &profiles, &core.join("profiles"), &[spec.profile.name.as_str()], &mut desired, false)?;
-    ensure_symlink(root, &profiles.join(&spec.profile.name), &layout.code_dir(&spec.profile))?;
+    link_entries(
+        root,
+        &profiles,
+        &core.join("profiles"),
+        &[spec.profile.name.as_str()],
+        &mut desired,
+        false,
+    )?;
+    ensure_symlink(
+        root,
+        &profiles.join(&spec.profile.name),
+        &layout.code_dir(&spec.profile),
+    )?;
     remove_stale_links(root, &profiles, &desired)?;
 
     let sites = tree.join("sites");
     ensure_dir(root, &sites)?;
     let mut desired = BTreeSet::from(["default".to_owned(), "all".to_owned()]);
-    link_entries(root, &sites, &core.join("sites"), &["default", "all"], &mut desired, false)?;
+    link_entries(
+        root,
+        &sites,
+        &core.join("sites"),
+        &["default", "all"],
+        &mut desired,
+        false,
+    )?;
     remove_stale_links(root, &sites, &desired)?;
 
     let all = sites.join("all");
     ensure_dir(root, &all)?;
     let mut desired: BTreeSet<String> = PACKAGE_DIRS.iter().map(|s| s.to_string()).collect();
-    link_entries(root, &all, &core.join("sites/all"), &PACKAGE_DIRS, &mut desired, false)?;
+    link_entries(
+        root,
+        &all,
+        &core.join("sites/all"),
+        &PACKAGE_DIRS,
+        &mut desired,
+        false,
+    )?;
     remove_stale_links(root, &all, &desired)?;
     for kind in PACKAGE_DIRS {
         let dir = all.join(kind);
         ensure_dir(root, &dir)?;
-        let mine: Vec<&CodeSpec> =
-            spec.packages.iter().filter(|p| package_dir(p.code_type) == Some(kind)).collect();
+        let mine: Vec<&CodeSpec> = spec
+            .packages
+            .iter()
+            .filter(|p| package_dir(p.code_type) == Some(kind))
+            .collect();
         let names: Vec<&str> = mine.iter().map(|p| p.name.as_str()).collect();
         let mut desired: BTreeSet<String> = names.iter().map(|s| s.to_string()).collect();
-        link_entries(root, &dir, &core.join("sites/all").join(kind), &names, &mut desired, false)?;
+        link_entries(
+            root,
+            &dir,
+            &core.join("sites/all").join(kind),
+            &names,
+            &mut desired,
+            false,
+        )?;
         for p in mine {
             ensure_symlink(root, &dir.join(&p.name), &layout.code_dir(p))?;
         }
@@ -197,20 +250,33 @@ pub(crate) fn files_dirs(cfg: &ShellConfig, layout: &Layout, spec: &InstanceSpec
 }
 
 /// Renders and writes the three settings files atomically.
-pub(crate) fn write_settings(cfg: &ShellConfig, layout: &Layout, spec: &InstanceSpec) -> Result<(), ExecError> {
+pub(crate) fn write_settings(
+    cfg: &ShellConfig,
+    layout: &Layout,
+    spec: &InstanceSpec,
+) -> Result<(), ExecError> {
     let files = settings::render(cfg, layout, spec)?;
     let root = &layout.instances_code_root;
     let default = layout.site_default(&spec.sid);
     ensure_dir(root, &default)?;
     for (name, text) in files {
-        write_atomic(root, &default.join(name), text.as_bytes(), cfg.permissions.settings_mode)?;
+        write_atomic(
+            root,
+            &default.join(name),
+            text.as_bytes(),
+            cfg.permissions.settings_mode,
+        )?;
     }
     Ok(())
 }
 
 /// `current` → the tree.
 pub(crate) fn point_current_at_tree(layout: &Layout, spec: &InstanceSpec) -> Result<(), ExecError> {
-    ensure_symlink(&layout.instances_code_root, &layout.current(&spec.sid), &layout.tree(&spec.sid))?;
+    ensure_symlink(
+        &layout.instances_code_root,
+        &layout.current(&spec.sid),
+        &layout.tree(&spec.sid),
+    )?;
     Ok(())
 }
 
@@ -227,7 +293,11 @@ pub(crate) fn web_link(layout: &Layout, spec: &InstanceSpec) -> Result<(), ExecE
     let root = &layout.instances_web_root;
     ensure_root(root)?;
     ensure_dir(root, &layout.web_type(spec.instance_type))?;
-    ensure_symlink(root, &layout.web_sid(spec.instance_type, &spec.sid), &layout.current(&spec.sid))?;
+    ensure_symlink(
+        root,
+        &layout.web_sid(spec.instance_type, &spec.sid),
+        &layout.current(&spec.sid),
+    )?;
     Ok(())
 }
 
@@ -254,7 +324,10 @@ pub(crate) fn launch(layout: &Layout, spec: &InstanceSpec) -> Result<(), ExecErr
     for l in &links {
         confined(root, l)?;
         if matches!(entry(l)?, Entry::Dir | Entry::File) {
-            return Err(refused("route source", format!("{} exists and is not a link", l.display())));
+            return Err(refused(
+                "route source",
+                format!("{} exists and is not a link", l.display()),
+            ));
         }
     }
     web_link(layout, spec)?;
@@ -278,13 +351,15 @@ fn all_launch_links(layout: &Layout, spec: &InstanceSpec) -> Result<Vec<PathBuf>
         sources.push(check_source(p)?);
     }
     for r in &spec.routes {
-        let mine = r.instance_sid.as_ref().map_or(true, |s| s == &spec.sid);
+        let mine = !matches!(&r.instance_sid, Some(s) if s != &spec.sid);
         if mine && r.route_type != RouteType::Redirect && !r.regex {
             sources.push(check_source(&r.source)?);
         }
     }
-    let mut links: Vec<PathBuf> =
-        sources.iter().map(|s| layout.launch_link(spec.instance_type, spec.pool, s)).collect();
+    let mut links: Vec<PathBuf> = sources
+        .iter()
+        .map(|s| layout.launch_link(spec.instance_type, spec.pool, s))
+        .collect();
     links.push(layout.homepage());
     // `path` is free text in the spec: used only when it is a valid source.
     if let Ok(s) = check_source(&spec.path) {
@@ -314,7 +389,11 @@ pub(crate) fn remove(layout: &Layout, spec: &InstanceSpec) -> Result<(), ExecErr
 }
 
 /// Resets group and modes of `sites/default` and the files directories.
-pub(crate) fn correct_permissions(cfg: &ShellConfig, layout: &Layout, spec: &InstanceSpec) -> Result<(), ExecError> {
+pub(crate) fn correct_permissions(
+    cfg: &ShellConfig,
+    layout: &Layout,
+    spec: &InstanceSpec,
+) -> Result<(), ExecError> {
     let p = &cfg.permissions;
     let gid = match &p.web_group {
         None => None,
@@ -327,7 +406,11 @@ pub(crate) fn correct_permissions(cfg: &ShellConfig, layout: &Layout, spec: &Ins
             Err(e) => return Err(io_err(e, "reading", Path::new("/etc/group"))),
         },
     };
-    let modes = Modes { dir: p.dir_mode, file: p.file_mode, gid };
+    let modes = Modes {
+        dir: p.dir_mode,
+        file: p.file_mode,
+        gid,
+    };
     let default = layout.site_default(&spec.sid);
     confined(&layout.instances_code_root, &default)?;
     apply_recursive(&default, modes)?;
@@ -342,11 +425,14 @@ pub(crate) fn correct_permissions(cfg: &ShellConfig, layout: &Layout, spec: &Ins
 
 /// A `drush` run against the instance's tree.
 pub(crate) fn drush(cfg: &ShellConfig, tree: &Path, args: &[&str]) -> Invocation {
-    Invocation::new(&cfg.programs.drush, Duration::from_secs(cfg.timeouts.program_secs))
-        .arg("-r")
-        .arg(tree)
-        .args(args.iter().copied())
-        .cwd(tree)
+    Invocation::new(
+        &cfg.programs.drush,
+        Duration::from_secs(cfg.timeouts.program_secs),
+    )
+    .arg("-r")
+    .arg(tree)
+    .args(args.iter().copied())
+    .cwd(tree)
 }
 
 /// Runs `drush` commands in order, stopping at the first failure.
@@ -360,7 +446,11 @@ pub(crate) async fn drush_all(cfg: &ShellConfig, tree: &Path, commands: &[&[&str
 /// Copies the regular files of `src` into the launched homepage's tree
 /// (through `<instances_web_root>/homepage`, which must resolve inside the
 /// instances code root). Returns the files copied.
-pub(crate) fn homepage_extra_files(cfg: &ShellConfig, layout: &Layout, src: &Path) -> Result<Vec<String>, ExecError> {
+pub(crate) fn homepage_extra_files(
+    cfg: &ShellConfig,
+    layout: &Layout,
+    src: &Path,
+) -> Result<Vec<String>, ExecError> {
     let link = layout.homepage();
     if !matches!(entry(&link)?, Entry::Link(_)) {
         tracing::warn!(link = %link.display(), "no homepage is launched; no extra files copied");

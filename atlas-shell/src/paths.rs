@@ -19,7 +19,10 @@ pub(crate) const HOMEPAGE_DIR: &str = "homepage";
 
 /// An [`ExecError::Refused`].
 pub(crate) fn refused(what: impl Into<String>, reason: impl Into<String>) -> ExecError {
-    ExecError::Refused { what: what.into(), reason: reason.into() }
+    ExecError::Refused {
+        what: what.into(),
+        reason: reason.into(),
+    }
 }
 
 /// Re-validates a sid (defence in depth: a [`Sid`] is validated when built).
@@ -31,11 +34,16 @@ pub(crate) fn check_sid(sid: &str) -> Result<Sid, ExecError> {
 pub(crate) fn check_code_name(name: &str) -> Result<(), ExecError> {
     let ok = (1..=128).contains(&name.len())
         && !name.starts_with('-')
-        && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
     if ok {
         Ok(())
     } else {
-        Err(refused("code name", format!("'{name}': use 1-128 characters of A-Z a-z 0-9 _ - (not starting with -)")))
+        Err(refused(
+            "code name",
+            format!("'{name}': use 1-128 characters of A-Z a-z 0-9 _ - (not starting with -)"),
+        ))
     }
 }
 
@@ -45,11 +53,16 @@ pub(crate) fn check_version(version: &str) -> Result<(), ExecError> {
     let ok = (1..=128).contains(&version.len())
         && version.as_bytes()[0].is_ascii_alphanumeric()
         && !version.contains("..")
-        && version.bytes().all(|c| c.is_ascii_alphanumeric() || b"._+-".contains(&c));
+        && version
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"._+-".contains(&c));
     if ok {
         Ok(())
     } else {
-        Err(refused("code version", format!("'{version}': use letters, digits and . _ + - (no '..')")))
+        Err(refused(
+            "code version",
+            format!("'{version}': use letters, digits and . _ + - (no '..')"),
+        ))
     }
 }
 
@@ -58,7 +71,10 @@ pub(crate) fn check_commit(commit: &str) -> Result<(), ExecError> {
     if (4..=64).contains(&commit.len()) && commit.bytes().all(|c| c.is_ascii_hexdigit()) {
         Ok(())
     } else {
-        Err(refused("commit hash", format!("'{commit}': use 4-64 hexadecimal digits")))
+        Err(refused(
+            "commit hash",
+            format!("'{commit}': use 4-64 hexadecimal digits"),
+        ))
     }
 }
 
@@ -70,7 +86,10 @@ pub(crate) fn check_git_url(url: &str) -> Result<(), ExecError> {
     if url.is_empty() || url.starts_with('-') {
         return bad("must not be empty or start with '-'");
     }
-    if url.bytes().any(|c| c.is_ascii_whitespace() || c.is_ascii_control()) {
+    if url
+        .bytes()
+        .any(|c| c.is_ascii_whitespace() || c.is_ascii_control())
+    {
         return bad("must not contain whitespace or control characters");
     }
     if url.contains("::") {
@@ -83,7 +102,11 @@ pub(crate) fn check_git_url(url: &str) -> Result<(), ExecError> {
     // scp-like: user@host:path
     if let Some((user_host, path)) = url.split_once(':') {
         if let Some((user, host)) = user_host.split_once('@') {
-            let word = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c));
+            let word = |s: &str| {
+                !s.is_empty()
+                    && s.bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c))
+            };
             if word(user) && word(host) && !path.is_empty() {
                 return Ok(());
             }
@@ -97,7 +120,10 @@ pub(crate) fn check_db_identifier(what: &str, s: &str, max: usize) -> Result<(),
     if (1..=max).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
         Ok(())
     } else {
-        Err(refused(what, format!("'{s}': use 1-{max} characters of A-Z a-z 0-9 _")))
+        Err(refused(
+            what,
+            format!("'{s}': use 1-{max} characters of A-Z a-z 0-9 _"),
+        ))
     }
 }
 
@@ -130,7 +156,10 @@ pub(crate) fn check_source(source: &str) -> Result<Source, ExecError> {
         if seg == "." || seg == ".." || seg.starts_with('.') {
             return bad("segments must not be '.', '..' or start with '.'");
         }
-        if !seg.bytes().all(|c| c.is_ascii_alphanumeric() || b"._~-".contains(&c)) {
+        if !seg
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"._~-".contains(&c))
+        {
             return bad("use letters, digits and . _ ~ - between '/'");
         }
     }
@@ -142,11 +171,16 @@ pub(crate) fn check_source(source: &str) -> Result<Source, ExecError> {
 /// formats.
 pub(crate) fn check_regex_source(source: &str) -> Result<(), ExecError> {
     let ok = (1..=255).contains(&source.len())
-        && source.bytes().all(|c| c.is_ascii_graphic() && !b"\"'`;#".contains(&c));
+        && source
+            .bytes()
+            .all(|c| c.is_ascii_graphic() && !b"\"'`;#".contains(&c));
     if ok {
         Ok(())
     } else {
-        Err(refused("route source", format!("regex '{source}': no whitespace, quotes, ';' or '#'")))
+        Err(refused(
+            "route source",
+            format!("regex '{source}': no whitespace, quotes, ';' or '#'"),
+        ))
     }
 }
 
@@ -182,7 +216,10 @@ pub(crate) fn check_instance(spec: &InstanceSpec) -> Result<(), ExecError> {
     check_db_identifier("database user", &spec.database.user, 32)?;
     let pw = spec.database.password.expose();
     if pw.is_empty() || pw.chars().any(char::is_control) {
-        return Err(refused("database password", "must be non-empty without control characters"));
+        return Err(refused(
+            "database password",
+            "must be non-empty without control characters",
+        ));
     }
     let typed = |c: &CodeSpec, ok: bool, want: &str| -> Result<(), ExecError> {
         check_code_name(&c.name)?;
@@ -190,16 +227,26 @@ pub(crate) fn check_instance(spec: &InstanceSpec) -> Result<(), ExecError> {
         if ok {
             Ok(())
         } else {
-            Err(refused("code", format!("{} is a {}, expected {want}", c.name, c.code_type)))
+            Err(refused(
+                "code",
+                format!("{} is a {}, expected {want}", c.name, c.code_type),
+            ))
         }
     };
     typed(&spec.core, spec.core.code_type == CodeType::Core, "core")?;
-    typed(&spec.profile, spec.profile.code_type == CodeType::Profile, "profile")?;
+    typed(
+        &spec.profile,
+        spec.profile.code_type == CodeType::Profile,
+        "profile",
+    )?;
     let mut seen = std::collections::BTreeSet::new();
     for p in &spec.packages {
         typed(p, p.code_type.is_package(), "module, theme or library")?;
         if !seen.insert((p.code_type, p.name.as_str())) {
-            return Err(refused("packages", format!("{} {} is listed twice", p.code_type, p.name)));
+            return Err(refused(
+                "packages",
+                format!("{} {} is listed twice", p.code_type, p.name),
+            ));
         }
     }
     check_routes(&spec.routes)?;
@@ -271,12 +318,14 @@ impl Layout {
 
     /// `<code_root>/<type>s/<name>/<name>-<version>`.
     pub(crate) fn code_dir(&self, c: &CodeSpec) -> PathBuf {
-        self.code_name_dir(c.code_type, &c.name).join(format!("{}-{}", c.name, c.version))
+        self.code_name_dir(c.code_type, &c.name)
+            .join(format!("{}-{}", c.name, c.version))
     }
 
     /// `<code_root>/<type>s/<name>/<name>-current`.
     pub(crate) fn code_current(&self, c: &CodeSpec) -> PathBuf {
-        self.code_name_dir(c.code_type, &c.name).join(format!("{}-current", c.name))
+        self.code_name_dir(c.code_type, &c.name)
+            .join(format!("{}-current", c.name))
     }
 
     /// `<instances_code_root>/<sid>`.
@@ -340,7 +389,7 @@ pub(crate) fn launch_sources(spec: &InstanceSpec) -> Result<Vec<Source>, ExecErr
         out.push(check_source(p)?);
     }
     for r in &spec.routes {
-        let mine = r.instance_sid.as_ref().map_or(true, |s| s == &spec.sid);
+        let mine = !matches!(&r.instance_sid, Some(s) if s != &spec.sid);
         let served = r.route_type != RouteType::Redirect && !r.regex;
         if mine && served && r.route_status == atlas_core::model::RouteStatus::Active {
             let s = check_source(&r.source)?;
@@ -357,12 +406,15 @@ pub(crate) fn launch_sources(spec: &InstanceSpec) -> Result<Vec<Source>, ExecErr
 /// (excluding `p` itself) is a symbolic link, so nothing done at `p` can
 /// follow a link out of the root.
 pub(crate) fn confined(root: &Path, p: &Path) -> Result<(), ExecError> {
-    let rel = p.strip_prefix(root).map_err(|_| {
-        refused("path", format!("{} is not under {}", p.display(), root.display()))
-    })?;
+    let rel = p
+        .strip_prefix(root)
+        .map_err(|_| refused("path", format!("{} is not under {}", p.display(), root.display())))?;
     let comps: Vec<_> = rel.components().collect();
     if comps.is_empty() || !comps.iter().all(|c| matches!(c, Component::Normal(_))) {
-        return Err(refused("path", format!("{} is not strictly under {}", p.display(), root.display())));
+        return Err(refused(
+            "path",
+            format!("{} is not strictly under {}", p.display(), root.display()),
+        ));
     }
     let mut cur = root.to_path_buf();
     for c in &comps[..comps.len() - 1] {
@@ -371,7 +423,11 @@ pub(crate) fn confined(root: &Path, p: &Path) -> Result<(), ExecError> {
             Ok(m) if m.file_type().is_symlink() => {
                 return Err(refused(
                     "path",
-                    format!("{} is a symbolic link; refusing to follow it from {}", cur.display(), root.display()),
+                    format!(
+                        "{} is a symbolic link; refusing to follow it from {}",
+                        cur.display(),
+                        root.display()
+                    ),
                 ));
             }
             Ok(_) => {}
@@ -410,10 +466,22 @@ mod tests {
         check_commit("0123abcdef").unwrap();
         assert!(check_commit("--upload-pack=x").is_err());
         assert!(check_commit("main").is_err());
-        for ok in ["https://github.com/a/b.git", "git@github.com:a/b.git", "/srv/git/core.git", "file:///x"] {
+        for ok in [
+            "https://github.com/a/b.git",
+            "git@github.com:a/b.git",
+            "/srv/git/core.git",
+            "file:///x",
+        ] {
             check_git_url(ok).unwrap();
         }
-        for bad in ["ext::sh -c touch% /tmp/x", "-u x", "relative/path", "fd::3", "https://x y", ""] {
+        for bad in [
+            "ext::sh -c touch% /tmp/x",
+            "-u x",
+            "relative/path",
+            "fd::3",
+            "https://x y",
+            "",
+        ] {
             assert!(check_git_url(bad).is_err(), "{bad}");
         }
     }
@@ -421,8 +489,13 @@ mod tests {
     #[test]
     fn route_sources_refuse_traversal_leading_slash_and_odd_characters() {
         assert_eq!(check_source("domainroot").unwrap(), Source::DomainRoot);
-        assert_eq!(check_source("lab/atlas").unwrap(), Source::Path("lab/atlas".into()));
-        for bad in ["../etc", "/etc", "a/../b", "a//b", "a/", ".git", "a b", "a;b", "a/./b", ""] {
+        assert_eq!(
+            check_source("lab/atlas").unwrap(),
+            Source::Path("lab/atlas".into())
+        );
+        for bad in [
+            "../etc", "/etc", "a/../b", "a//b", "a/", ".git", "a b", "a;b", "a/./b", "",
+        ] {
             assert!(check_source(bad).is_err(), "{bad}");
         }
     }

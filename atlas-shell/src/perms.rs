@@ -19,15 +19,13 @@ pub(crate) fn group_id(name: &str) -> io::Result<Option<u32>> {
 }
 
 fn parse_group(text: &str, name: &str) -> Option<u32> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| {
-            let mut f = l.split(':');
-            let n = f.next()?;
-            let _pw = f.next()?;
-            let gid = f.next()?;
-            (n == name).then(|| gid.parse().ok()).flatten()
-        })
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let mut f = l.split(':');
+        let n = f.next()?;
+        let _pw = f.next()?;
+        let gid = f.next()?;
+        (n == name).then(|| gid.parse().ok()).flatten()
+    })
 }
 
 /// Modes (and optionally a group) to apply to a directory tree.
@@ -84,7 +82,15 @@ mod tests {
         std::fs::write(&outside, b"y").unwrap();
         std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o600)).unwrap();
         symlink(&outside, top.join("link")).unwrap();
-        apply_recursive(&top, Modes { dir: 0o770, file: 0o660, gid: None }).unwrap();
+        apply_recursive(
+            &top,
+            Modes {
+                dir: 0o770,
+                file: 0o660,
+                gid: None,
+            },
+        )
+        .unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode(&top), 0o770);
         assert_eq!(mode(&top.join("sub")), 0o770);

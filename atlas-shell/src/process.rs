@@ -15,8 +15,8 @@ use tokio::process::Command;
 /// How much of stdout and stderr is kept (the tail).
 pub(crate) const TAIL_BYTES: usize = 64 * 1024;
 
-/// One program run.
-#[derive(Debug, Clone)]
+/// One program run. `Debug` shows the stdin length, never its bytes.
+#[derive(Clone)]
 pub(crate) struct Invocation {
     /// Program path or bare name.
     pub(crate) program: String,
@@ -32,9 +32,29 @@ pub(crate) struct Invocation {
     pub(crate) timeout: Duration,
 }
 
+impl std::fmt::Debug for Invocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Invocation")
+            .field("program", &self.program)
+            .field("args", &shown_args(&self.args))
+            .field("cwd", &self.cwd)
+            .field("env", &self.env.iter().map(|(k, _)| k).collect::<Vec<_>>())
+            .field("stdin_bytes", &self.stdin.as_ref().map(Vec::len))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
 impl Invocation {
     pub(crate) fn new(program: &str, timeout: Duration) -> Self {
-        Self { program: program.to_owned(), args: Vec::new(), cwd: None, env: Vec::new(), stdin: None, timeout }
+        Self {
+            program: program.to_owned(),
+            args: Vec::new(),
+            cwd: None,
+            env: Vec::new(),
+            stdin: None,
+            timeout,
+        }
     }
 
     pub(crate) fn arg(mut self, a: impl Into<OsString>) -> Self {
@@ -95,7 +115,11 @@ pub(crate) async fn run(inv: &Invocation) -> Result<Finished, ExecError> {
     let started = Instant::now();
     let mut cmd = Command::new(&inv.program);
     cmd.args(&inv.args)
-        .stdin(if inv.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if inv.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -108,7 +132,10 @@ pub(crate) async fn run(inv: &Invocation) -> Result<Finished, ExecError> {
     }
     tracing::debug!(program = %inv.program, args = ?shown_args(&inv.args), cwd = ?inv.cwd, "spawning");
     let mut child = cmd.spawn().map_err(|e| {
-        ExecError::Io(std::io::Error::new(e.kind(), format!("spawning {}: {e}", inv.program)))
+        ExecError::Io(std::io::Error::new(
+            e.kind(),
+            format!("spawning {}: {e}", inv.program),
+        ))
     })?;
     let pid = child.id();
     let stdin = child.stdin.take();
@@ -130,8 +157,18 @@ pub(crate) async fn run(inv: &Invocation) -> Result<Finished, ExecError> {
     let duration = started.elapsed();
     match outcome {
         Ok((out, err, status)) => {
-            let status = status.map_err(|e| ExecError::Io(std::io::Error::new(e.kind(), format!("waiting for {}: {e}", inv.program))))?;
-            let finished = Finished { status: status.code(), stdout: tail_string(out), stderr: tail_string(err), duration };
+            let status = status.map_err(|e| {
+                ExecError::Io(std::io::Error::new(
+                    e.kind(),
+                    format!("waiting for {}: {e}", inv.program),
+                ))
+            })?;
+            let finished = Finished {
+                status: status.code(),
+                stdout: tail_string(out),
+                stderr: tail_string(err),
+                duration,
+            };
             tracing::info!(
                 program = %inv.program,
                 args = ?shown_args(&inv.args),
@@ -165,14 +202,26 @@ pub(crate) async fn run_checked(inv: &Invocation) -> Result<Finished, ExecError>
     if f.success() {
         Ok(f)
     } else {
-        let stderr = if f.stderr.trim().is_empty() { f.stdout.clone() } else { f.stderr.clone() };
-        Err(ExecError::Failed { program: inv.program.clone(), status: f.status, stderr: short_tail(&stderr) })
+        let stderr = if f.stderr.trim().is_empty() {
+            f.stdout.clone()
+        } else {
+            f.stderr.clone()
+        };
+        Err(ExecError::Failed {
+            program: inv.program.clone(),
+            status: f.status,
+            stderr: short_tail(&stderr),
+        })
     }
 }
 
 fn kill_group(pid: Option<u32>) {
-    let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) else { return };
-    if let Err(e) = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL) {
+    let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) else {
+        return;
+    };
+    if let Err(e) =
+        nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL)
+    {
         tracing::debug!(pid, error = %e, "killing process group");
     }
 }
@@ -201,7 +250,11 @@ async fn read_tail<R: AsyncRead + Unpin>(r: Option<R>) -> Vec<u8> {
 /// The text of a byte tail: a UTF-8 sequence cut at the front is dropped,
 /// anything else invalid is replaced.
 pub(crate) fn tail_string(mut bytes: Vec<u8>) -> String {
-    let skip = bytes.iter().take(3).take_while(|b| (**b & 0b1100_0000) == 0b1000_0000).count();
+    let skip = bytes
+        .iter()
+        .take(3)
+        .take_while(|b| (**b & 0b1100_0000) == 0b1000_0000)
+        .count();
     bytes.drain(..skip);
     String::from_utf8_lossy(&bytes).into_owned()
 }
@@ -246,9 +299,25 @@ mod tests {
     }
 
     #[test]
+    fn invocation_debug_never_shows_stdin() {
+        let inv = Invocation::new("mysql", Duration::from_secs(1)).stdin(b"IDENTIFIED BY 'hunter2'".to_vec());
+        let dbg = format!("{inv:?}");
+        assert!(
+            !dbg.contains("hunter2") && dbg.contains("stdin_bytes: Some(23)"),
+            "{dbg}"
+        );
+    }
+
+    #[test]
     fn shown_args_mask_url_credentials() {
-        let args = vec![OsString::from("https://u:tok@host/r.git"), OsString::from("plain")];
-        assert_eq!(shown_args(&args), vec!["https://***@host/r.git".to_string(), "plain".to_string()]);
+        let args = vec![
+            OsString::from("https://u:tok@host/r.git"),
+            OsString::from("plain"),
+        ];
+        assert_eq!(
+            shown_args(&args),
+            vec!["https://***@host/r.git".to_string(), "plain".to_string()]
+        );
     }
 
     #[tokio::test]
@@ -275,7 +344,11 @@ mod tests {
     async fn run_checked_reports_program_status_and_stderr() {
         let inv = Invocation::new("/bin/sh", Duration::from_secs(10)).args(["-c", "echo bad >&2; exit 2"]);
         match run_checked(&inv).await {
-            Err(ExecError::Failed { program, status, stderr }) => {
+            Err(ExecError::Failed {
+                program,
+                status,
+                stderr,
+            }) => {
                 assert_eq!(program, "/bin/sh");
                 assert_eq!(status, Some(2));
                 assert_eq!(stderr, "bad");

@@ -29,7 +29,11 @@ fn request_path(r: &RouteSpec) -> Result<String, ExecError> {
 /// maps skip them.
 pub(crate) fn render(format: RouteMapFormat, map: &RouteMap) -> Result<String, ExecError> {
     let mut lines = Vec::new();
-    for r in map.routes.iter().filter(|r| r.route_status == RouteStatus::Active) {
+    for r in map
+        .routes
+        .iter()
+        .filter(|r| r.route_status == RouteStatus::Active)
+    {
         lines.push((r, request_path(r)?));
     }
     let mut out = String::new();
@@ -91,7 +95,10 @@ mod tests {
     #[test]
     fn f5_map_has_one_line_per_active_exact_route() {
         let text = render(RouteMapFormat::F5, &sample()).unwrap();
-        assert_eq!(text, "\"/lab/atlas\" := \"poolb-express\",\n\"/\" := \"poolb-homepage\",\n");
+        assert_eq!(
+            text,
+            "\"/lab/atlas\" := \"poolb-express\",\n\"/\" := \"poolb-homepage\",\n"
+        );
     }
 
     #[test]
@@ -106,13 +113,24 @@ mod tests {
     #[test]
     fn haproxy_map_is_key_space_value() {
         let text = render(RouteMapFormat::Haproxy, &sample()).unwrap();
-        assert!(text.ends_with("/lab/atlas poolb-express\n/ poolb-homepage\n"), "{text}");
+        assert!(
+            text.ends_with("/lab/atlas poolb-express\n/ poolb-homepage\n"),
+            "{text}"
+        );
     }
 
     #[test]
     fn a_bad_source_refuses_the_whole_map() {
         let mut map = sample();
-        map.routes.push(route("../etc", RouteType::PoolbExpress, RouteStatus::Active, false));
-        assert!(matches!(render(RouteMapFormat::F5, &map), Err(ExecError::Refused { .. })));
+        map.routes.push(route(
+            "../etc",
+            RouteType::PoolbExpress,
+            RouteStatus::Active,
+            false,
+        ));
+        assert!(matches!(
+            render(RouteMapFormat::F5, &map),
+            Err(ExecError::Refused { .. })
+        ));
     }
 }

@@ -19,16 +19,27 @@ use crate::config::ShellConfig;
 use crate::paths::{check_source, Layout, Source};
 
 /// Template names, which are also the file names written.
-pub(crate) const FILES: [&str; 3] = ["settings.php", "settings.local_pre.php", "settings.local_post.php"];
+pub(crate) const FILES: [&str; 3] = [
+    "settings.php",
+    "settings.local_pre.php",
+    "settings.local_post.php",
+];
 
 const TEMPLATES: [(&str, &str); 3] = [
     ("settings.php", include_str!("../templates/settings.php")),
-    ("settings.local_pre.php", include_str!("../templates/settings.local_pre.php")),
-    ("settings.local_post.php", include_str!("../templates/settings.local_post.php")),
+    (
+        "settings.local_pre.php",
+        include_str!("../templates/settings.local_pre.php"),
+    ),
+    (
+        "settings.local_post.php",
+        include_str!("../templates/settings.local_post.php"),
+    ),
 ];
 
 /// The first lines of every settings file.
-pub(crate) const HEADER: &str = "// This file is owned by Atlas: it is rewritten whenever the instance changes,\n\
+pub(crate) const HEADER: &str =
+    "// This file is owned by Atlas: it is rewritten whenever the instance changes,\n\
 // and local edits are lost. Change the instance through the Atlas API instead.";
 
 fn env() -> Result<&'static Environment<'static>, ExecError> {
@@ -42,7 +53,8 @@ fn env() -> Result<&'static Environment<'static>, ExecError> {
         env.set_keep_trailing_newline(true);
         env.add_filter("php", php_literal);
         for (name, src) in TEMPLATES {
-            env.add_template(name, src).map_err(|e| format!("template {name}: {e}"))?;
+            env.add_template(name, src)
+                .map_err(|e| format!("template {name}: {e}"))?;
         }
         Ok(env)
     })
@@ -144,7 +156,11 @@ fn host_of(server: &str) -> String {
 }
 
 /// Renders the three settings files for `spec`: `(file name, contents)`.
-pub(crate) fn render(cfg: &ShellConfig, layout: &Layout, spec: &InstanceSpec) -> Result<Vec<(&'static str, String)>, ExecError> {
+pub(crate) fn render(
+    cfg: &ShellConfig,
+    layout: &Layout,
+    spec: &InstanceSpec,
+) -> Result<Vec<(&'static str, String)>, ExecError> {
     let ctx = Context {
         header: HEADER,
         profile: spec.profile.name.clone(),
@@ -176,7 +192,13 @@ pub(crate) fn render(cfg: &ShellConfig, layout: &Layout, spec: &InstanceSpec) ->
         varnish_control: cfg
             .varnish_servers
             .iter()
-            .map(|s| if host_of(s) == *s { format!("{s}:6082") } else { s.clone() })
+            .map(|s| {
+                if host_of(s) == *s {
+                    format!("{s}:6082")
+                } else {
+                    s.clone()
+                }
+            })
             .collect::<Vec<_>>()
             .join(" "),
         environment: cfg.environment.as_str(),
@@ -186,7 +208,9 @@ pub(crate) fn render(cfg: &ShellConfig, layout: &Layout, spec: &InstanceSpec) ->
     FILES
         .iter()
         .map(|name| {
-            let t = env.get_template(name).map_err(|e| ExecError::Io(std::io::Error::other(e.to_string())))?;
+            let t = env
+                .get_template(name)
+                .map_err(|e| ExecError::Io(std::io::Error::other(e.to_string())))?;
             let text = t
                 .render(&ctx)
                 .map_err(|e| ExecError::Io(std::io::Error::other(format!("rendering {name}: {e}"))))?;

@@ -14,6 +14,8 @@ mod error;
 mod hooks;
 pub mod plan;
 mod read;
+#[cfg(test)]
+mod tests;
 mod write;
 
 use std::fmt;

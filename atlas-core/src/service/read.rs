@@ -70,14 +70,19 @@ impl Service {
         Ok(page)
     }
 
-    /// Versions of the live record `id` (an item id, not a sid).
+    /// Versions of record `id` (an item id; for instances also a sid). As in
+    /// Eve, the history of a soft-deleted record stays readable: its delete
+    /// is the last version, with `_deleted: true`.
     ///
     /// # Errors
     /// [`ServiceError::NotFound`] for an unknown record or version.
     pub async fn versions(&self, res: Resource, id: &str, which: Version) -> Result<Vec<Doc>, ServiceError> {
-        let current = self.get(res, id).await?;
+        let record = match Id::parse(id) {
+            Ok(parsed) if self.store().get(res, &parsed).await?.is_some() => parsed,
+            _ => self.get(res, id).await?.id,
+        };
         let history: Vec<Doc> =
-            self.store().history(res, &current.id).await?.into_iter().map(|d| redact(res, d)).collect();
+            self.store().history(res, &record).await?.into_iter().map(|d| redact(res, d)).collect();
         match which {
             Version::All | Version::Diffs => Ok(history),
             Version::Number(n) => history

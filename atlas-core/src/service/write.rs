@@ -41,6 +41,31 @@ impl Layout {
     }
 }
 
+/// `issues` without the relation issues about records the `plan` inserts
+/// in the same batch (an instance's new `statistics` record), which the
+/// store cannot know yet.
+fn without_planned_relations(issues: Issues, plan: &Plan) -> Issues {
+    let planned: Vec<String> = plan
+        .before
+        .iter()
+        .chain(&plan.after)
+        .filter_map(|w| match w {
+            Write::Insert { res, id, .. } => Some(msg::must_exist(&id.to_string(), res.as_str())),
+            _ => None,
+        })
+        .collect();
+    if planned.is_empty() {
+        return issues;
+    }
+    let mut kept = Issues::new();
+    for (path, message) in issues.entries() {
+        if !planned.iter().any(|p| p == message) {
+            kept.add(&path, message);
+        }
+    }
+    kept
+}
+
 fn main_doc(c: &Committed, index: usize) -> Option<Doc> {
     match c.results.get(index) {
         Some(Written::Doc(d)) => Some(d.clone()),
@@ -92,14 +117,19 @@ impl Service {
             };
             let mut body = validated.body;
             let mut plan = Plan::default();
-            let ctx = Ctx { svc: self, actor, now };
+            let ctx = Ctx { svc: self, actor, now, replace: false };
             hooks::before_create(&ctx, res, &id, &mut body, &mut issues, &mut plan).await?;
-            issues.merge(schema::check_against_store(self.store().as_ref(), res, &body, None).await?);
+            let store_issues = schema::check_against_store(self.store().as_ref(), res, &body, None).await?;
+            issues.merge(without_planned_relations(store_issues, &plan));
             if !issues.is_empty() {
                 all_issues[i] = issues;
                 continue;
             }
             enqueues |= plan.has_jobs();
+            // An identical write already planned by an earlier item of a bulk
+            // (un-currenting the same previous code item) is made once; the
+            // second would fail its etag and refuse the whole request.
+            plan.before.retain(|w| !batch.writes.contains(w));
             layout.push_plan(&mut batch, i, plan, Write::Insert { res, id, body });
         }
         if all_issues.iter().any(|i| !i.is_empty()) {
@@ -132,7 +162,7 @@ impl Service {
         let mut patch = schema::validate_patch(res, &patch).map_err(|i| ServiceError::Invalid(Invalid::single(i)))?;
         let now = self.clock().now();
         let mut plan = Plan::default();
-        let ctx = Ctx { svc: self, actor, now };
+        let ctx = Ctx { svc: self, actor, now, replace: false };
         hooks::before_update(&ctx, res, &old, &mut patch, &mut plan).await?;
         let mut merged = old.body.clone();
         merge_patch(&mut merged, &patch);
@@ -158,21 +188,21 @@ impl Service {
         id: &str,
         if_match: Option<&Etag>,
         actor: &Actor,
-        body: Value,
+        raw: Value,
     ) -> Result<Doc, ServiceError> {
         let old = self.live_for_write(res, id, if_match).await?;
         let validated =
-            schema::validate_replace(res, &body).map_err(|i| ServiceError::Invalid(Invalid::single(i)))?;
+            schema::validate_replace(res, &raw).map_err(|i| ServiceError::Invalid(Invalid::single(i)))?;
         if validated.id.is_some_and(|given| given != old.id) {
             let mut issues = Issues::new();
             issues.add("_id", "the _id of a record cannot change");
             return Err(ServiceError::Invalid(Invalid::single(issues)));
         }
         let mut body = validated.body;
-        hooks::keep_server_fields(res, &old, &mut body);
+        hooks::keep_server_fields(res, &old, &raw, &mut body);
         let now = self.clock().now();
         let mut plan = Plan::default();
-        let ctx = Ctx { svc: self, actor, now };
+        let ctx = Ctx { svc: self, actor, now, replace: true };
         hooks::before_update(&ctx, res, &old, &mut body, &mut plan).await?;
         let issues = schema::check_against_store(self.store().as_ref(), res, &body, Some(&old.id)).await?;
         if !issues.is_empty() {
@@ -191,7 +221,7 @@ impl Service {
         let old = self.live_for_write(res, id, if_match).await?;
         let now = self.clock().now();
         let mut plan = Plan::default();
-        let ctx = Ctx { svc: self, actor, now };
+        let ctx = Ctx { svc: self, actor, now, replace: false };
         hooks::before_delete(&ctx, res, &old, &mut plan).await?;
         let write = Write::Delete { res, id: old.id, expect: Some(old.etag.clone()) };
         self.commit_one(res, plan, write).await.map(|_| ())

@@ -9,7 +9,7 @@ use crate::executor::CodeSpec;
 use crate::jobs::JobSpec;
 use crate::model::{Body, Code, Doc, Id, Resource, Sid};
 use crate::query::{Filter, FindQuery};
-use crate::service::hooks::{merged_doc, view_error, Ctx};
+use crate::service::hooks::{view_error, Ctx};
 use crate::service::plan::{code_key, kinds, Plan};
 use crate::service::ServiceError;
 use crate::store::Write;
@@ -63,7 +63,7 @@ pub(crate) async fn instances_using(ctx_svc: &crate::service::Service, id: &Id) 
 
 pub(super) async fn before_update(ctx: &Ctx<'_>, old: &Doc, change: &mut Body, plan: &mut Plan) -> Result<(), ServiceError> {
     let before = Code::from_doc(old).map_err(view_error)?;
-    let after = Code::from_doc(&merged_doc(old, change)).map_err(view_error)?;
+    let after = Code::from_doc(&ctx.after(old, change)).map_err(view_error)?;
     let renamed = before.meta.name != after.meta.name
         || before.meta.version != after.meta.version
         || before.meta.code_type != after.meta.code_type;
@@ -80,7 +80,8 @@ pub(super) async fn before_update(ctx: &Ctx<'_>, old: &Doc, change: &mut Body, p
             ));
         }
     }
-    if after.meta.is_current && !before.meta.is_current {
+    // Also when a current item is renamed onto a name with a current item.
+    if after.meta.is_current {
         uncurrent_others(ctx, &after, plan).await?;
     }
     let redeploy = renamed

@@ -12,7 +12,7 @@ use crate::model::{Body, Code, CodeType, Doc, Id, Instance, Resource, Route, Sid
 use crate::query::{Filter, FindQuery};
 use crate::schema::Issues;
 use crate::secrets::generate_password;
-use crate::service::hooks::{merged_doc, view_error, Ctx};
+use crate::service::hooks::{view_error, Ctx};
 use crate::service::plan::{instance_job, kinds, publish_routes_job, Plan};
 use crate::service::ServiceError;
 use crate::store::{StoreExt, Write};
@@ -145,10 +145,6 @@ pub(super) async fn before_create(
     Ok(())
 }
 
-fn touches(change: &Body, field: &str) -> bool {
-    change.contains_key(field)
-}
-
 pub(super) async fn before_update(ctx: &Ctx<'_>, old: &Doc, change: &mut Body, plan: &mut Plan) -> Result<(), ServiceError> {
     let before = Instance::from_doc(old).map_err(view_error)?;
     if let Some(sid) = change.get("sid").and_then(Value::as_str) {
@@ -159,7 +155,7 @@ pub(super) async fn before_update(ctx: &Ctx<'_>, old: &Doc, change: &mut Body, p
             ));
         }
     }
-    let after = Instance::from_doc(&merged_doc(old, change)).map_err(view_error)?;
+    let after = Instance::from_doc(&ctx.after(old, change)).map_err(view_error)?;
     let mut lifecycle_job = false;
 
     if after.status != before.status {
@@ -177,7 +173,7 @@ pub(super) async fn before_update(ctx: &Ctx<'_>, old: &Doc, change: &mut Body, p
         lifecycle::check_packages_change(before.status, &before.code.package, &after.code.package)
             .map_err(|e| ServiceError::conflict(e.field(), e.to_string()))?;
         let mut issues = Issues::new();
-        check_code_types(ctx, &merged_doc(old, change).body, &mut issues).await?;
+        check_code_types(ctx, &ctx.after(old, change).body, &mut issues).await?;
         if !issues.is_empty() {
             return Err(ServiceError::Invalid(crate::service::Invalid::single(issues)));
         }
@@ -188,7 +184,8 @@ pub(super) async fn before_update(ctx: &Ctx<'_>, old: &Doc, change: &mut Body, p
         }
     }
 
-    let settings_changed = SETTINGS_FIELDS.iter().any(|f| touches(change, f) && old.body.get(*f) != merged_doc(old, change).body.get(*f));
+    let written = ctx.after(old, change);
+    let settings_changed = SETTINGS_FIELDS.iter().any(|f| old.body.get(*f) != written.body.get(*f));
     if settings_changed && !lifecycle_job && before.status != Status::Pending {
         plan.job(instance_job(kinds::WRITE_SETTINGS, &old.id, ctx.now));
     }

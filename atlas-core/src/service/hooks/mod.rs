@@ -19,6 +19,23 @@ pub(crate) struct Ctx<'a> {
     pub(crate) svc: &'a Service,
     pub(crate) actor: &'a Actor,
     pub(crate) now: Timestamp,
+    /// A PUT: the `change` an update hook gets is the whole new body, and
+    /// fields it leaves out are dropped.
+    pub(crate) replace: bool,
+}
+
+impl Ctx<'_> {
+    /// `old` as the write leaves it: `change` merged in (PATCH), or
+    /// `change` as the whole new body (PUT).
+    pub(crate) fn after(&self, old: &Doc, change: &Body) -> Doc {
+        if self.replace {
+            let mut d = old.clone();
+            d.body = change.clone();
+            d
+        } else {
+            merged_doc(old, change)
+        }
+    }
 }
 
 fn has_field(res: Resource, name: &str) -> bool {
@@ -65,7 +82,8 @@ pub(crate) async fn before_create(
 }
 
 /// For PATCH (`change` is the validated patch) and PUT (`change` is the
-/// whole new body): hooks only look at what `change` sets.
+/// whole new body, see [`Ctx::replace`]): hooks judge the record as the
+/// write leaves it ([`Ctx::after`]).
 pub(crate) async fn before_update(
     ctx: &Ctx<'_>,
     res: Resource,
@@ -100,9 +118,11 @@ pub(crate) async fn before_delete(ctx: &Ctx<'_>, res: Resource, old: &Doc, plan:
     }
 }
 
-/// Fields a PUT keeps from the stored record when the body leaves them out:
-/// identity, lifecycle and server-managed fields a client cannot know.
-pub(crate) fn keep_server_fields(res: Resource, old: &Doc, body: &mut Body) {
+/// Fields a PUT keeps from the stored record when the client's body (`sent`,
+/// before defaults were applied) leaves them out: identity, lifecycle and
+/// server-managed fields a client cannot know. A kept value wins over a
+/// schema default (`status`), which would otherwise request a transition.
+pub(crate) fn keep_server_fields(res: Resource, old: &Doc, sent: &Value, body: &mut Body) {
     let keep: &[&str] = match res {
         Resource::Instance => {
             &["sid", "path", "status", "dates", "statistics", "db_key", "update_group", "code", "created_by"]
@@ -111,7 +131,7 @@ pub(crate) fn keep_server_fields(res: Resource, old: &Doc, body: &mut Body) {
         _ => &["created_by"],
     };
     for f in keep.iter().chain(schema::hidden_fields(res)) {
-        if !body.contains_key(*f) {
+        if sent.get(*f).is_none() {
             if let Some(v) = old.body.get(*f) {
                 body.insert((*f).to_owned(), v.clone());
             }

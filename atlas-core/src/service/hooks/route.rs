@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::lifecycle::{self, TransitionContext};
 use crate::model::{Body, Doc, Id, Instance, Resource, Route, RouteStatus, Status};
-use crate::service::hooks::{merged_doc, view_error, Ctx};
+use crate::service::hooks::{view_error, Ctx};
 use crate::service::plan::{instance_job, publish_routes_job, Plan};
 use crate::service::ServiceError;
 use crate::store::{StoreExt, Write};
@@ -64,9 +64,9 @@ pub(super) async fn before_create(ctx: &Ctx<'_>, id: &Id, body: &mut Body, plan:
 
 pub(super) async fn before_update(ctx: &Ctx<'_>, old: &Doc, change: &mut Body, plan: &mut Plan) -> Result<(), ServiceError> {
     let before = Route::from_doc(old).map_err(view_error)?;
-    let after = Route::from_doc(&merged_doc(old, change)).map_err(view_error)?;
+    let after = Route::from_doc(&ctx.after(old, change)).map_err(view_error)?;
     let active_now = activation(ctx, &old.id, &after, change, plan).await?;
-    let changed = merged_doc(old, change).body != old.body;
+    let changed = ctx.after(old, change).body != old.body;
     if changed && (before.is_active() || active_now) {
         plan.job(publish_routes_job(ctx.now));
     }

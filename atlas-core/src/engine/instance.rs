@@ -1,0 +1,448 @@
+//! Instance jobs: provision (`pending` → `available` only when every step
+//! succeeded), the lifecycle work (`install_assign`, `launch`, `take_down`,
+//! `restore`) settling the in-flight status, code switches, settings
+//! rewrites, and removal from the servers with the statistics records.
+
+use rand::Rng;
+use serde_json::json;
+use tracing::info;
+
+use super::resolve::{self, ResolveError};
+use super::{exec_err, is_final, notices, payload_id, skipped, store_err, view_err, Engine, JobResult};
+use crate::executor::InstanceSpec;
+use crate::jobs::Job;
+use crate::lifecycle::{Transition, Work, PROVISION};
+use crate::model::{Body, Doc, Etag, Id, Instance, Resource, RouteStatus, Statistics};
+use crate::query::{Filter, FindQuery};
+use crate::service::plan::publish_routes_job;
+use crate::store::{Batch, StoreExt};
+use crate::worker::{Handled, HandlerError};
+
+impl Engine {
+    /// The live instance `id` as a document and view, `None` when it is
+    /// gone (never existed or soft-deleted).
+    pub(super) async fn live_instance(&self, id: &Id) -> Result<Option<(Doc, Instance)>, HandlerError> {
+        match self
+            .store()
+            .get_live(Resource::Instance, id)
+            .await
+            .map_err(store_err)?
+        {
+            Some(doc) => {
+                let inst = Instance::from_doc(&doc).map_err(view_err)?;
+                Ok(Some((doc, inst)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    pub(super) async fn spec(
+        &self,
+        inst: &Instance,
+        status: crate::model::Status,
+    ) -> Result<InstanceSpec, HandlerError> {
+        resolve::instance_spec(self.svc(), inst, status)
+            .await
+            .map_err(ResolveError::into_handler)
+    }
+
+    /// `provision`: database, directories, code links, settings, web
+    /// symlink, then the site install on one server. Only full success
+    /// stores `available`; a failure leaves the instance `pending` (retried,
+    /// then cleaned up by the stuck-pending task).
+    pub(super) async fn provision(&self, job: &Job) -> JobResult {
+        let id = payload_id(job, "instance")?;
+        let Some((doc, inst)) = self.live_instance(&id).await? else {
+            return Err(HandlerError::fatal(format!(
+                "instance {id} is gone: there is nothing to provision"
+            )));
+        };
+        if inst.status != PROVISION.from {
+            return Ok(skipped(
+                job,
+                format!(
+                    "instance '{}' is '{}': already provisioned",
+                    inst.sid, inst.status
+                ),
+            ));
+        }
+        let spec = match self.spec(&inst, PROVISION.settles).await {
+            Ok(s) => s,
+            Err(e) => return Err(self.provision_failure(job, &inst, e).await),
+        };
+        let steps = async {
+            self.exec()
+                .provision(&spec)
+                .await
+                .map_err(|e| exec_err("provision", e))?;
+            self.exec()
+                .install(&spec)
+                .await
+                .map_err(|e| exec_err("install", e))
+        };
+        if let Err(e) = steps.await {
+            return Err(self.provision_failure(job, &inst, e).await);
+        }
+        let now = self.now();
+        let mut batch = Batch::new(now);
+        batch.update(
+            Resource::Instance,
+            id,
+            PROVISION.settle_patch(now),
+            Some(doc.etag.clone()),
+        );
+        let seconds = inst.dates.created.map(|c| now.since(c).as_secs());
+        info!(sid = %inst.sid, seconds, "instance provisioned");
+        self.notify(notices::provision_succeeded(self.config(), &spec, seconds))
+            .await;
+        let result =
+            json!({ "sid": inst.sid.as_str(), "status": PROVISION.settles.as_str(), "seconds": seconds });
+        Ok(Handled::with_follow_up(result, batch))
+    }
+
+    async fn provision_failure(&self, job: &Job, inst: &Instance, e: HandlerError) -> HandlerError {
+        if is_final(job, &e) {
+            let n = notices::provision_failed(self.config(), &inst.id, &inst.sid, job.attempts, &e.error);
+            self.notify(n).await;
+        }
+        e
+    }
+
+    /// Lifecycle work: carries out `work` for an instance in its in-flight
+    /// status and settles it (status + date stamp; for a launch also the
+    /// route activations and the update group).
+    pub(super) async fn lifecycle(&self, job: &Job, work: Work) -> JobResult {
+        let id = payload_id(job, "instance")?;
+        let Some((doc, inst)) = self.live_instance(&id).await? else {
+            return Ok(skipped(
+                job,
+                format!("instance {id} is gone; no {work} work to do"),
+            ));
+        };
+        if inst.status != work.in_flight() {
+            return Ok(skipped(
+                job,
+                format!(
+                    "instance '{}' is '{}', not '{}': its {work} work is done",
+                    inst.sid,
+                    inst.status,
+                    work.in_flight()
+                ),
+            ));
+        }
+        let now = self.now();
+        let mut batch = Batch::new(now);
+        let mut patch = settle_patch(work, now);
+        let outcome = self.carry_out(work, &inst, &mut batch, &mut patch).await;
+        let what = format!("{work} work done");
+        let settles = work.settles();
+        match outcome {
+            Ok(activated) => {
+                batch.update(Resource::Instance, id, patch, Some(doc.etag.clone()));
+                let n =
+                    notices::instance_updated(self.config(), &id, &inst.sid, &what, settles.as_str(), None);
+                self.notify(n).await;
+                let result = json!({ "sid": inst.sid.as_str(), "status": settles.as_str(), "routes_activated": activated });
+                Ok(Handled::with_follow_up(result, batch))
+            }
+            Err(e) => {
+                if is_final(job, &e) {
+                    let what = format!("{work} work failed; the instance stays '{}'", inst.status);
+                    let n = notices::instance_updated(
+                        self.config(),
+                        &id,
+                        &inst.sid,
+                        &what,
+                        inst.status.as_str(),
+                        Some(&e.error),
+                    );
+                    self.notify(n).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The executor calls of `work`; returns how many routes a launch
+    /// activates (their writes go into `batch`).
+    async fn carry_out(
+        &self,
+        work: Work,
+        inst: &Instance,
+        batch: &mut Batch,
+        patch: &mut Body,
+    ) -> Result<usize, HandlerError> {
+        let mut spec = self.spec(inst, work.settles()).await?;
+        let exec = self.exec();
+        match work {
+            Work::Assign => {
+                exec.write_settings(&spec)
+                    .await
+                    .map_err(|e| exec_err("write_settings", e))?;
+                exec.clear_caches(&spec)
+                    .await
+                    .map_err(|e| exec_err("clear_caches", e))?;
+                Ok(0)
+            }
+            Work::Launch => {
+                let to_activate = self.routes_to_activate(inst).await?;
+                for r in spec.routes.iter_mut() {
+                    if to_activate.iter().any(|(id, _)| *id == r.id) {
+                        r.route_status = RouteStatus::Active;
+                    }
+                }
+                exec.write_settings(&spec)
+                    .await
+                    .map_err(|e| exec_err("write_settings", e))?;
+                exec.launch(&spec).await.map_err(|e| exec_err("launch", e))?;
+                let activated: Vec<_> = spec
+                    .routes
+                    .iter()
+                    .filter(|r| to_activate.iter().any(|(id, _)| *id == r.id))
+                    .cloned()
+                    .collect();
+                let map = resolve::route_map(self.svc(), &activated)
+                    .await
+                    .map_err(ResolveError::into_handler)?;
+                exec.publish_routes(&map)
+                    .await
+                    .map_err(|e| exec_err("publish_routes", e))?;
+                for (route, etag) in &to_activate {
+                    let mut p = Body::new();
+                    p.insert("route_status".into(), json!(RouteStatus::Active.as_str()));
+                    batch.update(Resource::Route, *route, p, Some(etag.clone()));
+                }
+                if inst.update_group.is_none() {
+                    patch.insert("update_group".into(), json!(rand::thread_rng().gen_range(0..=2)));
+                }
+                // A publication racing this launch may have read the routes
+                // before the activations commit: republish after them.
+                batch.enqueue(publish_routes_job(batch.now));
+                Ok(to_activate.len())
+            }
+            Work::TakeDown => {
+                exec.take_down(&spec)
+                    .await
+                    .map_err(|e| exec_err("take_down", e))?;
+                Ok(0)
+            }
+            Work::Restore => {
+                exec.restore(&spec).await.map_err(|e| exec_err("restore", e))?;
+                exec.update_database(&spec)
+                    .await
+                    .map_err(|e| exec_err("update_database", e))?;
+                Ok(0)
+            }
+        }
+    }
+
+    /// The instance's inactive routes with `active_on_launch`, with their etags.
+    async fn routes_to_activate(&self, inst: &Instance) -> Result<Vec<(Id, Etag)>, HandlerError> {
+        let q = FindQuery::all_matching(Filter::eq("instance_id", inst.id.to_string()));
+        let page = self.store().find(Resource::Route, &q).await.map_err(store_err)?;
+        let mut out = Vec::new();
+        for doc in &page.items {
+            let route = crate::model::Route::from_doc(doc).map_err(view_err)?;
+            if route.active_on_launch && !route.is_active() {
+                out.push((doc.id, doc.etag.clone()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `instance_switch_code`: re-link core/profile/packages (full closure),
+    /// rebuild the registry, update the database.
+    pub(super) async fn switch_code(&self, job: &Job) -> JobResult {
+        self.instance_operation(job, Operation::SwitchCode).await
+    }
+
+    /// `instance_write_settings`: rewrite the settings files.
+    pub(super) async fn write_settings(&self, job: &Job) -> JobResult {
+        self.instance_operation(job, Operation::WriteSettings).await
+    }
+
+    async fn run_operation(&self, op: Operation, spec: &InstanceSpec) -> Result<(), HandlerError> {
+        let exec = self.exec();
+        match op {
+            Operation::SwitchCode => {
+                exec.switch_code(spec)
+                    .await
+                    .map_err(|e| exec_err("switch_code", e))?;
+                exec.rebuild_registry(spec)
+                    .await
+                    .map_err(|e| exec_err("rebuild_registry", e))?;
+                exec.update_database(spec)
+                    .await
+                    .map_err(|e| exec_err("update_database", e))
+            }
+            Operation::WriteSettings => exec
+                .write_settings(spec)
+                .await
+                .map_err(|e| exec_err("write_settings", e)),
+        }
+    }
+
+    /// Runs `op` for a live, provisioned instance in its current status.
+    async fn instance_operation(&self, job: &Job, op: Operation) -> JobResult {
+        let what = op.done();
+        let id = payload_id(job, "instance")?;
+        let Some((_, inst)) = self.live_instance(&id).await? else {
+            return Ok(skipped(job, format!("instance {id} is gone")));
+        };
+        if inst.status == PROVISION.from {
+            return Ok(skipped(
+                job,
+                format!(
+                    "instance '{}' is pending: its provision uses the record as it is",
+                    inst.sid
+                ),
+            ));
+        }
+        let spec = self.spec(&inst, inst.status).await?;
+        match self.run_operation(op, &spec).await {
+            Ok(()) => {
+                let n = notices::instance_updated(
+                    self.config(),
+                    &id,
+                    &inst.sid,
+                    what,
+                    inst.status.as_str(),
+                    None,
+                );
+                self.notify(n).await;
+                Ok(Handled::result(
+                    json!({ "sid": inst.sid.as_str(), "status": inst.status.as_str() }),
+                ))
+            }
+            Err(e) => {
+                if is_final(job, &e) {
+                    let n = notices::instance_updated(
+                        self.config(),
+                        &id,
+                        &inst.sid,
+                        &format!("{} failed", job.kind),
+                        inst.status.as_str(),
+                        Some(&e.error),
+                    );
+                    self.notify(n).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// `instance_remove`: removes a deleted instance from the servers and
+    /// deletes its statistics records.
+    pub(super) async fn remove_instance(&self, job: &Job) -> JobResult {
+        let id = payload_id(job, "instance")?;
+        let doc = self
+            .store()
+            .get(Resource::Instance, &id)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| {
+                HandlerError::fatal(format!(
+                    "instance {id} does not exist: there is nothing to remove"
+                ))
+            })?;
+        if !doc.deleted {
+            return Err(HandlerError::fatal(format!(
+                "instance {id} is not deleted: only a DELETE removes an instance from the servers"
+            )));
+        }
+        let inst = Instance::from_doc(&doc).map_err(view_err)?;
+        let spec = self.spec(&inst, inst.status).await?;
+        if let Err(e) = self
+            .exec()
+            .remove_instance(&spec)
+            .await
+            .map_err(|e| exec_err("remove_instance", e))
+        {
+            if is_final(job, &e) {
+                let n = notices::instance_removed(
+                    self.config(),
+                    &id,
+                    &inst.sid,
+                    inst.modified_by.as_deref(),
+                    Some(&e.error),
+                );
+                self.notify(n).await;
+            }
+            return Err(e);
+        }
+        let now = self.now();
+        let mut batch = Batch::new(now);
+        let stats = self.statistics_of(&inst).await?;
+        for s in &stats {
+            batch.delete(Resource::Statistics, *s, None);
+        }
+        let n = notices::instance_removed(self.config(), &id, &inst.sid, inst.modified_by.as_deref(), None);
+        self.notify(n).await;
+        let ids: Vec<String> = stats.iter().map(Id::to_string).collect();
+        Ok(Handled::with_follow_up(
+            json!({ "sid": inst.sid.as_str(), "statistics_deleted": ids }),
+            batch,
+        ))
+    }
+
+    /// The live statistics records of `inst`: the one it names and any that
+    /// name it.
+    async fn statistics_of(&self, inst: &Instance) -> Result<Vec<Id>, HandlerError> {
+        let mut ids = Vec::new();
+        if let Some(sid) = inst.statistics {
+            if self
+                .store()
+                .get_live(Resource::Statistics, &sid)
+                .await
+                .map_err(store_err)?
+                .is_some()
+            {
+                ids.push(sid);
+            }
+        }
+        let q = FindQuery::all_matching(Filter::eq("instance", inst.id.to_string()));
+        for doc in self
+            .store()
+            .find(Resource::Statistics, &q)
+            .await
+            .map_err(store_err)?
+            .items
+        {
+            let s = Statistics::from_doc(&doc).map_err(view_err)?;
+            if !ids.contains(&s.id) {
+                ids.push(s.id);
+            }
+        }
+        Ok(ids)
+    }
+}
+
+/// An operation on one instance outside the lifecycle.
+#[derive(Debug, Clone, Copy)]
+enum Operation {
+    SwitchCode,
+    WriteSettings,
+}
+
+impl Operation {
+    fn done(self) -> &'static str {
+        match self {
+            Operation::SwitchCode => "code switched, registry rebuilt, database updated",
+            Operation::WriteSettings => "settings rewritten",
+        }
+    }
+}
+
+/// The patch stored when `work` succeeds at `now` (status and date stamp),
+/// as the lifecycle defines it.
+fn settle_patch(work: Work, now: crate::model::Timestamp) -> Body {
+    Transition {
+        from: work.in_flight(),
+        requested: work.in_flight(),
+        set_now: work.in_flight(),
+        work,
+        settles: work.settles(),
+        stamp: work.stamp(),
+    }
+    .settle_patch(now)
+}
