@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ExecError;
-use crate::model::{CodeType, Id, InstanceType, Pool, RouteStatus, RouteType, Secret, Sid, Status};
+use crate::model::{Code, CodeType, Id, InstanceType, Pool, RouteStatus, RouteType, Secret, Sid, Status};
 
 /// A code item to deploy, update or remove.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +36,20 @@ pub struct CodeSpec {
     pub commit_hash: String,
     /// Whether `<name>-current` should point at this checkout.
     pub is_current: bool,
+}
+
+impl From<&Code> for CodeSpec {
+    fn from(code: &Code) -> Self {
+        CodeSpec {
+            id: code.id,
+            name: code.meta.name.clone(),
+            version: code.meta.version.clone(),
+            code_type: code.meta.code_type,
+            git_url: code.git_url.clone(),
+            commit_hash: code.commit_hash.clone(),
+            is_current: code.meta.is_current,
+        }
+    }
 }
 
 /// An instance's database credentials (the password decrypted).

@@ -344,10 +344,11 @@ pub fn plan(
     Ok(Some(Transition::of(current, requested, work)))
 }
 
-/// Whether periodic `drush cron` may run on an instance in `status` (never
-/// before it is assigned: not on `pending` or `available`).
+/// Whether periodic `drush cron` may run on an instance in `status`: once
+/// it is assigned (never on `pending` or `available`) and while it serves
+/// its own code (not while it is pointed at the down page).
 pub fn cron_runs(status: Status) -> bool {
-    !matches!(status, Status::Pending | Status::Available)
+    matches!(status, Status::Installing | Status::Installed | Status::Launching | Status::Launched)
 }
 
 /// Why a change is refused by a lifecycle guard.
@@ -759,8 +760,15 @@ mod tests {
     fn cron_runs_only_once_an_instance_is_assigned() {
         assert!(!cron_runs(Status::Pending));
         assert!(!cron_runs(Status::Available));
-        for s in [Status::Installing, Status::Installed, Status::Launched] {
+        for s in [Status::Installing, Status::Installed, Status::Launching, Status::Launched] {
             assert!(cron_runs(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn cron_does_not_run_on_instances_pointed_at_the_down_page() {
+        for s in [Status::TakeDown, Status::Down, Status::Restore] {
+            assert!(!cron_runs(s), "{s}");
         }
     }
 

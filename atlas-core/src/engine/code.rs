@@ -4,7 +4,6 @@
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use super::resolve;
 use super::{exec_err, is_final, notices, payload_id, skipped, store_err, view_err, Engine, JobResult};
 use crate::executor::CodeSpec;
 use crate::jobs::Job;
@@ -77,7 +76,7 @@ impl Engine {
                 format!("code item {id} was deleted; its removal job handles it"),
             ));
         };
-        let spec = resolve::code_spec(&code);
+        let spec = CodeSpec::from(&code);
         let r = self
             .exec()
             .deploy_code(&spec)
@@ -98,7 +97,7 @@ impl Engine {
                 format!("code item {id} was deleted; its removal job handles it"),
             ));
         };
-        let next = resolve::code_spec(&code);
+        let next = CodeSpec::from(&code);
         let r = self
             .exec()
             .update_code(&previous, &next)

@@ -12,7 +12,7 @@ use super::{exec_err, is_final, notices, payload_id, skipped, store_err, view_er
 use crate::executor::InstanceSpec;
 use crate::jobs::Job;
 use crate::lifecycle::{Transition, Work, PROVISION};
-use crate::model::{Body, Doc, Etag, Id, Instance, Resource, RouteStatus, Statistics};
+use crate::model::{Body, Doc, Etag, Id, Instance, Resource, RouteStatus, Statistics, Status};
 use crate::query::{Filter, FindQuery};
 use crate::service::plan::publish_routes_job;
 use crate::store::{Batch, StoreExt};
@@ -145,15 +145,31 @@ impl Engine {
                 let result = json!({ "sid": inst.sid.as_str(), "status": settles.as_str(), "routes_activated": activated });
                 Ok(Handled::with_follow_up(result, batch))
             }
-            Err(e) => {
+            Err(mut e) => {
                 if is_final(job, &e) {
-                    let what = format!("{work} work failed; the instance stays '{}'", inst.status);
+                    // Out of attempts: put the instance back where the
+                    // request found it, so it is not stuck in an in-flight
+                    // status that refuses every request.
+                    let back = job
+                        .payload
+                        .get("from")
+                        .and_then(|v| v.as_str())
+                        .and_then(|s| s.parse::<Status>().ok());
+                    let stays = back.unwrap_or(inst.status);
+                    if let Some(from) = back {
+                        let mut revert = Batch::new(now);
+                        let mut p = Body::new();
+                        p.insert("status".into(), json!(from.as_str()));
+                        revert.update(Resource::Instance, id, p, Some(doc.etag.clone()));
+                        e = e.with_follow_up(revert);
+                    }
+                    let what = format!("{work} work failed; the instance is '{stays}'");
                     let n = notices::instance_updated(
                         self.config(),
                         &id,
                         &inst.sid,
                         &what,
-                        inst.status.as_str(),
+                        stays.as_str(),
                         Some(&e.error),
                     );
                     self.notify(n).await;
@@ -227,10 +243,8 @@ impl Engine {
                 Ok(0)
             }
             Work::Restore => {
+                // `restore` runs the database updates itself.
                 exec.restore(&spec).await.map_err(|e| exec_err("restore", e))?;
-                exec.update_database(&spec)
-                    .await
-                    .map_err(|e| exec_err("update_database", e))?;
                 Ok(0)
             }
         }
@@ -265,15 +279,10 @@ impl Engine {
         let exec = self.exec();
         match op {
             Operation::SwitchCode => {
+                // One step: re-link, registry rebuild, database updates.
                 exec.switch_code(spec)
                     .await
-                    .map_err(|e| exec_err("switch_code", e))?;
-                exec.rebuild_registry(spec)
-                    .await
-                    .map_err(|e| exec_err("rebuild_registry", e))?;
-                exec.update_database(spec)
-                    .await
-                    .map_err(|e| exec_err("update_database", e))
+                    .map_err(|e| exec_err("switch_code", e))
             }
             Operation::WriteSettings => exec
                 .write_settings(spec)

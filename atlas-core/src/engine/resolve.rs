@@ -75,19 +75,6 @@ impl ResolveError {
     }
 }
 
-/// The executor's view of a code item.
-pub(crate) fn code_spec(code: &Code) -> CodeSpec {
-    CodeSpec {
-        id: code.id,
-        name: code.meta.name.clone(),
-        version: code.meta.version.clone(),
-        code_type: code.meta.code_type,
-        git_url: code.git_url.clone(),
-        commit_hash: code.commit_hash.clone(),
-        is_current: code.meta.is_current,
-    }
-}
-
 /// The executor's view of a route, with the instance it serves.
 pub(crate) fn route_spec(route: &Route, instance: Option<&(Sid, InstanceType)>) -> RouteSpec {
     RouteSpec {
@@ -127,7 +114,7 @@ async fn required_code(
     let code = load_code(svc, &id)
         .await?
         .ok_or_else(|| missing(format!("code item {id} does not exist")))?;
-    Ok(code_spec(&code))
+    Ok(CodeSpec::from(&code))
 }
 
 /// The full transitive dependency closure of `roots`, as code specs.
@@ -161,7 +148,7 @@ pub(crate) async fn package_closure(
     Ok(ids
         .iter()
         .filter_map(|id| known.get(id).and_then(Option::as_ref))
-        .map(code_spec)
+        .map(CodeSpec::from)
         .collect())
 }
 

@@ -31,7 +31,9 @@ pub mod kinds {
     /// (`{"command": id, "requested_by": user}`).
     pub const RUN_COMMAND: &str = "command_run";
     /// Run a command item on one instance
-    /// (`{"command": id, "instance": id, "run": job id}`).
+    /// (`{"command": id, "instance": id, "run": job id}`, plus
+    /// `"operation": "correct_file_permissions" | "write_settings"` for the
+    /// hook commands that fan out).
     pub const COMMAND_INSTANCE: &str = "command_instance";
     /// `drush cron` on one instance (`{"instance": id}`).
     pub const DRUSH_CRON: &str = "drush_cron";
@@ -62,6 +64,14 @@ impl Plan {
 /// A job about one instance, serialised with the instance's other jobs.
 pub fn instance_job(kind: &str, instance: &Id, now: Timestamp) -> JobSpec {
     JobSpec::new(kind, json!({ "instance": instance.to_string() }), now).keyed(instance_key(instance))
+}
+
+/// Lifecycle work for one instance; `from` is the status the request found
+/// it in, restored if the work fails for good.
+pub fn lifecycle_job(kind: &str, instance: &Id, from: crate::model::Status, now: Timestamp) -> JobSpec {
+    let mut spec = instance_job(kind, instance, now);
+    spec.payload["from"] = json!(from.as_str());
+    spec
 }
 
 /// The serialisation key of an instance's jobs.

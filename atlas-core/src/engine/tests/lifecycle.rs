@@ -86,7 +86,8 @@ async fn instance_walks_from_pending_to_launched_to_down_and_back_to_installed_t
         .await;
     h.drain().await;
     assert_eq!(h.status(&id).await, Status::Installed);
-    assert_eq!(h.exec.operations(), ["restore", "update_database"]);
+    // `restore` runs the database updates itself.
+    assert_eq!(h.exec.operations(), ["restore"]);
 
     // DELETE → removed from the servers, statistics deleted
     let stats = i.statistics.unwrap();
@@ -259,7 +260,7 @@ async fn launch_activates_only_routes_marked_active_on_launch_and_publishes_them
 }
 
 #[tokio::test]
-async fn switching_code_relinks_rebuilds_the_registry_and_updates_the_database_with_the_full_closure() {
+async fn switching_code_is_one_executor_step_with_the_full_closure() {
     let h = Harness::new();
     let code = h.seed_code().await;
     let id = h
@@ -289,10 +290,8 @@ async fn switching_code_relinks_rebuilds_the_registry_and_updates_the_database_w
     )
     .await;
     h.drain().await;
-    assert_eq!(
-        h.exec.operations(),
-        ["switch_code", "rebuild_registry", "update_database"]
-    );
+    // `switch_code` re-links, rebuilds the registry and updates the database.
+    assert_eq!(h.exec.operations(), ["switch_code"]);
     let inst = h.instance(&id).await;
     let spec = crate::engine::resolve::instance_spec(&h.svc, &inst, inst.status)
         .await
@@ -458,4 +457,23 @@ fn an_executor_refusal_is_final_and_other_executor_failures_are_retried() {
         crate::error::ExecError::Timeout(std::time::Duration::from_secs(5)),
     );
     assert!(timeout.retryable);
+}
+
+#[tokio::test]
+async fn lifecycle_work_failing_for_good_puts_the_instance_back_where_the_request_found_it() {
+    let h = Harness::with_exec(RecordingExecutor::new().fail_from("clear_caches", 1));
+    let code = h.seed_code().await;
+    let id = h
+        .seed_instance(code, fixtures::instance().status(Status::Available))
+        .await;
+    h.patch(Resource::Instance, &id, json!({"status": "installing"}))
+        .await;
+    h.drain_all().await;
+    let job = h.jobs_of(Work::Assign.job_kind()).await.remove(0);
+    assert_eq!(job.status, JobStatus::Dead);
+    assert_eq!(h.status(&id).await, Status::Available, "not stuck in 'installing'");
+    // The instance takes requests again.
+    h.patch(Resource::Instance, &id, json!({"status": "installing"}))
+        .await;
+    assert_eq!(h.status(&id).await, Status::Installing);
 }

@@ -14,19 +14,6 @@ use crate::service::plan::{code_key, kinds, Plan};
 use crate::service::ServiceError;
 use crate::store::Write;
 
-/// The executor's view of a code item.
-pub(crate) fn code_spec(code: &Code) -> CodeSpec {
-    CodeSpec {
-        id: code.id,
-        name: code.meta.name.clone(),
-        version: code.meta.version.clone(),
-        code_type: code.meta.code_type,
-        git_url: code.git_url.clone(),
-        commit_hash: code.commit_hash.clone(),
-        is_current: code.meta.is_current,
-    }
-}
-
 /// Writes un-currenting every other current item of `code`'s name and type.
 async fn uncurrent_others(ctx: &Ctx<'_>, code: &Code, plan: &mut Plan) -> Result<(), ServiceError> {
     let filter = Filter::and(vec![
@@ -89,7 +76,7 @@ pub(super) async fn before_update(ctx: &Ctx<'_>, old: &Doc, change: &mut Body, p
         || before.commit_hash != after.commit_hash
         || before.meta.is_current != after.meta.is_current;
     if redeploy {
-        let payload = json!({ "code": old.id.to_string(), "previous": code_spec(&before) });
+        let payload = json!({ "code": old.id.to_string(), "previous": CodeSpec::from(&before) });
         // Keyed by the previous name: a rename runs after the old name's
         // queued deploys, which it moves away from.
         plan.job(JobSpec::new(kinds::UPDATE_CODE, payload, ctx.now).keyed(code_key(&before.meta.name)));
@@ -105,7 +92,7 @@ pub(super) async fn before_delete(ctx: &Ctx<'_>, old: &Doc, plan: &mut Plan) -> 
     let dependents: Vec<Code> = page.items.iter().map(Code::from_doc).collect::<Result<_, _>>().map_err(view_error)?;
     code_rules::check_delete(&code, &users, &dependents).map_err(|e| ServiceError::conflict("_id", e.to_string()))?;
     plan.job(
-        JobSpec::new(kinds::REMOVE_CODE, json!({ "code": code_spec(&code) }), ctx.now).keyed(code_key(&code.meta.name)),
+        JobSpec::new(kinds::REMOVE_CODE, json!({ "code": CodeSpec::from(&code) }), ctx.now).keyed(code_key(&code.meta.name)),
     );
     Ok(())
 }

@@ -13,7 +13,7 @@ use crate::query::{Filter, FindQuery};
 use crate::schema::Issues;
 use crate::secrets::generate_password;
 use crate::service::hooks::{view_error, Ctx};
-use crate::service::plan::{instance_job, kinds, publish_routes_job, Plan};
+use crate::service::plan::{instance_job, kinds, lifecycle_job, publish_routes_job, Plan};
 use crate::service::ServiceError;
 use crate::store::{StoreExt, Write};
 
@@ -156,15 +156,15 @@ pub(super) async fn before_update(ctx: &Ctx<'_>, old: &Doc, change: &mut Body, p
         }
     }
     let after = Instance::from_doc(&ctx.after(old, change)).map_err(view_error)?;
-    let mut lifecycle_job = false;
+    let mut transition_planned = false;
 
     if after.status != before.status {
         let transition = lifecycle::plan(before.status, after.status, &TransitionContext::of(&after))
             .map_err(|e| ServiceError::conflict(e.field(), e.to_string()))?;
         if let Some(t) = transition {
             change.insert("status".into(), json!(t.set_now.as_str()));
-            plan.job(instance_job(t.work.job_kind(), &old.id, ctx.now));
-            lifecycle_job = true;
+            plan.job(lifecycle_job(t.work.job_kind(), &old.id, t.from, ctx.now));
+            transition_planned = true;
         }
     }
 
@@ -186,7 +186,7 @@ pub(super) async fn before_update(ctx: &Ctx<'_>, old: &Doc, change: &mut Body, p
 
     let written = ctx.after(old, change);
     let settings_changed = SETTINGS_FIELDS.iter().any(|f| old.body.get(*f) != written.body.get(*f));
-    if settings_changed && !lifecycle_job && before.status != Status::Pending {
+    if settings_changed && !transition_planned && before.status != Status::Pending {
         plan.job(instance_job(kinds::WRITE_SETTINGS, &old.id, ctx.now));
     }
     Ok(())

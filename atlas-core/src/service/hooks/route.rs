@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::lifecycle::{self, TransitionContext};
 use crate::model::{Body, Doc, Id, Instance, Resource, Route, RouteStatus, Status};
 use crate::service::hooks::{view_error, Ctx};
-use crate::service::plan::{instance_job, publish_routes_job, Plan};
+use crate::service::plan::{lifecycle_job, publish_routes_job, Plan};
 use crate::service::ServiceError;
 use crate::store::{StoreExt, Write};
 
@@ -46,7 +46,7 @@ fn launch_for_route(ctx: &Ctx<'_>, route: &Id, doc: &Doc, instance: &Instance, p
     }
     // After the route insert: the instance's primary route must exist.
     plan.after.push(Write::Update { res: Resource::Instance, id: doc.id, patch, expect: Some(doc.etag.clone()) });
-    plan.job(instance_job(t.work.job_kind(), &doc.id, ctx.now));
+    plan.job(lifecycle_job(t.work.job_kind(), &doc.id, t.from, ctx.now));
     Ok(())
 }
 

@@ -222,7 +222,11 @@ async fn requesting_installing_on_an_available_instance_stores_installing_and_en
     let jobs = env.jobs_of("install_assign").await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].key, Some(format!("instance:{}", inst.id)));
-    assert_eq!(jobs[0].payload, json!({"instance": inst.id.to_string()}));
+    assert_eq!(
+        jobs[0].payload,
+        json!({"instance": inst.id.to_string(), "from": "available"}),
+        "the job knows where to put the instance back if it fails for good"
+    );
 }
 
 #[tokio::test]
