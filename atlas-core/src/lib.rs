@@ -33,9 +33,9 @@ pub mod model;
 pub mod notify;
 pub mod query;
 pub mod scheduler;
-pub mod service;
 pub mod schema;
 pub mod secrets;
+pub mod service;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

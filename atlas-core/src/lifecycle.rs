@@ -348,7 +348,10 @@ pub fn plan(
 /// it is assigned (never on `pending` or `available`) and while it serves
 /// its own code (not while it is pointed at the down page).
 pub fn cron_runs(status: Status) -> bool {
-    matches!(status, Status::Installing | Status::Installed | Status::Launching | Status::Launched)
+    matches!(
+        status,
+        Status::Installing | Status::Installed | Status::Launching | Status::Launched
+    )
 }
 
 /// Why a change is refused by a lifecycle guard.
@@ -760,7 +763,12 @@ mod tests {
     fn cron_runs_only_once_an_instance_is_assigned() {
         assert!(!cron_runs(Status::Pending));
         assert!(!cron_runs(Status::Available));
-        for s in [Status::Installing, Status::Installed, Status::Launching, Status::Launched] {
+        for s in [
+            Status::Installing,
+            Status::Installed,
+            Status::Launching,
+            Status::Launched,
+        ] {
             assert!(cron_runs(s), "{s}");
         }
     }

@@ -65,7 +65,8 @@ impl SecretKey {
         let bytes = if t.len() == 64 && t.bytes().all(|c| c.is_ascii_hexdigit()) {
             hex::decode(t).map_err(|e| SecretError::MalformedKey(e.to_string()))?
         } else {
-            B64.decode(t).map_err(|_| SecretError::MalformedKey("it is neither hex nor base64".into()))?
+            B64.decode(t)
+                .map_err(|_| SecretError::MalformedKey("it is neither hex nor base64".into()))?
         };
         let arr: [u8; 32] = bytes
             .try_into()
@@ -96,14 +97,25 @@ impl SecretKey {
             .filter(|r| r.len() > 24)
             .ok_or(SecretError::Undecryptable)?;
         let (nonce, ct) = raw.split_at(24);
-        let plain = self.0.decrypt(XNonce::from_slice(nonce), ct).map_err(|_| SecretError::Undecryptable)?;
-        String::from_utf8(plain).map(Secret::new).map_err(|_| SecretError::Undecryptable)
+        let plain = self
+            .0
+            .decrypt(XNonce::from_slice(nonce), ct)
+            .map_err(|_| SecretError::Undecryptable)?;
+        String::from_utf8(plain)
+            .map(Secret::new)
+            .map_err(|_| SecretError::Undecryptable)
     }
 }
 
 /// A fresh database password: 32 alphanumeric characters.
 pub fn generate_password() -> Secret {
-    Secret::new(rand::thread_rng().sample_iter(&Alphanumeric).take(PASSWORD_LEN).map(char::from).collect::<String>())
+    Secret::new(
+        rand::thread_rng()
+            .sample_iter(&Alphanumeric)
+            .take(PASSWORD_LEN)
+            .map(char::from)
+            .collect::<String>(),
+    )
 }
 
 #[cfg(test)]

@@ -1,6 +1,153 @@
-//! `atlas-http`: the Eve-dialect REST server that translates HTTP requests into
-//! calls on the core service.
+//! `atlas-http`: the Eve-dialect REST API of Atlas on hyper (axum as the
+//! router). The HTTP layer only translates: every rule lives in
+//! [`atlas_core::service::Service`]; this crate maps URLs, headers and
+//! bodies onto its operations and renders the answers the way Python Eve
+//! did (see `eve-behaviour.md` and its table of deliberate differences).
 //!
-//! Filled by the atlas-http issue; until then this crate only reserves its
-//! place in the workspace.
+//! # Layout
+//! - [`router`] / [`serve`] (this file): routes, the tracing layer and one
+//!   edge middleware (`X-HTTP-Method-Override`, request timeout, CORS),
+//!   graceful shutdown.
+//! - `config`: [`HttpConfig`] (listen address, body limit, timeout, CORS,
+//!   users); `state`: [`AppState`].
+//! - `auth`: the [`Authenticator`] port, [`StaticUsers`] (argon2id),
+//!   [`hash_password`].
+//! - `eve`: Python-style JSON and Eve's envelopes and links.
+//! - `error`: [`ApiError`], Eve's error envelopes.
+//! - `routes/`: the handlers (resources, commands, jobs, meta, openapi).
+//!
+//! # Contracts
+//! - Status codes, envelopes, key orders, headers and messages follow
+//!   eve-behaviour.md, except where its "deliberately differs" table says.
+//! - GET and HEAD are public except `commands` items and the job queue;
+//!   every write needs Basic credentials and the user becomes the service
+//!   [`Actor`](atlas_core::service::Actor).
+//! - Bodies above the configured limit get 413; requests running longer
+//!   than the timeout get 503; 500s carry a generic message, details are
+//!   logged once.
+//! - [`serve`] stops accepting on shutdown and finishes in-flight requests.
 #![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
+
+mod auth;
+mod config;
+mod error;
+mod eve;
+mod routes;
+mod state;
+
+use std::future::Future;
+use std::io;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use tower_http::trace::TraceLayer;
+
+pub use auth::{hash_password, AuthConfigError, Authenticator, StaticUsers};
+pub use config::{CorsConfig, HttpConfig, DEFAULT_BODY_LIMIT};
+pub use error::{ApiError, WriteKind, CHALLENGE, INTERNAL_MESSAGE, NOT_FOUND_MESSAGE, UNAUTHORIZED_MESSAGE};
+pub use state::AppState;
+
+/// Every method, for `Access-Control-Allow-Methods` on URLs without `Allow`.
+const ALL_METHODS: &str = "POST, PUT, GET, HEAD, PATCH, DELETE, OPTIONS";
+
+/// The whole API as an axum router (state applied).
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", any(routes::meta::home))
+        .route("/version", any(routes::meta::version))
+        .route("/openapi.json", any(routes::openapi::document))
+        .route("/jobs", any(routes::jobs::collection))
+        .route("/jobs/{id}", any(routes::jobs::item))
+        .route("/commands/{id}/execute", any(routes::commands::execute))
+        .route("/{res}", any(routes::resources::collection))
+        .route("/{res}/{id}", any(routes::resources::item))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), edge))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves [`router`] on `listener` until `shutdown` completes; then stops
+/// accepting connections and returns once in-flight requests have been
+/// answered.
+///
+/// # Errors
+/// I/O errors of the listener.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    use axum::serve::ListenerExt as _;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    });
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn not_found() -> Response {
+    ApiError::NotFound.into_response()
+}
+
+/// The edge of every request, in one middleware (each `from_fn` layer
+/// costs a boxed future): `X-HTTP-Method-Override` on POST (Eve's
+/// `ALLOW_OVERRIDE_HTTP_METHOD`), the request timeout (503), and CORS.
+async fn edge(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if req.method() == Method::POST {
+        if let Some(m) = method_override(&req) {
+            *req.method_mut() = m;
+        }
+    }
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let limit = state.config.request_timeout;
+    let mut res = match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::warn!(timeout_secs = limit.as_secs(), "request timed out");
+            ApiError::Timeout(limit).into_response()
+        }
+    };
+    if let Some(origin) = origin {
+        cors(&state.config.cors, origin, &mut res);
+    }
+    res
+}
+
+fn method_override(req: &Request) -> Option<Method> {
+    let value = req.headers().get("x-http-method-override")?.to_str().ok()?;
+    Method::from_bytes(value.trim().to_ascii_uppercase().as_bytes()).ok()
+}
+
+/// CORS as Eve: only for an allowed `Origin`, which is echoed, with
+/// `Vary: Origin`, the allowed headers, the methods (the response's `Allow`
+/// when it has one), the exposed headers (none by default) and the max age.
+fn cors(cfg: &CorsConfig, origin: HeaderValue, res: &mut Response) {
+    if !origin.to_str().is_ok_and(|o| cfg.allows(o)) {
+        return;
+    }
+    let methods = res
+        .headers()
+        .get(header::ALLOW)
+        .cloned()
+        .unwrap_or(HeaderValue::from_static(ALL_METHODS));
+    let h = res.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    h.append(header::VARY, HeaderValue::from_static("Origin"));
+    if let Ok(v) = HeaderValue::from_str(&cfg.allowed_headers.join(", ")) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v);
+    }
+    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, methods);
+    if let Ok(v) = HeaderValue::from_str(&cfg.expose_headers.join(", ")) {
+        h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, v);
+    }
+    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(cfg.max_age));
+}

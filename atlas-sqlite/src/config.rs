@@ -17,10 +17,11 @@ pub struct SqliteConfig {
     /// companions beside it). `:memory:` keeps everything in memory, for
     /// tests and throw-away runs.
     pub path: PathBuf,
-    /// When a commit reaches the disk (`PRAGMA synchronous`). `full`, the
-    /// default, answers a caller only after its batch survives power loss;
-    /// `normal` may lose the last commits on power loss (never on a process
-    /// crash) but never corrupts the database.
+    /// When a commit reaches the disk. `full`, the default, answers a caller
+    /// only after its batch survives power loss (the WAL is fsynced once
+    /// per group of batches, on a thread of its own, while the writer goes
+    /// on with the next group); `normal` may lose the last commits on power
+    /// loss (never on a process crash) but never corrupts the database.
     pub synchronous: Synchronous,
     /// How long a connection waits for a lock held by another process
     /// before failing with "database is locked", in milliseconds.
@@ -34,6 +35,9 @@ pub struct SqliteConfig {
     pub max_group: usize,
     /// Page cache per connection, in KiB (`PRAGMA cache_size`).
     pub cache_kib: u32,
+    /// WAL size, in KiB, past which a background thread checkpoints the WAL
+    /// into the database (SQLite's own default is about 4 MiB).
+    pub checkpoint_kib: u32,
 }
 
 impl Default for SqliteConfig {
@@ -45,6 +49,7 @@ impl Default for SqliteConfig {
             readers: 4,
             max_group: 256,
             cache_kib: 16 * 1024,
+            checkpoint_kib: 4 * 1024,
         }
     }
 }
@@ -76,17 +81,21 @@ impl SqliteConfig {
 /// The `path` that keeps the database in memory.
 pub const MEMORY_PATH: &str = ":memory:";
 
-/// `PRAGMA synchronous` levels Atlas allows.
+/// How durable a commit is before its caller is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Synchronous {
-    /// Every commit is fsynced before the caller is answered (the default).
+    /// Every answered commit is on disk (the default). SQLite runs with
+    /// `synchronous = NORMAL` and Atlas fsyncs the WAL itself after each
+    /// group commit, before answering the group's callers and before
+    /// readers are shown its writes.
     #[default]
     Full,
-    /// Like `full`, plus the directory after journal changes.
+    /// SQLite's `synchronous = EXTRA`: SQLite fsyncs inside every `COMMIT`
+    /// (no pipelining; slower, for file systems where that matters).
     Extra,
-    /// WAL without per-commit fsync: durable across process crashes, not
-    /// across power loss.
+    /// SQLite's `synchronous = NORMAL` without the extra fsync: durable
+    /// across process crashes, not across power loss.
     Normal,
     /// No fsync at all: for tests and bulk imports only.
     Off,

@@ -108,7 +108,9 @@ pub(crate) fn register(conn: &Connection, residuals: &Arc<Residuals>) -> Result<
         Ok(text(ctx, 1).map(|s| re.is_match(s)))
     })?;
     conn.create_scalar_function("atlas_ts", 1, det, |ctx| {
-        Ok(text(ctx, 0).and_then(|s| Timestamp::parse(s).ok()).map(|t| t.unix_seconds()))
+        Ok(text(ctx, 0)
+            .and_then(|s| Timestamp::parse(s).ok())
+            .map(|t| t.unix_seconds()))
     })?;
     conn.create_scalar_function("atlas_fmt", 1, det, |ctx| {
         Ok(match ctx.get_raw(0) {
@@ -151,7 +153,8 @@ fn doc_from_args(ctx: &Context<'_>) -> rusqlite::Result<Doc> {
     let updated = Timestamp::from_unix(ctx.get::<i64>(4)?);
     let version = u64::try_from(ctx.get::<i64>(5)?).unwrap_or_default();
     let deleted = ctx.get::<i64>(6)? != 0;
-    let body: Body = serde_json::from_str(text(ctx, 7).unwrap_or("{}")).map_err(|e| user_err(e.to_string()))?;
+    let body: Body =
+        serde_json::from_str(text(ctx, 7).unwrap_or("{}")).map_err(|e| user_err(e.to_string()))?;
     Ok(Doc {
         id,
         etag,
@@ -178,9 +181,13 @@ mod tests {
     #[test]
     fn regexp_operator_uses_the_regex_crate_with_inline_flags() {
         let (c, _) = conn();
-        let hit: bool = c.query_row("SELECT 'Mod_x' REGEXP ?1", ["(?i)^mod_"], |r| r.get(0)).unwrap();
+        let hit: bool = c
+            .query_row("SELECT 'Mod_x' REGEXP ?1", ["(?i)^mod_"], |r| r.get(0))
+            .unwrap();
         assert!(hit);
-        let miss: bool = c.query_row("SELECT 'Mod_x' REGEXP ?1", ["^mod_"], |r| r.get(0)).unwrap();
+        let miss: bool = c
+            .query_row("SELECT 'Mod_x' REGEXP ?1", ["^mod_"], |r| r.get(0))
+            .unwrap();
         assert!(!miss);
     }
 
@@ -193,7 +200,9 @@ mod tests {
         assert_eq!(t, Some(1_795_564_800));
         let n: Option<i64> = c.query_row("SELECT atlas_ts('nope')", [], |r| r.get(0)).unwrap();
         assert_eq!(n, None);
-        let s: String = c.query_row("SELECT atlas_fmt(1795564800)", [], |r| r.get(0)).unwrap();
+        let s: String = c
+            .query_row("SELECT atlas_fmt(1795564800)", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(s, "2026-11-25 00:00:00 GMT");
     }
 
@@ -202,14 +211,18 @@ mod tests {
         let (c, r) = conn();
         let guard = r.register(Filter::eq("a.0", "x"));
         let hit: bool = c
-            .query_row("SELECT atlas_match_json(?1, ?2)", rusqlite::params![guard.token(), r#"{"a":["x"]}"#], |row| {
-                row.get(0)
-            })
+            .query_row(
+                "SELECT atlas_match_json(?1, ?2)",
+                rusqlite::params![guard.token(), r#"{"a":["x"]}"#],
+                |row| row.get(0),
+            )
             .unwrap();
         assert!(hit);
         let token = guard.token();
         drop(guard);
-        let gone = c.query_row("SELECT atlas_match_json(?1, '{}')", [token], |row| row.get::<_, bool>(0));
+        let gone = c.query_row("SELECT atlas_match_json(?1, '{}')", [token], |row| {
+            row.get::<_, bool>(0)
+        });
         assert!(gone.is_err());
     }
 

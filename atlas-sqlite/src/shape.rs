@@ -14,7 +14,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use rusqlite::{params, Connection};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::error::Result;
 
@@ -28,12 +28,10 @@ pub(crate) enum Kind {
 }
 
 /// The (path, kind) pairs of one document, each once.
-pub(crate) fn shape_of(doc: &Value) -> BTreeSet<(String, Kind)> {
+pub(crate) fn shape_of(doc: &Map<String, Value>) -> BTreeSet<(String, Kind)> {
     let mut out = BTreeSet::new();
-    if let Value::Object(map) = doc {
-        for (k, v) in map {
-            walk(k, v, &mut out);
-        }
+    for (k, v) in doc {
+        walk(k, v, &mut out);
     }
     out
 }
@@ -69,7 +67,12 @@ pub(crate) struct ShapeDelta {
 impl ShapeDelta {
     /// Records that `table` stops holding `old` and holds `new` instead
     /// (`None` = no document).
-    pub(crate) fn replace(&mut self, table: &'static str, old: Option<&Value>, new: Option<&Value>) {
+    pub(crate) fn replace(
+        &mut self,
+        table: &'static str,
+        old: Option<&Map<String, Value>>,
+        new: Option<&Map<String, Value>>,
+    ) {
         let old = old.map(shape_of).unwrap_or_default();
         let new = new.map(shape_of).unwrap_or_default();
         for (path, kind) in old.difference(&new) {
@@ -94,6 +97,9 @@ impl ShapeDelta {
 
     /// Stores the changes (inside the caller's transaction).
     pub(crate) fn flush(self, conn: &Connection) -> Result<()> {
+        if self.is_empty() {
+            return Ok(());
+        }
         let mut stmt = conn.prepare_cached(
             "INSERT INTO shape(tbl, path, arrays, objects) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(tbl, path) DO UPDATE
@@ -154,7 +160,8 @@ impl Shape {
     /// Whether some document holds an array at a proper prefix of `path`
     /// (so the path may reach several values).
     pub(crate) fn crosses_array(&self, path: &str) -> bool {
-        path.match_indices('.').any(|(i, _)| self.arrays.contains(&path[..i]))
+        path.match_indices('.')
+            .any(|(i, _)| self.arrays.contains(&path[..i]))
     }
 
     /// A shape with the given array and object paths (tests).
@@ -169,11 +176,15 @@ impl Shape {
 
 /// Rebuilds the catalog of `table` from its documents (migrations). `docs`
 /// yields each document's JSON.
-pub(crate) fn rebuild(conn: &Connection, table: &'static str, docs: impl Iterator<Item = Value>) -> Result<()> {
+pub(crate) fn rebuild(
+    conn: &Connection,
+    table: &'static str,
+    docs: impl Iterator<Item = Value>,
+) -> Result<()> {
     conn.execute("DELETE FROM shape WHERE tbl = ?1", [table])?;
     let mut delta = ShapeDelta::default();
     for d in docs {
-        delta.replace(table, None, Some(&d));
+        delta.replace(table, None, d.as_object());
     }
     delta.flush(conn)
 }
@@ -183,9 +194,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
     #[test]
     fn shape_records_arrays_and_objects_along_query_paths() {
-        let s = shape_of(&json!({"a": [{"b": [1]}, 3], "c": {"d": {"e": 1}}, "f": 1}));
+        let s = shape_of(&obj(json!({"a": [{"b": [1]}, 3], "c": {"d": {"e": 1}}, "f": 1})));
         let got: Vec<(String, Kind)> = s.into_iter().collect();
         assert_eq!(
             got,
@@ -201,9 +216,17 @@ mod tests {
     #[test]
     fn replacing_a_document_with_the_same_shape_changes_nothing() {
         let mut d = ShapeDelta::default();
-        d.replace("t", Some(&json!({"tag": ["a"]})), Some(&json!({"tag": ["b", "c"]})));
+        d.replace(
+            "t",
+            Some(&obj(json!({"tag": ["a"]}))),
+            Some(&obj(json!({"tag": ["b", "c"]}))),
+        );
         assert!(d.is_empty());
-        d.replace("t", Some(&json!({"tag": ["a"]})), Some(&json!({"tag": "a"})));
+        d.replace(
+            "t",
+            Some(&obj(json!({"tag": ["a"]}))),
+            Some(&obj(json!({"tag": "a"}))),
+        );
         assert!(!d.is_empty());
     }
 
@@ -225,11 +248,11 @@ mod tests {
         )
         .unwrap();
         let mut d = ShapeDelta::default();
-        d.replace("t", None, Some(&json!({"tag": ["a"], "m": {}})));
-        d.replace("t", None, Some(&json!({"tag": []})));
+        d.replace("t", None, Some(&obj(json!({"tag": ["a"], "m": {}}))));
+        d.replace("t", None, Some(&obj(json!({"tag": []}))));
         d.flush(&conn).unwrap();
         let mut d = ShapeDelta::default();
-        d.replace("t", Some(&json!({"tag": ["a"], "m": {}})), None);
+        d.replace("t", Some(&obj(json!({"tag": ["a"], "m": {}}))), None);
         d.flush(&conn).unwrap();
         let s = Shape::load(&conn, "t").unwrap();
         assert!(s.array_at("tag"));

@@ -17,7 +17,7 @@ use crate::clock::Clock;
 use crate::error::StoreError;
 use crate::jobs::{Job, JobSpec, JobStatus};
 use crate::model::Timestamp;
-use crate::query::{FindQuery, Filter, Op, Operand, Paging, SortKey};
+use crate::query::{Filter, FindQuery, Op, Operand, Paging, SortKey};
 use crate::scheduler::{PeriodicTask, Schedule};
 use crate::store::{Batch, Store};
 
@@ -52,7 +52,10 @@ pub struct Scheduler {
 }
 
 fn key_filter(task: PeriodicTask) -> Filter {
-    Filter::Field { path: "key".into(), op: Op::Eq(Operand::Json(Value::String(task.job_key()))) }
+    Filter::Field {
+        path: "key".into(),
+        op: Op::Eq(Operand::Json(Value::String(task.job_key()))),
+    }
 }
 
 impl Scheduler {
@@ -82,8 +85,14 @@ impl Scheduler {
     async fn newest_job(&self, task: PeriodicTask) -> Result<Option<Job>, StoreError> {
         let q = FindQuery {
             filter: key_filter(task),
-            sort: vec![SortKey { path: "created".into(), descending: true }],
-            paging: Paging { page: 1, max_results: 1 },
+            sort: vec![SortKey {
+                path: "created".into(),
+                descending: true,
+            }],
+            paging: Paging {
+                page: 1,
+                max_results: 1,
+            },
             show_deleted: false,
         };
         Ok(self.store.find_jobs(&q).await?.items.into_iter().next())

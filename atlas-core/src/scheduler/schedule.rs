@@ -27,7 +27,11 @@ pub struct Schedule {
 
 fn parse(task: PeriodicTask, expr: &str) -> Result<cron::Schedule, ScheduleError> {
     let fields = expr.split_whitespace().count();
-    let full = if fields == 5 { format!("0 {expr}") } else { expr.to_owned() };
+    let full = if fields == 5 {
+        format!("0 {expr}")
+    } else {
+        expr.to_owned()
+    };
     cron::Schedule::from_str(&full).map_err(|e| ScheduleError {
         task: task.name().to_owned(),
         expr: expr.to_owned(),
@@ -50,7 +54,10 @@ impl Schedule {
     pub fn new(overrides: &BTreeMap<PeriodicTask, String>) -> Result<Self, ScheduleError> {
         let mut entries = BTreeMap::new();
         for task in PeriodicTask::ALL {
-            let expr = overrides.get(&task).map(String::as_str).unwrap_or(task.default_schedule());
+            let expr = overrides
+                .get(&task)
+                .map(String::as_str)
+                .unwrap_or(task.default_schedule());
             entries.insert(task, (expr.to_owned(), parse(task, expr)?));
         }
         Ok(Self { entries })
@@ -58,7 +65,10 @@ impl Schedule {
 
     /// The cron expression of `task`.
     pub fn expression(&self, task: PeriodicTask) -> &str {
-        self.entries.get(&task).map(|(e, _)| e.as_str()).unwrap_or_default()
+        self.entries
+            .get(&task)
+            .map(|(e, _)| e.as_str())
+            .unwrap_or_default()
     }
 
     /// The first tick of `task` strictly after `t`.
@@ -70,7 +80,12 @@ impl Schedule {
     /// The tasks due at `now`: those with a tick after their last run
     /// (`last`, or `since` for a task that never ran) and at or before
     /// `now`. However many ticks were missed, a task is due once.
-    pub fn due(&self, now: Timestamp, last: &BTreeMap<PeriodicTask, Timestamp>, since: Timestamp) -> Vec<PeriodicTask> {
+    pub fn due(
+        &self,
+        now: Timestamp,
+        last: &BTreeMap<PeriodicTask, Timestamp>,
+        since: Timestamp,
+    ) -> Vec<PeriodicTask> {
         PeriodicTask::ALL
             .into_iter()
             .filter(|t| {
@@ -97,7 +112,10 @@ mod tests {
         let last = BTreeMap::new();
         assert!(s.due(t("2026-11-25 00:04:59 GMT"), &last, since).is_empty());
         let due = s.due(t("2026-11-25 00:05:00 GMT"), &last, since);
-        assert_eq!(due, vec![PeriodicTask::PoolTopUp, PeriodicTask::DeleteStuckPending]);
+        assert_eq!(
+            due,
+            vec![PeriodicTask::PoolTopUp, PeriodicTask::DeleteStuckPending]
+        );
     }
 
     #[test]
@@ -109,7 +127,9 @@ mod tests {
         let due = s.due(later, &last, later);
         assert_eq!(due.iter().filter(|d| **d == PeriodicTask::PoolTopUp).count(), 1);
         last.insert(PeriodicTask::PoolTopUp, later);
-        assert!(!s.due(later.plus(Duration::from_secs(60)), &last, later).contains(&PeriodicTask::PoolTopUp));
+        assert!(!s
+            .due(later.plus(Duration::from_secs(60)), &last, later)
+            .contains(&PeriodicTask::PoolTopUp));
     }
 
     #[test]

@@ -95,6 +95,9 @@ pub struct UnknownTask(pub String);
 impl FromStr for PeriodicTask {
     type Err = UnknownTask;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        PeriodicTask::ALL.into_iter().find(|t| t.name() == s).ok_or_else(|| UnknownTask(s.to_owned()))
+        PeriodicTask::ALL
+            .into_iter()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| UnknownTask(s.to_owned()))
     }
 }

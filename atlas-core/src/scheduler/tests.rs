@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::clock::{Clock, ManualClock};
 use crate::jobs::{Job, JobStatus};
 use crate::model::Timestamp;
-use crate::query::{FindQuery, Filter, Paging};
+use crate::query::{Filter, FindQuery, Paging};
 use crate::scheduler::{PeriodicTask, Schedule, Scheduler};
 use crate::store::Store;
 use crate::worker::{Handled, HandlerError, JobHandler, Worker, WorkerConfig};
@@ -33,7 +33,10 @@ impl JobHandler for Done {
 async fn runs_of(store: &Arc<dyn Store>, task: PeriodicTask) -> u64 {
     let q = FindQuery {
         filter: Filter::eq("key", task.job_key()),
-        paging: Paging { page: 1, max_results: 1 },
+        paging: Paging {
+            page: 1,
+            max_results: 1,
+        },
         ..FindQuery::default()
     };
     store.find_jobs(&q).await.unwrap().total
@@ -43,7 +46,12 @@ fn setup() -> (Arc<dyn Store>, ManualClock, Scheduler, Worker) {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let clock = ManualClock::at(t0());
     let s = Scheduler::new(store.clone(), Arc::new(clock.clone()), Schedule::default());
-    let w = Worker::new(store.clone(), Arc::new(clock.clone()), Arc::new(Done), WorkerConfig::default());
+    let w = Worker::new(
+        store.clone(),
+        Arc::new(clock.clone()),
+        Arc::new(Done),
+        WorkerConfig::default(),
+    );
     (store, clock, s, w)
 }
 
@@ -94,10 +102,16 @@ async fn after_downtime_a_missed_task_runs_once_and_restarts_remember_last_runs(
     clock.advance(Duration::from_secs(6 * 3600));
     let restarted = Scheduler::new(store.clone(), Arc::new(clock.clone()), Schedule::default());
     let started = restarted.tick().await.unwrap();
-    assert_eq!(started.iter().filter(|t| **t == PeriodicTask::PoolTopUp).count(), 1);
+    assert_eq!(
+        started.iter().filter(|t| **t == PeriodicTask::PoolTopUp).count(),
+        1
+    );
     assert_eq!(runs_of(&store, PeriodicTask::PoolTopUp).await, 2);
     w.drain().await.unwrap();
-    assert!(restarted.tick().await.unwrap().is_empty(), "nothing is due twice in the same minute");
+    assert!(
+        restarted.tick().await.unwrap().is_empty(),
+        "nothing is due twice in the same minute"
+    );
 }
 
 #[tokio::test]
@@ -114,7 +128,10 @@ async fn last_run_of_each_task_is_readable() {
     assert_eq!(last.created, clock.now());
     assert_eq!(pool.schedule, "0 */5 * * * *");
     assert_eq!(pool.next, Some(clock.now().plus(Duration::from_secs(300))));
-    let daily = status.iter().find(|t| t.task == PeriodicTask::ReplaceAvailable).unwrap();
+    let daily = status
+        .iter()
+        .find(|t| t.task == PeriodicTask::ReplaceAvailable)
+        .unwrap();
     assert!(daily.last.is_none());
 }
 

@@ -60,7 +60,12 @@ impl Default for ServiceConfig {
 impl ServiceConfig {
     /// How many `available` + `pending` instances the pool keeps.
     pub fn pool_target(&self) -> u32 {
-        self.pool_size.unwrap_or(if self.environment == Environment::Local { 2 } else { 5 })
+        self.pool_size
+            .unwrap_or(if self.environment == Environment::Local {
+                2
+            } else {
+                5
+            })
     }
 }
 

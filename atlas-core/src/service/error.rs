@@ -21,7 +21,10 @@ pub struct Invalid {
 impl Invalid {
     /// A single document's issues.
     pub fn single(issues: Issues) -> Self {
-        Self { items: vec![issues], bulk: false }
+        Self {
+            items: vec![issues],
+            bulk: false,
+        }
     }
 
     /// The issues of the first invalid document.
@@ -92,7 +95,10 @@ pub enum ServiceError {
 impl ServiceError {
     /// A [`ServiceError::Conflict`].
     pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Conflict { field: field.into(), message: message.into() }
+        Self::Conflict {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// A [`ServiceError::NotFound`].
@@ -122,7 +128,10 @@ impl ServiceError {
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound { res, id } => ServiceError::NotFound { res, id: id.to_string() },
+            StoreError::NotFound { res, id } => ServiceError::NotFound {
+                res,
+                id: id.to_string(),
+            },
             StoreError::PreconditionFailed { .. } => ServiceError::PreconditionFailed,
             other => ServiceError::Store(other),
         }

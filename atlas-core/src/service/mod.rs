@@ -71,7 +71,15 @@ struct Inner {
 impl Service {
     /// A service over `store`, sealing secrets with `key`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, key: SecretKey, config: ServiceConfig) -> Self {
-        Self { inner: Arc::new(Inner { store, clock, key, config, jobs_enqueued: Arc::new(Notify::new()) }) }
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                key,
+                config,
+                jobs_enqueued: Arc::new(Notify::new()),
+            }),
+        }
     }
 
     /// The store.

@@ -57,7 +57,10 @@ impl Plan {
     }
 
     pub(crate) fn has_jobs(&self) -> bool {
-        self.before.iter().chain(&self.after).any(|w| matches!(w, Write::Enqueue(_)))
+        self.before
+            .iter()
+            .chain(&self.after)
+            .any(|w| matches!(w, Write::Enqueue(_)))
     }
 }
 

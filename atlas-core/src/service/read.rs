@@ -52,7 +52,10 @@ impl Service {
             }
         }
         if res == Resource::Instance {
-            let page = self.store().find(res, &FindQuery::all_matching(Filter::eq("sid", id))).await?;
+            let page = self
+                .store()
+                .find(res, &FindQuery::all_matching(Filter::eq("sid", id)))
+                .await?;
             if let Some(doc) = page.items.into_iter().next() {
                 return Ok(doc);
             }
@@ -81,8 +84,13 @@ impl Service {
             Ok(parsed) if self.store().get(res, &parsed).await?.is_some() => parsed,
             _ => self.get(res, id).await?.id,
         };
-        let history: Vec<Doc> =
-            self.store().history(res, &record).await?.into_iter().map(|d| redact(res, d)).collect();
+        let history: Vec<Doc> = self
+            .store()
+            .history(res, &record)
+            .await?
+            .into_iter()
+            .map(|d| redact(res, d))
+            .collect();
         match which {
             Version::All | Version::Diffs => Ok(history),
             Version::Number(n) => history
@@ -103,8 +111,12 @@ impl Service {
     pub async fn embed(&self, res: Resource, doc: &mut Value, paths: &[String]) -> Result<(), ServiceError> {
         let relations = schema::relations(res);
         for path in paths {
-            let Some((_, target)) = relations.iter().find(|(p, _)| p == path) else { continue };
-            let Some(slot) = pointer_mut(doc, path) else { continue };
+            let Some((_, target)) = relations.iter().find(|(p, _)| p == path) else {
+                continue;
+            };
+            let Some(slot) = pointer_mut(doc, path) else {
+                continue;
+            };
             match slot {
                 Value::String(s) => {
                     if let Some(v) = self.embedded(*target, s).await? {
@@ -128,7 +140,11 @@ impl Service {
 
     async fn embedded(&self, res: Resource, id: &str) -> Result<Option<Value>, ServiceError> {
         let Ok(id) = Id::parse(id) else { return Ok(None) };
-        Ok(self.store().get_live(res, &id).await?.map(|d| redact(res, d).to_json()))
+        Ok(self
+            .store()
+            .get_live(res, &id)
+            .await?
+            .map(|d| redact(res, d).to_json()))
     }
 
     /// One job.

@@ -23,7 +23,10 @@ struct Layout {
 
 impl Layout {
     fn new() -> Self {
-        Self { owner: Vec::new(), main: Vec::new() }
+        Self {
+            owner: Vec::new(),
+            main: Vec::new(),
+        }
     }
 
     fn push_plan(&mut self, batch: &mut Batch, item: usize, plan: Plan, main: Write) {
@@ -84,7 +87,9 @@ impl Service {
     #[tracing::instrument(skip_all, fields(res = %res, user = %actor))]
     pub async fn create(&self, res: Resource, actor: &Actor, body: Value) -> Result<Vec<Doc>, ServiceError> {
         let (items, bulk) = match body {
-            Value::Array(items) if items.is_empty() => return Err(ServiceError::BadRequest("Empty bulk insert".into())),
+            Value::Array(items) if items.is_empty() => {
+                return Err(ServiceError::BadRequest("Empty bulk insert".into()))
+            }
             Value::Array(items) => (items, true),
             obj @ Value::Object(_) => (vec![obj], false),
             _ => {
@@ -117,7 +122,12 @@ impl Service {
             };
             let mut body = validated.body;
             let mut plan = Plan::default();
-            let ctx = Ctx { svc: self, actor, now, replace: false };
+            let ctx = Ctx {
+                svc: self,
+                actor,
+                now,
+                replace: false,
+            };
             hooks::before_create(&ctx, res, &id, &mut body, &mut issues, &mut plan).await?;
             let store_issues = schema::check_against_store(self.store().as_ref(), res, &body, None).await?;
             issues.merge(without_planned_relations(store_issues, &plan));
@@ -133,13 +143,21 @@ impl Service {
             layout.push_plan(&mut batch, i, plan, Write::Insert { res, id, body });
         }
         if all_issues.iter().any(|i| !i.is_empty()) {
-            return Err(ServiceError::Invalid(Invalid { items: all_issues, bulk }));
+            return Err(ServiceError::Invalid(Invalid {
+                items: all_issues,
+                bulk,
+            }));
         }
         let committed = self.commit_mapped(batch, &layout, all_issues, bulk).await?;
         if enqueues {
             self.inner.jobs_enqueued.notify_one();
         }
-        Ok(layout.main.iter().filter_map(|m| main_doc(&committed, *m)).map(|d| redact(res, d)).collect())
+        Ok(layout
+            .main
+            .iter()
+            .filter_map(|m| main_doc(&committed, *m))
+            .map(|d| redact(res, d))
+            .collect())
     }
 
     /// Applies a PATCH (Eve merge semantics, dotted keys allowed).
@@ -159,10 +177,16 @@ impl Service {
         patch: Value,
     ) -> Result<Doc, ServiceError> {
         let old = self.live_for_write(res, id, if_match).await?;
-        let mut patch = schema::validate_patch(res, &patch).map_err(|i| ServiceError::Invalid(Invalid::single(i)))?;
+        let mut patch =
+            schema::validate_patch(res, &patch).map_err(|i| ServiceError::Invalid(Invalid::single(i)))?;
         let now = self.clock().now();
         let mut plan = Plan::default();
-        let ctx = Ctx { svc: self, actor, now, replace: false };
+        let ctx = Ctx {
+            svc: self,
+            actor,
+            now,
+            replace: false,
+        };
         hooks::before_update(&ctx, res, &old, &mut patch, &mut plan).await?;
         let mut merged = old.body.clone();
         merge_patch(&mut merged, &patch);
@@ -171,7 +195,12 @@ impl Service {
         if !issues.is_empty() {
             return Err(ServiceError::Invalid(Invalid::single(issues)));
         }
-        let write = Write::Update { res, id: old.id, patch, expect: Some(old.etag.clone()) };
+        let write = Write::Update {
+            res,
+            id: old.id,
+            patch,
+            expect: Some(old.etag.clone()),
+        };
         self.commit_one(res, plan, write).await
     }
 
@@ -202,13 +231,23 @@ impl Service {
         hooks::keep_server_fields(res, &old, &raw, &mut body);
         let now = self.clock().now();
         let mut plan = Plan::default();
-        let ctx = Ctx { svc: self, actor, now, replace: true };
+        let ctx = Ctx {
+            svc: self,
+            actor,
+            now,
+            replace: true,
+        };
         hooks::before_update(&ctx, res, &old, &mut body, &mut plan).await?;
         let issues = schema::check_against_store(self.store().as_ref(), res, &body, Some(&old.id)).await?;
         if !issues.is_empty() {
             return Err(ServiceError::Invalid(Invalid::single(issues)));
         }
-        let write = Write::Replace { res, id: old.id, body, expect: Some(old.etag.clone()) };
+        let write = Write::Replace {
+            res,
+            id: old.id,
+            body,
+            expect: Some(old.etag.clone()),
+        };
         self.commit_one(res, plan, write).await
     }
 
@@ -217,20 +256,44 @@ impl Service {
     /// # Errors
     /// As [`Service::update`]; [`ServiceError::Conflict`] for code in use.
     #[tracing::instrument(skip_all, fields(res = %res, id = %id, user = %actor))]
-    pub async fn delete(&self, res: Resource, id: &str, if_match: Option<&Etag>, actor: &Actor) -> Result<(), ServiceError> {
+    pub async fn delete(
+        &self,
+        res: Resource,
+        id: &str,
+        if_match: Option<&Etag>,
+        actor: &Actor,
+    ) -> Result<(), ServiceError> {
         let old = self.live_for_write(res, id, if_match).await?;
         let now = self.clock().now();
         let mut plan = Plan::default();
-        let ctx = Ctx { svc: self, actor, now, replace: false };
+        let ctx = Ctx {
+            svc: self,
+            actor,
+            now,
+            replace: false,
+        };
         hooks::before_delete(&ctx, res, &old, &mut plan).await?;
-        let write = Write::Delete { res, id: old.id, expect: Some(old.etag.clone()) };
+        let write = Write::Delete {
+            res,
+            id: old.id,
+            expect: Some(old.etag.clone()),
+        };
         self.commit_one(res, plan, write).await.map(|_| ())
     }
 
     /// The live record addressed by an item URL, after the etag checks.
-    async fn live_for_write(&self, res: Resource, id: &str, if_match: Option<&Etag>) -> Result<Doc, ServiceError> {
+    async fn live_for_write(
+        &self,
+        res: Resource,
+        id: &str,
+        if_match: Option<&Etag>,
+    ) -> Result<Doc, ServiceError> {
         let parsed = Self::parse_id(res, id)?;
-        let old = self.store().get_live(res, &parsed).await?.ok_or_else(|| ServiceError::not_found(res, id))?;
+        let old = self
+            .store()
+            .get_live(res, &parsed)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(res, id))?;
         match if_match {
             None => Err(ServiceError::PreconditionRequired),
             Some(e) if *e != old.etag => Err(ServiceError::PreconditionFailed),
@@ -243,15 +306,18 @@ impl Service {
         let mut batch = Batch::new(self.clock().now());
         let mut layout = Layout::new();
         layout.push_plan(&mut batch, 0, plan, main);
-        let committed = self.commit_mapped(batch, &layout, vec![Issues::new()], false).await?;
+        let committed = self
+            .commit_mapped(batch, &layout, vec![Issues::new()], false)
+            .await?;
         if enqueues {
             self.inner.jobs_enqueued.notify_one();
         }
-        let doc = main_doc(&committed, layout.main[0])
-            .ok_or_else(|| ServiceError::Store(StoreError::Backend {
+        let doc = main_doc(&committed, layout.main[0]).ok_or_else(|| {
+            ServiceError::Store(StoreError::Backend {
                 backend: "service",
                 source: "the store returned no record for the main write".into(),
-            }))?;
+            })
+        })?;
         Ok(redact(res, doc))
     }
 
@@ -267,7 +333,9 @@ impl Service {
     ) -> Result<Committed, ServiceError> {
         match self.store().commit(batch).await {
             Ok(c) => Ok(c),
-            Err(StoreError::Unique { write, field, value, .. }) => {
+            Err(StoreError::Unique {
+                write, field, value, ..
+            }) => {
                 let item = layout.owner.get(write).copied().unwrap_or(0);
                 issues[item].add(&field, msg::not_unique(&value));
                 Err(ServiceError::Invalid(Invalid { items: issues, bulk }))

@@ -10,7 +10,8 @@ use crate::jobs::Backoff;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WorkerConfig {
-    /// Name written on leases; must be unique among running workers.
+    /// Name written on leases; must be unique among running workers. Empty:
+    /// `<host>-<pid>`, chosen when the worker starts.
     pub owner: String,
     /// Jobs run at once (at least 1).
     pub concurrency: usize,
@@ -41,7 +42,7 @@ impl Default for WorkerConfig {
     fn default() -> Self {
         let backoff = Backoff::default();
         Self {
-            owner: format!("worker-{}", std::process::id()),
+            owner: String::new(),
             concurrency: 4,
             lease: Duration::from_secs(60),
             time_limit: Duration::from_secs(600),
@@ -55,9 +56,26 @@ impl Default for WorkerConfig {
 }
 
 impl WorkerConfig {
+    /// The lease owner name: `owner`, or `<host>-<pid>` when it is empty.
+    pub fn owner_name(&self) -> String {
+        if !self.owner.is_empty() {
+            return self.owner.clone();
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "atlas".into());
+        format!("{host}-{}", std::process::id())
+    }
+
     /// The retry policy.
     pub fn backoff(&self) -> Backoff {
-        Backoff { base: self.backoff_base, max: self.backoff_max }
+        Backoff {
+            base: self.backoff_base,
+            max: self.backoff_max,
+        }
     }
 }
 
@@ -84,6 +102,17 @@ mod tests {
         let c = WorkerConfig::default();
         assert_eq!(c.time_limit, Duration::from_secs(600));
         assert!(c.concurrency >= 1);
+    }
+
+    #[test]
+    fn an_empty_owner_becomes_host_and_pid() {
+        let c = WorkerConfig::default();
+        assert!(c.owner_name().ends_with(&format!("-{}", std::process::id())));
+        let named = WorkerConfig {
+            owner: "w1".into(),
+            ..WorkerConfig::default()
+        };
+        assert_eq!(named.owner_name(), "w1");
     }
 
     #[test]

@@ -22,12 +22,18 @@ pub struct Handled {
 impl Handled {
     /// Success with `result` and no follow-up writes.
     pub fn result(result: Value) -> Self {
-        Self { result, follow_up: None }
+        Self {
+            result,
+            follow_up: None,
+        }
     }
 
     /// Success with `result` and follow-up writes.
     pub fn with_follow_up(result: Value, follow_up: Batch) -> Self {
-        Self { result, follow_up: Some(follow_up) }
+        Self {
+            result,
+            follow_up: Some(follow_up),
+        }
     }
 }
 
@@ -49,12 +55,22 @@ pub struct HandlerError {
 impl HandlerError {
     /// A failure worth retrying.
     pub fn retry(error: impl Into<String>) -> Self {
-        Self { error: error.into(), retryable: true, result: None, follow_up: None }
+        Self {
+            error: error.into(),
+            retryable: true,
+            result: None,
+            follow_up: None,
+        }
     }
 
     /// A failure no retry can fix.
     pub fn fatal(error: impl Into<String>) -> Self {
-        Self { error: error.into(), retryable: false, result: None, follow_up: None }
+        Self {
+            error: error.into(),
+            retryable: false,
+            result: None,
+            follow_up: None,
+        }
     }
 
     /// Adds writes committed with the failure.

@@ -42,6 +42,7 @@ impl Worker {
         mut config: WorkerConfig,
     ) -> Self {
         config.concurrency = config.concurrency.max(1);
+        config.owner = config.owner_name();
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -88,7 +89,10 @@ impl Worker {
     }
 
     fn lease(&self) -> LeaseSpec {
-        LeaseSpec { owner: self.inner.config.owner.clone(), duration: self.inner.config.lease }
+        LeaseSpec {
+            owner: self.inner.config.owner.clone(),
+            duration: self.inner.config.lease,
+        }
     }
 
     /// Claims one job and runs it to the end; `None` when nothing is
@@ -151,7 +155,9 @@ impl Worker {
         tokio::pin!(shutdown);
         info!(owner = %cfg.owner, concurrency = cfg.concurrency, "worker started");
         loop {
-            self.inner.heartbeat.store(self.inner.clock.now().unix_seconds(), Ordering::Relaxed);
+            self.inner
+                .heartbeat
+                .store(self.inner.clock.now().unix_seconds(), Ordering::Relaxed);
             while running.try_join_next().is_some() {}
             if last_reap.is_none_or(|t| t.elapsed() >= cfg.reap_interval) {
                 last_reap = Some(tokio::time::Instant::now());
@@ -168,7 +174,11 @@ impl Worker {
                     Err(_) => break,
                 },
             };
-            let claimed = self.inner.store.claim(&self.lease(), self.inner.clock.now()).await;
+            let claimed = self
+                .inner
+                .store
+                .claim(&self.lease(), self.inner.clock.now())
+                .await;
             match claimed {
                 Ok(Some(job)) => {
                     let inner = self.inner.clone();
@@ -192,7 +202,10 @@ impl Worker {
                 _ = tokio::time::sleep(cfg.poll_interval) => {}
             }
         }
-        info!(running = running.len(), "worker stopping: waiting for running jobs");
+        info!(
+            running = running.len(),
+            "worker stopping: waiting for running jobs"
+        );
         let drained = tokio::time::timeout(cfg.shutdown_grace, async {
             while running.join_next().await.is_some() {}
         })
@@ -239,7 +252,9 @@ async fn execute(inner: Arc<Inner>, job: Job) {
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &result {
             Ok(_) => info!(elapsed_ms, outcome = "succeeded", "job finished"),
-            Err(e) => warn!(elapsed_ms, outcome = "failed", retryable = e.retryable, error = %e, "job failed"),
+            Err(e) => {
+                warn!(elapsed_ms, outcome = "failed", retryable = e.retryable, error = %e, "job failed")
+            }
         }
         record(&inner, &job, result).await;
     }
@@ -272,7 +287,12 @@ async fn record(inner: &Inner, job: &Job, result: Result<Handled, HandlerError>)
         Ok(h) => {
             let had = h.follow_up.as_ref().is_some_and(|b| !b.is_empty());
             (
-                Outcome { owner: owner.clone(), now, result: Ok(h.result), follow_up: h.follow_up.unwrap_or_else(|| Batch::new(now)) },
+                Outcome {
+                    owner: owner.clone(),
+                    now,
+                    result: Ok(h.result),
+                    follow_up: h.follow_up.unwrap_or_else(|| Batch::new(now)),
+                },
                 had,
             )
         }
@@ -301,14 +321,24 @@ async fn record(inner: &Inner, job: &Job, result: Result<Handled, HandlerError>)
     }
 }
 
-fn failure_outcome(inner: &Inner, job: &Job, owner: String, now: crate::model::Timestamp, e: HandlerError) -> Outcome {
+fn failure_outcome(
+    inner: &Inner,
+    job: &Job,
+    owner: String,
+    now: crate::model::Timestamp,
+    e: HandlerError,
+) -> Outcome {
     let retry_at = e
         .retryable
         .then(|| now.plus(inner.config.backoff().delay(job.attempts, rand::random::<f64>())));
     Outcome {
         owner,
         now,
-        result: Err(JobFailure { error: e.error, retry_at, result: e.result }),
+        result: Err(JobFailure {
+            error: e.error,
+            retry_at,
+            result: e.result,
+        }),
         follow_up: e.follow_up.unwrap_or_else(|| Batch::new(now)),
     }
 }

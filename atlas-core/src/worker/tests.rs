@@ -57,7 +57,13 @@ impl JobHandler for Scripted {
             *n += 1;
             self.max_parallel_per_key.fetch_max(*n, Ordering::SeqCst);
         }
-        let script = self.scripts.lock().unwrap().get(&job.kind).cloned().unwrap_or(Script::Succeed);
+        let script = self
+            .scripts
+            .lock()
+            .unwrap()
+            .get(&job.kind)
+            .cloned()
+            .unwrap_or(Script::Succeed);
         let out = match script {
             Script::Succeed => Ok(Handled::result(json!({"ok": true}))),
             Script::FailRetryable => Err(HandlerError::retry("server unreachable")),
@@ -121,8 +127,14 @@ async fn failed_job_waits_for_backoff_then_is_dead_lettered_after_its_budget() {
     assert_eq!(job.status, JobStatus::Queued);
     assert_eq!(job.last_error.as_deref(), Some("server unreachable"));
     // First retry waits between base/2 and base.
-    assert!(job.run_at >= t0().plus(Duration::from_secs(5)) && job.run_at <= t0().plus(Duration::from_secs(10)));
-    assert_eq!(w.run_one().await.unwrap(), None, "not claimable before its backoff ends");
+    assert!(
+        job.run_at >= t0().plus(Duration::from_secs(5)) && job.run_at <= t0().plus(Duration::from_secs(10))
+    );
+    assert_eq!(
+        w.run_one().await.unwrap(),
+        None,
+        "not claimable before its backoff ends"
+    );
     clock.advance(Duration::from_secs(10));
     w.run_one().await.unwrap();
     clock.advance(Duration::from_secs(20));
@@ -169,7 +181,11 @@ async fn jobs_sharing_a_key_never_run_at_once() {
     let handler = Scripted::with("x", Script::Sleep(Duration::from_millis(5)));
     let (store, _clock, w) = setup(handler.clone());
     for i in 0..24 {
-        enqueue(&store, JobSpec::new("x", json!({ "i": i }), t0()).keyed(format!("instance-{}", i % 3))).await;
+        enqueue(
+            &store,
+            JobSpec::new("x", json!({ "i": i }), t0()).keyed(format!("instance-{}", i % 3)),
+        )
+        .await;
     }
     let ran = w.drain().await.unwrap();
     assert_eq!(ran, 24);
@@ -196,7 +212,10 @@ async fn run_loop_processes_jobs_and_stops_on_shutdown() {
     }
     tx.send(()).unwrap();
     runner.await.unwrap().unwrap();
-    let page = store.find_jobs(&crate::query::FindQuery::default()).await.unwrap();
+    let page = store
+        .find_jobs(&crate::query::FindQuery::default())
+        .await
+        .unwrap();
     assert!(page.items.iter().all(|j| j.status == JobStatus::Succeeded));
     assert!(w.heartbeat() > 0);
 }
@@ -205,7 +224,10 @@ async fn run_loop_processes_jobs_and_stops_on_shutdown() {
 async fn job_of_a_dead_worker_is_requeued_when_its_lease_expires_and_rerun() {
     let (store, clock, w) = setup(Scripted::with("x", Script::Succeed));
     let id = enqueue(&store, JobSpec::new("x", json!({}), t0())).await;
-    let dead = LeaseSpec { owner: "crashed-worker".into(), duration: Duration::from_secs(60) };
+    let dead = LeaseSpec {
+        owner: "crashed-worker".into(),
+        duration: Duration::from_secs(60),
+    };
     store.claim(&dead, clock.now()).await.unwrap().unwrap();
     assert_eq!(w.run_one().await.unwrap(), None);
     clock.advance(Duration::from_secs(61));
@@ -221,27 +243,54 @@ async fn follow_up_writes_commit_with_success_and_a_stale_follow_up_means_retry(
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let id = Id::generate(t0());
     let mut b = Batch::new(t0());
-    b.insert(Resource::Site, id, json!({"site_type": "express"}).as_object().unwrap().clone());
+    b.insert(
+        Resource::Site,
+        id,
+        json!({"site_type": "express"}).as_object().unwrap().clone(),
+    );
     let doc = store.commit(b).await.unwrap().docs().next().unwrap().clone();
 
     let mut good = Batch::new(t0());
-    good.update(Resource::Site, id, json!({"tag": ["a"]}).as_object().unwrap().clone(), Some(doc.etag.clone()));
+    good.update(
+        Resource::Site,
+        id,
+        json!({"tag": ["a"]}).as_object().unwrap().clone(),
+        Some(doc.etag.clone()),
+    );
     let handler = Scripted::with("good", Script::SucceedWithFollowUp(good));
     let mut stale = Batch::new(t0());
-    stale.update(Resource::Site, id, json!({"tag": ["b"]}).as_object().unwrap().clone(), Some(doc.etag.clone()));
-    handler.scripts.lock().unwrap().insert("stale".into(), Script::SucceedWithFollowUp(stale));
+    stale.update(
+        Resource::Site,
+        id,
+        json!({"tag": ["b"]}).as_object().unwrap().clone(),
+        Some(doc.etag.clone()),
+    );
+    handler
+        .scripts
+        .lock()
+        .unwrap()
+        .insert("stale".into(), Script::SucceedWithFollowUp(stale));
     let clock = ManualClock::at(t0());
     let w = Worker::new(store.clone(), Arc::new(clock), handler, config());
 
     let ok = enqueue(&store, JobSpec::new("good", json!({}), t0())).await;
     w.run_one().await.unwrap();
-    assert_eq!(store.job(&ok).await.unwrap().unwrap().status, JobStatus::Succeeded);
-    assert_eq!(store.require(Resource::Site, &id).await.unwrap().body["tag"], json!(["a"]));
+    assert_eq!(
+        store.job(&ok).await.unwrap().unwrap().status,
+        JobStatus::Succeeded
+    );
+    assert_eq!(
+        store.require(Resource::Site, &id).await.unwrap().body["tag"],
+        json!(["a"])
+    );
 
     let retry = enqueue(&store, JobSpec::new("stale", json!({}), t0())).await;
     w.run_one().await.unwrap();
     let job = store.job(&retry).await.unwrap().unwrap();
     assert_eq!(job.status, JobStatus::Queued);
     assert!(job.last_error.unwrap().starts_with("follow-up writes failed"));
-    assert_eq!(store.require(Resource::Site, &id).await.unwrap().body["tag"], json!(["a"]));
+    assert_eq!(
+        store.require(Resource::Site, &id).await.unwrap().body["tag"],
+        json!(["a"])
+    );
 }

@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use atlas_core::model::Resource;
 use atlas_core::schema::unique_keys;
 use rusqlite::{Connection, TransactionBehavior};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::shape;
@@ -156,17 +156,17 @@ fn v2(conn: &Connection) -> Result<()> {
             pkg TEXT NOT NULL,
             instance_id TEXT NOT NULL,
             PRIMARY KEY (pkg, instance_id)
-        ) WITHOUT ROWID;
-        CREATE INDEX instance_package_by_instance ON instance_package(instance_id, pkg);\n",
+        ) WITHOUT ROWID;\n",
     );
     conn.execute_batch(&sql)?;
     for res in Resource::ALL {
         let t = table_name(res);
         let docs = read_json(conn, &format!("SELECT id, json(body) FROM {t}"))?;
         if res == Resource::Instance {
-            let mut ins = conn.prepare("INSERT OR IGNORE INTO instance_package(pkg, instance_id) VALUES (?1, ?2)")?;
+            let mut ins =
+                conn.prepare("INSERT OR IGNORE INTO instance_package(pkg, instance_id) VALUES (?1, ?2)")?;
             for (id, body) in &docs {
-                for pkg in packages(body) {
+                for pkg in body.as_object().map(packages).unwrap_or_default() {
                     ins.execute([pkg.as_str(), id.as_str()])?;
                 }
             }
@@ -192,9 +192,11 @@ fn read_json(conn: &Connection, sql: &str) -> Result<Vec<(String, Value)>> {
 /// The strings `code.package` reaches in an instance body (a string, or the
 /// string elements of an array; through arrays of objects as queries walk
 /// them): what the `instance_package` side table lists.
-pub(crate) fn packages(body: &Value) -> BTreeSet<String> {
+pub(crate) fn packages(body: &Map<String, Value>) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    strings_at(body, &["code", "package"], &mut out);
+    if let Some(code) = body.get("code") {
+        strings_at(code, &["package"], &mut out);
+    }
     out
 }
 
@@ -249,7 +251,10 @@ mod tests {
         let e = migrate(&mut c).unwrap_err();
         let msg = e.to_string();
         assert!(matches!(e, Error::NewerSchema { .. }));
-        assert!(msg.contains(&(LATEST + 5).to_string()) && msg.contains(&LATEST.to_string()), "{msg}");
+        assert!(
+            msg.contains(&(LATEST + 5).to_string()) && msg.contains(&LATEST.to_string()),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -318,9 +323,13 @@ mod tests {
 
     #[test]
     fn packages_lists_strings_of_scalar_or_array_values() {
-        assert_eq!(packages(&json!({"code": {"package": ["a", 1, "b"]}})).len(), 2);
-        assert_eq!(packages(&json!({"code": {"package": "a"}})).len(), 1);
-        assert_eq!(packages(&json!({"code": [{"package": "a"}, {"package": ["b"]}]})).len(), 2);
-        assert!(packages(&json!({"code": {}})).is_empty());
+        let p = |v: Value| packages(v.as_object().unwrap());
+        assert_eq!(p(json!({"code": {"package": ["a", 1, "b"]}})).len(), 2);
+        assert_eq!(p(json!({"code": {"package": "a"}})).len(), 1);
+        assert_eq!(
+            p(json!({"code": [{"package": "a"}, {"package": ["b"]}]})).len(),
+            2
+        );
+        assert!(p(json!({"code": {}})).is_empty());
     }
 }

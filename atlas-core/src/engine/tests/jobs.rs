@@ -203,11 +203,7 @@ async fn two_updates_of_one_instance_never_run_their_jobs_at_once() {
         .filter(|(_, s)| *s == a_sid)
         .map(|(op, _)| op)
         .collect();
-    assert_eq!(
-        a_ops,
-        ["write_settings", "switch_code"],
-        "in request order"
-    );
+    assert_eq!(a_ops, ["write_settings", "switch_code"], "in request order");
 }
 
 #[tokio::test]

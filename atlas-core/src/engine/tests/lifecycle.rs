@@ -471,7 +471,11 @@ async fn lifecycle_work_failing_for_good_puts_the_instance_back_where_the_reques
     h.drain_all().await;
     let job = h.jobs_of(Work::Assign.job_kind()).await.remove(0);
     assert_eq!(job.status, JobStatus::Dead);
-    assert_eq!(h.status(&id).await, Status::Available, "not stuck in 'installing'");
+    assert_eq!(
+        h.status(&id).await,
+        Status::Available,
+        "not stuck in 'installing'"
+    );
     // The instance takes requests again.
     h.patch(Resource::Instance, &id, json!({"status": "installing"}))
         .await;

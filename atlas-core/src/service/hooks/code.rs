@@ -21,34 +21,75 @@ async fn uncurrent_others(ctx: &Ctx<'_>, code: &Code, plan: &mut Plan) -> Result
         Filter::eq("meta.code_type", code.meta.code_type.as_str()),
         Filter::eq("meta.is_current", true),
     ]);
-    let page = ctx.svc.store().find(Resource::Code, &FindQuery::all_matching(filter)).await?;
-    let current: Vec<Code> = page.items.iter().map(Code::from_doc).collect::<Result<_, _>>().map_err(view_error)?;
+    let page = ctx
+        .svc
+        .store()
+        .find(Resource::Code, &FindQuery::all_matching(filter))
+        .await?;
+    let current: Vec<Code> = page
+        .items
+        .iter()
+        .map(Code::from_doc)
+        .collect::<Result<_, _>>()
+        .map_err(view_error)?;
     for other in code_rules::uncurrent_previous(&code.id, &code.meta, &current) {
         let etag = page.items.iter().find(|d| d.id == other).map(|d| d.etag.clone());
-        plan.before.push(Write::Update { res: Resource::Code, id: other, patch: uncurrent_patch(), expect: etag });
+        plan.before.push(Write::Update {
+            res: Resource::Code,
+            id: other,
+            patch: uncurrent_patch(),
+            expect: etag,
+        });
     }
     Ok(())
 }
 
-pub(super) async fn before_create(ctx: &Ctx<'_>, id: &Id, body: &mut Body, plan: &mut Plan) -> Result<(), ServiceError> {
+pub(super) async fn before_create(
+    ctx: &Ctx<'_>,
+    id: &Id,
+    body: &mut Body,
+    plan: &mut Plan,
+) -> Result<(), ServiceError> {
     let doc = Doc::new(*id, body.clone(), ctx.now);
     let code = Code::from_doc(&doc).map_err(view_error)?;
     if code.meta.is_current {
         uncurrent_others(ctx, &code, plan).await?;
     }
-    plan.job(JobSpec::new(kinds::DEPLOY_CODE, json!({ "code": id.to_string() }), ctx.now).keyed(code_key(&code.meta.name)));
+    plan.job(
+        JobSpec::new(kinds::DEPLOY_CODE, json!({ "code": id.to_string() }), ctx.now)
+            .keyed(code_key(&code.meta.name)),
+    );
     Ok(())
 }
 
 /// Sids of live instances using `id` as core, profile or package.
-pub(crate) async fn instances_using(ctx_svc: &crate::service::Service, id: &Id) -> Result<Vec<Sid>, ServiceError> {
+pub(crate) async fn instances_using(
+    ctx_svc: &crate::service::Service,
+    id: &Id,
+) -> Result<Vec<Sid>, ServiceError> {
     let s = id.to_string();
-    let filter = Filter::or(vec![Filter::eq("code.core", s.clone()), Filter::eq("code.profile", s.clone()), Filter::eq("code.package", s)]);
-    let page = ctx_svc.store().find(Resource::Instance, &FindQuery::all_matching(filter)).await?;
-    Ok(page.items.iter().filter_map(|d| d.str_field("sid").and_then(|s| Sid::parse(s).ok())).collect())
+    let filter = Filter::or(vec![
+        Filter::eq("code.core", s.clone()),
+        Filter::eq("code.profile", s.clone()),
+        Filter::eq("code.package", s),
+    ]);
+    let page = ctx_svc
+        .store()
+        .find(Resource::Instance, &FindQuery::all_matching(filter))
+        .await?;
+    Ok(page
+        .items
+        .iter()
+        .filter_map(|d| d.str_field("sid").and_then(|s| Sid::parse(s).ok()))
+        .collect())
 }
 
-pub(super) async fn before_update(ctx: &Ctx<'_>, old: &Doc, change: &mut Body, plan: &mut Plan) -> Result<(), ServiceError> {
+pub(super) async fn before_update(
+    ctx: &Ctx<'_>,
+    old: &Doc,
+    change: &mut Body,
+    plan: &mut Plan,
+) -> Result<(), ServiceError> {
     let before = Code::from_doc(old).map_err(view_error)?;
     let after = Code::from_doc(&ctx.after(old, change)).map_err(view_error)?;
     let renamed = before.meta.name != after.meta.name
@@ -88,11 +129,26 @@ pub(super) async fn before_delete(ctx: &Ctx<'_>, old: &Doc, plan: &mut Plan) -> 
     let code = Code::from_doc(old).map_err(view_error)?;
     let users = instances_using(ctx.svc, &old.id).await?;
     let dependents_filter = Filter::eq("meta.dependency", old.id.to_string());
-    let page = ctx.svc.store().find(Resource::Code, &FindQuery::all_matching(dependents_filter)).await?;
-    let dependents: Vec<Code> = page.items.iter().map(Code::from_doc).collect::<Result<_, _>>().map_err(view_error)?;
-    code_rules::check_delete(&code, &users, &dependents).map_err(|e| ServiceError::conflict("_id", e.to_string()))?;
+    let page = ctx
+        .svc
+        .store()
+        .find(Resource::Code, &FindQuery::all_matching(dependents_filter))
+        .await?;
+    let dependents: Vec<Code> = page
+        .items
+        .iter()
+        .map(Code::from_doc)
+        .collect::<Result<_, _>>()
+        .map_err(view_error)?;
+    code_rules::check_delete(&code, &users, &dependents)
+        .map_err(|e| ServiceError::conflict("_id", e.to_string()))?;
     plan.job(
-        JobSpec::new(kinds::REMOVE_CODE, json!({ "code": CodeSpec::from(&code) }), ctx.now).keyed(code_key(&code.meta.name)),
+        JobSpec::new(
+            kinds::REMOVE_CODE,
+            json!({ "code": CodeSpec::from(&code) }),
+            ctx.now,
+        )
+        .keyed(code_key(&code.meta.name)),
     );
     Ok(())
 }

@@ -21,8 +21,12 @@ pub(super) fn check_query(body: &Body, issues: &mut Issues) {
 }
 
 fn run_job(command: &Id, actor: &Actor, now: crate::model::Timestamp) -> JobSpec {
-    JobSpec::new(kinds::RUN_COMMAND, json!({ "command": command.to_string(), "requested_by": actor.name() }), now)
-        .max_attempts(1)
+    JobSpec::new(
+        kinds::RUN_COMMAND,
+        json!({ "command": command.to_string(), "requested_by": actor.name() }),
+        now,
+    )
+    .max_attempts(1)
 }
 
 pub(super) fn plan_run(ctx: &Ctx<'_>, command: &Id, plan: &mut Plan) {

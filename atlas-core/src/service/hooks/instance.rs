@@ -24,7 +24,9 @@ fn set(body: &mut Body, path: &[&str], v: Value) {
     let (last, parents) = path.split_last().expect("non-empty path");
     let mut cur = body;
     for p in parents {
-        let slot = cur.entry((*p).to_owned()).or_insert_with(|| Value::Object(Body::new()));
+        let slot = cur
+            .entry((*p).to_owned())
+            .or_insert_with(|| Value::Object(Body::new()));
         if !slot.is_object() {
             *slot = Value::Object(Body::new());
         }
@@ -46,10 +48,21 @@ async fn unused_sid(ctx: &Ctx<'_>) -> Result<Sid, ServiceError> {
 async fn current_core_and_profile(ctx: &Ctx<'_>) -> Result<Vec<Code>, ServiceError> {
     let filter = Filter::and(vec![
         Filter::eq("meta.is_current", true),
-        Filter::or(vec![Filter::eq("meta.code_type", "core"), Filter::eq("meta.code_type", "profile")]),
+        Filter::or(vec![
+            Filter::eq("meta.code_type", "core"),
+            Filter::eq("meta.code_type", "profile"),
+        ]),
     ]);
-    let page = ctx.svc.store().find(Resource::Code, &FindQuery::all_matching(filter)).await?;
-    page.items.iter().map(Code::from_doc).collect::<Result<_, _>>().map_err(view_error)
+    let page = ctx
+        .svc
+        .store()
+        .find(Resource::Code, &FindQuery::all_matching(filter))
+        .await?;
+    page.items
+        .iter()
+        .map(Code::from_doc)
+        .collect::<Result<_, _>>()
+        .map_err(view_error)
 }
 
 fn ids_at(body: &Body, path: &[&str]) -> Vec<Id> {
@@ -58,7 +71,11 @@ fn ids_at(body: &Body, path: &[&str]) -> Vec<Id> {
         cur = cur.and_then(|v| v.get(*p).cloned());
     }
     match cur {
-        Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str()).filter_map(|s| Id::parse(s).ok()).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str())
+            .filter_map(|s| Id::parse(s).ok())
+            .collect(),
         Some(Value::String(s)) => Id::parse(&s).into_iter().collect(),
         _ => Vec::new(),
     }
@@ -73,15 +90,24 @@ async fn check_code_types(ctx: &Ctx<'_>, body: &Body, issues: &mut Issues) -> Re
     ];
     for (field, types) in wanted {
         for (i, id) in ids_at(body, &["code", field]).into_iter().enumerate() {
-            let Some(doc) = ctx.svc.store().get_live(Resource::Code, &id).await? else { continue };
+            let Some(doc) = ctx.svc.store().get_live(Resource::Code, &id).await? else {
+                continue;
+            };
             let ok = doc
                 .str_field("meta.code_type")
                 .and_then(|t| t.parse::<CodeType>().ok())
                 .is_some_and(|t| types.contains(&t));
             if !ok {
-                let path = if field == "package" { format!("code.package.{i}") } else { format!("code.{field}") };
+                let path = if field == "package" {
+                    format!("code.package.{i}")
+                } else {
+                    format!("code.{field}")
+                };
                 let names: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
-                issues.add(&path, format!("value '{id}' is not a code item of type {}", names.join(" or ")));
+                issues.add(
+                    &path,
+                    format!("value '{id}' is not a code item of type {}", names.join(" or ")),
+                );
             }
         }
     }
@@ -140,18 +166,30 @@ pub(super) async fn before_create(
     body.insert("statistics".into(), json!(statistics.to_string()));
     let mut stats = Body::new();
     stats.insert("instance".into(), json!(id.to_string()));
-    plan.after.push(Write::Insert { res: Resource::Statistics, id: statistics, body: stats });
+    plan.after.push(Write::Insert {
+        res: Resource::Statistics,
+        id: statistics,
+        body: stats,
+    });
     plan.job(instance_job(kinds::PROVISION, id, ctx.now));
     Ok(())
 }
 
-pub(super) async fn before_update(ctx: &Ctx<'_>, old: &Doc, change: &mut Body, plan: &mut Plan) -> Result<(), ServiceError> {
+pub(super) async fn before_update(
+    ctx: &Ctx<'_>,
+    old: &Doc,
+    change: &mut Body,
+    plan: &mut Plan,
+) -> Result<(), ServiceError> {
     let before = Instance::from_doc(old).map_err(view_error)?;
     if let Some(sid) = change.get("sid").and_then(Value::as_str) {
         if sid != before.sid.as_str() {
             return Err(ServiceError::conflict(
                 "sid",
-                format!("the sid of instance '{}' cannot change; create a new instance instead", before.sid),
+                format!(
+                    "the sid of instance '{}' cannot change; create a new instance instead",
+                    before.sid
+                ),
             ));
         }
     }
@@ -185,7 +223,9 @@ pub(super) async fn before_update(ctx: &Ctx<'_>, old: &Doc, change: &mut Body, p
     }
 
     let written = ctx.after(old, change);
-    let settings_changed = SETTINGS_FIELDS.iter().any(|f| old.body.get(*f) != written.body.get(*f));
+    let settings_changed = SETTINGS_FIELDS
+        .iter()
+        .any(|f| old.body.get(*f) != written.body.get(*f));
     if settings_changed && !transition_planned && before.status != Status::Pending {
         plan.job(instance_job(kinds::WRITE_SETTINGS, &old.id, ctx.now));
     }
@@ -201,7 +241,12 @@ pub(super) async fn before_delete(ctx: &Ctx<'_>, old: &Doc, plan: &mut Plan) -> 
         if route.is_active() {
             let mut patch = Body::new();
             patch.insert("route_status".into(), json!("inactive"));
-            plan.before.push(Write::Update { res: Resource::Route, id: doc.id, patch, expect: Some(doc.etag.clone()) });
+            plan.before.push(Write::Update {
+                res: Resource::Route,
+                id: doc.id,
+                patch,
+                expect: Some(doc.etag.clone()),
+            });
             republish = true;
         }
     }

@@ -109,7 +109,12 @@ pub(crate) async fn before_update(
     }
 }
 
-pub(crate) async fn before_delete(ctx: &Ctx<'_>, res: Resource, old: &Doc, plan: &mut Plan) -> Result<(), ServiceError> {
+pub(crate) async fn before_delete(
+    ctx: &Ctx<'_>,
+    res: Resource,
+    old: &Doc,
+    plan: &mut Plan,
+) -> Result<(), ServiceError> {
     match res {
         Resource::Code => code::before_delete(ctx, old, plan).await,
         Resource::Instance => instance::before_delete(ctx, old, plan).await,
@@ -124,9 +129,17 @@ pub(crate) async fn before_delete(ctx: &Ctx<'_>, res: Resource, old: &Doc, plan:
 /// schema default (`status`), which would otherwise request a transition.
 pub(crate) fn keep_server_fields(res: Resource, old: &Doc, sent: &Value, body: &mut Body) {
     let keep: &[&str] = match res {
-        Resource::Instance => {
-            &["sid", "path", "status", "dates", "statistics", "db_key", "update_group", "code", "created_by"]
-        }
+        Resource::Instance => &[
+            "sid",
+            "path",
+            "status",
+            "dates",
+            "statistics",
+            "db_key",
+            "update_group",
+            "code",
+            "created_by",
+        ],
         Resource::Route => &["dates", "created_by"],
         _ => &["created_by"],
     };

@@ -14,11 +14,19 @@ use crate::store::{StoreExt, Write};
 
 /// Applies the activation rule to `route` (as it will be stored, with id
 /// `id`). Returns whether the route stays active.
-async fn activation(ctx: &Ctx<'_>, id: &Id, route: &Route, change: &mut Body, plan: &mut Plan) -> Result<bool, ServiceError> {
+async fn activation(
+    ctx: &Ctx<'_>,
+    id: &Id,
+    route: &Route,
+    change: &mut Body,
+    plan: &mut Plan,
+) -> Result<bool, ServiceError> {
     if route.route_status != RouteStatus::Active {
         return Ok(false);
     }
-    let Some(instance_id) = route.instance_id else { return Ok(true) };
+    let Some(instance_id) = route.instance_id else {
+        return Ok(true);
+    };
     let Some(doc) = ctx.svc.store().get_live(Resource::Instance, &instance_id).await? else {
         // The relation check reports the missing instance.
         return Ok(true);
@@ -35,8 +43,16 @@ async fn activation(ctx: &Ctx<'_>, id: &Id, route: &Route, change: &mut Body, pl
     Ok(true)
 }
 
-fn launch_for_route(ctx: &Ctx<'_>, route: &Id, doc: &Doc, instance: &Instance, plan: &mut Plan) -> Result<(), ServiceError> {
-    let ctx_t = TransitionContext { has_primary_route: true };
+fn launch_for_route(
+    ctx: &Ctx<'_>,
+    route: &Id,
+    doc: &Doc,
+    instance: &Instance,
+    plan: &mut Plan,
+) -> Result<(), ServiceError> {
+    let ctx_t = TransitionContext {
+        has_primary_route: true,
+    };
     let t = lifecycle::plan(instance.status, Status::Launching, &ctx_t)
         .map_err(|e| ServiceError::conflict(e.field(), e.to_string()))?
         .ok_or_else(|| ServiceError::conflict("status", "the instance is already launching"))?;
@@ -45,12 +61,22 @@ fn launch_for_route(ctx: &Ctx<'_>, route: &Id, doc: &Doc, instance: &Instance, p
         patch.insert("routes".into(), json!({ "primary_route": route.to_string() }));
     }
     // After the route insert: the instance's primary route must exist.
-    plan.after.push(Write::Update { res: Resource::Instance, id: doc.id, patch, expect: Some(doc.etag.clone()) });
+    plan.after.push(Write::Update {
+        res: Resource::Instance,
+        id: doc.id,
+        patch,
+        expect: Some(doc.etag.clone()),
+    });
     plan.job(lifecycle_job(t.work.job_kind(), &doc.id, t.from, ctx.now));
     Ok(())
 }
 
-pub(super) async fn before_create(ctx: &Ctx<'_>, id: &Id, body: &mut Body, plan: &mut Plan) -> Result<(), ServiceError> {
+pub(super) async fn before_create(
+    ctx: &Ctx<'_>,
+    id: &Id,
+    body: &mut Body,
+    plan: &mut Plan,
+) -> Result<(), ServiceError> {
     let dates = body.entry("dates").or_insert_with(|| json!({}));
     if let Some(d) = dates.as_object_mut() {
         d.insert("created".into(), json!(ctx.now.to_string()));
@@ -62,7 +88,12 @@ pub(super) async fn before_create(ctx: &Ctx<'_>, id: &Id, body: &mut Body, plan:
     Ok(())
 }
 
-pub(super) async fn before_update(ctx: &Ctx<'_>, old: &Doc, change: &mut Body, plan: &mut Plan) -> Result<(), ServiceError> {
+pub(super) async fn before_update(
+    ctx: &Ctx<'_>,
+    old: &Doc,
+    change: &mut Body,
+    plan: &mut Plan,
+) -> Result<(), ServiceError> {
     let before = Route::from_doc(old).map_err(view_error)?;
     let after = Route::from_doc(&ctx.after(old, change)).map_err(view_error)?;
     let active_now = activation(ctx, &old.id, &after, change, plan).await?;

@@ -1,0 +1,104 @@
+//! The command line: one subcommand per module in `cmd/`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Atlas runs a fleet of Drupal sites.
+#[derive(Debug, Parser)]
+#[command(name = "atlas", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file (TOML); default: `ATLAS_CONFIG`, else built-in
+    /// defaults only.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory (database, key file, users); overrides `data_dir`.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API, the worker and the scheduler in one process.
+    Serve {
+        /// Listen address, overriding `http.listen` (e.g. 127.0.0.1:8080).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// Run only the worker and the scheduler (next to a separate API).
+    Worker,
+    /// Manage API users.
+    User {
+        /// What to do with users.
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Print or check the configuration.
+    Config {
+        /// What to do with the configuration.
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Create or upgrade the database schema, then check its integrity.
+    Migrate,
+}
+
+/// `atlas user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// Add a user; the password is read from `ATLAS_PASSWORD` or stdin.
+    Add {
+        /// User name.
+        name: String,
+    },
+    /// List user names.
+    List,
+    /// Remove a user.
+    Remove {
+        /// User name.
+        name: String,
+    },
+    /// Change a user's password (read from `ATLAS_PASSWORD` or stdin).
+    Passwd {
+        /// User name.
+        name: String,
+    },
+}
+
+/// `atlas config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Print the fully commented default configuration.
+    Default,
+    /// Validate the configuration, roots, key file and programs.
+    Check,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_takes_a_listen_override_and_global_flags() {
+        let cli = Cli::parse_from([
+            "atlas",
+            "--data-dir",
+            "/tmp/x",
+            "serve",
+            "--listen",
+            "127.0.0.1:9",
+        ]);
+        assert_eq!(cli.data_dir, Some(PathBuf::from("/tmp/x")));
+        assert!(matches!(cli.command, Command::Serve { listen: Some(ref l) } if l == "127.0.0.1:9"));
+    }
+}

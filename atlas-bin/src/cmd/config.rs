@@ -1,0 +1,86 @@
+//! `atlas config check`: validates the configuration, the roots, the
+//! encryption key and the programs Atlas runs, and lists every problem.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+use atlas_core::secrets::SecretKey;
+
+use crate::config::AtlasConfig;
+
+/// Finds `program` on `PATH` (or checks it when it has a `/`).
+fn find_program(program: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &Path| {
+        p.metadata()
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if program.components().count() > 1 {
+        return executable(program).then(|| program.to_path_buf());
+    }
+    std::env::var_os("PATH")
+        .map(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(program))
+                .find(|p| executable(p))
+        })
+        .unwrap_or(None)
+}
+
+/// Every problem of `cfg`, as sentences naming the setting.
+pub(crate) fn problems(cfg: &AtlasConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Err(e) = cfg.shell.validate() {
+        out.push(format!("[shell] {e}"));
+    }
+    if let Err(e) = cfg.scheduler.schedule() {
+        out.push(format!("[scheduler] {e:#}"));
+    }
+    let key = cfg.key_file();
+    match std::fs::read_to_string(&key) {
+        Ok(text) => {
+            if let Err(e) = SecretKey::parse(&text) {
+                out.push(format!("[secrets] key file {}: {e}", key.display()));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => out.push(format!("[secrets] key file {}: {e}", key.display())),
+    }
+    let p = &cfg.shell.programs;
+    for (name, program) in [
+        ("git", &p.git),
+        ("drush", &p.drush),
+        ("mysql", &p.mysql),
+        ("sh", &p.sh),
+    ] {
+        if find_program(Path::new(program)).is_none() {
+            out.push(format!(
+                "[shell.programs] {name} = \"{program}\" is not an executable on this machine"
+            ));
+        }
+    }
+    if cfg.worker.concurrency == 0 {
+        out.push("[worker] concurrency must be at least 1".into());
+    }
+    out
+}
+
+/// Prints the checks and fails when any problem was found.
+///
+/// # Errors
+/// One error summarising the problems.
+pub async fn check(cfg: AtlasConfig) -> anyhow::Result<()> {
+    let found = problems(&cfg);
+    println!("data_dir: {}", cfg.data_dir.display());
+    println!("key file: {}", cfg.key_file().display());
+    for p in &found {
+        println!("problem: {p}");
+    }
+    if found.is_empty() {
+        println!("configuration ok");
+        Ok(())
+    } else {
+        bail!("{} configuration problem(s) found", found.len())
+    }
+}

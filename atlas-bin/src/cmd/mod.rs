@@ -1,0 +1,66 @@
+//! One module per subcommand, and the shutdown signal they share.
+
+mod config;
+mod migrate;
+mod serve;
+mod user;
+mod worker;
+
+use tokio::sync::watch;
+
+use crate::cli::{Command, ConfigAction};
+use crate::config::AtlasConfig;
+
+/// Runs `command`.
+///
+/// # Errors
+/// Whatever the subcommand fails with.
+pub async fn run(command: Command, cfg: AtlasConfig) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { listen } => serve::run(cfg, listen).await,
+        Command::Worker => worker::run(cfg).await,
+        Command::User { action } => user::run(cfg, action),
+        Command::Config {
+            action: ConfigAction::Default,
+        } => {
+            print!("{}", crate::config::DEFAULT_TOML);
+            Ok(())
+        }
+        Command::Config {
+            action: ConfigAction::Check,
+        } => config::check(cfg).await,
+        Command::Migrate => migrate::run(cfg).await,
+    }
+}
+
+/// A shutdown signal: resolves on Ctrl-C or SIGTERM. Clones of the
+/// returned receiver resolve together.
+pub(crate) fn shutdown_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term => {}
+        }
+        tracing::info!("shutting down: finishing requests and running jobs");
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+/// Resolves when `rx` says shut down (or its sender is gone).
+pub(crate) async fn until(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}

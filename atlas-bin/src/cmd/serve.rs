@@ -1,0 +1,60 @@
+//! `atlas serve`: the API, the worker and the scheduler in one process on
+//! the embedded SQLite store.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::cmd::worker::Background;
+use crate::config::AtlasConfig;
+use crate::users::{UsersFile, FIRST_USER};
+use crate::wiring;
+
+/// Runs everything until Ctrl-C / SIGTERM, then finishes in-flight
+/// requests and lets running jobs finish up to the worker's grace period.
+///
+/// # Errors
+/// Configuration, store, key or listen-address problems at start-up.
+pub async fn run(mut cfg: AtlasConfig, listen: Option<String>) -> anyhow::Result<()> {
+    if let Some(l) = listen {
+        cfg.http.listen = l
+            .parse()
+            .with_context(|| format!("--listen {l}: use an address like 127.0.0.1:8080"))?;
+    }
+    wiring::ensure_dir(&cfg.data_dir)?;
+    let store = wiring::store(&cfg).await?;
+    let key = wiring::secret_key(&cfg)?;
+    let svc = wiring::service(&cfg, store, key);
+    let bg = Background::build(&cfg, &svc)?;
+
+    let users = UsersFile::at(cfg.users_file());
+    if let Some(password) = users.ensure_first_user()? {
+        println!("Created the first API user: {FIRST_USER} / {password}");
+        println!(
+            "(shown once; stored hashed in {}; change it with `atlas user passwd {FIRST_USER}`)",
+            users.path().display()
+        );
+    }
+    let mut known = users.load()?.users;
+    known.extend(cfg.http.users.clone());
+    let auth = Arc::new(atlas_http::StaticUsers::new(known).context("a user's password hash is invalid")?);
+    let state = atlas_http::AppState::new(svc, auth, cfg.http.clone());
+
+    let listener = tokio::net::TcpListener::bind(&cfg.http.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (http.listen)", cfg.http.listen))?;
+    let addr = listener.local_addr()?;
+    println!(
+        "Atlas is listening on http://{addr}/ (data in {})",
+        cfg.data_dir.display()
+    );
+
+    let stop = super::shutdown_signal();
+    let background = tokio::spawn(bg.run(stop.clone()));
+    atlas_http::serve(listener, state, super::until(stop))
+        .await
+        .context("the HTTP server failed")?;
+    background.await.context("the worker task panicked")??;
+    println!("Atlas stopped.");
+    Ok(())
+}

@@ -1,0 +1,372 @@
+//! The `atlas.toml` configuration: defaults in code, then the file
+//! (`--config` or `ATLAS_CONFIG`), then `ATLAS_*` environment variables
+//! (`ATLAS_HTTP__LISTEN=0.0.0.0:8080`; `__` separates sections). Each
+//! adapter owns its section's type; this module composes them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use atlas_core::model::Environment;
+use atlas_core::scheduler::{PeriodicTask, Schedule};
+use atlas_core::service::ServiceConfig;
+use atlas_core::worker::WorkerConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::telemetry::LogConfig;
+
+/// The commented default configuration printed by `atlas config default`.
+pub const DEFAULT_TOML: &str = include_str!("default-config.toml");
+
+/// Which `Store` backend to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// The embedded SQLite store (durable; the default).
+    #[default]
+    Sqlite,
+    /// In memory: everything is lost on exit (trying things out, tests).
+    Memory,
+    /// PostgreSQL (a later adapter; this build does not include it).
+    Postgres,
+}
+
+/// The `[store]` section.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite`, `memory` or `postgres`.
+    pub backend: Backend,
+    /// SQLite settings; a relative `path` is under `data_dir`.
+    pub sqlite: atlas_sqlite::SqliteConfig,
+}
+
+/// The `[secrets]` section.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// File holding the 32-byte key that encrypts database passwords at
+    /// rest (hex or base64). Relative paths are under `data_dir`; generated
+    /// with mode 0600 on first start when absent. Default `secret.key`.
+    pub key_file: Option<PathBuf>,
+}
+
+/// The `[scheduler]` section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchedulerConfig {
+    /// Whether this process runs the periodic tasks.
+    pub enabled: bool,
+    /// How often the scheduler looks for due tasks, in seconds.
+    pub tick_secs: u64,
+    /// Cron expressions overriding the default of a task, by task name
+    /// (`pool_top_up = "*/5 * * * *"`).
+    pub tasks: BTreeMap<String, String>,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            tick_secs: 30,
+            tasks: BTreeMap::new(),
+        }
+    }
+}
+
+impl SchedulerConfig {
+    /// The schedule with overrides applied.
+    ///
+    /// # Errors
+    /// An unknown task name or a bad cron expression.
+    pub fn schedule(&self) -> anyhow::Result<Schedule> {
+        let mut overrides = BTreeMap::new();
+        for (name, expr) in &self.tasks {
+            let task: PeriodicTask = name.parse().with_context(|| {
+                let names: Vec<&str> = PeriodicTask::ALL.iter().map(|t| t.name()).collect();
+                format!("scheduler.tasks: use one of {}", names.join(", "))
+            })?;
+            overrides.insert(task, expr.clone());
+        }
+        Ok(Schedule::new(&overrides)?)
+    }
+}
+
+/// Everything `atlas` reads from configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AtlasConfig {
+    /// Where Atlas keeps its database, key file, users and (by default)
+    /// the instances' trees.
+    pub data_dir: PathBuf,
+    /// `local`, `development`, `test` or `production`.
+    pub environment: Environment,
+    /// Logging.
+    pub log: LogConfig,
+    /// The REST API.
+    pub http: atlas_http::HttpConfig,
+    /// The record store.
+    pub store: StoreConfig,
+    /// Secrets at rest.
+    pub secrets: SecretsConfig,
+    /// API rules and periodic task parameters.
+    pub service: ServiceConfig,
+    /// The job worker.
+    pub worker: WorkerConfig,
+    /// The periodic schedule.
+    pub scheduler: SchedulerConfig,
+    /// The executor on this host.
+    pub shell: atlas_shell::ShellConfig,
+}
+
+impl Default for AtlasConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("atlas-data"),
+            environment: Environment::Local,
+            log: LogConfig::default(),
+            http: atlas_http::HttpConfig::default(),
+            store: StoreConfig::default(),
+            secrets: SecretsConfig::default(),
+            service: ServiceConfig::default(),
+            worker: WorkerConfig::default(),
+            scheduler: SchedulerConfig::default(),
+            shell: atlas_shell::ShellConfig::default(),
+        }
+    }
+}
+
+impl AtlasConfig {
+    /// Loads defaults ← file ← environment ← `data_dir` (from
+    /// `--data-dir`). `path` (from `--config`) wins over `ATLAS_CONFIG`; a
+    /// named file that does not exist is an error.
+    ///
+    /// # Errors
+    /// Unreadable or invalid files, unknown keys, bad values.
+    pub fn load(path: Option<&Path>, data_dir: Option<&Path>) -> anyhow::Result<Self> {
+        let defaults = config::Config::try_from(&AtlasConfig::default()).context("encoding the defaults")?;
+        let mut b = config::Config::builder().add_source(defaults);
+        let env_path = std::env::var_os("ATLAS_CONFIG").map(PathBuf::from);
+        if let Some(p) = path.map(Path::to_path_buf).or(env_path) {
+            if !p.exists() {
+                bail!("configuration file {} does not exist", p.display());
+            }
+            b = b.add_source(config::File::from(p.as_path()).format(config::FileFormat::Toml));
+        }
+        b = b.add_source(
+            config::Environment::with_prefix("ATLAS")
+                .prefix_separator("_")
+                .separator("__")
+                .try_parsing(true),
+        );
+        let mut cfg: AtlasConfig = b
+            .build()
+            .context("reading the configuration")?
+            .try_deserialize()
+            .context("the configuration is invalid")?;
+        if let Some(dir) = data_dir {
+            cfg.data_dir = dir.to_path_buf();
+        }
+        Ok(cfg.resolved())
+    }
+
+    /// Applies derived settings: the top-level environment reaches every
+    /// section; relative paths are placed under `data_dir`; shell roots left
+    /// at their defaults move under `data_dir` so a fresh machine needs no
+    /// root-owned directories.
+    pub fn resolved(mut self) -> Self {
+        let data = absolute(&self.data_dir);
+        self.data_dir = data.clone();
+        self.service.environment = self.environment;
+        self.shell.environment = self.environment;
+        if self.store.sqlite.path.is_relative() && !self.store.sqlite.is_in_memory() {
+            self.store.sqlite.path = data.join(&self.store.sqlite.path);
+        }
+        let dflt = atlas_shell::ShellConfig::default();
+        let roots = [
+            (&mut self.shell.code_root, &dflt.code_root, "code"),
+            (
+                &mut self.shell.instances_code_root,
+                &dflt.instances_code_root,
+                "instances",
+            ),
+            (
+                &mut self.shell.instances_web_root,
+                &dflt.instances_web_root,
+                "web",
+            ),
+            (&mut self.shell.files_root, &dflt.files_root, "files"),
+            (&mut self.shell.down_page, &dflt.down_page, "down"),
+            (&mut self.shell.route_map.path, &dflt.route_map.path, "routes.map"),
+        ];
+        for (slot, default, name) in roots {
+            if slot == default {
+                *slot = data.join(name);
+            }
+        }
+        self
+    }
+
+    /// The key file path.
+    pub fn key_file(&self) -> PathBuf {
+        let p = self
+            .secrets
+            .key_file
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("secret.key"));
+        if p.is_relative() {
+            self.data_dir.join(p)
+        } else {
+            p
+        }
+    }
+
+    /// The users file (`name = "<argon2id hash>"`).
+    pub fn users_file(&self) -> PathBuf {
+        self.data_dir.join("users.toml")
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `section.key` of every setting written (or commented out) in the
+    /// default file.
+    fn documented_keys(text: &str) -> Vec<String> {
+        let mut section = String::new();
+        let mut out = Vec::new();
+        for line in text.lines() {
+            let t = line.trim();
+            if let Some(h) = t.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+                section = h.to_owned();
+                continue;
+            }
+            let t = t.strip_prefix("# ").unwrap_or(t);
+            if let Some((k, _)) = t.split_once(" = ") {
+                if k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    out.push(if section.is_empty() {
+                        k.to_owned()
+                    } else {
+                        format!("{section}.{k}")
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    fn leaf_keys(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
+        match v {
+            toml::Value::Table(t) if !t.is_empty() => {
+                for (k, v) in t {
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    leaf_keys(&p, v, out);
+                }
+            }
+            _ => out.push(prefix.to_owned()),
+        }
+    }
+
+    #[test]
+    fn default_config_file_parses_to_the_built_in_defaults() {
+        let parsed: AtlasConfig = toml::from_str(DEFAULT_TOML).expect("the default file parses");
+        assert_eq!(parsed, AtlasConfig::default());
+    }
+
+    #[test]
+    fn every_setting_is_documented_in_the_default_config_file() {
+        let documented = documented_keys(DEFAULT_TOML);
+        let mut keys = Vec::new();
+        leaf_keys(
+            "",
+            &toml::Value::try_from(AtlasConfig::default()).unwrap(),
+            &mut keys,
+        );
+        // Set from the top-level `environment`.
+        keys.retain(|k| k != "service.environment" && k != "shell.environment");
+        for optional in [
+            "http.public_url",
+            "secrets.key_file",
+            "service.pool_size",
+            "shell.homepage_extra_files",
+            "shell.server_name",
+            "shell.permissions.web_group",
+        ] {
+            keys.push(optional.to_owned());
+        }
+        for k in keys {
+            if k.ends_with("http.users") || k.ends_with("scheduler.tasks") {
+                continue;
+            }
+            assert!(
+                documented.contains(&k),
+                "{k} is not documented in default-config.toml"
+            );
+        }
+        for task in PeriodicTask::ALL {
+            assert!(
+                documented.contains(&format!("scheduler.tasks.{}", task.name())),
+                "{task}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("atlas.toml");
+        std::fs::write(&f, "[worker]\nthreads = 3\n").unwrap();
+        let e = AtlasConfig::load(Some(&f), None).unwrap_err();
+        assert!(format!("{e:#}").contains("threads"), "{e:#}");
+    }
+
+    #[test]
+    fn file_values_override_defaults_and_a_missing_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("atlas.toml");
+        std::fs::write(&f, "environment = \"production\"\n[worker]\nconcurrency = 9\n").unwrap();
+        let cfg = AtlasConfig::load(Some(&f), Some(dir.path())).unwrap();
+        assert_eq!(cfg.worker.concurrency, 9);
+        assert_eq!(cfg.service.environment, Environment::Production);
+        assert_eq!(cfg.shell.environment, Environment::Production);
+        assert!(AtlasConfig::load(Some(&dir.path().join("nope.toml")), None).is_err());
+    }
+
+    #[test]
+    fn default_roots_move_under_the_data_dir_and_configured_ones_stay() {
+        let mut cfg = AtlasConfig {
+            data_dir: PathBuf::from("/srv/atlas"),
+            ..AtlasConfig::default()
+        };
+        cfg.shell.files_root = PathBuf::from("/mnt/files");
+        let cfg = cfg.resolved();
+        assert_eq!(cfg.shell.code_root, PathBuf::from("/srv/atlas/code"));
+        assert_eq!(cfg.shell.files_root, PathBuf::from("/mnt/files"));
+        assert_eq!(cfg.store.sqlite.path, PathBuf::from("/srv/atlas/atlas.db"));
+        assert_eq!(cfg.key_file(), PathBuf::from("/srv/atlas/secret.key"));
+    }
+
+    #[test]
+    fn schedule_overrides_must_name_known_tasks() {
+        let mut s = SchedulerConfig::default();
+        s.tasks.insert("pool_top_up".into(), "*/1 * * * *".into());
+        assert!(s.schedule().is_ok());
+        s.tasks.insert("pool_refill".into(), "*/1 * * * *".into());
+        assert!(format!("{:#}", s.schedule().unwrap_err()).contains("pool_top_up"));
+    }
+}

@@ -1,0 +1,38 @@
+//! `atlas`: a thin entry point — parse the command line, load the
+//! configuration, start telemetry, run the subcommand.
+
+mod cli;
+mod cmd;
+mod config;
+mod telemetry;
+mod users;
+mod wiring;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    let cfg = match config::AtlasConfig::load(cli.config.as_deref(), cli.data_dir.as_deref()) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("atlas: {e:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    telemetry::init(&cfg.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("atlas: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cmd::run(cli.command, cfg)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            telemetry::report(&e);
+            eprintln!("atlas: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Builds the ports from configuration: the only place that chooses the
+//! `Store`, `Executor`, `Clock` and `Notifier` implementations.
+
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use atlas_core::clock::{Clock, SystemClock};
+use atlas_core::notify::{Notifier, NullNotifier};
+use atlas_core::secrets::SecretKey;
+use atlas_core::service::Service;
+use atlas_core::{Executor, MemoryStore, Store};
+use atlas_sqlite::SqliteStore;
+
+use crate::config::{AtlasConfig, Backend};
+
+/// Creates `dir` (and parents) if needed.
+pub fn ensure_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
+}
+
+/// Opens the configured store (migrating a SQLite database as needed).
+///
+/// # Errors
+/// An unusable database; a backend this build does not include.
+pub async fn store(cfg: &AtlasConfig) -> anyhow::Result<Arc<dyn Store>> {
+    match cfg.store.backend {
+        Backend::Sqlite => {
+            if let Some(dir) = cfg.store.sqlite.path.parent() {
+                ensure_dir(dir)?;
+            }
+            let s = SqliteStore::open(cfg.store.sqlite.clone())
+                .await
+                .with_context(|| format!("opening the database {}", cfg.store.sqlite.path.display()))?;
+            Ok(Arc::new(s))
+        }
+        Backend::Memory => Ok(Arc::new(MemoryStore::new())),
+        Backend::Postgres => {
+            bail!("store.backend = \"postgres\": this atlas was built without postgres; use \"sqlite\"")
+        }
+    }
+}
+
+/// Reads the secrets key, generating the key file (mode 0600) when absent.
+///
+/// # Errors
+/// An unreadable or malformed key file.
+pub fn secret_key(cfg: &AtlasConfig) -> anyhow::Result<SecretKey> {
+    let path = cfg.key_file();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => SecretKey::parse(&text).with_context(|| format!("key file {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            if let Some(dir) = path.parent() {
+                ensure_dir(dir)?;
+            }
+            let (key, text) = SecretKey::generate();
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .with_context(|| format!("creating key file {}", path.display()))?;
+            f.write_all(format!("{text}\n").as_bytes())?;
+            f.sync_all()?;
+            tracing::info!(path = %path.display(), "generated a new secrets key file");
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading key file {}", path.display())),
+    }
+}
+
+/// The executor on this host, its roots created.
+///
+/// # Errors
+/// Invalid shell configuration; roots that cannot be created.
+pub fn executor(cfg: &AtlasConfig) -> anyhow::Result<Arc<dyn Executor>> {
+    let shell = &cfg.shell;
+    for root in [
+        &shell.code_root,
+        &shell.instances_code_root,
+        &shell.instances_web_root,
+        &shell.files_root,
+    ] {
+        ensure_dir(root)?;
+    }
+    let exec =
+        atlas_shell::ShellExecutor::new(shell.clone()).context("the [shell] configuration is invalid")?;
+    Ok(Arc::new(exec))
+}
+
+/// The wall clock.
+pub fn clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
+}
+
+/// The notifier (adapters arrive with the notifications issue).
+pub fn notifier() -> Arc<dyn Notifier> {
+    Arc::new(NullNotifier)
+}
+
+/// The API service over `store`.
+pub fn service(cfg: &AtlasConfig, store: Arc<dyn Store>, key: SecretKey) -> Service {
+    Service::new(store, clock(), key, cfg.service.clone())
+}

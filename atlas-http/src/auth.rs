@@ -1,0 +1,282 @@
+//! Authentication: the pluggable [`Authenticator`] port, [`StaticUsers`]
+//! (users from configuration with argon2id password hashes), the
+//! [`hash_password`] helper behind `atlas user add`, and the reading of
+//! Basic credentials from a request.
+//!
+//! # Contracts
+//! - Checking a password takes the same work whether the user exists or not
+//!   (unknown users are checked against a dummy hash with the same cost).
+//! - Comparisons of secrets are constant-time.
+//! - A password that verified once is remembered as a keyed SHA-256 digest,
+//!   so later requests with the same credentials skip the deliberately slow
+//!   argon2 check (a write-heavy client would otherwise be limited to a few
+//!   dozen requests per second per core).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use async_trait::async_trait;
+use axum::http::{header, HeaderMap};
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// Checks a user name and password. Share as `Arc<dyn Authenticator>`; an
+/// LDAP bind (the original's method) is another implementation.
+#[async_trait]
+pub trait Authenticator: Send + Sync + fmt::Debug + 'static {
+    /// The authenticated user's name, or `None` when the credentials are
+    /// not valid.
+    ///
+    /// # Behavior
+    /// Must not reveal through timing whether `user` exists, and must not
+    /// block the async runtime (run slow work on a blocking thread).
+    ///
+    /// # Errors
+    /// None: a backend that cannot decide answers `None` (the client gets
+    /// 401) and logs why.
+    async fn authenticate(&self, user: &str, password: &str) -> Option<String>;
+}
+
+/// Why a [`StaticUsers`] cannot be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthConfigError {
+    /// A configured hash is not an argon2 PHC string.
+    #[error("the password hash of user '{user}' is not an argon2 PHC string ({reason}); create it with `atlas user add`")]
+    InvalidHash {
+        /// The user whose hash is wrong.
+        user: String,
+        /// What the parser said.
+        reason: String,
+    },
+}
+
+/// Users from configuration: name → argon2id PHC hash.
+pub struct StaticUsers {
+    users: HashMap<String, Arc<str>>,
+    dummy: Arc<str>,
+    cache_key: [u8; 32],
+    verified: Mutex<HashMap<String, [u8; 32]>>,
+}
+
+impl fmt::Debug for StaticUsers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<&String> = self.users.keys().collect();
+        names.sort();
+        f.debug_struct("StaticUsers")
+            .field("users", &names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StaticUsers {
+    /// Users from `(name, PHC hash)` pairs.
+    ///
+    /// # Errors
+    /// [`AuthConfigError::InvalidHash`] naming the first user whose hash
+    /// does not parse.
+    pub fn new<I, U, H>(users: I) -> Result<Self, AuthConfigError>
+    where
+        I: IntoIterator<Item = (U, H)>,
+        U: Into<String>,
+        H: Into<String>,
+    {
+        let mut map = HashMap::new();
+        let mut cost: Option<Params> = None;
+        for (user, hash) in users {
+            let (user, hash) = (user.into(), hash.into());
+            let parsed = PasswordHash::new(&hash).map_err(|e| AuthConfigError::InvalidHash {
+                user: user.clone(),
+                reason: e.to_string(),
+            })?;
+            let params = Params::try_from(&parsed).map_err(|e| AuthConfigError::InvalidHash {
+                user: user.clone(),
+                reason: e.to_string(),
+            })?;
+            cost.get_or_insert(params);
+            map.insert(user, Arc::<str>::from(hash));
+        }
+        let dummy = hash_with(&random_text(), cost.unwrap_or_default());
+        let mut cache_key = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut cache_key);
+        Ok(Self {
+            users: map,
+            dummy: dummy.into(),
+            cache_key,
+            verified: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn digest(&self, user: &str, password: &str) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(self.cache_key);
+        h.update((user.len() as u64).to_be_bytes());
+        h.update(user.as_bytes());
+        h.update(password.as_bytes());
+        h.finalize().into()
+    }
+
+    fn remembered(&self, user: &str, digest: &[u8; 32]) -> bool {
+        let verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        verified.get(user).is_some_and(|d| bool::from(d.ct_eq(digest)))
+    }
+}
+
+#[async_trait]
+impl Authenticator for StaticUsers {
+    async fn authenticate(&self, user: &str, password: &str) -> Option<String> {
+        let digest = self.digest(user, password);
+        if self.remembered(user, &digest) {
+            return Some(user.to_owned());
+        }
+        let known = self.users.get(user).cloned();
+        let hash = known.clone().unwrap_or_else(|| self.dummy.clone());
+        let password = password.to_owned();
+        let ok = tokio::task::spawn_blocking(move || verify(&password, &hash))
+            .await
+            .unwrap_or(false);
+        if ok && known.is_some() {
+            self.verified
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(user.to_owned(), digest);
+            Some(user.to_owned())
+        } else {
+            None
+        }
+    }
+}
+
+fn verify(password: &str, hash: &str) -> bool {
+    match PasswordHash::new(hash) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+fn random_text() -> String {
+    let mut raw = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut raw);
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(raw)
+}
+
+/// An argon2id PHC hash of `password` with `params` and a random salt.
+#[allow(clippy::expect_used)]
+fn hash_with(password: &str, params: Params) -> String {
+    let salt = SaltString::generate(&mut OsRng);
+    // Fails only for parameters out of range (ours come from a parsed hash
+    // or the defaults) or passwords longer than 4 GiB.
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2id hashing with valid parameters cannot fail")
+        .to_string()
+}
+
+/// The argon2id PHC hash (`$argon2id$v=19$m=19456,t=2,p=1$…`) of
+/// `password`, with a random salt and the OWASP-recommended cost; this is
+/// what `atlas user add` stores in `[http.users]`.
+pub fn hash_password(password: &str) -> String {
+    hash_with(password, Params::default())
+}
+
+/// The user name and password of a `Authorization: Basic …` header.
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap(password: &str) -> String {
+        hash_with(password, Params::new(8, 1, 1, None).unwrap())
+    }
+
+    fn users() -> StaticUsers {
+        StaticUsers::new([("alice", cheap("wonderland"))]).unwrap()
+    }
+
+    #[tokio::test]
+    async fn static_users_accept_the_right_password() {
+        assert_eq!(
+            users().authenticate("alice", "wonderland").await,
+            Some("alice".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn static_users_refuse_a_wrong_password_even_after_a_right_one() {
+        let u = users();
+        assert!(u.authenticate("alice", "wonderland").await.is_some());
+        assert_eq!(u.authenticate("alice", "wonderland!").await, None);
+        assert_eq!(u.authenticate("alice", "").await, None);
+    }
+
+    #[tokio::test]
+    async fn static_users_refuse_unknown_users() {
+        assert_eq!(users().authenticate("bob", "wonderland").await, None);
+    }
+
+    #[tokio::test]
+    async fn remembered_credentials_are_per_user() {
+        let u = StaticUsers::new([("alice", cheap("pw")), ("bob", cheap("other"))]).unwrap();
+        assert!(u.authenticate("alice", "pw").await.is_some());
+        assert_eq!(u.authenticate("bob", "pw").await, None);
+    }
+
+    #[test]
+    fn static_users_refuse_a_hash_that_is_not_phc() {
+        let err = StaticUsers::new([("alice", "plaintext")]).unwrap_err();
+        assert!(err.to_string().contains("user 'alice'"), "{err}");
+    }
+
+    #[test]
+    fn dummy_hash_uses_the_cost_of_the_configured_hashes() {
+        let u = users();
+        let dummy = PasswordHash::new(&u.dummy).unwrap();
+        assert_eq!(dummy.algorithm.as_str(), "argon2id");
+        assert_eq!(Params::try_from(&dummy).unwrap().m_cost(), 8);
+    }
+
+    #[test]
+    fn hash_password_makes_argon2id_phc_strings_that_verify() {
+        let h = hash_password("s3cret");
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(verify("s3cret", &h));
+        assert!(!verify("S3cret", &h));
+    }
+
+    #[test]
+    fn basic_credentials_are_decoded_from_the_header() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            "Basic YWxpY2U6d29uZDplcmxhbmQ=".parse().unwrap(),
+        );
+        assert_eq!(
+            basic_credentials(&h),
+            Some(("alice".into(), "wond:erland".into()))
+        );
+        h.insert(header::AUTHORIZATION, "Bearer abc".parse().unwrap());
+        assert_eq!(basic_credentials(&h), None);
+        h.insert(header::AUTHORIZATION, "Basic !!!".parse().unwrap());
+        assert_eq!(basic_credentials(&h), None);
+    }
+}

@@ -1,0 +1,15 @@
+//! The API over a real socket: one binary, one module per resource or
+//! concern (zero2prod layout). `helpers` holds `TestApp`.
+
+mod code;
+mod commands;
+mod errors;
+mod hardening;
+mod headers;
+mod helpers;
+mod instance;
+mod jobs;
+mod meta;
+mod others;
+mod queries;
+mod versions;

@@ -1,0 +1,403 @@
+//! [`SqliteStore`]: opening (pragmas, migrations, functions), and the
+//! [`Store`] implementation that routes reads to the reader pool and every
+//! change through the group-committing writer thread.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use atlas_core::jobs::{Job, JobId, LeaseSpec, Outcome};
+use atlas_core::model::{Doc, Id, Resource, Timestamp};
+use atlas_core::query::FindQuery;
+use atlas_core::store::{Batch, Committed, FindPage, JobPage, Store};
+use atlas_core::StoreError;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::config::{SqliteConfig, Synchronous};
+use crate::error::{Error, Result};
+use crate::functions::{self, Residuals};
+use crate::migrations;
+use crate::read::{self, Readers};
+use crate::write;
+use crate::writer::{Durability, Op, Reply, Watermark, Writer, WriterStats};
+
+/// The schema version this build of `atlas-sqlite` writes
+/// (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = migrations::LATEST;
+
+/// Prepared statements kept per connection (`prepare_cached`).
+const STATEMENT_CACHE: usize = 256;
+
+/// The SQLite [`Store`]: durable, shareable (clones share one database and
+/// one writer thread), and safe to open from several processes (they
+/// serialise on SQLite's write lock, waiting up to `busy_timeout_ms`).
+///
+/// # Contracts
+/// - A `commit` is answered only after its transaction committed, which
+///   with the default `synchronous = full` means it is on disk.
+/// - Concurrent `commit`s are grouped into one transaction, each batch in
+///   its own savepoint: a failing batch fails alone.
+/// - `find` returns exactly what `atlas_core::query::select` returns over
+///   the same records (see `translate.rs` for how).
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    // Field order matters for drop: the writer finishes queued work first.
+    writer: Writer,
+    readers: Readers,
+    residuals: Arc<Residuals>,
+    watermark: Arc<Watermark>,
+    config: SqliteConfig,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.config.path)
+            .field("synchronous", &self.inner.config.synchronous)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating as needed) the database `config`
+    /// describes.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the file cannot be opened, is not a
+    /// database, or was written by a newer Atlas (the message names both
+    /// schema versions).
+    pub async fn open(config: SqliteConfig) -> Result<SqliteStore, StoreError> {
+        tokio::task::spawn_blocking(move || Self::open_blocking(config))
+            .await
+            .map_err(Error::from)?
+    }
+
+    /// [`SqliteStore::open`] with the defaults for the file at `path`.
+    ///
+    /// # Errors
+    /// As [`SqliteStore::open`].
+    pub async fn open_path(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        Self::open(SqliteConfig::at(path.as_ref())).await
+    }
+
+    /// A fresh, empty in-memory store (tests, throw-away runs).
+    ///
+    /// # Errors
+    /// As [`SqliteStore::open`].
+    pub async fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        Self::open(SqliteConfig::in_memory()).await
+    }
+
+    /// [`SqliteStore::open`] for callers outside an async runtime. It
+    /// blocks while migrating.
+    ///
+    /// # Errors
+    /// As [`SqliteStore::open`].
+    pub fn open_blocking(config: SqliteConfig) -> Result<SqliteStore, StoreError> {
+        Ok(Self::open_inner(config)?)
+    }
+
+    fn open_inner(config: SqliteConfig) -> Result<SqliteStore> {
+        let residuals = Arc::new(Residuals::default());
+        let (writer_conn, readers, checkpointer, durability) = if config.is_in_memory() {
+            let mut conn = Connection::open_in_memory()?;
+            setup(&conn, &config, &residuals)?;
+            migrations::migrate(&mut conn)?;
+            let conn = Arc::new(Mutex::new(conn));
+            (Arc::clone(&conn), vec![conn], None, Durability::Immediate)
+        } else {
+            let path = &config.path;
+            let open = |flags: OpenFlags| {
+                Connection::open_with_flags(path, flags).map_err(|source| Error::Open {
+                    path: path.display().to_string(),
+                    source,
+                })
+            };
+            let mut conn = open(OpenFlags::default())?;
+            conn.busy_timeout(config.busy_timeout())?;
+            let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(Error::Corrupt(format!(
+                    "cannot switch to WAL (journal_mode is {mode})"
+                )));
+            }
+            setup(&conn, &config, &residuals)?;
+            migrations::migrate(&mut conn)?;
+            // Checkpoints run on their own connection, off the writer thread.
+            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+            let mut wal = path.clone().into_os_string();
+            wal.push("-wal");
+            let wal = PathBuf::from(wal);
+            let durability = if config.synchronous == Synchronous::Full {
+                // The sync thread fsyncs the WAL after each group (see writer.rs).
+                conn.pragma_update(None, "synchronous", "NORMAL")?;
+                Durability::Pipelined { wal: wal.clone() }
+            } else {
+                Durability::Immediate
+            };
+            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI;
+            let mut readers = Vec::new();
+            for _ in 0..config.readers.max(1) {
+                let r = open(flags)?;
+                setup(&r, &config, &residuals)?;
+                r.pragma_update(None, "query_only", true)?;
+                readers.push(Arc::new(Mutex::new(r)));
+            }
+            let cp = open(flags)?;
+            cp.busy_timeout(config.busy_timeout())?;
+            cp.pragma_update(None, "synchronous", "NORMAL")?;
+            let bytes = u64::from(config.checkpoint_kib) * 1024;
+            (
+                Arc::new(Mutex::new(conn)),
+                readers,
+                Some((cp, wal, bytes)),
+                durability,
+            )
+        };
+        let watermark = Watermark::new();
+        let writer = Writer::spawn(
+            writer_conn,
+            checkpointer,
+            durability,
+            Arc::clone(&watermark),
+            config.max_group,
+        )?;
+        tracing::debug!(path = %config.path.display(), "sqlite store open");
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                writer,
+                readers: Readers::new(readers),
+                residuals,
+                watermark,
+                config,
+            }),
+        })
+    }
+
+    /// The configuration the store was opened with.
+    pub fn config(&self) -> &SqliteConfig {
+        &self.inner.config
+    }
+
+    /// How many transactions the writer committed and how many requests
+    /// they carried (their ratio is the group-commit factor).
+    pub fn writer_stats(&self) -> WriterStats {
+        self.inner.writer.stats()
+    }
+
+    /// Runs `PRAGMA integrity_check`; returns the problems it reports
+    /// (empty when the database is sound).
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the check cannot run.
+    pub async fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|conn, _| {
+            let mut stmt = conn.prepare("PRAGMA integrity_check")?;
+            let lines = stmt
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(if lines == ["ok"] { Vec::new() } else { lines })
+        })
+        .await
+    }
+
+    /// The query plan SQLite chooses for `find(res, q)`'s count and page
+    /// queries (`EXPLAIN QUERY PLAN` detail lines), to check that hot queries
+    /// use their indexes.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`].
+    pub async fn explain_find(&self, res: Resource, q: &FindQuery) -> Result<Vec<String>, StoreError> {
+        let q = q.clone();
+        self.read(move |conn, residuals| read::explain(conn, residuals, res, &q))
+            .await
+    }
+
+    /// A point lookup: microseconds of work, so it runs on the calling
+    /// task when a reader connection is free, and on the blocking pool only
+    /// when all are busy.
+    async fn lookup<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let r = match self.inner.readers.try_with(f) {
+            Ok(r) => r,
+            Err(f) => {
+                let inner = Arc::clone(&self.inner);
+                tokio::task::spawn_blocking(move || inner.readers.with(f))
+                    .await
+                    .map_err(Error::from)?
+            }
+        };
+        self.inner.watermark.wait_durable().await;
+        Ok(r?)
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection, &Arc<Residuals>) -> Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let inner = Arc::clone(&self.inner);
+        let r = tokio::task::spawn_blocking(move || inner.readers.with(|c| f(c, &inner.residuals)))
+            .await
+            .map_err(Error::from)?;
+        // Never hand out writes that are committed but not yet on disk.
+        self.inner.watermark.wait_durable().await;
+        Ok(r?)
+    }
+}
+
+fn setup(conn: &Connection, config: &SqliteConfig, residuals: &Arc<Residuals>) -> Result<()> {
+    conn.busy_timeout(if config.is_in_memory() {
+        Duration::ZERO
+    } else {
+        config.busy_timeout()
+    })?;
+    conn.pragma_update(None, "synchronous", config.synchronous.pragma())?;
+    conn.pragma_update(None, "cache_size", -i64::from(config.cache_kib))?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    functions::register(conn, residuals)
+}
+
+fn unexpected(reply: Reply) -> StoreError {
+    Error::Corrupt(format!("the writer answered {reply:?} to another request")).into()
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    #[tracing::instrument(skip_all, fields(res = %res, id = %id))]
+    async fn get(&self, res: Resource, id: &Id) -> Result<Option<Doc>, StoreError> {
+        let id = *id;
+        self.lookup(move |c| write::load(c, res, &id)).await
+    }
+
+    #[tracing::instrument(skip_all, fields(res = %res))]
+    async fn find(&self, res: Resource, q: &FindQuery) -> Result<FindPage, StoreError> {
+        let q = q.clone();
+        self.read(move |c, r| read::find(c, r, res, &q)).await
+    }
+
+    #[tracing::instrument(skip_all, fields(res = %res, id = %id))]
+    async fn history(&self, res: Resource, id: &Id) -> Result<Vec<Doc>, StoreError> {
+        let id = *id;
+        self.read(move |c, _| read::history(c, res, &id)).await
+    }
+
+    #[tracing::instrument(skip_all, fields(writes = batch.writes.len()))]
+    async fn commit(&self, batch: Batch) -> Result<Committed, StoreError> {
+        match self.inner.writer.call(Op::Commit(batch)).await? {
+            Reply::Committed(c) => Ok(c),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(owner = %lease.owner))]
+    async fn claim(&self, lease: &LeaseSpec, now: Timestamp) -> Result<Option<Job>, StoreError> {
+        match self.inner.writer.call(Op::Claim(lease.clone(), now)).await? {
+            Reply::Claimed(j) => Ok(j.map(|j| *j)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(job.id = %job, owner = %owner))]
+    async fn renew(&self, job: &JobId, owner: &str, until: Timestamp) -> Result<(), StoreError> {
+        match self
+            .inner
+            .writer
+            .call(Op::Renew(*job, owner.to_owned(), until))
+            .await?
+        {
+            Reply::Done => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(job.id = %job, owner = %outcome.owner))]
+    async fn finish(&self, job: &JobId, outcome: Outcome) -> Result<(), StoreError> {
+        match self.inner.writer.call(Op::Finish(*job, outcome)).await? {
+            Reply::Done => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn requeue_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
+        match self.inner.writer.call(Op::RequeueExpired(now)).await? {
+            Reply::Count(n) => Ok(n),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(job.id = %id))]
+    async fn job(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
+        let id = *id;
+        self.lookup(move |c| write::load_job(c, &id)).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn find_jobs(&self, q: &FindQuery) -> Result<JobPage, StoreError> {
+        let q = q.clone();
+        self.read(move |c, r| read::find_jobs(c, r, &q)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use atlas_core::query::Filter;
+    use serde_json::json;
+
+    #[test]
+    fn opening_a_version_1_file_migrates_it_and_its_records_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        let mut c = Connection::open(&path).unwrap();
+        migrations::migrate_to(&mut c, 1).unwrap();
+        c.execute(
+            "INSERT INTO instance(id, etag, created, updated, version, deleted, body)
+             VALUES ('6b063bb73e47cec0540baa24', 'e', 0, 0, 1, 0, jsonb(?1))",
+            [json!({"sid": "p1old000001", "status": "installed", "code": {"package": ["pk"]}}).to_string()],
+        )
+        .unwrap();
+        drop(c);
+
+        let store = SqliteStore::open_blocking(SqliteConfig::at(&path)).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let by_pkg = rt
+            .block_on(store.find(
+                Resource::Instance,
+                &FindQuery::all_matching(Filter::eq("code.package", "pk")),
+            ))
+            .unwrap();
+        assert_eq!(by_pkg.total, 1);
+        let by_status = rt
+            .block_on(store.find(
+                Resource::Instance,
+                &FindQuery::all_matching(Filter::eq("status", "installed")),
+            ))
+            .unwrap();
+        assert_eq!(by_status.total, 1);
+        drop(store);
+        let c = Connection::open(&path).unwrap();
+        assert_eq!(migrations::user_version(&c).unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn debug_shows_the_path_and_durability() {
+        let store = SqliteStore::open_blocking(SqliteConfig::in_memory()).unwrap();
+        let s = format!("{store:?}");
+        assert!(s.contains(":memory:") && s.contains("Full"), "{s}");
+    }
+}

@@ -1,0 +1,150 @@
+//! `SqliteStore` behaviour beyond the core suite: opening files (newer
+//! schemas refused, data kept across reopen), group commit under
+//! concurrency, and configuration.
+
+use std::sync::Arc;
+
+use atlas_core::model::{Etag, Id, Resource, Timestamp};
+use atlas_core::query::{Filter, FindQuery};
+use atlas_core::store::{Batch, Store};
+use atlas_core::StoreError;
+use atlas_sqlite::{SqliteConfig, SqliteStore, Synchronous, SCHEMA_VERSION};
+use serde_json::json;
+
+fn now() -> Timestamp {
+    Timestamp::from_unix(1_795_564_800)
+}
+
+fn body(v: serde_json::Value) -> atlas_core::model::Body {
+    v.as_object().cloned().unwrap()
+}
+
+#[tokio::test]
+async fn opening_a_database_from_a_newer_atlas_is_refused_naming_both_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.db");
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.pragma_update(None, "user_version", SCHEMA_VERSION + 7).unwrap();
+    drop(c);
+    let err = SqliteStore::open_path(&path).await.unwrap_err();
+    let msg = match &err {
+        StoreError::Backend { backend, source } => {
+            assert_eq!(*backend, "sqlite");
+            source.to_string()
+        }
+        other => panic!("expected a backend error, got {other:?}"),
+    };
+    assert!(msg.contains(&(SCHEMA_VERSION + 7).to_string()), "{msg}");
+    assert!(msg.contains(&SCHEMA_VERSION.to_string()), "{msg}");
+}
+
+#[tokio::test]
+async fn records_jobs_and_history_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("atlas.db");
+    let id = Id::generate(now());
+    {
+        let store = SqliteStore::open_path(&path).await.unwrap();
+        let mut b = Batch::new(now());
+        b.insert(
+            Resource::Instance,
+            id,
+            body(json!({"sid": "p1reopen0001", "code": {"package": ["x"]}})),
+        );
+        b.enqueue(atlas_core::jobs::JobSpec::new("provision", json!({}), now()));
+        store.commit(b).await.unwrap();
+    }
+    let store = SqliteStore::open_path(&path).await.unwrap();
+    assert!(store.get(Resource::Instance, &id).await.unwrap().is_some());
+    assert_eq!(store.history(Resource::Instance, &id).await.unwrap().len(), 1);
+    let q = FindQuery::all_matching(Filter::eq("code.package", "x"));
+    assert_eq!(store.find(Resource::Instance, &q).await.unwrap().total, 1);
+    assert_eq!(store.find_jobs(&FindQuery::default()).await.unwrap().total, 1);
+    assert!(store.integrity_check().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_commits_fail_only_where_their_own_batch_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open_path(dir.path().join("g.db")).await.unwrap());
+    let mut tasks = Vec::new();
+    for n in 0..64u32 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let mut b = Batch::new(now());
+            b.insert(Resource::Site, Id::generate(now()), body(json!({"n": n})));
+            if n % 8 == 3 {
+                // A stale etag on a record that does not exist: this batch fails.
+                b.update(
+                    Resource::Site,
+                    Id::generate(now()),
+                    body(json!({})),
+                    Some(Etag::from_client("stale")),
+                );
+            }
+            (n, store.commit(b).await)
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        let (n, r) = t.await.unwrap();
+        if n % 8 == 3 {
+            assert!(
+                matches!(r, Err(StoreError::WriteTargetMissing { write: 1, .. })),
+                "batch {n}: {r:?}"
+            );
+        } else {
+            assert!(r.is_ok(), "batch {n}: {r:?}");
+            ok += 1;
+        }
+    }
+    let all = store
+        .find(Resource::Site, &FindQuery::all_matching(Filter::All))
+        .await
+        .unwrap();
+    assert_eq!(all.total, ok);
+    let failed: Vec<u64> = all
+        .items
+        .iter()
+        .filter_map(|d| d.body["n"].as_u64())
+        .filter(|n| n % 8 == 3)
+        .collect();
+    assert!(failed.is_empty(), "writes of failed batches landed: {failed:?}");
+}
+
+#[tokio::test]
+async fn synchronous_and_pool_size_are_configurable() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SqliteConfig {
+        synchronous: Synchronous::Normal,
+        readers: 1,
+        max_group: 1,
+        ..SqliteConfig::at(dir.path().join("cfg.db"))
+    };
+    let store = SqliteStore::open(config.clone()).await.unwrap();
+    assert_eq!(store.config(), &config);
+    let mut b = Batch::new(now());
+    b.insert(Resource::Site, Id::generate(now()), body(json!({})));
+    store.commit(b).await.unwrap();
+    assert_eq!(
+        store
+            .find(Resource::Site, &FindQuery::default())
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+}
+
+#[tokio::test]
+async fn two_stores_on_one_file_see_each_others_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.db");
+    let a = SqliteStore::open_path(&path).await.unwrap();
+    let b = SqliteStore::open_path(&path).await.unwrap();
+    let id = Id::generate(now());
+    let mut batch = Batch::new(now());
+    batch.insert(Resource::Site, id, body(json!({"x": 1})));
+    a.commit(batch).await.unwrap();
+    assert!(b.get(Resource::Site, &id).await.unwrap().is_some());
+}
