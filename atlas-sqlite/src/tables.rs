@@ -159,7 +159,8 @@ pub(crate) fn table_name(res: Resource) -> &'static str {
 
 /// Body paths Atlas filters on all the time (issue 4's list), indexed as
 /// `(json_extract(body, path), deleted, id)` so equality, counting and the
-/// first page by id all come from the index. (An expression index, not a
+/// first page by id all come from the index (or, for a path that is a
+/// unique key, by the key's unique index: see [`hot_indexed_paths`]). (An expression index, not a
 /// generated column: SQLite never treats an index on a generated column as
 /// covering, while an expression index serves `count(*)` from the index.)
 ///
@@ -177,6 +178,17 @@ pub(crate) fn hot_paths(res: Resource) -> &'static [&'static str] {
         Resource::Statistics => &["instance"],
         Resource::Commands | Resource::Site => &[],
     }
+}
+
+/// The hot paths that get an index of their own: all but those that are
+/// the whole of a unique key, which the key's partial unique index
+/// (`WHERE deleted = 0`) already serves for every query on live records.
+pub(crate) fn hot_indexed_paths(res: Resource) -> impl Iterator<Item = &'static str> {
+    hot_paths(res).iter().copied().filter(move |p| {
+        !unique_keys(res)
+            .iter()
+            .any(|k| k.only_when_true.is_none() && k.paths == [*p])
+    })
 }
 
 /// Whether one dotted-path segment can be written into a JSON path literal
@@ -252,6 +264,13 @@ mod tests {
         assert_eq!(name, "ux_code_meta_is_current");
         assert_eq!(unique_key_by_index(Resource::Code, &name), Some(k));
         assert_eq!(unique_key_by_index(Resource::Code, "nope"), None);
+    }
+
+    #[test]
+    fn unique_paths_reuse_their_unique_index() {
+        let own: Vec<&str> = hot_indexed_paths(Resource::Instance).collect();
+        assert_eq!(own, ["status", "type", "code.core", "code.profile"]);
+        assert_eq!(hot_indexed_paths(Resource::Statistics).count(), 0);
     }
 
     #[test]

@@ -113,14 +113,14 @@ async fn hot_queries_use_their_indexes() {
         &store,
         Resource::Instance,
         eq("sid", json!("p1abcdef0123")),
-        "ix_instance_sid",
+        "ux_instance_sid",
     )
     .await;
     assert_indexed(
         &store,
         Resource::Instance,
         eq("path", json!("p1abcdef0123")),
-        "ix_instance_path",
+        "ux_instance_path",
     )
     .await;
     assert_indexed(
@@ -172,7 +172,7 @@ async fn hot_queries_use_their_indexes() {
         &store,
         Resource::Route,
         eq("source", json!("lab")),
-        "ix_route_source",
+        "ux_route_source",
     )
     .await;
     assert_indexed(
@@ -193,7 +193,7 @@ async fn hot_queries_use_their_indexes() {
         &store,
         Resource::Statistics,
         eq("instance", json!("x")),
-        "ix_statistics_instance",
+        "ux_statistics_instance",
     )
     .await;
 }

@@ -5,7 +5,8 @@
 //!   unique indexes (`deleted = 0`, plus `meta.is_current` for the "one
 //!   current item per name and type" key), the history table, the jobs
 //!   table and its claim indexes.
-//! - Version 2: the read paths: hot-path expression indexes, `updated`
+//! - Version 2: the read paths: hot-path expression indexes (paths that
+//!   are a unique key use the key's index), `updated`
 //!   indexes, the shape catalog and the `instance_package` side table, both
 //!   back-filled from the stored documents.
 //!
@@ -22,7 +23,9 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::shape;
-use crate::tables::{hot_index_name, hot_paths, json_type, json_value, table_name, unique_index_name};
+use crate::tables::{
+    hot_index_name, hot_indexed_paths, json_type, json_value, table_name, unique_index_name,
+};
 
 /// The schema version this build writes.
 pub(crate) const LATEST: i64 = 2;
@@ -135,7 +138,7 @@ fn v2(conn: &Connection) -> Result<()> {
     let mut sql = String::new();
     for res in Resource::ALL {
         let t = table_name(res);
-        for p in hot_paths(res) {
+        for p in hot_indexed_paths(res) {
             sql.push_str(&format!(
                 "CREATE INDEX {} ON {t}({}, deleted, id);\n",
                 hot_index_name(t, p),
