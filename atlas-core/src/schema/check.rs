@@ -38,7 +38,25 @@ pub async fn check_against_store(
     body: &Body,
     self_id: Option<&Id>,
 ) -> Result<Issues, StoreError> {
-    check(store, res, body, None, self_id).await
+    check(store, res, body, None, self_id, &[]).await
+}
+
+/// [`check_against_store`] except for the fields in `verified`: unique
+/// keys (by their `field`) and data relations (by dotted field path) whose
+/// values the caller established itself — a value it generated, an id it
+/// just read or inserts in the same batch. The store's own unique
+/// enforcement at commit still applies to them.
+///
+/// # Errors
+/// The store's errors.
+pub async fn check_against_store_except(
+    store: &dyn Store,
+    res: Resource,
+    body: &Body,
+    self_id: Option<&Id>,
+    verified: &[&str],
+) -> Result<Issues, StoreError> {
+    check(store, res, body, None, self_id, verified).await
 }
 
 /// [`check_against_store`] for a PATCH: `merged` is the record with the
@@ -54,7 +72,7 @@ pub async fn check_changes_against_store(
     patch: &Body,
     self_id: &Id,
 ) -> Result<Issues, StoreError> {
-    check(store, res, merged, Some(patch), Some(self_id)).await
+    check(store, res, merged, Some(patch), Some(self_id), &[]).await
 }
 
 async fn check(
@@ -63,12 +81,16 @@ async fn check(
     body: &Body,
     patch: Option<&Body>,
     self_id: Option<&Id>,
+    verified: &[&str],
 ) -> Result<Issues, StoreError> {
-    let touched = |path: &str| patch.is_none_or(|p| touches(p, path));
+    let touched = |path: &str| patch.is_none_or(|p| touches(p, path)) && !verified.contains(&path);
     let mut issues = Issues::new();
 
     for key in unique_keys(res) {
-        if key.only_when_true.is_some() || !key.paths.iter().any(|p| touched(p)) {
+        if key.only_when_true.is_some()
+            || verified.contains(&key.field)
+            || !key.paths.iter().any(|p| touched(p))
+        {
             continue;
         }
         if let Some(message) = unique_clash(store, res, key, body, self_id).await? {
@@ -263,6 +285,30 @@ mod tests {
         assert_eq!(
             issues.to_json(),
             json!({"commit_hash": format!("value '{HASH}' is not unique")})
+        );
+    }
+
+    #[tokio::test]
+    async fn verified_fields_are_left_to_the_caller() {
+        let store = MemoryStore::new();
+        insert(
+            &store,
+            Resource::Instance,
+            body(json!({"sid": "p1abcdef0123", "path": "p1abcdef0123"})),
+        )
+        .await;
+        let missing = Id::from_bytes([7; 12]).to_string();
+        let b = body(json!({"sid": "p1abcdef0123", "path": "p1abcdef0123", "statistics": missing}));
+        let all = check_against_store(&store, Resource::Instance, &b, None)
+            .await
+            .unwrap();
+        assert_eq!(all.entries().len(), 3, "{all}");
+        let some = check_against_store_except(&store, Resource::Instance, &b, None, &["sid", "statistics"])
+            .await
+            .unwrap();
+        assert_eq!(
+            some.to_json(),
+            json!({"path": "value 'p1abcdef0123' is not unique"})
         );
     }
 

@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 
 use crate::model::Resource;
 
-pub use check::{check_against_store, check_changes_against_store};
+pub use check::{check_against_store, check_against_store_except, check_changes_against_store};
 pub use field::{Field, FieldPattern, Kind, Relation, Rules, Schema};
 pub use issues::Issues;
 pub use resources::{GIT_URL_PATTERN, SAFE_NAME_PATTERN, SAFE_PATH_PATTERN};

@@ -49,6 +49,9 @@ pub const ROUTES_KEY: &str = "routes";
 pub(crate) struct Plan {
     pub(crate) before: Vec<Write>,
     pub(crate) after: Vec<Write>,
+    /// Fields the hook established itself (generated values, ids it just
+    /// read or inserts in the same batch): the store checks skip them.
+    pub(crate) verified: Vec<&'static str>,
 }
 
 impl Plan {

@@ -44,31 +44,6 @@ impl Layout {
     }
 }
 
-/// `issues` without the relation issues about records the `plan` inserts
-/// in the same batch (an instance's new `statistics` record), which the
-/// store cannot know yet.
-fn without_planned_relations(issues: Issues, plan: &Plan) -> Issues {
-    let planned: Vec<String> = plan
-        .before
-        .iter()
-        .chain(&plan.after)
-        .filter_map(|w| match w {
-            Write::Insert { res, id, .. } => Some(msg::must_exist(&id.to_string(), res.as_str())),
-            _ => None,
-        })
-        .collect();
-    if planned.is_empty() {
-        return issues;
-    }
-    let mut kept = Issues::new();
-    for (path, message) in issues.entries() {
-        if !planned.iter().any(|p| p == message) {
-            kept.add(&path, message);
-        }
-    }
-    kept
-}
-
 fn main_doc(c: &Committed, index: usize) -> Option<Doc> {
     match c.results.get(index) {
         Some(Written::Doc(d)) => Some(d.clone()),
@@ -129,8 +104,8 @@ impl Service {
                 replace: false,
             };
             hooks::before_create(&ctx, res, &id, &mut body, &mut issues, &mut plan).await?;
-            let store_issues = schema::check_against_store(self.store().as_ref(), res, &body, None).await?;
-            issues.merge(without_planned_relations(store_issues, &plan));
+            let store = self.store().as_ref();
+            issues.merge(schema::check_against_store_except(store, res, &body, None, &plan.verified).await?);
             if !issues.is_empty() {
                 all_issues[i] = issues;
                 continue;

@@ -35,16 +35,6 @@ fn set(body: &mut Body, path: &[&str], v: Value) {
     cur.insert((*last).to_owned(), v);
 }
 
-async fn unused_sid(ctx: &Ctx<'_>) -> Result<Sid, ServiceError> {
-    loop {
-        let sid = Sid::generate();
-        let q = FindQuery::all_matching(Filter::eq("sid", sid.as_str()));
-        if ctx.svc.store().find(Resource::Instance, &q).await?.total == 0 {
-            return Ok(sid);
-        }
-    }
-}
-
 async fn current_core_and_profile(ctx: &Ctx<'_>) -> Result<Vec<Code>, ServiceError> {
     let filter = Filter::and(vec![
         Filter::eq("meta.is_current", true),
@@ -81,14 +71,23 @@ fn ids_at(body: &Body, path: &[&str]) -> Vec<Id> {
     }
 }
 
-/// Checks that core, profile and packages name items of the right type.
-async fn check_code_types(ctx: &Ctx<'_>, body: &Body, issues: &mut Issues) -> Result<(), ServiceError> {
+/// Checks that core, profile and packages name items of the right type
+/// (except the `verified` fields, known to be right).
+async fn check_code_types(
+    ctx: &Ctx<'_>,
+    body: &Body,
+    verified: &[&str],
+    issues: &mut Issues,
+) -> Result<(), ServiceError> {
     let wanted: [(&str, &[CodeType]); 3] = [
         ("core", &[CodeType::Core]),
         ("profile", &[CodeType::Profile]),
         ("package", &[CodeType::Module, CodeType::Theme, CodeType::Library]),
     ];
     for (field, types) in wanted {
+        if verified.contains(&format!("code.{field}").as_str()) {
+            continue;
+        }
         for (i, id) in ids_at(body, &["code", field]).into_iter().enumerate() {
             let Some(doc) = ctx.svc.store().get_live(Resource::Code, &id).await? else {
                 continue;
@@ -129,8 +128,14 @@ pub(super) async fn before_create(
         ),
     }
     body.insert("status".into(), json!(Status::Pending.as_str()));
+    // A generated sid (40 random bits) and the path derived from it are
+    // left to the store's unique indexes: a clash is reported at commit.
     if !body.contains_key("sid") {
-        body.insert("sid".into(), json!(unused_sid(ctx).await?.as_str()));
+        body.insert("sid".into(), json!(Sid::generate().as_str()));
+        plan.verified.push("sid");
+        if !body.contains_key("path") {
+            plan.verified.push("path");
+        }
     }
     if !body.contains_key("path") {
         let sid = body["sid"].clone();
@@ -158,12 +163,21 @@ pub(super) async fn before_create(
         .map_err(|e| ServiceError::conflict("code", e.to_string()))?;
         set(body, &["code", "core"], json!(chosen.core.to_string()));
         set(body, &["code", "profile"], json!(chosen.profile.to_string()));
+        // Just read as live current items of the right type.
+        if given_core.is_none() {
+            plan.verified.push("code.core");
+        }
+        if given_profile.is_none() {
+            plan.verified.push("code.profile");
+        }
     }
-    check_code_types(ctx, body, issues).await?;
+    check_code_types(ctx, body, &plan.verified, issues).await?;
     set(body, &["dates", "created"], json!(ctx.now.to_string()));
     body.insert("db_key".into(), json!(ctx.svc.seal(&generate_password())));
     let statistics = Id::generate(ctx.now);
     body.insert("statistics".into(), json!(statistics.to_string()));
+    // Inserted in the same batch, after the instance.
+    plan.verified.push("statistics");
     let mut stats = Body::new();
     stats.insert("instance".into(), json!(id.to_string()));
     plan.after.push(Write::Insert {
@@ -211,7 +225,7 @@ pub(super) async fn before_update(
         lifecycle::check_packages_change(before.status, &before.code.package, &after.code.package)
             .map_err(|e| ServiceError::conflict(e.field(), e.to_string()))?;
         let mut issues = Issues::new();
-        check_code_types(ctx, &ctx.after(old, change).body, &mut issues).await?;
+        check_code_types(ctx, &ctx.after(old, change).body, &[], &mut issues).await?;
         if !issues.is_empty() {
             return Err(ServiceError::Invalid(crate::service::Invalid::single(issues)));
         }
