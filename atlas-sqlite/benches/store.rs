@@ -8,7 +8,8 @@
 //! - `find` `status = installed` (first page of 25 + total) and
 //!   `code.package` contains, over 100,000 instances: p50 / p90 / p99.
 //!
-//! `ATLAS_BENCH_ONLY=inserts` stops after the insert measurements.
+//! `ATLAS_BENCH_ONLY=inserts` stops after the insert measurements;
+//! `ATLAS_BENCH_ONLY=reads` runs only the read measurements.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -206,45 +207,12 @@ async fn run() {
     );
     let packages: Arc<Vec<Id>> = Arc::new((0..PACKAGES).map(|_| Id::generate(now())).collect());
 
-    let mut one = Vec::new();
-    let mut many = Vec::new();
-    let mut factor = Vec::new();
-    for _ in 0..ROUNDS {
-        one.push(inserts(&store, 1, 1_000, &packages).await);
-        let before = store.writer_stats();
-        many.push(inserts(&store, 64, 500, &packages).await);
-        let after = store.writer_stats();
-        factor.push((after.requests - before.requests) as f64 / (after.groups - before.groups).max(1) as f64);
+    if std::env::var("ATLAS_BENCH_ONLY").map_or(true, |v| v != "reads") {
+        writes(&store, &packages).await;
+        if std::env::var("ATLAS_BENCH_ONLY").is_ok_and(|v| v == "inserts") {
+            return;
+        }
     }
-    let (one_best, one_median) = best_and_median(&mut one);
-    let (many_best, many_median) = best_and_median(&mut many);
-    println!(
-        "durable inserts, 1 caller:    {}",
-        show(one_best, one_median, "batches/s")
-    );
-    println!(
-        "durable inserts, 64 callers:  {}  (median {:.1}x the 1-caller median; targets: >= 3x and >= 20000/s)",
-        show(many_best, many_median, "batches/s"),
-        many_median / one_median
-    );
-    println!(
-        "  group commit: {:.1} batches per transaction (median)",
-        best_and_median(&mut factor).1
-    );
-    if std::env::var("ATLAS_BENCH_ONLY").is_ok_and(|v| v == "inserts") {
-        return;
-    }
-    let mut cas_one = Vec::new();
-    let mut cas_many = Vec::new();
-    for _ in 0..ROUNDS {
-        cas_one.push(cas_updates(&store, 1, 1_000, &packages).await);
-        cas_many.push(cas_updates(&store, 64, 300, &packages).await);
-    }
-    let (b, m) = best_and_median(&mut cas_one);
-    println!("CAS updates, 1 caller:        {}", show(b, m, "updates/s"));
-    let (b, m) = best_and_median(&mut cas_many);
-    println!("CAS updates, 64 callers:      {}", show(b, m, "updates/s"));
-
     drop(store);
 
     // The read benchmarks run on a second database holding exactly 100,000
@@ -295,4 +263,46 @@ async fn run() {
     let scan = first_page(Filter::eq("pool", "poolb-express"));
     let (p50, _, _, total) = latencies(&store, &scan, 20).await;
     println!("(for comparison, unindexed find pool = poolb-express (25 + total {total}): p50 {p50:?})");
+}
+
+/// The write benchmarks: inserts with 1 and 64 callers, CAS updates.
+async fn writes(store: &Arc<SqliteStore>, packages: &Arc<Vec<Id>>) {
+    let mut one = Vec::new();
+    let mut many = Vec::new();
+    let mut factor = Vec::new();
+    for _ in 0..ROUNDS {
+        one.push(inserts(store, 1, 1_000, packages).await);
+        let before = store.writer_stats();
+        many.push(inserts(store, 64, 500, packages).await);
+        let after = store.writer_stats();
+        factor.push((after.requests - before.requests) as f64 / (after.groups - before.groups).max(1) as f64);
+    }
+    let (one_best, one_median) = best_and_median(&mut one);
+    let (many_best, many_median) = best_and_median(&mut many);
+    println!(
+        "durable inserts, 1 caller:    {}",
+        show(one_best, one_median, "batches/s")
+    );
+    println!(
+        "durable inserts, 64 callers:  {}  (median {:.1}x the 1-caller median; targets: >= 3x and >= 20000/s)",
+        show(many_best, many_median, "batches/s"),
+        many_median / one_median
+    );
+    println!(
+        "  group commit: {:.1} batches per transaction (median)",
+        best_and_median(&mut factor).1
+    );
+    if std::env::var("ATLAS_BENCH_ONLY").is_ok_and(|v| v == "inserts") {
+        return;
+    }
+    let mut cas_one = Vec::new();
+    let mut cas_many = Vec::new();
+    for _ in 0..ROUNDS {
+        cas_one.push(cas_updates(store, 1, 1_000, packages).await);
+        cas_many.push(cas_updates(store, 64, 300, packages).await);
+    }
+    let (b, m) = best_and_median(&mut cas_one);
+    println!("CAS updates, 1 caller:        {}", show(b, m, "updates/s"));
+    let (b, m) = best_and_median(&mut cas_many);
+    println!("CAS updates, 64 callers:      {}", show(b, m, "updates/s"));
 }

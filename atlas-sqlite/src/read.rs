@@ -20,6 +20,7 @@ use crate::rows::{DocRow, JobRow, DOC_SELECT};
 use crate::shape::Shape;
 use crate::tables::{table, table_name, TableSpec, JOBS};
 use crate::translate::{translate, Translation};
+use crate::write;
 
 /// Reader connections, handed out round-robin to whoever is free.
 #[derive(Debug)]
@@ -75,11 +76,10 @@ impl Readers {
     }
 }
 
-/// Every version of a record, oldest first.
+/// Every version of a record, oldest first: the history table's rows (the
+/// versions replaced so far) and then the current row.
 pub(crate) fn history(conn: &Connection, res: Resource, id: &Id) -> Result<Vec<Doc>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {DOC_SELECT} FROM history WHERE res = ?1 AND id = ?2 ORDER BY seq"
-    ))?;
+    let mut stmt = conn.prepare_cached(&write::sqls(res).versions)?;
     let mut rows = stmt.query([table_name(res), &id.to_string()])?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {

@@ -13,7 +13,7 @@ use atlas_core::model::{Doc, Id, Resource, Timestamp};
 use atlas_core::query::FindQuery;
 use atlas_core::store::{Batch, Committed, FindPage, JobPage, Store};
 use atlas_core::StoreError;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::config::{SqliteConfig, Synchronous};
 use crate::error::{Error, Result};
@@ -35,12 +35,17 @@ const STATEMENT_CACHE: usize = 256;
 /// serialise on SQLite's write lock, waiting up to `busy_timeout_ms`).
 ///
 /// # Contracts
-/// - A `commit` is answered only after its transaction committed, which
-///   with the default `synchronous = full` means it is on disk.
+/// - A `commit` (and every job-queue change) is answered only after its
+///   transaction committed and, with the default `synchronous = full`, the
+///   WAL holding it was fsynced; reads never return this store's writes
+///   before that fsync.
 /// - Concurrent `commit`s are grouped into one transaction, each batch in
 ///   its own savepoint: a failing batch fails alone.
 /// - `find` returns exactly what `atlas_core::query::select` returns over
 ///   the same records (see `translate.rs` for how).
+/// - Point reads (`get`, `job`) run on the calling task when a reader
+///   connection is free (they take microseconds); `find` and `history` run
+///   on the blocking pool; writes run on the writer thread.
 #[derive(Clone)]
 pub struct SqliteStore {
     inner: Arc<Inner>,
@@ -264,6 +269,16 @@ fn setup(conn: &Connection, config: &SqliteConfig, residuals: &Arc<Residuals>) -
     conn.pragma_update(None, "synchronous", config.synchronous.pragma())?;
     conn.pragma_update(None, "cache_size", -i64::from(config.cache_kib))?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    if !config.is_in_memory() {
+        // `PRAGMA mmap_size` answers with the size it settled on.
+        let _: Option<i64> = conn
+            .query_row(
+                &format!("PRAGMA mmap_size = {}", i64::from(config.mmap_mib) * 1024 * 1024),
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+    }
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     functions::register(conn, residuals)
 }

@@ -1,7 +1,9 @@
 //! The writes themselves, run by the writer thread inside its transaction
-//! (each batch or queue operation in its own savepoint): record versions,
-//! history rows, the package side table, shape-catalog deltas, and the job
-//! queue's state changes (which reuse [`Job::claim`], [`Job::finish`] and
+//! (each batch or queue operation in its own savepoint): record versions
+//! (the current version in the resource's table; each version it replaces
+//! moved to the history table, so together they hold every version), the
+//! package side table, shape-catalog deltas, and the job queue's state
+//! changes (which reuse [`Job::claim`], [`Job::finish`] and
 //! [`Job::expire_lease`]). Semantics follow the reference `MemoryStore`.
 
 use std::collections::BTreeSet;
@@ -22,17 +24,19 @@ use crate::rows::{DocRow, JobRow, DOC_SELECT};
 use crate::shape::ShapeDelta;
 use crate::tables::{json_type, json_value, table_name, unique_key_by_index, JOBS};
 
-/// The per-table statements of the write path, built once.
-struct Sqls {
+/// The per-table statements of the write path (and `history`), built once.
+pub(crate) struct Sqls {
     load: String,
     taken: String,
     insert: String,
     update_body: String,
     update_meta: String,
     history: String,
+    /// Every version of a record, oldest first.
+    pub(crate) versions: String,
 }
 
-fn sqls(res: Resource) -> &'static Sqls {
+pub(crate) fn sqls(res: Resource) -> &'static Sqls {
     static ALL: OnceLock<Vec<Sqls>> = OnceLock::new();
     let all = ALL.get_or_init(|| {
         Resource::ALL
@@ -56,6 +60,15 @@ fn sqls(res: Resource) -> &'static Sqls {
                     history: format!(
                         "INSERT INTO history(res, id, version, etag, created, updated, deleted, body)
                          SELECT ?1, id, version, etag, created, updated, deleted, body FROM {t} WHERE id = ?2"
+                    ),
+                    versions: format!(
+                        "SELECT {DOC_SELECT} FROM (
+                             SELECT seq, id, etag, created, updated, version, deleted, body
+                             FROM history WHERE res = ?1 AND id = ?2
+                             UNION ALL
+                             SELECT 9223372036854775807, id, etag, created, updated, version, deleted, body
+                             FROM {t} WHERE id = ?2)
+                         ORDER BY seq"
                     ),
                 }
             })
@@ -197,7 +210,6 @@ fn insert(
             Ok(false) => unique_error(conn, e, write, res, &doc),
             Err(other) => other,
         })?;
-    add_history(conn, res, &doc.id)?;
     if res == Resource::Instance {
         sync_packages(conn, &doc.id, &BTreeSet::new(), &packages(&doc.body))?;
     }
@@ -229,6 +241,8 @@ fn write_version(
     doc.etag = doc.compute_etag();
     let body_changed = doc.body != old.body;
     let id = doc.id.to_string();
+    // The version being replaced moves to the history table.
+    add_history(conn, res, &doc.id)?;
     let result = if body_changed {
         let json = serde_json::to_string(&doc.body)?;
         conn.prepare_cached(&sqls(res).update_body)?.execute(params![
@@ -249,7 +263,6 @@ fn write_version(
         ])
     };
     result.map_err(|e| unique_error(conn, e, write, res, &doc))?;
-    add_history(conn, res, &doc.id)?;
     if body_changed {
         if res == Resource::Instance {
             sync_packages(conn, &doc.id, &packages(&old.body), &packages(&doc.body))?;

@@ -592,7 +592,6 @@ mod tests {
         }
         assert!(matches!(rx3.blocking_recv().unwrap(), Ok(Reply::Committed(_))));
         assert_eq!(count(&c, "SELECT count(*) FROM instance"), 2);
-        assert_eq!(count(&c, "SELECT count(*) FROM history"), 2);
         assert_eq!(
             count(&c, &format!("SELECT count(*) FROM instance WHERE id = '{b}'")),
             0,

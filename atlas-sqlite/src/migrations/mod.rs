@@ -3,8 +3,9 @@
 //! - Version 1: one table per resource (id, etag, created, updated, version,
 //!   deleted, body as JSONB) with the schema's unique constraints as partial
 //!   unique indexes (`deleted = 0`, plus `meta.is_current` for the "one
-//!   current item per name and type" key), the history table, the jobs
-//!   table and its claim indexes.
+//!   current item per name and type" key), the history table (every version
+//!   a write replaced: with the current rows, every version of every
+//!   record), the jobs table and its claim indexes.
 //! - Version 2: the read paths: hot-path expression indexes (paths that
 //!   are a unique key use the key's index), `updated`
 //!   indexes, the shape catalog and the `instance_package` side table, both
