@@ -15,6 +15,35 @@ use crate::service::read::redact;
 use crate::service::{Actor, Invalid, Service, ServiceError};
 use crate::store::{Batch, Committed, StoreExt, Write, Written};
 
+/// The operator guide updates an instance's code with
+/// `{"meta": {"core": …, "profile": …}}`, while the schema keeps them under
+/// `code`: such a `meta` (holding only `core`/`profile`) is read as `code`.
+fn guide_compat(res: Resource, mut body: Value) -> Value {
+    if res != Resource::Instance {
+        return body;
+    }
+    let Some(obj) = body.as_object_mut() else {
+        return body;
+    };
+    let is_guide_meta = obj
+        .get("meta")
+        .and_then(Value::as_object)
+        .is_some_and(|m| !m.is_empty() && m.keys().all(|k| k == "core" || k == "profile"));
+    if is_guide_meta {
+        if let Some(Value::Object(meta)) = obj.shift_remove("meta") {
+            let code = obj
+                .entry("code")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if let Some(code) = code.as_object_mut() {
+                for (k, v) in meta {
+                    code.entry(k).or_insert(v);
+                }
+            }
+        }
+    }
+    body
+}
+
 /// Which item each write of a batch belongs to, and where its main write is.
 struct Layout {
     owner: Vec<usize>,
@@ -152,6 +181,7 @@ impl Service {
         patch: Value,
     ) -> Result<Doc, ServiceError> {
         let old = self.live_for_write(res, id, if_match).await?;
+        let patch = guide_compat(res, patch);
         let mut patch =
             schema::validate_patch(res, &patch).map_err(|i| ServiceError::Invalid(Invalid::single(i)))?;
         let now = self.clock().now();
@@ -195,6 +225,7 @@ impl Service {
         raw: Value,
     ) -> Result<Doc, ServiceError> {
         let old = self.live_for_write(res, id, if_match).await?;
+        let raw = guide_compat(res, raw);
         let validated =
             schema::validate_replace(res, &raw).map_err(|i| ServiceError::Invalid(Invalid::single(i)))?;
         if validated.id.is_some_and(|given| given != old.id) {

@@ -212,8 +212,13 @@ async fn versions(
     projection: &Projection,
     embedded: &[String],
 ) -> Result<Response, ApiError> {
-    let current = state.service.get(res, id).await?;
-    let history = state.service.versions(res, id, which).await?;
+    // The history stays readable after a soft delete (its last version).
+    let all = state.service.versions(res, id, Version::All).await?;
+    let current = all.last().cloned().ok_or(ApiError::NotFound)?;
+    let history: Vec<Doc> = match which {
+        Version::Number(n) => all.into_iter().filter(|d| d.version == n).collect(),
+        Version::All | Version::Diffs => all,
+    };
     let id = current.id.to_string();
     if let Version::Number(n) = which {
         let Some(doc) = history.into_iter().next() else {

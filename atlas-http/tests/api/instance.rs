@@ -179,11 +179,41 @@ async fn curl_update_core_and_profile_of_an_instance() {
 }
 
 #[tokio::test]
-async fn the_guides_literal_meta_body_is_422_unknown_field() {
+async fn the_guides_literal_meta_body_updates_core_and_profile() {
     let app = TestApp::spawn().await;
-    let (core, profile) = app.seed_code().await;
-    let doc = pending_instance(&app).await;
+    app.seed_code().await;
+    let doc = available_instance(&app).await;
+    let id = id_of(&doc);
+    let core = id_of(
+        &app.create(
+            "code",
+            &core_body("7.43", "5555555555555555555555555555555555555555"),
+        )
+        .await,
+    );
+    let profile = id_of(
+        &app.create(
+            "code",
+            &profile_body("2.2.6", "6666666666666666666666666666666666666666"),
+        )
+        .await,
+    );
+    // As running-atlas.rst writes it.
     let body = json!({"meta": {"core": core, "profile": profile}});
+    let res = app.patch(&format!("/instance/{id}"), &etag_of(&doc), &body).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let after = app.get_json(&format!("/instance/{id}")).await;
+    assert_eq!(after["code"]["core"], core.as_str());
+    assert_eq!(after["code"]["profile"], profile.as_str());
+    assert!(after.get("meta").is_none());
+}
+
+#[tokio::test]
+async fn an_instance_meta_with_other_keys_is_still_an_unknown_field() {
+    let app = TestApp::spawn().await;
+    let (core, _) = app.seed_code().await;
+    let doc = pending_instance(&app).await;
+    let body = json!({"meta": {"core": core, "name": "x"}});
     let res = app
         .patch(&format!("/instance/{}", id_of(&doc)), &etag_of(&doc), &body)
         .await;

@@ -104,3 +104,18 @@ async fn version_is_ignored_on_collections() {
     assert_eq!(v["_meta"]["total"], 1);
     assert_eq!(v["_links"]["self"]["href"], "code?version=all");
 }
+
+#[tokio::test]
+async fn version_all_after_delete_lists_the_delete_as_the_last_version() {
+    let app = TestApp::spawn().await;
+    let id = three_versions(&app).await;
+    let current = app.get_json(&format!("/code/{id}")).await;
+    let res = app.delete(&format!("/code/{id}"), &etag_of(&current)).await;
+    assert_eq!(res.status(), 204);
+    assert_eq!(app.get(&format!("/code/{id}")).await.status(), 404);
+    let v = app.get_json(&format!("/code/{id}?version=all")).await;
+    let items = v["_items"].as_array().unwrap();
+    assert_eq!(items.len(), 4);
+    assert_eq!(items[3]["_deleted"], true);
+    assert_eq!(items[3]["_version"], 4);
+}

@@ -1,0 +1,692 @@
+//! Prometheus metrics: the [`Metrics`] registry (`prometheus-client`), the
+//! middleware that counts API requests, the scrape-time gauges read from
+//! the store and the scheduler, [`MetricsConfig`] (`[metrics]`), and the
+//! separate listener serving them ([`metrics_router`], [`serve_metrics`]).
+//!
+//! # Metrics
+//! | name | type | labels |
+//! | --- | --- | --- |
+//! | `atlas_http_requests_total` | counter | `method`, `route`, `status` |
+//! | `atlas_http_request_duration_seconds` | histogram | `method`, `route`, `status` |
+//! | `atlas_jobs_started_total` | counter | `kind` |
+//! | `atlas_jobs_finished_total` | counter | `kind`, `outcome` (`succeeded`, `retried`, `dead`) |
+//! | `atlas_job_duration_seconds` | histogram | `kind`, `outcome` |
+//! | `atlas_jobs_requeued_total` | counter | (jobs of stopped workers) |
+//! | `atlas_job_queue_depth` | gauge | `status` |
+//! | `atlas_instances` | gauge | `status` |
+//! | `atlas_task_last_run_timestamp_seconds` | gauge | `task` |
+//! | `atlas_task_next_run_timestamp_seconds` | gauge | `task` |
+//! | `atlas_task_last_outcome` | gauge (1 for the last run's status) | `task`, `status` |
+//! | `atlas_store_operation_duration_seconds` | histogram | `operation`, `result` |
+//! | `atlas_store_up` | gauge | (1 when the last scrape's queries answered) |
+//!
+//! Job metrics are observed from outside the worker, by
+//! [`crate::MeteredStore`]: a claim starts a job, a finish ends it. Queue,
+//! instance and task gauges are computed when scraped, with one cheap
+//! counting query per status.
+//!
+//! # Contracts
+//! - The route label is the matched route template (`/{res}` with the
+//!   resource filled in when it is one: `/instance/{id}`), or `unmatched`:
+//!   label values never come from raw client input.
+//! - A scrape whose store queries fail still answers, with
+//!   `atlas_store_up 0` and the gauges of the last good scrape.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use atlas_core::jobs::{Job, JobId, JobStatus, Outcome};
+use atlas_core::model::{Resource, Status};
+use atlas_core::query::{Filter, FindQuery, Paging};
+use atlas_core::scheduler::Scheduler;
+use atlas_core::store::Store;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+use serde::{Deserialize, Serialize};
+
+use crate::health::{self, Readiness};
+use crate::AppState;
+
+/// The `Content-Type` of the exposition (OpenMetrics text, which
+/// Prometheus scrapes natively).
+pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The `[metrics]` section: where `/metrics` (with `/healthz` and
+/// `/readyz`) is served, apart from the API so it is not public by
+/// accident.
+///
+/// ```toml
+/// [metrics]
+/// enabled = true
+/// listen = "127.0.0.1:9464"
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Whether the metrics listener runs.
+    pub enabled: bool,
+    /// Its address.
+    pub listen: SocketAddr,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    method: String,
+    route: String,
+    status: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    kind: String,
+    outcome: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TaskLabels {
+    task: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TaskStatusLabels {
+    task: String,
+    status: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreLabels {
+    operation: String,
+    result: String,
+}
+
+type Timed<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn http_buckets() -> Histogram {
+    // 1 ms … ~16 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+fn job_buckets() -> Histogram {
+    // 50 ms … ~20 min (the default job time limit is 10 min).
+    Histogram::new(exponential_buckets(0.05, 2.5, 12))
+}
+
+fn store_buckets() -> Histogram {
+    // 50 µs … ~1.6 s.
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
+}
+
+/// A job a claim started, until its finish.
+#[derive(Debug)]
+struct Running {
+    kind: String,
+    attempts: u32,
+    max_attempts: u32,
+    since: Instant,
+}
+
+/// The process's metrics. Cheap to clone; clones share the registry.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Registry,
+    http_requests: Family<HttpLabels, Counter>,
+    http_duration: Timed<HttpLabels>,
+    jobs_started: Family<KindLabels, Counter>,
+    jobs_finished: Family<JobLabels, Counter>,
+    job_duration: Timed<JobLabels>,
+    jobs_requeued: Counter,
+    queue_depth: Family<StatusLabels, Gauge>,
+    instances: Family<StatusLabels, Gauge>,
+    task_last_run: Family<TaskLabels, Gauge>,
+    task_next_run: Family<TaskLabels, Gauge>,
+    task_last_outcome: Family<TaskStatusLabels, Gauge>,
+    store_duration: Timed<StoreLabels>,
+    store_up: Gauge,
+    running: Mutex<HashMap<JobId, Running>>,
+}
+
+impl fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every Atlas metric registered.
+    pub fn new() -> Self {
+        let mut r = Registry::with_prefix("atlas");
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        let http_duration: Timed<HttpLabels> = Family::new_with_constructor(http_buckets);
+        let jobs_started = Family::<KindLabels, Counter>::default();
+        let jobs_finished = Family::<JobLabels, Counter>::default();
+        let job_duration: Timed<JobLabels> = Family::new_with_constructor(job_buckets);
+        let jobs_requeued = Counter::default();
+        let queue_depth = Family::<StatusLabels, Gauge>::default();
+        let instances = Family::<StatusLabels, Gauge>::default();
+        let task_last_run = Family::<TaskLabels, Gauge>::default();
+        let task_next_run = Family::<TaskLabels, Gauge>::default();
+        let task_last_outcome = Family::<TaskStatusLabels, Gauge>::default();
+        let store_duration: Timed<StoreLabels> = Family::new_with_constructor(store_buckets);
+        let store_up = Gauge::default();
+        r.register(
+            "build",
+            "Atlas build information",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        r.register(
+            "http_requests",
+            "API requests by method, route template and status",
+            http_requests.clone(),
+        );
+        r.register(
+            "http_request_duration_seconds",
+            "API request latency by method, route template and status",
+            http_duration.clone(),
+        );
+        r.register("jobs_started", "Job attempts started, by kind", jobs_started.clone());
+        r.register(
+            "jobs_finished",
+            "Job attempts finished, by kind and outcome (succeeded, retried, dead)",
+            jobs_finished.clone(),
+        );
+        r.register(
+            "job_duration_seconds",
+            "Job attempt duration by kind and outcome",
+            job_duration.clone(),
+        );
+        r.register(
+            "jobs_requeued",
+            "Running jobs requeued (or dead-lettered) because their worker stopped",
+            jobs_requeued.clone(),
+        );
+        r.register("job_queue_depth", "Jobs by status", queue_depth.clone());
+        r.register("instances", "Live instances by status", instances.clone());
+        r.register(
+            "task_last_run_timestamp_seconds",
+            "Unix time the periodic task last started (0: never)",
+            task_last_run.clone(),
+        );
+        r.register(
+            "task_next_run_timestamp_seconds",
+            "Unix time of the periodic task's next scheduled run",
+            task_next_run.clone(),
+        );
+        r.register(
+            "task_last_outcome",
+            "1 for the status of the periodic task's last run (queued, running, succeeded, dead)",
+            task_last_outcome.clone(),
+        );
+        r.register(
+            "store_operation_duration_seconds",
+            "Store operation latency by operation and result",
+            store_duration.clone(),
+        );
+        r.register(
+            "store_up",
+            "1 when the store answered the last scrape's queries",
+            store_up.clone(),
+        );
+        Self {
+            inner: Arc::new(Inner {
+                registry: r,
+                http_requests,
+                http_duration,
+                jobs_started,
+                jobs_finished,
+                job_duration,
+                jobs_requeued,
+                queue_depth,
+                instances,
+                task_last_run,
+                task_next_run,
+                task_last_outcome,
+                store_duration,
+                store_up,
+                running: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Counts one API request.
+    pub fn observe_request(&self, method: &Method, route: &str, status: StatusCode, elapsed: Duration) {
+        let labels = HttpLabels {
+            method: method_label(method).to_owned(),
+            route: route.to_owned(),
+            status: status.as_u16().to_string(),
+        };
+        self.inner.http_requests.get_or_create(&labels).inc();
+        self.inner
+            .http_duration
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Times one store operation.
+    pub fn observe_store(&self, operation: &'static str, ok: bool, elapsed: Duration) {
+        let labels = StoreLabels {
+            operation: operation.to_owned(),
+            result: if ok { "ok" } else { "error" }.to_owned(),
+        };
+        self.inner
+            .store_duration
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, Running>> {
+        self.inner.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A job attempt started (a claim succeeded).
+    pub fn job_started(&self, job: &Job) {
+        self.inner
+            .jobs_started
+            .get_or_create(&KindLabels {
+                kind: job.kind.clone(),
+            })
+            .inc();
+        self.running().insert(
+            job.id,
+            Running {
+                kind: job.kind.clone(),
+                attempts: job.attempts,
+                max_attempts: job.max_attempts,
+                since: Instant::now(),
+            },
+        );
+    }
+
+    /// A job attempt's outcome was recorded. Attempts this process did not
+    /// start are not counted.
+    pub fn job_finished(&self, id: &JobId, outcome: &Outcome) {
+        let Some(run) = self.running().remove(id) else {
+            return;
+        };
+        let label = match &outcome.result {
+            Ok(_) => "succeeded",
+            Err(f) if f.retry_at.is_some() && run.attempts < run.max_attempts => "retried",
+            Err(_) => "dead",
+        };
+        let labels = JobLabels {
+            kind: run.kind,
+            outcome: label.to_owned(),
+        };
+        self.inner.jobs_finished.get_or_create(&labels).inc();
+        self.inner
+            .job_duration
+            .get_or_create(&labels)
+            .observe(run.since.elapsed().as_secs_f64());
+    }
+
+    /// A job attempt ended without an outcome (its lease was lost).
+    pub fn job_abandoned(&self, id: &JobId) {
+        self.running().remove(id);
+    }
+
+    /// Jobs of stopped workers were requeued.
+    pub fn jobs_requeued(&self, n: u64) {
+        self.inner.jobs_requeued.inc_by(n);
+    }
+
+    /// Recomputes the gauges: jobs and live instances by status (one
+    /// counting query each) and, with a scheduler, each periodic task's
+    /// last and next run.
+    pub async fn refresh(&self, store: &dyn Store, scheduler: Option<&Scheduler>) {
+        let up = self.refresh_store(store, scheduler).await;
+        self.inner.store_up.set(i64::from(up));
+    }
+
+    async fn refresh_store(&self, store: &dyn Store, scheduler: Option<&Scheduler>) -> bool {
+        let count = |path: &str, value: &str| FindQuery {
+            filter: Filter::eq(path, value),
+            sort: Vec::new(),
+            paging: Paging {
+                page: 1,
+                max_results: 1,
+            },
+            show_deleted: false,
+        };
+        for status in [
+            JobStatus::Queued,
+            JobStatus::Running,
+            JobStatus::Succeeded,
+            JobStatus::Dead,
+        ] {
+            match store.find_jobs(&count("status", status.as_str())).await {
+                Ok(page) => set(&self.inner.queue_depth, status.as_str(), page.total),
+                Err(e) => return scrape_failed(&e),
+            }
+        }
+        for status in Status::ALL {
+            match store.find(Resource::Instance, &count("status", status.as_str())).await {
+                Ok(page) => set(&self.inner.instances, status.as_str(), page.total),
+                Err(e) => return scrape_failed(&e),
+            }
+        }
+        let Some(scheduler) = scheduler else {
+            return true;
+        };
+        let tasks = match scheduler.status().await {
+            Ok(t) => t,
+            Err(e) => return scrape_failed(&e),
+        };
+        for t in tasks {
+            let task = t.task.name().to_owned();
+            let last = t.last.as_ref();
+            let started = last.map_or(0, |j| j.started.unwrap_or(j.created).unix_seconds());
+            self.inner
+                .task_last_run
+                .get_or_create(&TaskLabels { task: task.clone() })
+                .set(started);
+            if let Some(next) = t.next {
+                self.inner
+                    .task_next_run
+                    .get_or_create(&TaskLabels { task: task.clone() })
+                    .set(next.unix_seconds());
+            }
+            for status in [
+                JobStatus::Queued,
+                JobStatus::Running,
+                JobStatus::Succeeded,
+                JobStatus::Dead,
+            ] {
+                let is = last.is_some_and(|j| j.status == status);
+                self.inner
+                    .task_last_outcome
+                    .get_or_create(&TaskStatusLabels {
+                        task: task.clone(),
+                        status: status.as_str().to_owned(),
+                    })
+                    .set(i64::from(is));
+            }
+        }
+        true
+    }
+
+    /// The registry in the text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.inner.registry) {
+            tracing::error!(error = %e, "encoding the metrics failed");
+        }
+        out
+    }
+
+    /// [`Metrics::refresh`], then [`Metrics::encode`].
+    pub async fn render(&self, store: &dyn Store, scheduler: Option<&Scheduler>) -> String {
+        self.refresh(store, scheduler).await;
+        self.encode()
+    }
+}
+
+fn set(family: &Family<StatusLabels, Gauge>, status: &str, total: u64) {
+    family
+        .get_or_create(&StatusLabels {
+            status: status.to_owned(),
+        })
+        .set(i64::try_from(total).unwrap_or(i64::MAX));
+}
+
+fn scrape_failed(e: &atlas_core::StoreError) -> bool {
+    tracing::warn!(error = %e, error.chain = ?e, "metrics scrape: the store did not answer");
+    false
+}
+
+/// A bounded method label.
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// The route label of a request: its matched template, with `{res}`
+/// replaced by the resource when the path names one; `unmatched` for the
+/// fallback.
+pub(crate) fn route_label(req: &Request) -> String {
+    let Some(matched) = req.extensions().get::<MatchedPath>() else {
+        return "unmatched".to_owned();
+    };
+    let template = matched.as_str();
+    if !template.contains("{res}") {
+        return template.to_owned();
+    }
+    let first = req.uri().path().trim_start_matches('/').split('/').next().unwrap_or("");
+    match first.parse::<Resource>() {
+        Ok(res) => template.replacen("{res}", res.as_str(), 1),
+        Err(_) => template.to_owned(),
+    }
+}
+
+/// The API middleware counting requests into [`AppState::metrics`].
+pub(crate) async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(metrics) = state.metrics.clone() else {
+        return next.run(req).await;
+    };
+    let method = req.method().clone();
+    let route = route_label(&req);
+    let started = Instant::now();
+    let res = next.run(req).await;
+    metrics.observe_request(&method, &route, res.status(), started.elapsed());
+    res
+}
+
+/// What the metrics listener serves from.
+#[derive(Debug, Clone)]
+pub struct MetricsState {
+    /// The registry.
+    pub metrics: Metrics,
+    /// The store the gauges count in.
+    pub store: Arc<dyn Store>,
+    /// The scheduler whose tasks are reported, when this process runs one.
+    pub scheduler: Option<Scheduler>,
+    /// The readiness checks of `/readyz`.
+    pub readiness: Readiness,
+}
+
+/// `GET /metrics`, `GET /healthz` and `GET /readyz`, for the metrics
+/// listener.
+pub fn metrics_router(state: MetricsState) -> Router {
+    Router::new()
+        .route("/metrics", get(scrape))
+        .route("/healthz", get(health::healthz))
+        .route(
+            "/readyz",
+            get(|State(s): State<MetricsState>| async move { health::readyz(&s.readiness).await }),
+        )
+        .with_state(state)
+}
+
+async fn scrape(State(s): State<MetricsState>) -> Response {
+    let body = s.metrics.render(s.store.as_ref(), s.scheduler.as_ref()).await;
+    let mut res = (StatusCode::OK, body).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(METRICS_CONTENT_TYPE),
+    );
+    res
+}
+
+/// Serves [`metrics_router`] on `listener` until `shutdown` completes.
+///
+/// # Errors
+/// I/O errors of the listener.
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    state: MetricsState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    axum::serve(listener, metrics_router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use atlas_core::jobs::{JobFailure, JobSpec, LeaseSpec};
+    use atlas_core::model::{Id, Timestamp};
+    use atlas_core::store::Batch;
+    use serde_json::json;
+
+    use super::*;
+
+    fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        text.lines().find_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let (n, rest) = series.split_once('{').unwrap_or((series, "}"));
+            if n != name {
+                return None;
+            }
+            let all = labels
+                .iter()
+                .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")));
+            all.then(|| value.parse().ok()).flatten()
+        })
+    }
+
+    fn job(kind: &str, attempts: u32, max: u32) -> Job {
+        let mut j = Job::from_spec(
+            JobId(Id::from_bytes([3; 12])),
+            JobSpec::new(kind, json!({}), Timestamp::from_unix(0)).max_attempts(max),
+            Timestamp::from_unix(0),
+        );
+        for _ in 0..attempts {
+            j.claim(
+                &LeaseSpec {
+                    owner: "w".into(),
+                    duration: Duration::from_secs(60),
+                },
+                Timestamp::from_unix(0),
+            );
+        }
+        j
+    }
+
+    fn failure(retry: bool) -> Outcome {
+        Outcome {
+            owner: "w".into(),
+            now: Timestamp::from_unix(1),
+            result: Err(JobFailure {
+                error: "boom".into(),
+                retry_at: retry.then(|| Timestamp::from_unix(10)),
+                result: None,
+            }),
+            follow_up: Batch::new(Timestamp::from_unix(1)),
+        }
+    }
+
+    #[test]
+    fn job_outcomes_are_labelled_succeeded_retried_or_dead() {
+        let m = Metrics::new();
+        let j = job("provision", 1, 3);
+        m.job_started(&j);
+        m.job_finished(&j.id, &failure(true));
+        let j = job("provision", 3, 3);
+        m.job_started(&j);
+        m.job_finished(&j.id, &failure(true));
+        let text = m.encode();
+        assert_eq!(
+            sample(&text, "atlas_jobs_finished_total", &[("kind", "provision"), ("outcome", "retried")]),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&text, "atlas_jobs_finished_total", &[("kind", "provision"), ("outcome", "dead")]),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&text, "atlas_jobs_started_total", &[("kind", "provision")]),
+            Some(2.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                "atlas_job_duration_seconds_count",
+                &[("kind", "provision"), ("outcome", "dead")]
+            ),
+            Some(1.0)
+        );
+    }
+
+    #[test]
+    fn a_finish_without_a_start_in_this_process_is_not_counted() {
+        let m = Metrics::new();
+        m.job_finished(&JobId(Id::from_bytes([9; 12])), &failure(false));
+        assert!(!m.encode().contains("atlas_jobs_finished_total{"));
+    }
+
+    #[test]
+    fn unusual_methods_share_one_label() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::from_bytes(b"PROPFIND").unwrap()), "other");
+    }
+
+    #[test]
+    fn the_exposition_ends_with_eof_and_names_every_family() {
+        let text = Metrics::new().encode();
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        for family in [
+            "atlas_http_requests",
+            "atlas_http_request_duration_seconds",
+            "atlas_jobs_finished",
+            "atlas_job_duration_seconds",
+            "atlas_job_queue_depth",
+            "atlas_instances",
+            "atlas_task_last_run_timestamp_seconds",
+            "atlas_task_last_outcome",
+            "atlas_store_operation_duration_seconds",
+        ] {
+            assert!(text.contains(&format!("# TYPE {family} ")), "{family} missing:\n{text}");
+        }
+    }
+}
