@@ -17,7 +17,9 @@
 //! Run: `cargo bench -p atlas-http --bench load` (release). Knobs:
 //! `ATLAS_BENCH_SECS` (per scenario, default 5), `ATLAS_BENCH_CONNS`
 //! (GET connections, default 64), `ATLAS_BENCH_MAX` (request cap per
-//! scenario, default 500000). Client and server share the machine, so
+//! scenario, default 500000), `ATLAS_BENCH_ONLY` (run only the scenarios
+//! whose name contains it, e.g. `POST /instance`, for profiling). Client
+//! and server share the machine, so
 //! absolute numbers are lower than with a separate load host; the ratio to
 //! bare hyper is the comparable figure.
 
@@ -106,6 +108,14 @@ fn request(s: &Scenario) -> Request<Full<Bytes>> {
 /// Drives `s` with `s.conns` keep-alive connections until `duration` has
 /// passed or `max` requests were sent.
 async fn drive(s: &Scenario, duration: Duration, max: u64) -> Stats {
+    if !selected(&s.name) {
+        return Stats {
+            latencies_us: Vec::new(),
+            errors: 0,
+            bytes: 0,
+            elapsed: Duration::from_secs(1),
+        };
+    }
     let sent = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let deadline = start + duration;
@@ -246,6 +256,9 @@ async fn atlas(store: Arc<dyn Store>) -> (SocketAddr, String) {
 }
 
 fn print_row(s: &Scenario, st: &Stats) {
+    if !selected(&s.name) {
+        return;
+    }
     let per_response = st.bytes / (st.latencies_us.len() as u64).max(1);
     println!(
         "{:<46} {:<7} {:>5} {:>9} {:>6} {:>8} {:>10.0} {:>8.2} {:>8.2}",
@@ -259,6 +272,11 @@ fn print_row(s: &Scenario, st: &Stats) {
         st.percentile(0.50),
         st.percentile(0.99)
     );
+}
+
+/// Whether `ATLAS_BENCH_ONLY` (if set) selects the scenario `name`.
+fn selected(name: &str) -> bool {
+    std::env::var("ATLAS_BENCH_ONLY").map_or(true, |only| name.contains(&only))
 }
 
 fn main() {
@@ -304,8 +322,12 @@ async fn run() {
         ("memory", Arc::new(MemoryStore::new())),
         ("sqlite", Arc::new(sqlite)),
     ];
+    let only_store = std::env::var("ATLAS_BENCH_STORE").ok();
     let mut verdicts = Vec::new();
     for (label, store) in stores {
+        if only_store.as_deref().is_some_and(|s| s != label) {
+            continue;
+        }
         let (addr, core) = atlas(store).await;
         let get_item = Scenario {
             name: "GET /code/<id>".into(),
@@ -320,11 +342,13 @@ async fn run() {
         let st = measure(&get_item, duration, max).await;
         print_row(&get_item, &st);
         let share = st.rate() / bare_stats.rate() * 100.0;
-        verdicts.push(format!(
-            "GET item on {label}: {:.0} req/s = {share:.0} % of bare hyper (target ≥ 50 %): {}",
-            st.rate(),
-            if share >= 50.0 { "met" } else { "NOT met" }
-        ));
+        if selected(&get_item.name) && selected(&bare.name) {
+            verdicts.push(format!(
+                "GET item on {label}: {:.0} req/s = {share:.0} % of bare hyper (target ≥ 50 %): {}",
+                st.rate(),
+                if share >= 50.0 { "met" } else { "NOT met" }
+            ));
+        }
 
         let where_q = Scenario {
             name: "GET /instance?where={\"status\":\"installed\"}".into(),
@@ -353,10 +377,10 @@ async fn run() {
             1,
         )
         .await;
-        assert_eq!(warm.errors, 0, "warm-up POST failed");
+        assert!(!selected(&post.name) || warm.errors == 0, "warm-up POST failed");
         let st = drive(&post, duration, max).await;
         print_row(&post, &st);
-        if label == "sqlite" {
+        if label == "sqlite" && selected(&post.name) {
             verdicts.push(format!(
                 "POST /instance on sqlite (durable): {:.0} req/s with 64 connections (target ≥ 10,000): {}",
                 st.rate(),
