@@ -117,6 +117,10 @@ pub struct AtlasConfig {
     pub scheduler: SchedulerConfig,
     /// The executor on this host.
     pub shell: atlas_shell::ShellConfig,
+    /// Notification channels (Slack, e-mail).
+    pub notify: atlas_notify::NotifyConfig,
+    /// The metrics and health listener.
+    pub metrics: atlas_http::MetricsConfig,
 }
 
 impl Default for AtlasConfig {
@@ -132,6 +136,8 @@ impl Default for AtlasConfig {
             worker: WorkerConfig::default(),
             scheduler: SchedulerConfig::default(),
             shell: atlas_shell::ShellConfig::default(),
+            notify: atlas_notify::NotifyConfig::default(),
+            metrics: atlas_http::MetricsConfig::default(),
         }
     }
 }
@@ -344,6 +350,24 @@ mod tests {
         assert_eq!(cfg.service.environment, Environment::Production);
         assert_eq!(cfg.shell.environment, Environment::Production);
         assert!(AtlasConfig::load(Some(&dir.path().join("nope.toml")), None).is_err());
+    }
+
+    #[test]
+    fn notify_and_metrics_sections_load_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("atlas.toml");
+        std::fs::write(
+            &f,
+            "[notify.email]\nsmtp_host = \"smtp.example.edu\"\ntls = \"none\"\nto = [\"ops@example.edu\"]\n\
+             [metrics]\nlisten = \"0.0.0.0:9100\"\n",
+        )
+        .unwrap();
+        let cfg = AtlasConfig::load(Some(&f), Some(dir.path())).unwrap();
+        assert_eq!(cfg.notify.email.smtp_host, "smtp.example.edu");
+        assert_eq!(cfg.notify.email.tls, atlas_notify::SmtpTls::None);
+        assert_eq!(cfg.notify.channels(), ["email"]);
+        assert_eq!(cfg.metrics.listen.port(), 9100);
+        assert!(cfg.metrics.enabled);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use atlas_core::clock::{Clock, SystemClock};
-use atlas_core::notify::{Notifier, NullNotifier};
+use atlas_core::notify::Notifier;
 use atlas_core::secrets::SecretKey;
 use atlas_core::service::Service;
 use atlas_core::{Executor, MemoryStore, Store};
@@ -94,9 +94,20 @@ pub fn clock() -> Arc<dyn Clock> {
     Arc::new(SystemClock)
 }
 
-/// The notifier (adapters arrive with the notifications issue).
-pub fn notifier() -> Arc<dyn Notifier> {
-    Arc::new(NullNotifier)
+/// The notifier of the `[notify]` section: every configured channel (Slack,
+/// e-mail), or none.
+///
+/// # Errors
+/// An unusable `[notify]` setting.
+pub fn notifier(cfg: &AtlasConfig) -> anyhow::Result<Arc<dyn Notifier>> {
+    cfg.notify
+        .build()
+        .context("the [notify] configuration is invalid")
+}
+
+/// `store`, its operations and job outcomes recorded into `metrics`.
+pub fn metered(store: Arc<dyn Store>, metrics: &atlas_http::Metrics) -> Arc<dyn Store> {
+    atlas_http::MeteredStore::shared(store, metrics.clone())
 }
 
 /// The API service over `store`.

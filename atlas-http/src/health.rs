@@ -160,7 +160,8 @@ impl Readiness {
 
     async fn check_store(&self) -> Check {
         // A point lookup of an id no record has: the cheapest query.
-        let probe = self.store.get(Resource::Code, &Id::from_bytes([0; 12]));
+        let nobody = Id::from_bytes([0; 12]);
+        let probe = self.store.get(Resource::Code, &nobody);
         let (ok, detail) = match tokio::time::timeout(STORE_TIME_LIMIT, probe).await {
             Ok(Ok(_)) => (true, "ok".to_owned()),
             Ok(Err(e)) => {

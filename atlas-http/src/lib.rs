@@ -14,7 +14,12 @@
 //!   [`hash_password`].
 //! - `eve`: Python-style JSON and Eve's envelopes and links.
 //! - `error`: [`ApiError`], Eve's error envelopes.
-//! - `routes/`: the handlers (resources, commands, jobs, meta, openapi).
+//! - `routes/`: the handlers (resources, commands, jobs, an instance's
+//!   jobs, meta, openapi).
+//! - `metrics`: [`Metrics`], [`MetricsConfig`], [`metrics_router`] /
+//!   [`serve_metrics`] (the separate `/metrics` listener); `metered`:
+//!   [`MeteredStore`]; `health`: `/healthz`, `/readyz` and [`Readiness`];
+//!   `trace`: the request span (method, route, user, status, duration).
 //!
 //! # Contracts
 //! - Status codes, envelopes, key orders, headers and messages follow
@@ -33,8 +38,12 @@ mod auth;
 mod config;
 mod error;
 mod eve;
+mod health;
+mod metered;
+mod metrics;
 mod routes;
 mod state;
+mod trace;
 
 use std::future::Future;
 use std::io;
@@ -43,13 +52,18 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
+use axum::routing::{any, get};
 use axum::Router;
 use tower_http::trace::TraceLayer;
 
 pub use auth::{hash_password, AuthConfigError, Authenticator, StaticUsers};
 pub use config::{CorsConfig, HttpConfig, DEFAULT_BODY_LIMIT};
 pub use error::{ApiError, WriteKind, CHALLENGE, INTERNAL_MESSAGE, NOT_FOUND_MESSAGE, UNAUTHORIZED_MESSAGE};
+pub use health::{Check, Readiness, ReadinessReport};
+pub use metered::MeteredStore;
+pub use metrics::{
+    metrics_router, serve_metrics, Metrics, MetricsConfig, MetricsState, METRICS_CONTENT_TYPE,
+};
 pub use state::AppState;
 
 /// Every method, for `Access-Control-Allow-Methods` on URLs without `Allow`.
@@ -61,14 +75,22 @@ pub fn router(state: AppState) -> Router {
         .route("/", any(routes::meta::home))
         .route("/version", any(routes::meta::version))
         .route("/openapi.json", any(routes::openapi::document))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::api_readyz))
         .route("/jobs", any(routes::jobs::collection))
         .route("/jobs/{id}", any(routes::jobs::item))
         .route("/commands/{id}/execute", any(routes::commands::execute))
+        .route("/instance/{id}/jobs", any(routes::instance_jobs::list))
         .route("/{res}", any(routes::resources::collection))
         .route("/{res}/{id}", any(routes::resources::item))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), edge))
-        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(trace::make_span)
+                .on_response(trace::on_response),
+        )
         .with_state(state)
 }
 

@@ -200,9 +200,7 @@ mod tests {
     async fn failed_store_operations_are_timed_as_errors() {
         let metrics = Metrics::new();
         let store = MeteredStore::new(MemoryStore::new(), metrics.clone());
-        let missing = store
-            .history(Resource::Code, &Id::from_bytes([1; 12]))
-            .await;
+        let missing = store.history(Resource::Code, &Id::from_bytes([1; 12])).await;
         assert!(missing.is_err());
         let text = metrics.encode();
         assert_eq!(

@@ -228,7 +228,11 @@ impl Metrics {
             "API request latency by method, route template and status",
             http_duration.clone(),
         );
-        r.register("jobs_started", "Job attempts started, by kind", jobs_started.clone());
+        r.register(
+            "jobs_started",
+            "Job attempts started, by kind",
+            jobs_started.clone(),
+        );
         r.register(
             "jobs_finished",
             "Job attempts finished, by kind and outcome (succeeded, retried, dead)",
@@ -403,7 +407,10 @@ impl Metrics {
             }
         }
         for status in Status::ALL {
-            match store.find(Resource::Instance, &count("status", status.as_str())).await {
+            match store
+                .find(Resource::Instance, &count("status", status.as_str()))
+                .await
+            {
                 Ok(page) => set(&self.inner.instances, status.as_str(), page.total),
                 Err(e) => return scrape_failed(&e),
             }
@@ -502,7 +509,13 @@ pub(crate) fn route_label(req: &Request) -> String {
     if !template.contains("{res}") {
         return template.to_owned();
     }
-    let first = req.uri().path().trim_start_matches('/').split('/').next().unwrap_or("");
+    let first = req
+        .uri()
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("");
     match first.parse::<Resource>() {
         Ok(res) => template.replacen("{res}", res.as_str(), 1),
         Err(_) => template.to_owned(),
@@ -588,9 +601,7 @@ mod tests {
             if n != name {
                 return None;
             }
-            let all = labels
-                .iter()
-                .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")));
+            let all = labels.iter().all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")));
             all.then(|| value.parse().ok()).flatten()
         })
     }
@@ -637,11 +648,19 @@ mod tests {
         m.job_finished(&j.id, &failure(true));
         let text = m.encode();
         assert_eq!(
-            sample(&text, "atlas_jobs_finished_total", &[("kind", "provision"), ("outcome", "retried")]),
+            sample(
+                &text,
+                "atlas_jobs_finished_total",
+                &[("kind", "provision"), ("outcome", "retried")]
+            ),
             Some(1.0)
         );
         assert_eq!(
-            sample(&text, "atlas_jobs_finished_total", &[("kind", "provision"), ("outcome", "dead")]),
+            sample(
+                &text,
+                "atlas_jobs_finished_total",
+                &[("kind", "provision"), ("outcome", "dead")]
+            ),
             Some(1.0)
         );
         assert_eq!(
@@ -671,22 +690,57 @@ mod tests {
         assert_eq!(method_label(&Method::from_bytes(b"PROPFIND").unwrap()), "other");
     }
 
-    #[test]
-    fn the_exposition_ends_with_eof_and_names_every_family() {
-        let text = Metrics::new().encode();
+    #[tokio::test]
+    async fn a_scrape_ends_with_eof_and_names_every_family() {
+        use atlas_core::clock::ManualClock;
+        use atlas_core::scheduler::Schedule;
+        use atlas_core::MemoryStore;
+
+        let m = Metrics::new();
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let clock = Arc::new(ManualClock::at(Timestamp::from_unix(1_700_000_000)));
+        let scheduler = Scheduler::new(store.clone(), clock, Schedule::default());
+        m.observe_request(&Method::GET, "/version", StatusCode::OK, Duration::from_millis(3));
+        m.observe_store("get", true, Duration::from_micros(80));
+        let j = job("provision", 1, 3);
+        m.job_started(&j);
+        m.job_finished(&j.id, &failure(false));
+
+        let text = m.render(store.as_ref(), Some(&scheduler)).await;
+
         assert!(text.ends_with("# EOF\n"), "{text}");
         for family in [
             "atlas_http_requests",
             "atlas_http_request_duration_seconds",
+            "atlas_jobs_started",
             "atlas_jobs_finished",
             "atlas_job_duration_seconds",
             "atlas_job_queue_depth",
             "atlas_instances",
             "atlas_task_last_run_timestamp_seconds",
+            "atlas_task_next_run_timestamp_seconds",
             "atlas_task_last_outcome",
             "atlas_store_operation_duration_seconds",
+            "atlas_store_up",
         ] {
-            assert!(text.contains(&format!("# TYPE {family} ")), "{family} missing:\n{text}");
+            assert!(
+                text.contains(&format!("# TYPE {family} ")),
+                "{family} missing:\n{text}"
+            );
         }
+        assert_eq!(sample(&text, "atlas_store_up", &[]), Some(1.0));
+        assert_eq!(
+            sample(&text, "atlas_instances", &[("status", "take_down")]),
+            Some(0.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                "atlas_task_last_run_timestamp_seconds",
+                &[("task", "pool_top_up")]
+            ),
+            Some(0.0),
+            "never ran"
+        );
     }
 }

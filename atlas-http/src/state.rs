@@ -1,5 +1,6 @@
 //! [`AppState`]: what every handler shares: the core service, the
-//! authenticator and the HTTP configuration.
+//! authenticator, the HTTP configuration, and the optional metrics and
+//! readiness checks.
 
 use std::sync::Arc;
 
@@ -7,6 +8,8 @@ use atlas_core::service::Service;
 
 use crate::auth::Authenticator;
 use crate::config::HttpConfig;
+use crate::health::Readiness;
+use crate::metrics::Metrics;
 
 /// Shared by every request. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -17,6 +20,10 @@ pub struct AppState {
     pub auth: Arc<dyn Authenticator>,
     /// Server settings.
     pub config: Arc<HttpConfig>,
+    /// Where requests are counted (`None`: not counted).
+    pub metrics: Option<Metrics>,
+    /// What `/readyz` checks (`None`: the service's store only).
+    pub readiness: Option<Readiness>,
 }
 
 impl AppState {
@@ -26,6 +33,20 @@ impl AppState {
             service,
             auth,
             config: Arc::new(config),
+            metrics: None,
+            readiness: None,
         }
+    }
+
+    /// The same state, counting requests into `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// The same state, `/readyz` running `readiness`.
+    pub fn with_readiness(mut self, readiness: Readiness) -> Self {
+        self.readiness = Some(readiness);
+        self
     }
 }

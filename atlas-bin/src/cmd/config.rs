@@ -60,6 +60,9 @@ pub(crate) fn problems(cfg: &AtlasConfig) -> Vec<String> {
             ));
         }
     }
+    if let Err(e) = cfg.notify.build() {
+        out.push(format!("[notify] {e}"));
+    }
     if cfg.worker.concurrency == 0 {
         out.push("[worker] concurrency must be at least 1".into());
     }

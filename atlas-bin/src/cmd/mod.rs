@@ -2,6 +2,7 @@
 
 mod config;
 mod migrate;
+mod observe;
 mod serve;
 mod user;
 mod worker;

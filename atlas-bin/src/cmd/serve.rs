@@ -1,10 +1,12 @@
 //! `atlas serve`: the API, the worker and the scheduler in one process on
-//! the embedded SQLite store.
+//! the embedded SQLite store, with the metrics listener when `[metrics]`
+//! is enabled.
 
 use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::cmd::observe;
 use crate::cmd::worker::Background;
 use crate::config::AtlasConfig;
 use crate::users::{UsersFile, FIRST_USER};
@@ -22,10 +24,12 @@ pub async fn run(mut cfg: AtlasConfig, listen: Option<String>) -> anyhow::Result
             .with_context(|| format!("--listen {l}: use an address like 127.0.0.1:8080"))?;
     }
     wiring::ensure_dir(&cfg.data_dir)?;
-    let store = wiring::store(&cfg).await?;
+    let metrics = atlas_http::Metrics::new();
+    let store = wiring::metered(wiring::store(&cfg).await?, &metrics);
     let key = wiring::secret_key(&cfg)?;
     let svc = wiring::service(&cfg, store, key);
     let bg = Background::build(&cfg, &svc)?;
+    let readiness = observe::readiness(&svc, &bg);
 
     let users = UsersFile::at(cfg.users_file());
     if let Some(password) = users.ensure_first_user()? {
@@ -38,23 +42,32 @@ pub async fn run(mut cfg: AtlasConfig, listen: Option<String>) -> anyhow::Result
     let mut known = users.load()?.users;
     known.extend(cfg.http.users.clone());
     let auth = Arc::new(atlas_http::StaticUsers::new(known).context("a user's password hash is invalid")?);
-    let state = atlas_http::AppState::new(svc, auth, cfg.http.clone());
+    let state = atlas_http::AppState::new(svc.clone(), auth, cfg.http.clone())
+        .with_metrics(metrics.clone())
+        .with_readiness(readiness.clone());
 
     let listener = tokio::net::TcpListener::bind(&cfg.http.listen)
         .await
         .with_context(|| format!("cannot listen on {} (http.listen)", cfg.http.listen))?;
     let addr = listener.local_addr()?;
+    let metrics_listener = observe::bind(&cfg).await?;
     println!(
         "Atlas is listening on http://{addr}/ (data in {})",
         cfg.data_dir.display()
     );
 
     let stop = super::shutdown_signal();
+    let served = observe::spawn(metrics_listener, metrics, &svc, &bg, readiness, stop.clone());
     let background = tokio::spawn(bg.run(stop.clone()));
     atlas_http::serve(listener, state, super::until(stop))
         .await
         .context("the HTTP server failed")?;
     background.await.context("the worker task panicked")??;
+    if let Some(task) = served {
+        task.await
+            .context("the metrics task panicked")?
+            .context("the metrics server failed")?;
+    }
     println!("Atlas stopped.");
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! `atlas worker`: the worker and the scheduler, without the API.
+//! `atlas worker`: the worker and the scheduler, without the API (with the
+//! metrics listener when `[metrics]` is enabled).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +9,9 @@ use atlas_core::worker::Worker;
 use atlas_core::Engine;
 use tokio::sync::watch;
 
+use anyhow::Context;
+
+use crate::cmd::observe;
 use crate::config::AtlasConfig;
 use crate::wiring;
 
@@ -21,7 +25,7 @@ impl Background {
     /// Builds the worker (and scheduler, when enabled) for `svc`.
     pub(crate) fn build(cfg: &AtlasConfig, svc: &atlas_core::service::Service) -> anyhow::Result<Self> {
         let executor = wiring::executor(cfg)?;
-        let engine = Engine::new(svc.clone(), executor, wiring::notifier());
+        let engine = Engine::new(svc.clone(), executor, wiring::notifier(cfg)?);
         let worker = Worker::new(
             svc.store().clone(),
             svc.clock().clone(),
@@ -63,13 +67,22 @@ impl Background {
 /// Configuration, store or key problems at start-up.
 pub async fn run(cfg: AtlasConfig) -> anyhow::Result<()> {
     wiring::ensure_dir(&cfg.data_dir)?;
-    let store = wiring::store(&cfg).await?;
+    let metrics = atlas_http::Metrics::new();
+    let store = wiring::metered(wiring::store(&cfg).await?, &metrics);
     let key = wiring::secret_key(&cfg)?;
     let svc = wiring::service(&cfg, store, key);
     let bg = Background::build(&cfg, &svc)?;
+    let metrics_listener = observe::bind(&cfg).await?;
     println!(
         "atlas worker running (data in {}); Ctrl-C stops it",
         cfg.data_dir.display()
     );
-    bg.run(super::shutdown_signal()).await
+    let stop = super::shutdown_signal();
+    let readiness = observe::readiness(&svc, &bg);
+    let served = observe::spawn(metrics_listener, metrics, &svc, &bg, readiness, stop.clone());
+    bg.run(stop).await?;
+    if let Some(task) = served {
+        task.await.context("the metrics task panicked")??;
+    }
+    Ok(())
 }

@@ -230,6 +230,7 @@ async fn execute(inner: Arc<Inner>, job: Job) {
         job.kind = %job.kind,
         job.key = job.key.as_deref().unwrap_or(""),
         job.attempt = job.attempts,
+        job.outcome = tracing::field::Empty,
     );
     async move {
         let started = std::time::Instant::now();
@@ -250,6 +251,12 @@ async fn execute(inner: Arc<Inner>, job: Job) {
         };
         renewer.abort();
         let elapsed_ms = started.elapsed().as_millis() as u64;
+        let outcome = match &result {
+            Ok(_) => "succeeded",
+            Err(e) if e.retryable && job.attempts < job.max_attempts => "retrying",
+            Err(_) => "dead",
+        };
+        tracing::Span::current().record("job.outcome", outcome);
         match &result {
             Ok(_) => info!(elapsed_ms, outcome = "succeeded", "job finished"),
             Err(e) => {

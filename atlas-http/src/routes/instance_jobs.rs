@@ -56,11 +56,7 @@ async fn page(state: &AppState, id: &str, parts: &Parts) -> Result<Response, Api
         Filter::All => mine,
         other => Filter::and(vec![mine, other]),
     };
-    let sort = if sort.is_empty() {
-        newest_first()
-    } else {
-        sort
-    };
+    let sort = if sort.is_empty() { newest_first() } else { sort };
     let q = FindQuery {
         filter,
         sort,
@@ -70,7 +66,10 @@ async fn page(state: &AppState, id: &str, parts: &Parts) -> Result<Response, Api
     let page = state.service.find_jobs(&q).await?;
     let items: Vec<Value> = page.items.iter().map(|j| job_json(j, false)).collect();
     let mut links = Map::new();
-    links.insert("parent".into(), eve::link("instance", format!("instance/{instance}")));
+    links.insert(
+        "parent".into(),
+        eve::link("instance", format!("instance/{instance}")),
+    );
     let links = eve::page_links(
         links,
         "jobs",

@@ -7,10 +7,12 @@
 //!   instance lookup by `sid`).
 //! - `commands`: `POST /commands/<id>/execute`.
 //! - `jobs`: the read-only job queue view.
+//! - `instance_jobs`: an instance's operation log.
 //! - `meta`: `GET /`, `GET /version`.
 //! - `openapi`: `GET /openapi.json`.
 
 pub(crate) mod commands;
+pub(crate) mod instance_jobs;
 pub(crate) mod jobs;
 pub(crate) mod meta;
 pub(crate) mod openapi;
@@ -122,7 +124,10 @@ impl Params {
 pub(crate) async fn require_user(state: &AppState, headers: &HeaderMap) -> Result<Actor, ApiError> {
     let (user, password) = basic_credentials(headers).ok_or(ApiError::Unauthorized)?;
     match state.auth.authenticate(&user, &password).await {
-        Some(name) => Ok(Actor(name)),
+        Some(name) => {
+            crate::trace::record_user(&name);
+            Ok(Actor(name))
+        }
         None => Err(ApiError::Unauthorized),
     }
 }
