@@ -525,6 +525,21 @@ pub(crate) fn openapi() -> Value {
                        "parameters": [id_param("The job's `_id`")],
                        "responses": responses(vec![("200", ok("The job", schema_ref("Job")))], &["401", "404"])}}),
     );
+    paths.insert(
+        "/instance/{id}/jobs".into(),
+        json!({"get": {"operationId": "list_instance_jobs",
+                       "summary": "An instance's operation log: its jobs, newest first", "tags": ["jobs"],
+                       "security": basic(),
+                       "parameters": [id_param("The instance's `_id` or `sid`")],
+                       "responses": responses(vec![("200", json!({"description": "A page of the instance's jobs",
+                            "headers": {"X-Total-Count": {"description": "Jobs matching in all", "schema": {"type": "integer"}}},
+                            "content": json_content(schema_ref("JobCollection"))}))], &["400", "401", "404"])}}),
+    );
+    paths.insert(
+        "/healthz".into(),
+        json!({"get": {"operationId": "healthz", "summary": "Liveness: the process is up", "tags": ["meta"],
+                       "responses": {"200": {"description": "`ok`", "content": {"text/plain": {"schema": {"type": "string"}}}}}}}),
+    );
     let responses = json!({
         "NotModified": {"description": "Not modified (only `ETag`)"},
         "BadRequest": error_response("A bad query parameter or malformed JSON", "Error"),

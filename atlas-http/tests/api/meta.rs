@@ -66,6 +66,8 @@ async fn openapi_document_parses_as_3_1_and_lists_every_route() {
         ("/jobs".into(), vec!["get"]),
         ("/jobs/{id}".into(), vec!["get"]),
         ("/commands/{id}/execute".into(), vec!["post"]),
+        ("/instance/{id}/jobs".into(), vec!["get"]),
+        ("/healthz".into(), vec!["get"]),
     ];
     for res in ["code", "instance", "route", "commands", "statistics", "site"] {
         expected.push((format!("/{res}"), vec!["get", "post"]));
