@@ -241,8 +241,8 @@ fn bench_etag(c: &mut Criterion) {
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(30)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(1500))
 }
 
 criterion_group! {

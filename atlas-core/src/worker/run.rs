@@ -121,22 +121,38 @@ impl Worker {
         let mut ran = 0;
         loop {
             let mut set = JoinSet::new();
-            for _ in 0..self.inner.config.concurrency {
-                let now = self.inner.clock.now();
-                match self.inner.store.claim(&self.lease(), now).await? {
-                    Some(job) => {
+            let mut failed = None;
+            for claimed in self.claim_many(self.inner.config.concurrency).await {
+                match claimed {
+                    Ok(Some(job)) => {
                         set.spawn(execute(self.inner.clone(), job));
                     }
-                    None => break,
+                    Ok(None) => {}
+                    Err(e) => {
+                        failed.get_or_insert(e);
+                    }
                 }
             }
-            if set.is_empty() {
-                return Ok(ran);
-            }
+            let claimed_none = set.is_empty();
+            // Jobs already claimed run to the end even when another claim failed.
             while set.join_next().await.is_some() {
                 ran += 1;
             }
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            if claimed_none {
+                return Ok(ran);
+            }
         }
+    }
+
+    /// Sends `n` claims at once, so that a store which group-commits (the
+    /// SQLite writer) makes them durable together instead of one sync each.
+    async fn claim_many(&self, n: usize) -> Vec<Result<Option<Job>, StoreError>> {
+        let lease = self.lease();
+        let now = self.inner.clock.now();
+        futures::future::join_all((0..n).map(|_| self.inner.store.claim(&lease, now))).await
     }
 
     /// Claims and runs jobs until `shutdown` resolves, then stops claiming
@@ -152,6 +168,8 @@ impl Worker {
         let permits = Arc::new(Semaphore::new(cfg.concurrency));
         let mut running = JoinSet::new();
         let mut last_reap: Option<tokio::time::Instant> = None;
+        // Whether the last claims all found a job.
+        let mut busy = false;
         tokio::pin!(shutdown);
         info!(owner = %cfg.owner, concurrency = cfg.concurrency, "worker started");
         loop {
@@ -174,27 +192,41 @@ impl Worker {
                     Err(_) => break,
                 },
             };
-            let claimed = self
-                .inner
-                .store
-                .claim(&self.lease(), self.inner.clock.now())
-                .await;
-            match claimed {
-                Ok(Some(job)) => {
-                    let inner = self.inner.clone();
-                    running.spawn(async move {
-                        execute(inner.clone(), job).await;
+            // While the queue keeps giving jobs, claim for every free slot at
+            // once (one group commit for all of them on a store that groups);
+            // after an empty claim, poll with a single one.
+            let mut slots = vec![permit];
+            if busy {
+                while let Ok(p) = permits.clone().try_acquire_owned() {
+                    slots.push(p);
+                }
+            }
+            let claims = self.claim_many(slots.len()).await;
+            busy = true;
+            for (permit, claimed) in slots.into_iter().zip(claims) {
+                match claimed {
+                    Ok(Some(job)) => {
+                        let inner = self.inner.clone();
+                        running.spawn(async move {
+                            execute(inner.clone(), job).await;
+                            drop(permit);
+                            // A finished job may unblock the next job of its key.
+                            inner.wake.notify_one();
+                        });
+                    }
+                    Ok(None) => {
+                        busy = false;
                         drop(permit);
-                        // A finished job may unblock the next job of its key.
-                        inner.wake.notify_one();
-                    });
-                    continue;
+                    }
+                    Err(e) => {
+                        busy = false;
+                        drop(permit);
+                        error!(error = %e, error.chain = ?e, "claiming a job failed");
+                    }
                 }
-                Ok(None) => drop(permit),
-                Err(e) => {
-                    drop(permit);
-                    error!(error = %e, error.chain = ?e, "claiming a job failed");
-                }
+            }
+            if busy {
+                continue;
             }
             tokio::select! {
                 _ = &mut shutdown => break,

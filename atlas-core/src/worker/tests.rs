@@ -294,3 +294,132 @@ async fn follow_up_writes_commit_with_success_and_a_stale_follow_up_means_retry(
         json!(["a"])
     );
 }
+
+/// A `MemoryStore` that counts claims in flight at once (each claim yields
+/// once before it runs, so claims sent together overlap).
+#[derive(Debug, Default)]
+struct ClaimProbe {
+    inner: MemoryStore,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    claims: AtomicUsize,
+}
+
+impl ClaimProbe {
+    fn reset(&self) {
+        self.max_in_flight.store(0, Ordering::SeqCst);
+        self.claims.store(0, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl Store for ClaimProbe {
+    async fn get(&self, res: Resource, id: &Id) -> Result<Option<crate::model::Doc>, crate::StoreError> {
+        self.inner.get(res, id).await
+    }
+    async fn find(
+        &self,
+        res: Resource,
+        q: &crate::query::FindQuery,
+    ) -> Result<crate::store::FindPage, crate::StoreError> {
+        self.inner.find(res, q).await
+    }
+    async fn history(&self, res: Resource, id: &Id) -> Result<Vec<crate::model::Doc>, crate::StoreError> {
+        self.inner.history(res, id).await
+    }
+    async fn commit(&self, batch: Batch) -> Result<crate::store::Committed, crate::StoreError> {
+        self.inner.commit(batch).await
+    }
+    async fn claim(&self, lease: &LeaseSpec, now: Timestamp) -> Result<Option<Job>, crate::StoreError> {
+        self.claims.fetch_add(1, Ordering::SeqCst);
+        let n = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(n, Ordering::SeqCst);
+        tokio::task::yield_now().await;
+        let r = self.inner.claim(lease, now).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        r
+    }
+    async fn renew(&self, job: &JobId, owner: &str, until: Timestamp) -> Result<(), crate::StoreError> {
+        self.inner.renew(job, owner, until).await
+    }
+    async fn finish(&self, job: &JobId, outcome: crate::jobs::Outcome) -> Result<(), crate::StoreError> {
+        self.inner.finish(job, outcome).await
+    }
+    async fn requeue_expired(&self, now: Timestamp) -> Result<u64, crate::StoreError> {
+        self.inner.requeue_expired(now).await
+    }
+    async fn job(&self, id: &JobId) -> Result<Option<Job>, crate::StoreError> {
+        self.inner.job(id).await
+    }
+    async fn find_jobs(
+        &self,
+        q: &crate::query::FindQuery,
+    ) -> Result<crate::store::JobPage, crate::StoreError> {
+        self.inner.find_jobs(q).await
+    }
+}
+
+fn probed(handler: Arc<Scripted>) -> (Arc<ClaimProbe>, Arc<dyn Store>, Worker) {
+    let probe = Arc::new(ClaimProbe::default());
+    let store: Arc<dyn Store> = probe.clone();
+    let w = Worker::new(store.clone(), Arc::new(ManualClock::at(t0())), handler, config());
+    (probe, store, w)
+}
+
+async fn all_succeeded(store: &Arc<dyn Store>) -> bool {
+    let page = store
+        .find_jobs(&crate::query::FindQuery::default())
+        .await
+        .unwrap();
+    page.items.iter().all(|j| j.status == JobStatus::Succeeded)
+}
+
+#[tokio::test]
+async fn drain_sends_the_claims_of_a_round_together() {
+    let handler = Scripted::with("x", Script::Succeed);
+    let (probe, store, w) = probed(handler.clone());
+    for i in 0..10 {
+        enqueue(&store, JobSpec::new("x", json!({ "i": i }), t0())).await;
+    }
+    assert_eq!(w.drain().await.unwrap(), 10);
+    assert_eq!(handler.calls.load(Ordering::SeqCst), 10);
+    assert!(all_succeeded(&store).await);
+    // concurrency 4: every round's four claims were in flight at once.
+    assert_eq!(probe.max_in_flight.load(Ordering::SeqCst), 4);
+    // Rounds of 4, 4, 2 (+ 2 empty claims), then one empty round.
+    assert_eq!(probe.claims.load(Ordering::SeqCst), 16);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_loop_claims_free_slots_together_while_busy_and_polls_singly_when_idle() {
+    let handler = Scripted::with("x", Script::Sleep(Duration::from_millis(2)));
+    let (probe, store, w) = probed(handler.clone());
+    for i in 0..20 {
+        enqueue(&store, JobSpec::new("x", json!({ "i": i }), t0())).await;
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let runner = tokio::spawn({
+        let w = w.clone();
+        async move { w.run(async { rx.await.unwrap_or(()) }).await }
+    });
+    for _ in 0..500 {
+        if all_succeeded(&store).await && handler.calls.load(Ordering::SeqCst) == 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(handler.calls.load(Ordering::SeqCst), 20);
+    assert!(all_succeeded(&store).await);
+    assert!(
+        probe.max_in_flight.load(Ordering::SeqCst) > 1,
+        "claims for free slots went out together"
+    );
+    // Idle: poll_interval is 10 ms, so several polls happen; each is alone.
+    probe.reset();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    tx.send(()).unwrap();
+    runner.await.unwrap().unwrap();
+    assert!(probe.claims.load(Ordering::SeqCst) >= 2);
+    assert_eq!(probe.max_in_flight.load(Ordering::SeqCst), 1);
+    assert_eq!(handler.calls.load(Ordering::SeqCst), 20);
+}
