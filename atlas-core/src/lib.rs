@@ -35,6 +35,7 @@ pub mod query;
 pub mod scheduler;
 pub mod schema;
 pub mod secrets;
+pub mod serde_secs;
 pub mod service;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]

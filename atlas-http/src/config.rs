@@ -37,7 +37,7 @@ pub struct HttpConfig {
     pub body_limit: usize,
     /// Time limit of one request (seconds); a request still running then
     /// is cancelled and answered 503.
-    #[serde(with = "secs")]
+    #[serde(with = "atlas_core::serde_secs")]
     pub request_timeout: Duration,
     /// Base URL clients reach this server at (scheme, host and any path
     /// prefix of a reverse proxy), used for the absolute `Location` header.
@@ -125,20 +125,6 @@ impl CorsConfig {
     /// Whether `origin` may call the API.
     pub fn allows(&self, origin: &str) -> bool {
         self.allowed_origins.iter().any(|o| o == "*" || o == origin)
-    }
-}
-
-mod secs {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.as_secs())
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_secs)
     }
 }
 

@@ -22,19 +22,19 @@ pub struct ServiceConfig {
     /// environment is `local`.
     pub pool_size: Option<u32>,
     /// Age after which a `pending` instance counts as stuck (seconds).
-    #[serde(with = "secs")]
+    #[serde(with = "crate::serde_secs")]
     pub stuck_pending_after: Duration,
     /// Age after which an `installed` instance is taken down outside
     /// production (seconds).
-    #[serde(with = "secs")]
+    #[serde(with = "crate::serde_secs")]
     pub take_down_installed_after: Duration,
     /// Statistics older than this are reported (seconds).
-    #[serde(with = "secs")]
+    #[serde(with = "crate::serde_secs")]
     pub statistics_stale_after: Duration,
     /// Package whose instances get their own cron schedule.
     pub classes_bundle: String,
     /// Time limit of one command run on one instance (seconds).
-    #[serde(with = "secs")]
+    #[serde(with = "crate::serde_secs")]
     pub command_timeout: Duration,
     /// Base URL of this Atlas, for links in notifications.
     pub atlas_url: String,
@@ -66,20 +66,6 @@ impl ServiceConfig {
             } else {
                 5
             })
-    }
-}
-
-mod secs {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.as_secs())
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_secs)
     }
 }
 

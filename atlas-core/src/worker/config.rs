@@ -16,25 +16,25 @@ pub struct WorkerConfig {
     /// Jobs run at once (at least 1).
     pub concurrency: usize,
     /// Lease length; renewed every third of it while the job runs.
-    #[serde(with = "secs")]
+    #[serde(with = "crate::serde_secs")]
     pub lease: Duration,
     /// Per-attempt time limit (the original's 600 s).
-    #[serde(with = "secs")]
+    #[serde(with = "crate::serde_secs")]
     pub time_limit: Duration,
     /// Delay before the first retry; doubles per attempt.
-    #[serde(with = "secs")]
+    #[serde(with = "crate::serde_secs")]
     pub backoff_base: Duration,
     /// Longest retry delay.
-    #[serde(with = "secs")]
+    #[serde(with = "crate::serde_secs")]
     pub backoff_max: Duration,
     /// How often to look for work when the queue is empty.
-    #[serde(with = "secs")]
+    #[serde(with = "crate::serde_secs")]
     pub poll_interval: Duration,
     /// How often to requeue jobs whose worker died.
-    #[serde(with = "secs")]
+    #[serde(with = "crate::serde_secs")]
     pub reap_interval: Duration,
     /// On shutdown, how long running jobs may take to finish.
-    #[serde(with = "secs")]
+    #[serde(with = "crate::serde_secs")]
     pub shutdown_grace: Duration,
 }
 
@@ -76,20 +76,6 @@ impl WorkerConfig {
             base: self.backoff_base,
             max: self.backoff_max,
         }
-    }
-}
-
-mod secs {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.as_secs())
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_secs)
     }
 }
 
