@@ -207,7 +207,10 @@ pub(super) async fn before_update(
             ));
         }
     }
-    let after = Instance::from_doc(&ctx.after(old, change)).map_err(view_error)?;
+    // The record as the write leaves it; the status rewrite below touches
+    // none of the code or settings fields read from it.
+    let written = ctx.after(old, change);
+    let after = Instance::from_doc(&written).map_err(view_error)?;
     let mut transition_planned = false;
 
     if after.status != before.status {
@@ -225,7 +228,7 @@ pub(super) async fn before_update(
         lifecycle::check_packages_change(before.status, &before.code.package, &after.code.package)
             .map_err(|e| ServiceError::conflict(e.field(), e.to_string()))?;
         let mut issues = Issues::new();
-        check_code_types(ctx, &ctx.after(old, change).body, &[], &mut issues).await?;
+        check_code_types(ctx, &written.body, &[], &mut issues).await?;
         if !issues.is_empty() {
             return Err(ServiceError::Invalid(crate::service::Invalid::single(issues)));
         }
@@ -236,7 +239,6 @@ pub(super) async fn before_update(
         }
     }
 
-    let written = ctx.after(old, change);
     let settings_changed = SETTINGS_FIELDS
         .iter()
         .any(|f| old.body.get(*f) != written.body.get(*f));
