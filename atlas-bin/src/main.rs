@@ -10,6 +10,13 @@ mod wiring;
 
 use clap::Parser;
 
+/// mimalloc instead of the system allocator: the API's response building
+/// allocates from many threads at once, where glibc's arena locks made
+/// `GET /code/<id>` about a quarter slower (see the atlas-http load
+/// benchmark, which uses the same allocator).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     let cfg = match config::AtlasConfig::load(cli.config.as_deref(), cli.data_dir.as_deref()) {

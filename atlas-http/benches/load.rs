@@ -44,6 +44,11 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::json;
 
+/// The allocator `atlas serve` ships with (see atlas-bin's `main.rs`), so
+/// the numbers are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USER: &str = "bench";
 const PASSWORD: &str = "bench-password";
 
@@ -318,6 +323,7 @@ async fn run() {
     let sqlite = SqliteStore::open_path(dir.path().join("bench.db"))
         .await
         .expect("sqlite");
+    let sqlite_stats = sqlite.clone();
     let stores: Vec<(&'static str, Arc<dyn Store>)> = vec![
         ("memory", Arc::new(MemoryStore::new())),
         ("sqlite", Arc::new(sqlite)),
@@ -378,9 +384,17 @@ async fn run() {
         )
         .await;
         assert!(!selected(&post.name) || warm.errors == 0, "warm-up POST failed");
+        let groups_before = sqlite_stats.writer_stats();
         let st = drive(&post, duration, max).await;
         print_row(&post, &st);
         if label == "sqlite" && selected(&post.name) {
+            let after = sqlite_stats.writer_stats();
+            let groups = after.groups - groups_before.groups;
+            let requests = after.requests - groups_before.requests;
+            println!(
+                "  sqlite writer: {requests} requests in {groups} transactions ({:.1} per group commit)",
+                requests as f64 / groups.max(1) as f64
+            );
             verdicts.push(format!(
                 "POST /instance on sqlite (durable): {:.0} req/s with 64 connections (target ≥ 10,000): {}",
                 st.rate(),

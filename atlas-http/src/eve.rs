@@ -73,7 +73,8 @@ impl Formatter for PyFormatter {
 
 /// `v` as Python's `json.dumps(v)` writes it.
 pub(crate) fn to_python_json<T: Serialize + ?Sized>(v: &T) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
+    // Most envelopes (an item with its links) fit without regrowing.
+    let mut out = Vec::with_capacity(1024);
     let mut ser = serde_json::Serializer::with_formatter(&mut out, PyFormatter);
     // Serialising a `Value` (or plain data) into a Vec cannot fail.
     if v.serialize(&mut ser).is_err() {

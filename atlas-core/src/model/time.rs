@@ -92,8 +92,26 @@ impl Timestamp {
 }
 
 impl fmt::Display for Timestamp {
+    /// `DATE_FORMAT`, written field by field: every response and record
+    /// carries several dates, and chrono's `format` re-parses the pattern on
+    /// each call.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.to_chrono().format(DATE_FORMAT))
+        use chrono::{Datelike, Timelike};
+        let d = self.to_chrono();
+        if !(0..=9999).contains(&d.year()) {
+            // Signed or five-digit years: chrono's rendering of `%Y`.
+            return write!(f, "{}", d.format(DATE_FORMAT));
+        }
+        write!(
+            f,
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} GMT",
+            d.year(),
+            d.month(),
+            d.day(),
+            d.hour(),
+            d.minute(),
+            d.second()
+        )
     }
 }
 
@@ -132,6 +150,29 @@ mod tests {
         let t = Timestamp::parse("2026-11-25T01:36:55.123Z").unwrap();
         assert_eq!(t.to_string(), "2026-11-25 01:36:55 GMT");
         assert_eq!(Timestamp::parse(&t.to_string()).unwrap(), t);
+    }
+
+    #[test]
+    fn rendering_matches_chrono_for_every_year_range() {
+        let samples = [
+            0,
+            59,
+            86_399,
+            951_782_400, // 2000-02-29
+            1_764_034_615,
+            -62_167_219_200, // 0000-01-01
+            253_402_300_799, // 9999-12-31 23:59:59
+            253_402_300_800, // 10000-01-01: chrono's "+10000"
+            -62_167_219_201, // year -1
+        ];
+        for n in samples {
+            let t = Timestamp::from_unix(n);
+            assert_eq!(
+                t.to_string(),
+                t.to_chrono().format(DATE_FORMAT).to_string(),
+                "{n}"
+            );
+        }
     }
 
     #[test]

@@ -56,9 +56,12 @@ async fn current_core_and_profile(ctx: &Ctx<'_>) -> Result<Vec<Code>, ServiceErr
 }
 
 fn ids_at(body: &Body, path: &[&str]) -> Vec<Id> {
-    let mut cur = Some(&Value::Object(body.clone())).cloned();
-    for p in path {
-        cur = cur.and_then(|v| v.get(*p).cloned());
+    let Some((first, rest)) = path.split_first() else {
+        return Vec::new();
+    };
+    let mut cur = body.get(*first);
+    for p in rest {
+        cur = cur.and_then(|v| v.get(*p));
     }
     match cur {
         Some(Value::Array(items)) => items
@@ -66,7 +69,7 @@ fn ids_at(body: &Body, path: &[&str]) -> Vec<Id> {
             .filter_map(|v| v.as_str())
             .filter_map(|s| Id::parse(s).ok())
             .collect(),
-        Some(Value::String(s)) => Id::parse(&s).into_iter().collect(),
+        Some(Value::String(s)) => Id::parse(s).into_iter().collect(),
         _ => Vec::new(),
     }
 }

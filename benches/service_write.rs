@@ -1,0 +1,184 @@
+//! Where the time of one write goes: a single caller runs each operation
+//! back to back on a `SqliteStore` (file in a temp dir, `synchronous =
+//! normal`, so the disk's fsync time does not hide the CPU cost) and on the
+//! `MemoryStore`, and the median µs per operation over several rounds is
+//! printed:
+//!
+//! - `store.get` of a code item and `store.find` of the current core and
+//!   profile (the lookup every instance create makes when the request names
+//!   neither),
+//! - `Service::create` of an instance (`{"status": "pending"}`: defaults,
+//!   sealed database password, statistics record and provision job in one
+//!   batch) and of a site (no hooks, one write), with 10,000 instances
+//!   already stored.
+//!
+//! The HTTP load benchmark (`cargo bench -p atlas-http --bench load`)
+//! measures the same writes under 64 concurrent clients on the durable
+//! store; this one tells which part of a create to make cheaper.
+//!
+//! Run: `cargo bench --bench service_write` (`ATLAS_BENCH_OPS` per round,
+//! default 2000; `ATLAS_BENCH_STORE=sqlite|memory` for one store only;
+//! `ATLAS_BENCH_ONLY=<substring>` for the operations whose name holds it).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use atlas_core::model::{Id, Resource, Status, Timestamp};
+use atlas_core::query::{Filter, FindQuery};
+use atlas_core::secrets::SecretKey;
+use atlas_core::service::{Actor, Service, ServiceConfig};
+use atlas_core::store::{Batch, Store};
+use atlas_core::testing::fixtures;
+use atlas_core::{MemoryStore, SystemClock};
+use atlas_sqlite::{SqliteConfig, SqliteStore, Synchronous};
+use serde_json::{json, Value};
+
+const ROUNDS: usize = 5;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Current core and profile plus `instances` instances; returns the service
+/// and the core's id.
+async fn seeded(store: Arc<dyn Store>, instances: u32) -> (Service, Id) {
+    let service = Service::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        SecretKey::from_bytes([9; 32]),
+        ServiceConfig::default(),
+    );
+    let actor = Actor::system();
+    let core = service
+        .create(
+            Resource::Code,
+            &actor,
+            Value::Object(fixtures::code().core("drupal", "7.42").current().build()),
+        )
+        .await
+        .expect("core");
+    service
+        .create(
+            Resource::Code,
+            &actor,
+            Value::Object(fixtures::code().profile("express", "2.2.5").current().build()),
+        )
+        .await
+        .expect("profile");
+    let core = core[0].id;
+    for chunk in 0..instances.div_ceil(500) {
+        let mut batch = Batch::new(Timestamp::now());
+        for _ in 0..500.min(instances - chunk * 500) {
+            let body = fixtures::instance().status(Status::Launched).core(core).build();
+            batch.insert(Resource::Instance, Id::generate(Timestamp::now()), body);
+        }
+        store.commit(batch).await.expect("seed instances");
+    }
+    (service, core)
+}
+
+/// Median µs per call of `op` over [`ROUNDS`] rounds of `n` calls.
+async fn time<F, Fut>(n: usize, mut op: F) -> f64
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut per_op = Vec::with_capacity(ROUNDS);
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        for _ in 0..n {
+            op().await;
+        }
+        per_op.push(start.elapsed().as_secs_f64() * 1e6 / n as f64);
+    }
+    per_op.sort_by(f64::total_cmp);
+    per_op[ROUNDS / 2]
+}
+
+async fn run_store(label: &str, store: Arc<dyn Store>, n: usize) {
+    let (service, core) = seeded(store.clone(), 10_000).await;
+    let actor = Actor::system();
+    let current = FindQuery::all_matching(Filter::and(vec![
+        Filter::eq("meta.is_current", true),
+        Filter::or(vec![
+            Filter::eq("meta.code_type", "core"),
+            Filter::eq("meta.code_type", "profile"),
+        ]),
+    ]));
+    let only = std::env::var("ATLAS_BENCH_ONLY").ok();
+    let selected = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
+    let mut rows: Vec<(&str, f64)> = Vec::new();
+    let name = "store.get code";
+    if selected(name) {
+        let us = time(n, || async {
+            store
+                .get(Resource::Code, &core)
+                .await
+                .expect("get")
+                .expect("found");
+        })
+        .await;
+        rows.push((name, us));
+    }
+    let name = "store.find current core+profile";
+    if selected(name) {
+        let us = time(n, || async {
+            let page = store.find(Resource::Code, &current).await.expect("find");
+            assert_eq!(page.items.len(), 2);
+        })
+        .await;
+        rows.push((name, us));
+    }
+    let name = "Service::create instance";
+    if selected(name) {
+        let us = time(n, || async {
+            service
+                .create(Resource::Instance, &actor, json!({"status": "pending"}))
+                .await
+                .expect("create instance");
+        })
+        .await;
+        rows.push((name, us));
+    }
+    let name = "Service::create site";
+    if selected(name) {
+        let us = time(n, || async {
+            service
+                .create(Resource::Site, &actor, json!({"tag": ["bench"]}))
+                .await
+                .expect("create site");
+        })
+        .await;
+        rows.push((name, us));
+    }
+    for (name, us) in rows {
+        println!("{label:<8} {name:<34} {us:>9.1} µs/op");
+    }
+}
+
+fn main() {
+    let n: usize = std::env::var("ATLAS_BENCH_OPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        println!("one caller, {n} operations per round, median of {ROUNDS} rounds");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = SqliteConfig {
+            synchronous: Synchronous::Normal,
+            ..SqliteConfig::at(dir.path().join("bench.db"))
+        };
+        let only = std::env::var("ATLAS_BENCH_STORE").ok();
+        let wanted = |s: &str| only.as_deref().is_none_or(|o| o == s);
+        if wanted("sqlite") {
+            let sqlite = SqliteStore::open(config).await.expect("sqlite");
+            run_store("sqlite", Arc::new(sqlite), n).await;
+        }
+        if wanted("memory") {
+            run_store("memory", Arc::new(MemoryStore::new()), n).await;
+        }
+    });
+}
