@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::error::Result;
 use crate::functions::Residuals;
 use crate::rows::{DocRow, JobRow, DOC_SELECT};
-use crate::shape::Shape;
+use crate::shape::ShapeCache;
 use crate::tables::{table, table_name, TableSpec, JOBS};
 use crate::translate::{translate, Translation};
 use crate::write;
@@ -95,12 +95,14 @@ pub(crate) fn history(conn: &Connection, res: Resource, id: &Id) -> Result<Vec<D
 pub(crate) fn find(
     conn: &mut Connection,
     residuals: &Arc<Residuals>,
+    shapes: &ShapeCache,
     res: Resource,
     q: &FindQuery,
 ) -> Result<FindPage> {
     let (items, total) = find_rows(
         conn,
         residuals,
+        shapes,
         &table(res),
         q,
         DOC_SELECT,
@@ -111,10 +113,16 @@ pub(crate) fn find(
 }
 
 /// Jobs matching `q`.
-pub(crate) fn find_jobs(conn: &mut Connection, residuals: &Arc<Residuals>, q: &FindQuery) -> Result<JobPage> {
+pub(crate) fn find_jobs(
+    conn: &mut Connection,
+    residuals: &Arc<Residuals>,
+    shapes: &ShapeCache,
+    q: &FindQuery,
+) -> Result<JobPage> {
     let (items, total) = find_rows(
         conn,
         residuals,
+        shapes,
         &JOBS,
         q,
         "json(doc)",
@@ -124,9 +132,11 @@ pub(crate) fn find_jobs(conn: &mut Connection, residuals: &Arc<Residuals>, q: &F
     Ok(JobPage { items, total })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn find_rows<T>(
     conn: &mut Connection,
     residuals: &Arc<Residuals>,
+    shapes: &ShapeCache,
     spec: &TableSpec,
     q: &FindQuery,
     columns: &str,
@@ -134,7 +144,7 @@ fn find_rows<T>(
     to_json: impl Fn(&T) -> Value,
 ) -> Result<(Vec<T>, u64)> {
     let tx = conn.transaction()?;
-    let shape = Shape::load(&tx, spec.name)?;
+    let shape = shapes.get(&tx, spec.name)?;
     let mut tr = translate(spec, &shape, residuals, &q.filter, &q.sort, q.includes_deleted());
     let name = spec.name;
     let w = tr.where_sql.clone();
@@ -201,12 +211,13 @@ fn page_sql(name: &str, columns: &str, tr: &mut Translation, q: &FindQuery) -> O
 pub(crate) fn explain(
     conn: &mut Connection,
     residuals: &Arc<Residuals>,
+    shapes: &ShapeCache,
     res: Resource,
     q: &FindQuery,
 ) -> Result<Vec<String>> {
     let spec = table(res);
     let tx = conn.transaction()?;
-    let shape = Shape::load(&tx, spec.name)?;
+    let shape = shapes.get(&tx, spec.name)?;
     let mut tr = translate(&spec, &shape, residuals, &q.filter, &q.sort, q.includes_deleted());
     let name = spec.name;
     let mut sqls = vec![format!("SELECT count(*) FROM {name} WHERE {}", tr.where_sql)];

@@ -9,11 +9,16 @@
 //!
 //! The writer keeps the counts exact: every write adds the new document's
 //! shape and removes the old one's, batch by batch, and the group's net
-//! change is stored in the group's transaction.
+//! change is stored in the group's transaction. When a table's set of
+//! array or object paths changes (a count leaves or reaches zero), the
+//! writer bumps the table's generation in `shape_gen`; readers keep the
+//! loaded catalog in a [`ShapeCache`] and reload it only when the
+//! generation their snapshot sees differs from the cached one.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};
 
 use crate::error::Result;
@@ -95,15 +100,31 @@ impl ShapeDelta {
         self.counts.values().all(|n| *n == 0)
     }
 
-    /// Stores the changes (inside the caller's transaction).
+    /// Stores the changes (inside the caller's transaction), and bumps
+    /// the generation of every table whose set of paths changed.
     pub(crate) fn flush(self, conn: &Connection) -> Result<()> {
+        let reshaped = self.store_counts(conn)?;
+        let mut bump = conn.prepare_cached(
+            "INSERT INTO shape_gen(tbl, gen) VALUES (?1, 1)
+             ON CONFLICT(tbl) DO UPDATE SET gen = gen + 1",
+        )?;
+        for table in reshaped {
+            bump.execute([table])?;
+        }
+        Ok(())
+    }
+
+    /// Stores the counts; returns the tables whose set of paths changed.
+    fn store_counts(self, conn: &Connection) -> Result<BTreeSet<&'static str>> {
+        let mut reshaped = BTreeSet::new();
         if self.is_empty() {
-            return Ok(());
+            return Ok(reshaped);
         }
         let mut stmt = conn.prepare_cached(
             "INSERT INTO shape(tbl, path, arrays, objects) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(tbl, path) DO UPDATE
-             SET arrays = arrays + excluded.arrays, objects = objects + excluded.objects",
+             SET arrays = arrays + excluded.arrays, objects = objects + excluded.objects
+             RETURNING arrays, objects",
         )?;
         for ((table, path, kind), n) in self.counts {
             if n == 0 {
@@ -113,9 +134,54 @@ impl ShapeDelta {
                 Kind::Array => (n, 0),
                 Kind::Object => (0, n),
             };
-            stmt.execute(params![table, path, arrays, objects])?;
+            let (now_arrays, now_objects): (i64, i64) = stmt
+                .query_row(params![table, path, arrays, objects], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+            let now = match kind {
+                Kind::Array => now_arrays,
+                Kind::Object => now_objects,
+            };
+            if (now > 0) != (now - n > 0) {
+                reshaped.insert(table);
+            }
         }
-        Ok(())
+        Ok(reshaped)
+    }
+}
+
+/// Loaded catalogs, per table, with the generation they were loaded at;
+/// shared by the reader connections.
+#[derive(Debug, Default)]
+pub(crate) struct ShapeCache {
+    tables: Mutex<HashMap<String, (i64, Arc<Shape>)>>,
+}
+
+impl ShapeCache {
+    /// The catalog of `table` as the read transaction open on `conn`
+    /// sees it: the cached one when its generation is current, otherwise
+    /// loaded (and cached).
+    pub(crate) fn get(&self, conn: &Connection, table: &str) -> Result<Arc<Shape>> {
+        let gen: i64 = conn
+            .prepare_cached("SELECT gen FROM shape_gen WHERE tbl = ?1")?
+            .query_row([table], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0);
+        {
+            let cached = self.tables.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((g, shape)) = cached.get(table) {
+                if *g == gen {
+                    return Ok(Arc::clone(shape));
+                }
+            }
+        }
+        let shape = Arc::new(Shape::load(conn, table)?);
+        let mut cached = self.tables.lock().unwrap_or_else(PoisonError::into_inner);
+        // Generations only grow: never replace a newer entry with an older one.
+        if cached.get(table).is_none_or(|(g, _)| *g <= gen) {
+            cached.insert(table.to_owned(), (gen, Arc::clone(&shape)));
+        }
+        Ok(shape)
     }
 }
 
@@ -186,7 +252,9 @@ pub(crate) fn rebuild(
     for d in docs {
         delta.replace(table, None, d.as_object());
     }
-    delta.flush(conn)
+    // Runs before `shape_gen` exists (version 2); readers of a freshly
+    // opened store have no cached catalog to invalidate.
+    delta.store_counts(conn).map(drop)
 }
 
 #[cfg(test)]
@@ -244,7 +312,8 @@ mod tests {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(
             "CREATE TABLE shape(tbl TEXT, path TEXT, arrays INTEGER NOT NULL DEFAULT 0,
-             objects INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(tbl, path)) WITHOUT ROWID;",
+             objects INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(tbl, path)) WITHOUT ROWID;
+             CREATE TABLE shape_gen(tbl TEXT PRIMARY KEY, gen INTEGER NOT NULL) WITHOUT ROWID;",
         )
         .unwrap();
         let mut d = ShapeDelta::default();
@@ -257,5 +326,65 @@ mod tests {
         let s = Shape::load(&conn, "t").unwrap();
         assert!(s.array_at("tag"));
         assert!(!s.object_at("m"));
+    }
+
+    fn catalog_db() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE shape(tbl TEXT, path TEXT, arrays INTEGER NOT NULL DEFAULT 0,
+             objects INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(tbl, path)) WITHOUT ROWID;
+             CREATE TABLE shape_gen(tbl TEXT PRIMARY KEY, gen INTEGER NOT NULL) WITHOUT ROWID;",
+        )
+        .unwrap();
+        conn
+    }
+
+    fn apply(conn: &Connection, old: Option<Value>, new: Option<Value>) {
+        let mut d = ShapeDelta::default();
+        d.replace(
+            "t",
+            old.as_ref().and_then(Value::as_object),
+            new.as_ref().and_then(Value::as_object),
+        );
+        d.flush(conn).unwrap();
+    }
+
+    #[test]
+    fn cached_catalog_is_reused_until_a_path_appears_or_disappears() {
+        let conn = catalog_db();
+        let cache = ShapeCache::default();
+        let empty = cache.get(&conn, "t").unwrap();
+        assert!(!empty.array_at("tag"));
+
+        apply(&conn, None, Some(json!({"tag": ["a"]})));
+        let first = cache.get(&conn, "t").unwrap();
+        assert!(first.array_at("tag"), "a new array path reloads the catalog");
+
+        // Only counts change: the cached catalog is still exact.
+        apply(&conn, None, Some(json!({"tag": ["b"]})));
+        apply(&conn, Some(json!({"tag": ["b"]})), None);
+        assert!(Arc::ptr_eq(&first, &cache.get(&conn, "t").unwrap()));
+
+        apply(
+            &conn,
+            Some(json!({"tag": ["a"]})),
+            Some(json!({"tag": "a", "m": {}})),
+        );
+        let last = cache.get(&conn, "t").unwrap();
+        assert!(
+            !last.array_at("tag"),
+            "the last array at a path going away reloads it"
+        );
+        assert!(last.object_at("m"));
+    }
+
+    #[test]
+    fn generations_are_per_table() {
+        let conn = catalog_db();
+        let cache = ShapeCache::default();
+        let other = cache.get(&conn, "other").unwrap();
+        apply(&conn, None, Some(json!({"tag": ["a"]})));
+        assert!(Arc::ptr_eq(&other, &cache.get(&conn, "other").unwrap()));
+        assert!(cache.get(&conn, "t").unwrap().array_at("tag"));
     }
 }

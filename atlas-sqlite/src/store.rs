@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::functions::{self, Residuals};
 use crate::migrations;
 use crate::read::{self, Readers};
+use crate::shape::ShapeCache;
 use crate::write;
 use crate::writer::{Durability, Op, Reply, Watermark, Writer, WriterStats};
 
@@ -56,6 +57,7 @@ struct Inner {
     writer: Writer,
     readers: Readers,
     residuals: Arc<Residuals>,
+    shapes: ShapeCache,
     watermark: Arc<Watermark>,
     config: SqliteConfig,
 }
@@ -181,6 +183,7 @@ impl SqliteStore {
                 writer,
                 readers: Readers::new(readers),
                 residuals,
+                shapes: ShapeCache::default(),
                 watermark,
                 config,
             }),
@@ -204,7 +207,7 @@ impl SqliteStore {
     /// # Errors
     /// [`StoreError::Backend`] when the check cannot run.
     pub async fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
-        self.read(|conn, _| {
+        self.read(|conn, _, _| {
             let mut stmt = conn.prepare("PRAGMA integrity_check")?;
             let lines = stmt
                 .query_map([], |r| r.get::<_, String>(0))?
@@ -222,7 +225,7 @@ impl SqliteStore {
     /// [`StoreError::Backend`].
     pub async fn explain_find(&self, res: Resource, q: &FindQuery) -> Result<Vec<String>, StoreError> {
         let q = q.clone();
-        self.read(move |conn, residuals| read::explain(conn, residuals, res, &q))
+        self.read(move |conn, residuals, shapes| read::explain(conn, residuals, shapes, res, &q))
             .await
     }
 
@@ -248,12 +251,14 @@ impl SqliteStore {
 
     async fn read<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Connection, &Arc<Residuals>) -> Result<T> + Send + 'static,
+        f: impl FnOnce(&mut Connection, &Arc<Residuals>, &ShapeCache) -> Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
         let inner = Arc::clone(&self.inner);
-        let r = tokio::task::spawn_blocking(move || inner.readers.with(|c| f(c, &inner.residuals)))
-            .await
-            .map_err(Error::from)?;
+        let r = tokio::task::spawn_blocking(move || {
+            inner.readers.with(|c| f(c, &inner.residuals, &inner.shapes))
+        })
+        .await
+        .map_err(Error::from)?;
         // Never hand out writes that are committed but not yet on disk.
         self.inner.watermark.wait_durable().await;
         Ok(r?)
@@ -298,13 +303,13 @@ impl Store for SqliteStore {
     #[tracing::instrument(skip_all, fields(res = %res))]
     async fn find(&self, res: Resource, q: &FindQuery) -> Result<FindPage, StoreError> {
         let q = q.clone();
-        self.read(move |c, r| read::find(c, r, res, &q)).await
+        self.read(move |c, r, s| read::find(c, r, s, res, &q)).await
     }
 
     #[tracing::instrument(skip_all, fields(res = %res, id = %id))]
     async fn history(&self, res: Resource, id: &Id) -> Result<Vec<Doc>, StoreError> {
         let id = *id;
-        self.read(move |c, _| read::history(c, res, &id)).await
+        self.read(move |c, _, _| read::history(c, res, &id)).await
     }
 
     #[tracing::instrument(skip_all, fields(writes = batch.writes.len()))]
@@ -361,7 +366,7 @@ impl Store for SqliteStore {
     #[tracing::instrument(skip_all)]
     async fn find_jobs(&self, q: &FindQuery) -> Result<JobPage, StoreError> {
         let q = q.clone();
-        self.read(move |c, r| read::find_jobs(c, r, &q)).await
+        self.read(move |c, r, s| read::find_jobs(c, r, s, &q)).await
     }
 }
 

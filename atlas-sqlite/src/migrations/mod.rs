@@ -10,6 +10,9 @@
 //!   are a unique key use the key's index), `updated`
 //!   indexes, the shape catalog and the `instance_package` side table, both
 //!   back-filled from the stored documents.
+//! - Version 3: `shape_gen`, each table's shape-catalog generation (bumped
+//!   when its set of array or object paths changes), so readers reuse the
+//!   catalog they loaded until it does.
 //!
 //! Opening an older database runs the missing steps, each in its own
 //! transaction; opening one whose version is newer than [`LATEST`] is
@@ -29,7 +32,7 @@ use crate::tables::{
 };
 
 /// The schema version this build writes.
-pub(crate) const LATEST: i64 = 2;
+pub(crate) const LATEST: i64 = 3;
 
 /// The database's schema version.
 pub(crate) fn user_version(conn: &Connection) -> Result<i64> {
@@ -71,6 +74,7 @@ pub(crate) fn migrate_to(conn: &mut Connection, target: i64) -> Result<i64> {
         match next {
             1 => v1(&tx)?,
             2 => v2(&tx)?,
+            3 => v3(&tx)?,
             other => return Err(Error::Corrupt(format!("no migration to version {other}"))),
         }
         tx.pragma_update(None, "user_version", next)?;
@@ -179,6 +183,16 @@ fn v2(conn: &Connection) -> Result<()> {
     }
     let jobs = read_json(conn, "SELECT id, json(doc) FROM jobs")?;
     shape::rebuild(conn, "jobs", jobs.into_iter().map(|(_, v)| v))?;
+    Ok(())
+}
+
+fn v3(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE shape_gen (
+            tbl TEXT PRIMARY KEY NOT NULL,
+            gen INTEGER NOT NULL
+        ) WITHOUT ROWID;",
+    )?;
     Ok(())
 }
 
