@@ -309,13 +309,7 @@ mod tests {
 
     #[test]
     fn flushed_counts_add_up_and_load_back() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(
-            "CREATE TABLE shape(tbl TEXT, path TEXT, arrays INTEGER NOT NULL DEFAULT 0,
-             objects INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(tbl, path)) WITHOUT ROWID;
-             CREATE TABLE shape_gen(tbl TEXT PRIMARY KEY, gen INTEGER NOT NULL) WITHOUT ROWID;",
-        )
-        .unwrap();
+        let conn = catalog_db();
         let mut d = ShapeDelta::default();
         d.replace("t", None, Some(&obj(json!({"tag": ["a"], "m": {}}))));
         d.replace("t", None, Some(&obj(json!({"tag": []}))));
