@@ -43,7 +43,20 @@ pub struct SqliteConfig {
     /// WAL size, in KiB, past which a background thread checkpoints the WAL
     /// into the database (SQLite's own default is about 4 MiB).
     pub checkpoint_kib: u32,
+    /// How much work a `find` may do on the calling async task, in SQLite
+    /// virtual-machine steps per statement (0: every find goes to the
+    /// blocking thread pool). Most finds the service runs itself (the
+    /// current code items, an instance's routes) read a few rows through
+    /// an index and finish well within the default, skipping the hand-off
+    /// to a blocking thread; a find that goes past it, or past
+    /// [`INLINE_FIND_ROWS`] rows, is abandoned and run again on the
+    /// blocking pool, so an async worker is never held for long.
+    pub inline_find_steps: u32,
 }
+
+/// The most rows a find tried on the calling task may read before it is
+/// handed to the blocking pool (see [`SqliteConfig::inline_find_steps`]).
+pub const INLINE_FIND_ROWS: usize = 64;
 
 impl Default for SqliteConfig {
     fn default() -> Self {
@@ -56,6 +69,7 @@ impl Default for SqliteConfig {
             cache_kib: 16 * 1024,
             mmap_mib: 1024,
             checkpoint_kib: 4 * 1024,
+            inline_find_steps: 5_000,
         }
     }
 }

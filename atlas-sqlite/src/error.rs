@@ -42,6 +42,11 @@ pub(crate) enum Error {
     /// The writer thread is gone (the store is shutting down, or it panicked).
     #[error("the sqlite writer thread has stopped")]
     WriterGone,
+    /// A find tried on the calling task read more rows than its inline
+    /// budget allows; the store runs it again on the blocking pool, so
+    /// callers never see this.
+    #[error("the find went past its inline budget")]
+    OverBudget,
     /// A blocking task panicked or was cancelled.
     #[error("a blocking sqlite task failed: {0}")]
     Join(#[from] tokio::task::JoinError),

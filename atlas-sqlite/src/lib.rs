@@ -41,6 +41,6 @@ mod translate;
 mod write;
 mod writer;
 
-pub use config::{SqliteConfig, Synchronous};
+pub use config::{SqliteConfig, Synchronous, INLINE_FIND_ROWS};
 pub use store::{SqliteStore, SCHEMA_VERSION};
 pub use writer::WriterStats;

@@ -1,7 +1,9 @@
 //! The read side: a small pool of reader connections and the queries run on
 //! them (`get`, `find`, `history`, `job`, `find_jobs`). Each `find` runs in
 //! one read transaction, so the shape catalog it plans with, the total and
-//! the page all come from the same snapshot.
+//! the page all come from the same snapshot; the total is counted only when
+//! the page cannot tell it (a full page, or an empty one past the start).
+//! [`within_budget`] bounds the work of a find tried on an async task.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -11,10 +13,10 @@ use atlas_core::model::{Doc, Id, Resource};
 use atlas_core::query::{compare_docs, FindQuery};
 use atlas_core::store::{FindPage, JobPage};
 use atlas_core::StoreError;
-use rusqlite::{params_from_iter, Connection, Row};
+use rusqlite::{params_from_iter, Connection, ErrorCode, Row};
 use serde_json::Value;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::functions::Residuals;
 use crate::rows::{DocRow, JobRow, DOC_SELECT};
 use crate::shape::ShapeCache;
@@ -91,13 +93,14 @@ pub(crate) fn history(conn: &Connection, res: Resource, id: &Id) -> Result<Vec<D
     Ok(out)
 }
 
-/// Records matching `q`.
+/// Records matching `q` ([`Error::OverBudget`] past `max_rows` rows read).
 pub(crate) fn find(
     conn: &mut Connection,
     residuals: &Arc<Residuals>,
     shapes: &ShapeCache,
     res: Resource,
     q: &FindQuery,
+    max_rows: usize,
 ) -> Result<FindPage> {
     let (items, total) = find_rows(
         conn,
@@ -105,6 +108,7 @@ pub(crate) fn find(
         shapes,
         &table(res),
         q,
+        max_rows,
         DOC_SELECT,
         |row| Ok(DocRow::read(row)?.0),
         Doc::to_json,
@@ -112,12 +116,13 @@ pub(crate) fn find(
     Ok(FindPage { items, total })
 }
 
-/// Jobs matching `q`.
+/// Jobs matching `q` ([`Error::OverBudget`] past `max_rows` rows read).
 pub(crate) fn find_jobs(
     conn: &mut Connection,
     residuals: &Arc<Residuals>,
     shapes: &ShapeCache,
     q: &FindQuery,
+    max_rows: usize,
 ) -> Result<JobPage> {
     let (items, total) = find_rows(
         conn,
@@ -125,11 +130,35 @@ pub(crate) fn find_jobs(
         shapes,
         &JOBS,
         q,
+        max_rows,
         "json(doc)",
         |row| Ok(JobRow::read(row, 0)?.0),
         Job::to_json,
     )?;
     Ok(JobPage { items, total })
+}
+
+/// Runs `f` with SQLite interrupting any of its statements after `steps`
+/// virtual-machine steps: `Ok(None)` when it was interrupted, or when it
+/// reported [`Error::OverBudget`] itself (too many rows).
+pub(crate) fn within_budget<T>(
+    conn: &mut Connection,
+    steps: u32,
+    f: impl FnOnce(&mut Connection) -> Result<T>,
+) -> Result<Option<T>> {
+    conn.progress_handler(i32::try_from(steps).unwrap_or(i32::MAX), Some(|| true));
+    let result = f(conn);
+    conn.progress_handler(0, None::<fn() -> bool>);
+    match result {
+        Ok(t) => Ok(Some(t)),
+        Err(Error::OverBudget) => Ok(None),
+        Err(Error::Sqlite(rusqlite::Error::SqliteFailure(e, _)))
+            if e.code == ErrorCode::OperationInterrupted =>
+        {
+            Ok(None)
+        }
+        Err(other) => Err(other),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -139,6 +168,7 @@ fn find_rows<T>(
     shapes: &ShapeCache,
     spec: &TableSpec,
     q: &FindQuery,
+    max_rows: usize,
     columns: &str,
     read: impl Fn(&Row<'_>) -> Result<T>,
     to_json: impl Fn(&T) -> Value,
@@ -154,6 +184,9 @@ fn find_rows<T>(
         let mut rows = stmt.query(params_from_iter(params.iter().take(n)))?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
+            if out.len() == max_rows {
+                return Err(Error::OverBudget);
+            }
             out.push(read(row)?);
         }
         Ok(out)
@@ -161,14 +194,21 @@ fn find_rows<T>(
     let where_params = tr.params.len();
     let result = match page_sql(name, columns, &mut tr, q) {
         Some(page) => {
-            let mut count = tx.prepare_cached(&format!("SELECT count(*) FROM {name} WHERE {w}"))?;
-            let n = count.parameter_count().min(where_params);
-            let total: i64 = count.query_row(params_from_iter(&tr.params[..n]), |r| r.get(0))?;
-            let total = u64::try_from(total).unwrap_or_default();
-            let items = if q.paging.offset() >= total || q.paging.max_results == 0 {
+            let offset = q.paging.offset();
+            let items = if q.paging.max_results == 0 {
                 Vec::new()
             } else {
                 collect(&page, &tr.params)?
+            };
+            let got = u64::try_from(items.len()).unwrap_or(u64::MAX);
+            // A page that is not full (and not past the end) tells the total.
+            let total = if got < q.paging.max_results && (got > 0 || offset == 0) {
+                offset.saturating_add(got)
+            } else {
+                let mut count = tx.prepare_cached(&format!("SELECT count(*) FROM {name} WHERE {w}"))?;
+                let n = count.parameter_count().min(where_params);
+                let total: i64 = count.query_row(params_from_iter(&tr.params[..n]), |r| r.get(0))?;
+                u64::try_from(total).unwrap_or_default()
             };
             (items, total)
         }
@@ -237,4 +277,51 @@ pub(crate) fn explain(
     drop(tr.guards);
     tx.commit()?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count_to(conn: &mut Connection, n: i64) -> Result<i64> {
+        Ok(conn.query_row(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?1) SELECT count(*) FROM c",
+            [n],
+            |r| r.get(0),
+        )?)
+    }
+
+    #[test]
+    fn work_within_the_budget_completes() {
+        let mut c = Connection::open_in_memory().unwrap();
+        assert_eq!(
+            within_budget(&mut c, 100_000, |c| count_to(c, 10)).unwrap(),
+            Some(10)
+        );
+    }
+
+    #[test]
+    fn work_past_the_budget_is_interrupted_and_the_connection_stays_usable() {
+        let mut c = Connection::open_in_memory().unwrap();
+        assert_eq!(
+            within_budget(&mut c, 1_000, |c| count_to(c, 1_000_000)).unwrap(),
+            None
+        );
+        // The handler is gone afterwards: the same work now completes.
+        assert_eq!(count_to(&mut c, 100_000).unwrap(), 100_000);
+    }
+
+    #[test]
+    fn too_many_rows_counts_as_over_budget_and_other_errors_pass() {
+        let mut c = Connection::open_in_memory().unwrap();
+        assert_eq!(
+            within_budget(&mut c, 1_000, |_| Err::<(), _>(Error::OverBudget)).unwrap(),
+            None
+        );
+        let e = within_budget(&mut c, 1_000, |c| {
+            c.execute("SELECT nope", []).map_err(Error::from)
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("nope"), "{e}");
+    }
 }

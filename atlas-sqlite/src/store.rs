@@ -15,7 +15,7 @@ use atlas_core::store::{Batch, Committed, FindPage, JobPage, Store};
 use atlas_core::StoreError;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use crate::config::{SqliteConfig, Synchronous};
+use crate::config::{SqliteConfig, Synchronous, INLINE_FIND_ROWS};
 use crate::error::{Error, Result};
 use crate::functions::{self, Residuals};
 use crate::migrations;
@@ -45,8 +45,10 @@ const STATEMENT_CACHE: usize = 256;
 /// - `find` returns exactly what `atlas_core::query::select` returns over
 ///   the same records (see `translate.rs` for how).
 /// - Point reads (`get`, `job`) run on the calling task when a reader
-///   connection is free (they take microseconds); `find` and `history` run
-///   on the blocking pool; writes run on the writer thread.
+///   connection is free (they take microseconds); so do finds, up to a
+///   small budget of work (`inline_find_steps`), past which they run again
+///   on the blocking pool; `history` runs on the blocking pool; writes run
+///   on the writer thread.
 #[derive(Clone)]
 pub struct SqliteStore {
     inner: Arc<Inner>,
@@ -249,6 +251,31 @@ impl SqliteStore {
         Ok(r?)
     }
 
+    /// A read that is usually small (a find), tried on the calling task
+    /// when a reader connection is free, within the inline budget
+    /// (`inline_find_steps`, [`INLINE_FIND_ROWS`]). `None` when it could
+    /// not run or went past the budget: run it on the blocking pool then.
+    /// The caller waits for durability before handing the result out.
+    fn try_inline<T>(
+        &self,
+        f: impl FnOnce(&mut Connection, &Arc<Residuals>, &ShapeCache, usize) -> Result<T>,
+    ) -> Result<Option<T>, StoreError> {
+        let inner = &self.inner;
+        let steps = inner.config.inline_find_steps;
+        if steps == 0 {
+            return Ok(None);
+        }
+        let run = |c: &mut Connection| {
+            read::within_budget(c, steps, |c| {
+                f(c, &inner.residuals, &inner.shapes, INLINE_FIND_ROWS)
+            })
+        };
+        match inner.readers.try_with(run) {
+            Ok(r) => Ok(r?),
+            Err(_) => Ok(None),
+        }
+    }
+
     async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection, &Arc<Residuals>, &ShapeCache) -> Result<T> + Send + 'static,
@@ -302,8 +329,13 @@ impl Store for SqliteStore {
 
     #[tracing::instrument(skip_all, fields(res = %res))]
     async fn find(&self, res: Resource, q: &FindQuery) -> Result<FindPage, StoreError> {
+        if let Some(page) = self.try_inline(|c, r, s, rows| read::find(c, r, s, res, q, rows))? {
+            self.inner.watermark.wait_durable().await;
+            return Ok(page);
+        }
         let q = q.clone();
-        self.read(move |c, r, s| read::find(c, r, s, res, &q)).await
+        self.read(move |c, r, s| read::find(c, r, s, res, &q, usize::MAX))
+            .await
     }
 
     #[tracing::instrument(skip_all, fields(res = %res, id = %id))]
@@ -365,8 +397,13 @@ impl Store for SqliteStore {
 
     #[tracing::instrument(skip_all)]
     async fn find_jobs(&self, q: &FindQuery) -> Result<JobPage, StoreError> {
+        if let Some(page) = self.try_inline(|c, r, s, rows| read::find_jobs(c, r, s, q, rows))? {
+            self.inner.watermark.wait_durable().await;
+            return Ok(page);
+        }
         let q = q.clone();
-        self.read(move |c, r, s| read::find_jobs(c, r, s, &q)).await
+        self.read(move |c, r, s| read::find_jobs(c, r, s, &q, usize::MAX))
+            .await
     }
 }
 

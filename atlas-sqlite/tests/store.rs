@@ -148,3 +148,94 @@ async fn two_stores_on_one_file_see_each_others_commits() {
     a.commit(batch).await.unwrap();
     assert!(b.get(Resource::Site, &id).await.unwrap().is_some());
 }
+
+/// Commits `n` code items named `c000`, `c001`, … in one batch.
+async fn code_items(store: &SqliteStore, n: usize) {
+    let mut b = Batch::new(now());
+    for i in 0..n {
+        b.insert(
+            Resource::Code,
+            Id::generate(now()),
+            body(json!({"meta": {"name": format!("c{i:03}"), "is_current": i % 2 == 0}})),
+        );
+    }
+    store.commit(b).await.unwrap();
+}
+
+async fn open_with(dir: &tempfile::TempDir, inline_find_steps: u32) -> SqliteStore {
+    SqliteStore::open(SqliteConfig {
+        inline_find_steps,
+        ..SqliteConfig::at(dir.path().join("atlas.db"))
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn finds_past_the_inline_budget_still_return_every_match() {
+    let dir = tempfile::tempdir().unwrap();
+    // A budget of a few steps interrupts every statement: all on the pool.
+    for steps in [0, 3, 5_000, 1_000_000] {
+        let store = open_with(&dir, steps).await;
+        if steps == 0 {
+            code_items(&store, atlas_sqlite::INLINE_FIND_ROWS * 3).await;
+        }
+        let all = store
+            .find(Resource::Code, &FindQuery::all_matching(Filter::All))
+            .await
+            .unwrap();
+        assert_eq!(
+            all.items.len(),
+            atlas_sqlite::INLINE_FIND_ROWS * 3,
+            "steps {steps}"
+        );
+        assert_eq!(all.total, (atlas_sqlite::INLINE_FIND_ROWS * 3) as u64);
+        let current = store
+            .find(
+                Resource::Code,
+                &FindQuery::all_matching(Filter::eq("meta.is_current", true)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            current.total,
+            (atlas_sqlite::INLINE_FIND_ROWS * 3 / 2) as u64,
+            "steps {steps}"
+        );
+        let one = store
+            .find(
+                Resource::Code,
+                &FindQuery::all_matching(Filter::eq("meta.name", "c007")),
+            )
+            .await
+            .unwrap();
+        assert_eq!((one.items.len(), one.total), (1, 1), "steps {steps}");
+    }
+}
+
+#[tokio::test]
+async fn totals_are_right_on_full_partial_and_past_the_end_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_with(&dir, 5_000).await;
+    code_items(&store, 10).await;
+    let page = |page, max_results| FindQuery {
+        paging: atlas_core::query::Paging { page, max_results },
+        ..FindQuery::all_matching(Filter::All)
+    };
+    for (p, max, items) in [
+        (1, 5, 5),
+        (2, 5, 5),
+        (3, 5, 0),
+        (1, 10, 10),
+        (2, 10, 0),
+        (1, 25, 10),
+        (3, 4, 2),
+        (4, 4, 0),
+        (9, 4, 0),
+    ] {
+        let found = store.find(Resource::Code, &page(p, max)).await.unwrap();
+        assert_eq!((found.items.len(), found.total), (items, 10), "page {p} of {max}");
+    }
+    let zero = store.find(Resource::Code, &page(1, 0)).await.unwrap();
+    assert_eq!((zero.items.len(), zero.total), (0, 10));
+}
