@@ -41,7 +41,10 @@ pub struct SqliteConfig {
     /// reads on a database larger than the page cache.
     pub mmap_mib: u32,
     /// WAL size, in KiB, past which a background thread checkpoints the WAL
-    /// into the database (SQLite's own default is about 4 MiB).
+    /// into the database (SQLite's own default is about 4 MiB). Sustained
+    /// writes keep the WAL from restarting (it restarts only once fully
+    /// checkpointed); at twice this size the writer completes the
+    /// checkpoint itself, so the WAL file stays within about twice this.
     pub checkpoint_kib: u32,
     /// How much work a `find` may do on the calling async task, in SQLite
     /// virtual-machine steps per statement (0: every find goes to the

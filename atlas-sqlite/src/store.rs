@@ -139,7 +139,15 @@ impl SqliteStore {
             setup(&conn, &config, &residuals)?;
             migrations::migrate(&mut conn)?;
             // Checkpoints run on their own connection, off the writer thread.
-            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+            // Under sustained writes they never catch up with the writer, and
+            // a WAL restarts only when fully checkpointed as a write begins:
+            // at twice the size, the writer finishes the checkpoint itself
+            // (the few frames left), so the WAL restarts and stays bounded.
+            let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            let bytes = i64::from(config.checkpoint_kib) * 1024;
+            conn.pragma_update(None, "wal_autocheckpoint", (2 * bytes / page_size.max(512)).max(1))?;
+            // A WAL that grew past that (a large batch) is cut back at restart.
+            conn.pragma_update(None, "journal_size_limit", 2 * bytes)?;
             let mut wal = path.clone().into_os_string();
             wal.push("-wal");
             let wal = PathBuf::from(wal);
