@@ -6,8 +6,9 @@
 //! - `store`: [`SqliteStore`] — opening, pragmas, the `Store` impl.
 //! - `writer`: the single writer thread with group commit (one transaction
 //!   per group of concurrent batches, one savepoint per batch), the sync
-//!   thread that fsyncs each group before its callers are answered, and the
-//!   background checkpointer.
+//!   thread that fsyncs each group before its callers are answered.
+//! - `checkpoint`: keeping the WAL short (background checkpoints, and the
+//!   writer's restart of a WAL they cannot keep short).
 //! - `write`: record versions, history, side table, the job queue.
 //! - `read`: the reader pool, `find` (count + page in one snapshot).
 //! - `translate`: `Filter` and sort → SQL, bound parameters only.
@@ -28,6 +29,7 @@
 //! - A database from a newer Atlas is refused, naming both schema versions.
 #![forbid(unsafe_code)]
 
+mod checkpoint;
 pub mod config;
 mod error;
 mod functions;

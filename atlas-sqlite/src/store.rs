@@ -15,6 +15,7 @@ use atlas_core::store::{Batch, Committed, FindPage, JobPage, Store};
 use atlas_core::StoreError;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
+use crate::checkpoint::WalLimit;
 use crate::config::{SqliteConfig, Synchronous, INLINE_FIND_ROWS};
 use crate::error::{Error, Result};
 use crate::functions::{self, Residuals};
@@ -138,16 +139,6 @@ impl SqliteStore {
             }
             setup(&conn, &config, &residuals)?;
             migrations::migrate(&mut conn)?;
-            // Checkpoints run on their own connection, off the writer thread.
-            // Under sustained writes they never catch up with the writer, and
-            // a WAL restarts only when fully checkpointed as a write begins:
-            // at twice the size, the writer finishes the checkpoint itself
-            // (the few frames left), so the WAL restarts and stays bounded.
-            let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-            let bytes = i64::from(config.checkpoint_kib) * 1024;
-            conn.pragma_update(None, "wal_autocheckpoint", (2 * bytes / page_size.max(512)).max(1))?;
-            // A WAL that grew past that (a large batch) is cut back at restart.
-            conn.pragma_update(None, "journal_size_limit", 2 * bytes)?;
             let mut wal = path.clone().into_os_string();
             wal.push("-wal");
             let wal = PathBuf::from(wal);
@@ -168,16 +159,18 @@ impl SqliteStore {
                 r.pragma_update(None, "query_only", true)?;
                 readers.push(Arc::new(Mutex::new(r)));
             }
+            // Checkpoints run on their own connection, off the writer
+            // thread; the writer restarts a WAL they cannot keep short.
+            let limit = WalLimit {
+                wal,
+                bytes: u64::from(config.checkpoint_kib) * 1024,
+                busy: config.busy_timeout(),
+            };
+            limit.configure(&conn)?;
             let cp = open(flags)?;
             cp.busy_timeout(config.busy_timeout())?;
             cp.pragma_update(None, "synchronous", "NORMAL")?;
-            let bytes = u64::from(config.checkpoint_kib) * 1024;
-            (
-                Arc::new(Mutex::new(conn)),
-                readers,
-                Some((cp, wal, bytes)),
-                durability,
-            )
+            (Arc::new(Mutex::new(conn)), readers, Some((cp, limit)), durability)
         };
         let watermark = Watermark::new();
         let writer = Writer::spawn(

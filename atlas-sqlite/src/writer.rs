@@ -28,10 +28,9 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use atlas_core::jobs::{Job, JobId, LeaseSpec, Outcome};
 use atlas_core::model::Timestamp;
@@ -40,6 +39,7 @@ use atlas_core::StoreError;
 use rusqlite::Connection;
 use tokio::sync::{oneshot, watch};
 
+use crate::checkpoint::{Checkpointer, WalBound, WalLimit};
 use crate::error::{Error, Result};
 use crate::shape::ShapeDelta;
 use crate::write;
@@ -175,11 +175,12 @@ pub(crate) struct Writer {
 impl Writer {
     /// Starts the threads. `conn` is shared with in-memory readers, hence
     /// the mutex, locked for one group at a time; `checkpointer` is a second
-    /// connection to the same file and the file's WAL, checkpointed in the
-    /// background instead of by the writer.
+    /// connection to the same file, checkpointing in the background, and
+    /// the WAL's limit, which the writer enforces between groups (see
+    /// `checkpoint.rs`).
     pub(crate) fn spawn(
         conn: Arc<Mutex<Connection>>,
-        checkpointer: Option<(Connection, PathBuf, u64)>,
+        checkpointer: Option<(Connection, WalLimit)>,
         durability: Durability,
         watermark: Arc<Watermark>,
         max_group: usize,
@@ -193,10 +194,11 @@ impl Writer {
                 // However this thread ends, nobody keeps waiting on it.
                 let _release = Release(Arc::clone(&watermark));
                 let sink = Sink::start(durability, watermark);
-                let checkpoints = checkpointer.map(|(c, wal, bytes)| Checkpointer::start(c, wal, bytes));
-                run(&conn, &rx, max_group.max(1), &sink, checkpoints.as_ref(), &c);
+                let mut checkpoints = checkpointer
+                    .map(|(c, limit)| (Checkpointer::start(c, limit.clone()), WalBound::new(limit)));
+                run(&conn, &rx, max_group.max(1), &sink, checkpoints.as_mut(), &c);
                 sink.stop();
-                if let Some(cp) = checkpoints {
+                if let Some((cp, _)) = checkpoints {
                     cp.stop();
                 }
             })
@@ -241,7 +243,7 @@ fn run(
     rx: &Receiver<Request>,
     max_group: usize,
     sink: &Sink,
-    checkpoints: Option<&Checkpointer>,
+    mut checkpoints: Option<&mut (Checkpointer, WalBound)>,
     counters: &Counters,
 ) {
     while let Ok(first) = rx.recv() {
@@ -259,8 +261,9 @@ fn run(
             commit_group(&mut conn, group, sink.watermark())
         };
         sink.deliver(done);
-        if let Some(cp) = checkpoints {
+        if let Some((cp, bound)) = checkpoints.as_deref_mut() {
             cp.nudge();
+            bound.check(&conn.lock().unwrap_or_else(PoisonError::into_inner));
         }
     }
 }
@@ -475,59 +478,6 @@ fn sync_file(path: &std::path::Path) -> std::io::Result<()> {
     }
 }
 
-/// Runs `PRAGMA wal_checkpoint(PASSIVE)` on its own connection once the
-/// WAL has grown past a size (`checkpoint_kib`; SQLite's automatic
-/// checkpoint would use 1000 pages), so the writer rarely stops to
-/// checkpoint. A WAL only restarts when a write begins on a fully
-/// checkpointed WAL, which a busy writer never finds; the writer's own
-/// automatic checkpoint at twice the size (set up in `store.rs`) copies
-/// the few frames left, so the WAL restarts and stays short.
-struct Checkpointer {
-    tx: SyncSender<()>,
-    handle: JoinHandle<()>,
-}
-
-/// Pause between two looks at the WAL size.
-const CHECKPOINT_PAUSE: Duration = Duration::from_millis(5);
-
-impl Checkpointer {
-    fn start(conn: Connection, wal: PathBuf, bytes: u64) -> Checkpointer {
-        let (tx, rx) = mpsc::sync_channel::<()>(1);
-        let handle = std::thread::Builder::new()
-            .name("atlas-sqlite-checkpoint".into())
-            .spawn(move || {
-                while rx.recv().is_ok() {
-                    let big = std::fs::metadata(&wal).is_ok_and(|m| m.len() >= bytes);
-                    if big {
-                        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                            tracing::warn!(error = %e, "sqlite checkpoint failed; will retry");
-                        }
-                    }
-                    std::thread::sleep(CHECKPOINT_PAUSE);
-                }
-            });
-        match handle {
-            Ok(handle) => Checkpointer { tx, handle },
-            Err(e) => {
-                tracing::error!(error = %e, "cannot start the checkpoint thread");
-                // A thread that ends at once: commits still work, the WAL
-                // is then checkpointed when the last connection closes.
-                let handle = std::thread::spawn(|| {});
-                Checkpointer { tx, handle }
-            }
-        }
-    }
-
-    fn nudge(&self) {
-        let _ = self.tx.try_send(());
-    }
-
-    fn stop(self) {
-        drop(self.tx);
-        let _ = self.handle.join();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -687,7 +637,14 @@ mod tests {
         wal.push("-wal");
         let writer = Writer::spawn(
             Arc::new(Mutex::new(c)),
-            Some((Connection::open(&path).unwrap(), wal.clone().into(), 1 << 20)),
+            Some((
+                Connection::open(&path).unwrap(),
+                WalLimit {
+                    wal: wal.clone().into(),
+                    bytes: 1 << 20,
+                    busy: std::time::Duration::from_secs(5),
+                },
+            )),
             Durability::Pipelined { wal: wal.into() },
             Arc::clone(&wm),
             16,
