@@ -50,13 +50,22 @@ impl Doc {
     /// the body plus `_id _created _updated _version _deleted`. Every store
     /// uses this, so an etag never depends on the backend.
     pub fn compute_etag(&self) -> Etag {
-        let mut m = self.body.clone();
-        m.insert("_id".into(), Value::String(self.id.to_string()));
-        m.insert("_created".into(), Value::String(self.created.to_string()));
-        m.insert("_updated".into(), Value::String(self.updated.to_string()));
-        m.insert("_version".into(), Value::from(self.version));
-        m.insert("_deleted".into(), Value::Bool(self.deleted));
-        Etag::of(&Value::Object(m))
+        let meta = [
+            ("_id", Value::String(self.id.to_string())),
+            ("_created", Value::String(self.created.to_string())),
+            ("_updated", Value::String(self.updated.to_string())),
+            ("_version", Value::from(self.version)),
+            ("_deleted", Value::Bool(self.deleted)),
+        ];
+        // The body with the meta fields added (replacing any of the same name).
+        let mut fields: Vec<(&str, &Value)> = self
+            .body
+            .iter()
+            .filter(|(k, _)| !meta.iter().any(|(m, _)| m == k))
+            .map(|(k, v)| (k.as_str(), v))
+            .chain(meta.iter().map(|(k, v)| (*k, v)))
+            .collect();
+        Etag::of_fields(&mut fields)
     }
 
     /// The document as JSON: body fields in stored order, then
@@ -110,6 +119,26 @@ mod tests {
 
     fn body(v: Value) -> Body {
         v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn etag_is_the_etag_of_the_body_with_the_meta_fields_added() {
+        let now = Timestamp::parse("2026-11-25 01:36:55 GMT").unwrap();
+        // A body field named like a meta field is replaced by the meta value.
+        let mut d = Doc::new(
+            Id::generate(now),
+            body(json!({"z": [1, {"b": 2}], "_version": 9, "a": "x"})),
+            now,
+        );
+        d.version = 3;
+        d.deleted = true;
+        let mut m = d.body.clone();
+        m.insert("_id".into(), json!(d.id.to_string()));
+        m.insert("_created".into(), json!(d.created.to_string()));
+        m.insert("_updated".into(), json!(d.updated.to_string()));
+        m.insert("_version".into(), json!(3));
+        m.insert("_deleted".into(), json!(true));
+        assert_eq!(d.compute_etag(), Etag::of(&Value::Object(m)));
     }
 
     #[test]

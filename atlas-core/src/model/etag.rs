@@ -17,7 +17,15 @@ impl Etag {
     /// gives the same etag whatever the key order.
     pub fn of(doc: &Value) -> Self {
         let mut h = Sha1::new();
-        h.update(canonical_json(doc).as_bytes());
+        write_canonical(doc, &mut Sink(&mut h));
+        Self(hex::encode(h.finalize()))
+    }
+
+    /// The etag of the object made of `fields` (each key once): the same
+    /// as [`Etag::of`] that object, without building it.
+    pub fn of_fields(fields: &mut [(&str, &Value)]) -> Self {
+        let mut h = Sha1::new();
+        write_object(fields, &mut Sink(&mut h));
         Self(hex::encode(h.finalize()))
     }
 
@@ -51,39 +59,76 @@ impl fmt::Debug for Etag {
 /// Canonical JSON: object keys sorted recursively, no insignificant
 /// whitespace, serde_json's number and string rendering.
 pub fn canonical_json(v: &Value) -> String {
-    let mut out = String::new();
-    write_canonical(v, &mut out);
-    out
+    let mut out = Vec::new();
+    write_canonical(v, &mut Sink(&mut out));
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
-fn write_canonical(v: &Value, out: &mut String) {
+/// Where canonical JSON goes: a buffer, or straight into a hasher.
+trait Out {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Out for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+impl Out for Sha1 {
+    fn put(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
+/// Adapts an [`Out`] to `io::Write` for serde_json's string and number
+/// rendering.
+struct Sink<'a, O: Out>(&'a mut O);
+
+impl<O: Out> std::io::Write for Sink<'_, O> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.put(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn write_canonical<O: Out>(v: &Value, out: &mut Sink<'_, O>) {
     match v {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                write_canonical(&map[k], out);
-            }
-            out.push('}');
+            let mut fields: Vec<(&str, &Value)> = map.iter().map(|(k, v)| (k.as_str(), v)).collect();
+            write_object(&mut fields, out);
         }
         Value::Array(items) => {
-            out.push('[');
+            out.0.put(b"[");
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.0.put(b",");
                 }
                 write_canonical(item, out);
             }
-            out.push(']');
+            out.0.put(b"]");
         }
-        other => out.push_str(&other.to_string()),
+        // Writing to a sink that cannot fail: serde_json cannot fail either.
+        other => serde_json::to_writer(&mut *out, other).expect("infallible sink"),
     }
+}
+
+fn write_object<O: Out>(fields: &mut [(&str, &Value)], out: &mut Sink<'_, O>) {
+    fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    out.0.put(b"{");
+    for (i, (k, v)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.0.put(b",");
+        }
+        serde_json::to_writer(&mut *out, k).expect("infallible sink");
+        out.0.put(b":");
+        write_canonical(v, out);
+    }
+    out.0.put(b"}");
 }
 
 #[cfg(test)]
@@ -104,6 +149,27 @@ mod tests {
         let b: Value = serde_json::from_str(r#"{"a":{"x":2,"y":[1,{"p":2,"q":1}]},"b":1}"#).unwrap();
         assert_eq!(Etag::of(&a), Etag::of(&b));
         assert_ne!(Etag::of(&a), Etag::of(&json!({"b": 2})));
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_and_renders_like_serde_json() {
+        let v = json!({"b": [1.5, "x\"y", null, true], "a": {"é": -3, "_id": "z"}, "": {}});
+        assert_eq!(
+            canonical_json(&v),
+            r#"{"":{},"a":{"_id":"z","é":-3},"b":[1.5,"x\"y",null,true]}"#
+        );
+        // The etag is the sha1 of exactly that text.
+        let mut h = Sha1::new();
+        h.update(canonical_json(&v).as_bytes());
+        assert_eq!(Etag::of(&v).as_str(), hex::encode(h.finalize()));
+    }
+
+    #[test]
+    fn etag_of_fields_equals_etag_of_the_object() {
+        let v = json!({"z": 1, "a": [{"c": 2, "b": 1}], "m": "s"});
+        let map = v.as_object().unwrap();
+        let mut fields: Vec<(&str, &Value)> = map.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        assert_eq!(Etag::of_fields(&mut fields), Etag::of(&v));
     }
 
     #[test]
