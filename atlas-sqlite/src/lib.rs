@@ -9,6 +9,8 @@
 //!   thread that fsyncs each group before its callers are answered.
 //! - `checkpoint`: keeping the WAL short (background checkpoints, and the
 //!   writer's restart of a WAL they cannot keep short).
+//! - `prepare`: batches prepared on the caller's task (new versions,
+//!   etags, JSON, shapes), so the writer thread only runs SQL.
 //! - `write`: record versions, history, side table, the job queue.
 //! - `read`: the reader pool, `find` (count + page in one snapshot).
 //! - `translate`: `Filter` and sort → SQL, bound parameters only.
@@ -34,6 +36,7 @@ pub mod config;
 mod error;
 mod functions;
 mod migrations;
+mod prepare;
 mod read;
 mod rows;
 mod shape;

@@ -88,6 +88,13 @@ impl ShapeDelta {
         }
     }
 
+    /// Records that `table` holds one more document of `shape`.
+    pub(crate) fn add(&mut self, table: &'static str, shape: &BTreeSet<(String, Kind)>) {
+        for (path, kind) in shape {
+            *self.counts.entry((table, path.clone(), *kind)).or_default() += 1;
+        }
+    }
+
     /// Adds `other`'s changes to these.
     pub(crate) fn merge(&mut self, other: ShapeDelta) {
         for (k, n) in other.counts {

@@ -20,6 +20,7 @@ use crate::config::{SqliteConfig, Synchronous, INLINE_FIND_ROWS};
 use crate::error::{Error, Result};
 use crate::functions::{self, Residuals};
 use crate::migrations;
+use crate::prepare::Prepared;
 use crate::read::{self, Readers};
 use crate::shape::ShapeCache;
 use crate::write;
@@ -347,6 +348,7 @@ impl Store for SqliteStore {
 
     #[tracing::instrument(skip_all, fields(writes = batch.writes.len()))]
     async fn commit(&self, batch: Batch) -> Result<Committed, StoreError> {
+        let batch = Prepared::new(batch)?;
         match self.inner.writer.call(Op::Commit(batch)).await? {
             Reply::Committed(c) => Ok(c),
             other => Err(unexpected(other)),
@@ -375,8 +377,15 @@ impl Store for SqliteStore {
     }
 
     #[tracing::instrument(skip_all, fields(job.id = %job, owner = %outcome.owner))]
-    async fn finish(&self, job: &JobId, outcome: Outcome) -> Result<(), StoreError> {
-        match self.inner.writer.call(Op::Finish(*job, outcome)).await? {
+    async fn finish(&self, job: &JobId, mut outcome: Outcome) -> Result<(), StoreError> {
+        let follow_up = std::mem::replace(&mut outcome.follow_up, Batch::new(outcome.now));
+        let follow_up = Prepared::new(follow_up)?;
+        match self
+            .inner
+            .writer
+            .call(Op::Finish(*job, outcome, follow_up))
+            .await?
+        {
             Reply::Done => Ok(()),
             other => Err(unexpected(other)),
         }

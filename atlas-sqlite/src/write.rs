@@ -10,9 +10,9 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use atlas_core::jobs::{Job, JobId, LeaseSpec, Outcome};
-use atlas_core::model::{merge_patch, Body, Doc, Etag, Id, Resource, Timestamp};
+use atlas_core::model::{merge_patch, Doc, Etag, Id, Resource, Timestamp};
 use atlas_core::schema::{unique_keys, UniqueKey};
-use atlas_core::store::{Batch, Committed, Write, Written};
+
 use atlas_core::StoreError;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, ErrorCode, OptionalExtension};
@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::migrations::packages;
+use crate::prepare::{Applied, NewJob, NewRecord, Prepared, Step};
 use crate::rows::{DocRow, JobRow, DOC_SELECT};
 use crate::shape::ShapeDelta;
 use crate::tables::{json_type, json_value, table_name, unique_key_by_index, JOBS};
@@ -79,66 +80,80 @@ pub(crate) fn sqls(res: Resource) -> &'static Sqls {
 }
 
 /// Applies `batch` in order; the first failing write fails the whole batch
-/// (the caller rolls its savepoint back).
-pub(crate) fn apply_batch(conn: &Connection, batch: Batch, delta: &mut ShapeDelta) -> Result<Committed> {
-    let now = batch.now;
-    let mut results = Vec::with_capacity(batch.writes.len());
-    for (write, w) in batch.writes.into_iter().enumerate() {
-        results.push(apply_one(conn, write, w, now, delta)?);
+/// (the caller rolls it back). The batch is only borrowed, so it can be
+/// applied again after a rollback.
+pub(crate) fn apply_batch(
+    conn: &Connection,
+    batch: &Prepared,
+    delta: &mut ShapeDelta,
+) -> Result<Vec<Applied>> {
+    let mut applied = Vec::with_capacity(batch.steps.len());
+    for (write, step) in batch.steps.iter().enumerate() {
+        applied.push(apply_one(conn, write, step, batch.now, delta)?);
     }
-    Ok(Committed { results })
+    Ok(applied)
 }
 
 fn apply_one(
     conn: &Connection,
     write: usize,
-    w: Write,
+    step: &Step,
     now: Timestamp,
     delta: &mut ShapeDelta,
-) -> Result<Written> {
-    match w {
-        Write::Insert { res, id, body } => insert(conn, write, res, id, body, now, delta),
-        Write::Update {
+) -> Result<Applied> {
+    let doc = match step {
+        Step::Insert(rec) => {
+            insert(conn, write, rec, delta)?;
+            return Ok(Applied::Inserted);
+        }
+        Step::Enqueue(job) => {
+            insert_job(conn, job, delta)?;
+            return Ok(Applied::Enqueued);
+        }
+        Step::Update {
             res,
             id,
             patch,
             expect,
         } => {
-            let old = live_target(conn, write, res, &id, expect.as_ref())?;
+            let old = live_target(conn, write, *res, id, expect.as_ref())?;
             let mut body = old.body.clone();
-            merge_patch(&mut body, &patch);
+            merge_patch(&mut body, patch);
             let mut doc = old.clone();
             doc.body = body;
-            write_version(conn, write, res, &old, doc, now, delta)
+            write_version(conn, write, *res, &old, doc, now, delta)?
         }
-        Write::Replace {
+        Step::Replace {
             res,
             id,
             body,
             expect,
         } => {
-            let old = live_target(conn, write, res, &id, expect.as_ref())?;
+            let old = live_target(conn, write, *res, id, expect.as_ref())?;
             let mut doc = old.clone();
-            doc.body = body;
-            write_version(conn, write, res, &old, doc, now, delta)
+            doc.body = body.clone();
+            write_version(conn, write, *res, &old, doc, now, delta)?
         }
-        Write::Delete { res, id, expect } => {
-            match load(conn, res, &id)? {
-                Some(d) if d.deleted => return Ok(Written::Doc(d)),
+        Step::Delete { res, id, expect } => {
+            match load(conn, *res, id)? {
+                Some(d) if d.deleted => return Ok(Applied::Doc(d)),
                 Some(_) => {}
-                None => return Err(StoreError::WriteTargetMissing { write, res, id }.into()),
+                None => {
+                    return Err(StoreError::WriteTargetMissing {
+                        write,
+                        res: *res,
+                        id: *id,
+                    }
+                    .into())
+                }
             }
-            let old = live_target(conn, write, res, &id, expect.as_ref())?;
+            let old = live_target(conn, write, *res, id, expect.as_ref())?;
             let mut doc = old.clone();
             doc.deleted = true;
-            write_version(conn, write, res, &old, doc, now, delta)
+            write_version(conn, write, *res, &old, doc, now, delta)?
         }
-        Write::Enqueue(spec) => {
-            let job = Job::from_spec(JobId(Id::generate(now)), spec, now);
-            insert_job(conn, &job, delta)?;
-            Ok(Written::Job(job.id))
-        }
-    }
+    };
+    Ok(Applied::Doc(doc))
 }
 
 /// The current version of a record.
@@ -177,18 +192,8 @@ fn live_target(
     Ok(doc)
 }
 
-fn insert(
-    conn: &Connection,
-    write: usize,
-    res: Resource,
-    id: Id,
-    body: Body,
-    now: Timestamp,
-    delta: &mut ShapeDelta,
-) -> Result<Written> {
-    let t = table_name(res);
-    let doc = Doc::new(id, body, now);
-    let json = serde_json::to_string(&doc.body)?;
+fn insert(conn: &Connection, write: usize, rec: &NewRecord, delta: &mut ShapeDelta) -> Result<()> {
+    let (res, doc) = (rec.res, &rec.doc);
     conn.prepare_cached(&sqls(res).insert)?
         .execute(params![
             doc.id.to_string(),
@@ -196,7 +201,7 @@ fn insert(
             doc.created.unix_seconds(),
             doc.updated.unix_seconds(),
             version_sql(doc.version),
-            json
+            rec.json
         ])
         .map_err(|e| match id_taken(conn, res, &doc.id) {
             // The reference reports a taken id before any other clash.
@@ -207,14 +212,14 @@ fn insert(
                 value: doc.id.to_string(),
             }
             .into(),
-            Ok(false) => unique_error(conn, e, write, res, &doc),
+            Ok(false) => unique_error(conn, e, write, res, doc),
             Err(other) => other,
         })?;
-    if res == Resource::Instance {
-        sync_packages(conn, &doc.id, &BTreeSet::new(), &packages(&doc.body))?;
+    if !rec.packages.is_empty() {
+        sync_packages(conn, &doc.id, &BTreeSet::new(), &rec.packages)?;
     }
-    delta.replace(t, None, Some(&doc.body));
-    Ok(Written::Doc(doc))
+    delta.add(table_name(res), &rec.shape);
+    Ok(())
 }
 
 fn id_taken(conn: &Connection, res: Resource, id: &Id) -> Result<bool> {
@@ -234,7 +239,7 @@ fn write_version(
     mut doc: Doc,
     now: Timestamp,
     delta: &mut ShapeDelta,
-) -> Result<Written> {
+) -> Result<Doc> {
     let t = table_name(res);
     doc.version += 1;
     doc.updated = now;
@@ -269,7 +274,7 @@ fn write_version(
         }
         delta.replace(t, Some(&old.body), Some(&doc.body));
     }
-    Ok(Written::Doc(doc))
+    Ok(doc)
 }
 
 fn version_sql(v: u64) -> i64 {
@@ -428,14 +433,13 @@ fn job_params(job: &Job, json: String) -> [SqlValue; 7] {
     ]
 }
 
-fn insert_job(conn: &Connection, job: &Job, delta: &mut ShapeDelta) -> Result<()> {
-    let (v, json) = job_json(job)?;
+fn insert_job(conn: &Connection, new: &NewJob, delta: &mut ShapeDelta) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO jobs(id, status, key, run_at, created, lease_until, doc)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, jsonb(?7))",
     )?
-    .execute(params_from_iter(job_params(job, json)))?;
-    delta.replace(JOBS.name, None, v.as_object());
+    .execute(params_from_iter(job_params(&new.job, new.json.clone())))?;
+    delta.add(JOBS.name, &new.shape);
     Ok(())
 }
 
@@ -523,12 +527,19 @@ pub(crate) fn renew(
     save_job(conn, &old, &job, delta)
 }
 
-/// Records an attempt's outcome and commits its follow-up batch.
-pub(crate) fn finish(conn: &Connection, id: &JobId, outcome: Outcome, delta: &mut ShapeDelta) -> Result<()> {
+/// Records an attempt's outcome and commits its follow-up batch (taken
+/// out of `outcome` and prepared by the caller).
+pub(crate) fn finish(
+    conn: &Connection,
+    id: &JobId,
+    outcome: &Outcome,
+    follow_up: &Prepared,
+    delta: &mut ShapeDelta,
+) -> Result<()> {
     let old = leased_job(conn, id, &outcome.owner)?;
     let mut job = old.clone();
-    job.finish(&outcome);
-    apply_batch(conn, outcome.follow_up, delta)?;
+    job.finish(outcome);
+    apply_batch(conn, follow_up, delta)?;
     save_job(conn, &old, &job, delta)
 }
 

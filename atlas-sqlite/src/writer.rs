@@ -34,13 +34,14 @@ use std::thread::JoinHandle;
 
 use atlas_core::jobs::{Job, JobId, LeaseSpec, Outcome};
 use atlas_core::model::Timestamp;
-use atlas_core::store::{Batch, Committed};
+use atlas_core::store::Committed;
 use atlas_core::StoreError;
 use rusqlite::Connection;
 use tokio::sync::{oneshot, watch};
 
 use crate::checkpoint::{Checkpointer, WalBound, WalLimit};
 use crate::error::{Error, Result};
+use crate::prepare::{Applied, Prepared};
 use crate::shape::ShapeDelta;
 use crate::write;
 
@@ -48,13 +49,13 @@ use crate::write;
 #[derive(Debug)]
 pub(crate) enum Op {
     /// `Store::commit`.
-    Commit(Batch),
+    Commit(Prepared),
     /// `Store::claim`.
     Claim(LeaseSpec, Timestamp),
     /// `Store::renew`.
     Renew(JobId, String, Timestamp),
-    /// `Store::finish`.
-    Finish(JobId, Outcome),
+    /// `Store::finish`, the outcome's follow-up batch taken out and prepared.
+    Finish(JobId, Outcome, Prepared),
     /// `Store::requeue_expired`.
     RequeueExpired(Timestamp),
 }
@@ -277,6 +278,15 @@ pub(crate) struct Done {
 }
 
 impl Done {
+    /// Every request of `group` failed before anything was written.
+    fn failed(group: Vec<Request>, msg: &str) -> Done {
+        Done {
+            seq: 0,
+            wrote: false,
+            answers: group.into_iter().map(|r| (r.reply, Err(failed(msg)))).collect(),
+        }
+    }
+
     fn answer(self, sync: Option<&str>) {
         for (tx, r) in self.answers {
             let r = match (r, sync) {
@@ -288,31 +298,52 @@ impl Done {
     }
 }
 
-/// Commits `group` in one transaction, one savepoint per request; returns
-/// the answers (to send once the group is durable).
+/// Commits `group` in one transaction; returns the answers (to send once
+/// the group is durable).
+///
+/// The group first runs without savepoints, which is what nearly every
+/// group needs: a savepoint makes SQLite copy each page a request touches
+/// before changing it. When a request fails, the whole transaction is
+/// rolled back and the group runs again with one savepoint per request,
+/// so the failing one is rolled back alone and the others commit.
 pub(crate) fn commit_group(conn: &mut Connection, group: Vec<Request>, watermark: &Watermark) -> Done {
-    let n = group.len();
-    let mut answers: Vec<(oneshot::Sender<Answer>, Answer)> = Vec::with_capacity(n);
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        let msg = e.to_string();
-        return Done {
-            seq: 0,
-            wrote: false,
-            answers: group.into_iter().map(|r| (r.reply, Err(failed(&msg)))).collect(),
-        };
+        return Done::failed(group, &e.to_string());
+    }
+    let mut shape = ShapeDelta::default();
+    let mut runs = Vec::with_capacity(group.len());
+    for req in &group {
+        match execute(conn, &req.op, &mut shape) {
+            Ok(ran) => runs.push(Ok(ran)),
+            Err(_) => break,
+        }
+    }
+    if runs.len() < group.len() {
+        if !conn.is_autocommit() {
+            if let Err(e) = conn.execute_batch("ROLLBACK") {
+                return Done::failed(group, &e.to_string());
+            }
+        }
+        return commit_with_savepoints(conn, group, watermark);
+    }
+    finish_group(conn, group, runs, shape, None, watermark)
+}
+
+/// [`commit_group`] with one savepoint per request.
+fn commit_with_savepoints(conn: &mut Connection, group: Vec<Request>, watermark: &Watermark) -> Done {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        return Done::failed(group, &e.to_string());
     }
     let mut shape = ShapeDelta::default();
     let mut aborted = None;
-    for req in group {
+    let mut runs = Vec::with_capacity(group.len());
+    for req in &group {
         if aborted.is_some() {
-            answers.push((
-                req.reply,
-                Err(failed("an earlier request aborted the transaction")),
-            ));
+            runs.push(Err(failed("an earlier request aborted the transaction")));
             continue;
         }
         let mut delta = ShapeDelta::default();
-        let result = savepoint(conn, |c| execute(c, req.op, &mut delta));
+        let result = savepoint(conn, |c| execute(c, &req.op, &mut delta));
         if conn.is_autocommit() {
             // SQLite rolled the whole transaction back (I/O error, …).
             aborted = Some(match &result {
@@ -323,8 +354,22 @@ pub(crate) fn commit_group(conn: &mut Connection, group: Vec<Request>, watermark
         if result.is_ok() {
             shape.merge(delta);
         }
-        answers.push((req.reply, result.map_err(StoreError::from)));
+        runs.push(result.map_err(StoreError::from));
     }
+    finish_group(conn, group, runs, shape, aborted, watermark)
+}
+
+/// Commits the open transaction of a group that ran (`runs`, one per
+/// request) and pairs each caller with its answer.
+fn finish_group(
+    conn: &mut Connection,
+    group: Vec<Request>,
+    runs: Vec<Result<Ran, StoreError>>,
+    shape: ShapeDelta,
+    aborted: Option<String>,
+    watermark: &Watermark,
+) -> Done {
+    let n = group.len();
     // Counted before COMMIT: a reader that sees these writes waits for them.
     let seq = watermark.next();
     let outcome = match aborted {
@@ -334,20 +379,28 @@ pub(crate) fn commit_group(conn: &mut Connection, group: Vec<Request>, watermark
             .and_then(|()| Ok(conn.execute_batch("COMMIT")?))
             .map_err(|e| e.to_string()),
     };
+    let answers = group
+        .into_iter()
+        .zip(runs)
+        .map(|(req, ran)| (req.reply, req.op, ran));
     match outcome {
-        Ok(()) => Done {
-            seq,
-            wrote: answers.iter().any(|(_, r)| r.is_ok()),
-            answers,
-        },
+        Ok(()) => {
+            let answers: Vec<_> = answers
+                .map(|(tx, op, ran)| (tx, ran.map(|ran| reply(op, ran))))
+                .collect();
+            Done {
+                seq,
+                wrote: answers.iter().any(|(_, r)| r.is_ok()),
+                answers,
+            }
+        }
         Err(msg) => {
             tracing::error!(error = %msg, requests = n, "sqlite group commit failed");
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
             }
             let answers = answers
-                .into_iter()
-                .map(|(tx, r)| (tx, r.and_then(|_| Err(failed(&msg)))))
+                .map(|(tx, _, ran)| (tx, ran.and_then(|_| Err(failed(&msg)))))
                 .collect();
             Done {
                 seq,
@@ -376,20 +429,40 @@ fn savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> 
     result
 }
 
-fn execute(conn: &Connection, op: Op, delta: &mut ShapeDelta) -> Result<Reply> {
+/// What running an [`Op`] gave, before it becomes the [`Reply`].
+#[derive(Debug)]
+enum Ran {
+    Applied(Vec<Applied>),
+    Claimed(Option<Box<Job>>),
+    Done,
+    Count(u64),
+}
+
+/// Runs `op` (borrowed: a rolled-back group runs its ops again).
+fn execute(conn: &Connection, op: &Op, delta: &mut ShapeDelta) -> Result<Ran> {
     Ok(match op {
-        Op::Commit(batch) => Reply::Committed(write::apply_batch(conn, batch, delta)?),
-        Op::Claim(lease, now) => Reply::Claimed(write::claim(conn, &lease, now, delta)?.map(Box::new)),
+        Op::Commit(batch) => Ran::Applied(write::apply_batch(conn, batch, delta)?),
+        Op::Claim(lease, now) => Ran::Claimed(write::claim(conn, lease, *now, delta)?.map(Box::new)),
         Op::Renew(job, owner, until) => {
-            write::renew(conn, &job, &owner, until, delta)?;
-            Reply::Done
+            write::renew(conn, job, owner, *until, delta)?;
+            Ran::Done
         }
-        Op::Finish(job, outcome) => {
-            write::finish(conn, &job, outcome, delta)?;
-            Reply::Done
+        Op::Finish(job, outcome, follow_up) => {
+            write::finish(conn, job, outcome, follow_up, delta)?;
+            Ran::Done
         }
-        Op::RequeueExpired(now) => Reply::Count(write::requeue_expired(conn, now, delta)?),
+        Op::RequeueExpired(now) => Ran::Count(write::requeue_expired(conn, *now, delta)?),
     })
+}
+
+/// The caller's answer for `op`, which ran as `ran`.
+fn reply(op: Op, ran: Ran) -> Reply {
+    match (op, ran) {
+        (Op::Commit(batch), Ran::Applied(applied)) => Reply::Committed(batch.into_committed(applied)),
+        (_, Ran::Applied(_)) | (_, Ran::Done) => Reply::Done,
+        (_, Ran::Claimed(job)) => Reply::Claimed(job),
+        (_, Ran::Count(n)) => Reply::Count(n),
+    }
 }
 
 /// Where finished groups go: answered at once, or through the sync thread.
@@ -483,7 +556,9 @@ mod tests {
     use super::*;
     use crate::functions::{self, Residuals};
     use crate::migrations;
+    use atlas_core::jobs::JobSpec;
     use atlas_core::model::{Id, Resource};
+    use atlas_core::store::{Batch, Written};
     use serde_json::json;
 
     fn db() -> Connection {
@@ -505,7 +580,11 @@ mod tests {
             id,
             json!({"sid": sid, "path": sid}).as_object().cloned().unwrap(),
         );
-        Op::Commit(b)
+        commit(b)
+    }
+
+    fn commit(b: Batch) -> Op {
+        Op::Commit(Prepared::new(b).unwrap())
     }
 
     fn count(c: &Connection, sql: &str) -> i64 {
@@ -530,7 +609,7 @@ mod tests {
             d,
             json!({"sid": "p1first0001"}).as_object().cloned().unwrap(),
         );
-        let (r2, rx2) = request(Op::Commit(bad));
+        let (r2, rx2) = request(commit(bad));
         let (r3, rx3) = request(insert(d, "p1third0001"));
 
         commit_group(&mut c, vec![r1, r2, r3], &Watermark::new()).answer(None);
@@ -554,6 +633,76 @@ mod tests {
     }
 
     #[test]
+    fn a_group_without_failures_commits_every_batch_with_its_results() {
+        let mut c = db();
+        let t = Timestamp::from_unix(100);
+        let a = Id::generate(t);
+        let (r1, rx1) = request(insert(a, "p1first0001"));
+        // A later batch of the group sees the earlier one's write.
+        let mut b = Batch::new(t);
+        b.update(
+            Resource::Instance,
+            a,
+            json!({"status": "x"}).as_object().cloned().unwrap(),
+            None,
+        );
+        b.enqueue(JobSpec::new("provision", json!({}), t));
+        let (r2, rx2) = request(commit(b));
+        commit_group(&mut c, vec![r1, r2], &Watermark::new()).answer(None);
+        match rx1.blocking_recv().unwrap() {
+            Ok(Reply::Committed(c)) => {
+                assert!(matches!(&c.results[..], [Written::Doc(d)] if d.id == a && d.version == 1))
+            }
+            other => panic!("{other:?}"),
+        }
+        match rx2.blocking_recv().unwrap() {
+            Ok(Reply::Committed(c)) => {
+                assert!(
+                    matches!(&c.results[0], Written::Doc(d) if d.version == 2 && d.body["status"] == "x")
+                );
+                assert!(matches!(&c.results[1], Written::Job(_)));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(count(&c, "SELECT count(*) FROM jobs"), 1);
+        assert_eq!(count(&c, "SELECT count(*) FROM history"), 1);
+    }
+
+    #[test]
+    fn a_job_claimed_in_a_group_that_is_run_again_is_claimed_once() {
+        let mut c = db();
+        let t = Timestamp::from_unix(100);
+        let mut b = Batch::new(t);
+        b.enqueue(JobSpec::new("provision", json!({}), t));
+        let (r, rx) = request(commit(b));
+        commit_group(&mut c, vec![r], &Watermark::new()).answer(None);
+        assert!(rx.blocking_recv().unwrap().is_ok());
+
+        let lease = LeaseSpec {
+            owner: "w1".into(),
+            duration: std::time::Duration::from_secs(60),
+        };
+        let (r1, rx1) = request(Op::Claim(lease, t));
+        let mut bad = Batch::new(t);
+        bad.update(Resource::Site, Id::generate(t), serde_json::Map::new(), None);
+        let (r2, rx2) = request(commit(bad));
+        commit_group(&mut c, vec![r1, r2], &Watermark::new()).answer(None);
+        match rx1.blocking_recv().unwrap() {
+            Ok(Reply::Claimed(Some(job))) => assert_eq!(job.attempts, 1),
+            other => panic!("{other:?}"),
+        }
+        assert!(rx2.blocking_recv().unwrap().is_err());
+        let attempts: i64 = c
+            .query_row(
+                "SELECT json_extract(json(doc), '$.attempts') FROM jobs",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(attempts, 1);
+    }
+
+    #[test]
     fn shape_changes_of_a_failed_batch_are_not_recorded() {
         let mut c = db();
         let t = Timestamp::from_unix(100);
@@ -565,7 +714,7 @@ mod tests {
             json!({"tags": ["x"]}).as_object().cloned().unwrap(),
         );
         bad.update(Resource::Site, Id::generate(t), serde_json::Map::new(), None);
-        let (r, rx) = request(Op::Commit(bad));
+        let (r, rx) = request(commit(bad));
         commit_group(&mut c, vec![r], &Watermark::new()).answer(None);
         assert!(matches!(
             rx.blocking_recv().unwrap(),
