@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::error::StoreError;
 use crate::jobs::{Job, JobId, JobStatus, LeaseSpec, Outcome};
-use crate::model::{merge_patch, Doc, Id, Resource, Timestamp};
+use crate::model::{canonical_json, merge_patch, Doc, Id, Resource, Timestamp};
 use crate::query::{select, FindQuery};
 use crate::schema::{unique_keys, UniqueKey};
 use crate::store::{Batch, Committed, FindPage, JobPage, Store, Write, Written};
@@ -35,6 +35,10 @@ struct State {
     records: HashMap<Resource, BTreeMap<Id, Vec<Doc>>>,
     /// Every job.
     jobs: BTreeMap<JobId, Job>,
+    /// Per resource and unique key (its index in `unique_keys`), which live
+    /// record holds each value ([`key_text`]): unique checks look values up
+    /// instead of scanning every record.
+    unique: HashMap<(Resource, usize), HashMap<String, Id>>,
 }
 
 /// The lock was poisoned by a panic while it was held.
@@ -54,6 +58,49 @@ impl State {
             .get(&res)
             .into_iter()
             .flat_map(|m| m.values().filter_map(|v| v.last()))
+    }
+
+    /// The live record (other than `id`) holding `text` for unique key
+    /// `key` of `res`.
+    fn unique_owner(&self, res: Resource, key: usize, text: &str, id: &Id) -> Option<Id> {
+        let owner = *self.unique.get(&(res, key))?.get(text)?;
+        (owner != *id).then_some(owner)
+    }
+
+    /// Makes `doc` the current version of its record, keeping the unique
+    /// index in step.
+    fn push(&mut self, res: Resource, doc: Doc) {
+        let keys = unique_keys(res);
+        if let Some(prev) = self.current(res, &doc.id).filter(|d| !d.deleted) {
+            let held: Vec<(usize, String)> = keys
+                .iter()
+                .enumerate()
+                .filter_map(|(i, k)| key_values(k, prev).map(|v| (i, key_text(&v))))
+                .collect();
+            for (i, text) in held {
+                if let Some(index) = self.unique.get_mut(&(res, i)) {
+                    if index.get(&text) == Some(&doc.id) {
+                        index.remove(&text);
+                    }
+                }
+            }
+        }
+        if !doc.deleted {
+            for (i, k) in keys.iter().enumerate() {
+                if let Some(v) = key_values(k, &doc) {
+                    self.unique
+                        .entry((res, i))
+                        .or_default()
+                        .insert(key_text(&v), doc.id);
+                }
+            }
+        }
+        self.records
+            .entry(res)
+            .or_default()
+            .entry(doc.id)
+            .or_default()
+            .push(doc);
     }
 }
 
@@ -202,15 +249,23 @@ impl<'a> Scratch<'a> {
     }
 
     /// Fails when `doc` (live) clashes with another live record of `res` on
-    /// any unique key.
+    /// any unique key: a stored record (through the unique index) that this
+    /// batch has not rewritten, or a record this batch wrote.
     fn check_unique(&self, write: usize, res: Resource, doc: &Doc) -> Result<(), StoreError> {
-        for key in unique_keys(res) {
+        for (i, key) in unique_keys(res).iter().enumerate() {
             let Some(values) = key_values(key, doc) else {
                 continue;
             };
-            let clash = self
-                .live_others(res, &doc.id)
-                .any(|other| key_values(key, other).is_some_and(|v| v == values));
+            let stored = self
+                .base
+                .unique_owner(res, i, &key_text(&values), &doc.id)
+                .is_some_and(|owner| !self.latest.contains_key(&(res, owner)));
+            let clash = stored
+                || self
+                    .latest
+                    .iter()
+                    .filter(|((r, id), d)| *r == res && *id != doc.id && !d.deleted)
+                    .any(|(_, other)| key_values(key, other).is_some_and(|v| v == values));
             if clash {
                 return Err(StoreError::Unique {
                     write,
@@ -221,22 +276,6 @@ impl<'a> Scratch<'a> {
             }
         }
         Ok(())
-    }
-
-    /// Every live record of `res` other than `id`, as the batch sees them.
-    fn live_others<'s>(&'s self, res: Resource, id: &'s Id) -> impl Iterator<Item = &'s Doc> + 's {
-        let from_base = self
-            .base
-            .currents(res)
-            .filter(move |d| !self.latest.contains_key(&(res, d.id)));
-        let from_batch = self
-            .latest
-            .iter()
-            .filter(move |((r, _), _)| *r == res)
-            .map(|(_, d)| d);
-        from_base
-            .chain(from_batch)
-            .filter(move |d| !d.deleted && d.id != *id)
     }
 
     /// Moves the pending changes into `state`.
@@ -257,13 +296,7 @@ struct Changes {
 impl Changes {
     fn apply_to(self, state: &mut State) {
         for (res, doc) in self.versions {
-            state
-                .records
-                .entry(res)
-                .or_default()
-                .entry(doc.id)
-                .or_default()
-                .push(doc);
+            state.push(res, doc);
         }
         for job in self.jobs {
             state.jobs.insert(job.id, job);
@@ -283,6 +316,16 @@ fn key_values<'d>(key: &UniqueKey, doc: &'d Doc) -> Option<Vec<&'d Value>> {
         .iter()
         .map(|p| doc.field(p).filter(|v| !v.is_null()))
         .collect()
+}
+
+/// The unique index's key for `values`: their canonical JSON, equal when
+/// the values are (whatever the key order of objects among them).
+fn key_text(values: &[&Value]) -> String {
+    values
+        .iter()
+        .map(|v| canonical_json(v))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Renders clashing values for people: strings bare, the rest as JSON.

@@ -627,6 +627,78 @@ pub async fn unique_constraints_are_enforced(store: Arc<dyn Store>) {
     insert(s, Commands, id(41), cmd, at(0)).await;
 }
 
+/// A unique value follows its record: an update frees the old value (for
+/// later batches and for later writes of the same batch) and takes the new
+/// one; two writes of one batch cannot take the same value.
+pub async fn unique_values_follow_updates_within_and_across_batches(store: Arc<dyn Store>) {
+    let s = &*store;
+    use Resource::Instance;
+    let a = insert(
+        s,
+        Instance,
+        id(1),
+        fixtures::instance().sid("p1move000001").path("pa").build(),
+        at(0),
+    )
+    .await;
+    let mut batch = Batch::new(at(1));
+    batch.update(Instance, a.id, body(json!({"path": "pb"})), Some(a.etag.clone()));
+    commit_ok(s, batch).await;
+    // The freed value is taken by another record in a later batch…
+    insert(
+        s,
+        Instance,
+        id(2),
+        fixtures::instance().sid("p1move000002").path("pa").build(),
+        at(2),
+    )
+    .await;
+    // …and within one batch, by a write after the one that frees it.
+    let mut batch = Batch::new(at(3));
+    batch.update(Instance, id(1), body(json!({"path": "pc"})), None);
+    batch.insert(
+        Instance,
+        id(3),
+        fixtures::instance().sid("p1move000003").path("pb").build(),
+    );
+    commit_ok(s, batch).await;
+    // Two records swap values through a third.
+    let mut batch = Batch::new(at(4));
+    batch.update(Instance, id(2), body(json!({"path": "tmp"})), None);
+    batch.update(Instance, id(3), body(json!({"path": "pa"})), None);
+    batch.update(Instance, id(2), body(json!({"path": "pb"})), None);
+    commit_ok(s, batch).await;
+    assert_eq!(current(s, Instance, &id(2)).await.body["path"], "pb");
+    assert_eq!(current(s, Instance, &id(3)).await.body["path"], "pa");
+    // The value a record left in this batch is still taken by the record that holds it now.
+    assert_unique_clash(
+        s,
+        Instance,
+        id(4),
+        fixtures::instance().sid("p1move000004").path("pa").build(),
+        "path",
+    )
+    .await;
+    // Two writes of one batch cannot take the same free value.
+    let mut batch = Batch::new(at(5));
+    batch.insert(
+        Instance,
+        id(5),
+        fixtures::instance().sid("p1move000005").path("new").build(),
+    );
+    batch.insert(
+        Instance,
+        id(6),
+        fixtures::instance().sid("p1move000006").path("new").build(),
+    );
+    let err = s.commit(batch).await.expect_err("clash within the batch");
+    assert!(
+        matches!(&err, StoreError::Unique { write: 1, field, .. } if field == "path"),
+        "{err:?}"
+    );
+    assert!(s.get(Instance, &id(5)).await.expect("get").is_none());
+}
+
 /// Soft-deleted records never count for unique keys: a deleted instance's
 /// sid and path, and a deleted code item's commit hash, can be reused.
 pub async fn soft_deleted_records_do_not_count_for_unique(store: Arc<dyn Store>) {
@@ -1956,6 +2028,7 @@ macro_rules! store_conformance {
             stale_etag_is_refused,
             unique_constraints_are_enforced,
             soft_deleted_records_do_not_count_for_unique,
+            unique_values_follow_updates_within_and_across_batches,
             two_current_code_items_of_same_name_and_type_are_impossible,
             soft_deleted_records_are_hidden_unless_show_deleted_or_filter_mentions_deleted,
             delete_of_deleted_record_is_a_no_op,
