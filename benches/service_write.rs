@@ -23,57 +23,34 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use atlas_core::model::{Id, Resource, Status, Timestamp};
+use atlas_core::model::{Id, Resource, Status};
 use atlas_core::query::{Filter, FindQuery};
 use atlas_core::secrets::SecretKey;
 use atlas_core::service::{Actor, Service, ServiceConfig};
-use atlas_core::store::{Batch, Store};
-use atlas_core::testing::fixtures;
+use atlas_core::store::Store;
+use atlas_core::testing::seed_fleet;
 use atlas_core::{MemoryStore, SystemClock};
 use atlas_sqlite::{SqliteConfig, SqliteStore, Synchronous};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const ROUNDS: usize = 5;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Current core and profile plus `instances` instances; returns the service
-/// and the core's id.
+/// A service on `store` with a current core and profile and `instances`
+/// launched instances; returns it and the core's id.
 async fn seeded(store: Arc<dyn Store>, instances: u32) -> (Service, Id) {
     let service = Service::new(
-        store.clone(),
+        store,
         Arc::new(SystemClock),
         SecretKey::from_bytes([9; 32]),
         ServiceConfig::default(),
     );
-    let actor = Actor::system();
-    let core = service
-        .create(
-            Resource::Code,
-            &actor,
-            Value::Object(fixtures::code().core("drupal", "7.42").current().build()),
-        )
+    let fleet = seed_fleet(&service, instances, |_| Status::Launched)
         .await
-        .expect("core");
-    service
-        .create(
-            Resource::Code,
-            &actor,
-            Value::Object(fixtures::code().profile("express", "2.2.5").current().build()),
-        )
-        .await
-        .expect("profile");
-    let core = core[0].id;
-    for chunk in 0..instances.div_ceil(500) {
-        let mut batch = Batch::new(Timestamp::now());
-        for _ in 0..500.min(instances - chunk * 500) {
-            let body = fixtures::instance().status(Status::Launched).core(core).build();
-            batch.insert(Resource::Instance, Id::generate(Timestamp::now()), body);
-        }
-        store.commit(batch).await.expect("seed instances");
-    }
-    (service, core)
+        .expect("seed");
+    (service, fleet.core)
 }
 
 /// Median µs per call of `op` over [`ROUNDS`] rounds of `n` calls.

@@ -33,7 +33,7 @@ use atlas_core::model::{Resource, Status, Timestamp};
 use atlas_core::secrets::SecretKey;
 use atlas_core::service::{Actor, Service, ServiceConfig};
 use atlas_core::store::{Batch, Store};
-use atlas_core::testing::fixtures;
+use atlas_core::testing::seed_fleet;
 use atlas_core::{MemoryStore, SystemClock};
 use atlas_http::{hash_password, AppState, HttpConfig, StaticUsers};
 use atlas_sqlite::SqliteStore;
@@ -217,47 +217,19 @@ async fn atlas(store: Arc<dyn Store>) -> (SocketAddr, String) {
         SecretKey::from_bytes([9; 32]),
         ServiceConfig::default(),
     );
-    let actor = Actor::system();
-    let core = service
-        .create(
-            Resource::Code,
-            &actor,
-            serde_json::Value::Object(fixtures::code().core("drupal", "7.42").current().build()),
-        )
-        .await
-        .expect("core");
-    service
-        .create(
-            Resource::Code,
-            &actor,
-            serde_json::Value::Object(fixtures::code().profile("express", "2.2.5").current().build()),
-        )
-        .await
-        .expect("profile");
-    for chunk in 0..20u32 {
-        let mut batch = Batch::new(Timestamp::now());
-        for i in 0..500u32 {
-            let n = chunk * 500 + i;
-            let status = match n % 10 {
-                0 => Status::Installed,
-                1 | 2 => Status::Available,
-                _ => Status::Launched,
-            };
-            let body = fixtures::instance().status(status).core(core[0].id).build();
-            batch.insert(
-                Resource::Instance,
-                atlas_core::model::Id::generate(Timestamp::now()),
-                body,
-            );
-        }
-        store.commit(batch).await.expect("seed instances");
-    }
+    let fleet = seed_fleet(&service, 10_000, |n| match n % 10 {
+        0 => Status::Installed,
+        1 | 2 => Status::Available,
+        _ => Status::Launched,
+    })
+    .await
+    .expect("seed");
     let users = StaticUsers::new([(USER, hash_password(PASSWORD))]).expect("users");
     let state = AppState::new(service, Arc::new(users), HttpConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(atlas_http::serve(listener, state, std::future::pending()));
-    (addr, core[0].id.to_string())
+    (addr, fleet.core.to_string())
 }
 
 fn print_row(s: &Scenario, st: &Stats) {

@@ -19,6 +19,8 @@
 //!
 //! - [`fixtures`]: builders of realistic record bodies
 //!   (`fixtures::instance().status(Status::Installed).build()`).
+//! - [`seed_fleet`]: a current core and profile and many instances on them,
+//!   for benchmarks and load tests.
 //! - [`FailingStore`]: wraps a store and fails its Nth commit.
 //! - [`RecordingExecutor`]: an executor fake recording every call;
 //!   [`MockExecutor`]: the mockall mock of [`crate::Executor`].
@@ -26,10 +28,12 @@
 
 mod faulty;
 pub mod fixtures;
+mod fleet;
 mod recording;
 pub mod store_suite;
 
 pub use crate::clock::ManualClock;
 pub use crate::executor::MockExecutor;
 pub use faulty::{FailingStore, InjectedFailure};
+pub use fleet::{seed_fleet, Fleet};
 pub use recording::{Call, RecordingExecutor};
