@@ -2,6 +2,8 @@
 //! over in-memory items. `MemoryStore::find` is exactly this, and every other
 //! store must return what it would.
 
+use std::borrow::Borrow;
+
 use serde_json::Value;
 
 use super::{compare_docs, FindQuery};
@@ -14,19 +16,20 @@ impl FindQuery {
     }
 }
 
-/// Runs `q` over `items` (each a payload and its document JSON): drops
+/// Runs `q` over `items` (each a payload and its document JSON, owned or
+/// borrowed): drops
 /// documents with `"_deleted": true` unless [`FindQuery::includes_deleted`],
 /// keeps those matching the filter, orders them with [`compare_docs`]
 /// (ties by `_id`), and returns the requested page and the total number of
 /// matches.
-pub fn select<T>(items: impl IntoIterator<Item = (T, Value)>, q: &FindQuery) -> (Vec<T>, u64) {
+pub fn select<T, V: Borrow<Value>>(items: impl IntoIterator<Item = (T, V)>, q: &FindQuery) -> (Vec<T>, u64) {
     let with_deleted = q.includes_deleted();
-    let mut hits: Vec<(T, Value)> = items
+    let mut hits: Vec<(T, V)> = items
         .into_iter()
-        .filter(|(_, doc)| with_deleted || doc.get("_deleted") != Some(&Value::Bool(true)))
-        .filter(|(_, doc)| q.filter.matches(doc))
+        .filter(|(_, doc)| with_deleted || doc.borrow().get("_deleted") != Some(&Value::Bool(true)))
+        .filter(|(_, doc)| q.filter.matches(doc.borrow()))
         .collect();
-    hits.sort_by(|(_, a), (_, b)| compare_docs(&q.sort, a, b));
+    hits.sort_by(|(_, a), (_, b)| compare_docs(&q.sort, a.borrow(), b.borrow()));
     let total = u64::try_from(hits.len()).unwrap_or(u64::MAX);
     let skip = usize::try_from(q.paging.offset()).unwrap_or(usize::MAX);
     let take = usize::try_from(q.paging.max_results).unwrap_or(usize::MAX);
