@@ -207,10 +207,27 @@ async fn bare_hyper() -> SocketAddr {
     addr
 }
 
+/// The API served on one store, until [`Served::stop`].
+struct Served {
+    addr: SocketAddr,
+    /// The current core's id.
+    core: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Served {
+    /// Stops the server and drops its store, so the next store's scenarios
+    /// do not run beside this one's records.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.expect("server task").expect("server");
+    }
+}
+
 /// Seeds `store` (current core and profile, 10,000 instances of which
-/// 1,000 installed) and serves the API on it; returns the address and the
-/// core's id.
-async fn atlas(store: Arc<dyn Store>) -> (SocketAddr, String) {
+/// 1,000 installed) and serves the API on it.
+async fn atlas(store: Arc<dyn Store>) -> Served {
     let service = Service::new(
         store.clone(),
         Arc::new(SystemClock),
@@ -228,8 +245,16 @@ async fn atlas(store: Arc<dyn Store>) -> (SocketAddr, String) {
     let state = AppState::new(service, Arc::new(users), HttpConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(atlas_http::serve(listener, state, std::future::pending()));
-    (addr, fleet.core.to_string())
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(atlas_http::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    Served {
+        addr,
+        core: fleet.core.to_string(),
+        stop,
+        task,
+    }
 }
 
 fn print_row(s: &Scenario, st: &Stats) {
@@ -306,13 +331,13 @@ async fn run() {
         if only_store.as_deref().is_some_and(|s| s != label) {
             continue;
         }
-        let (addr, core) = atlas(store).await;
+        let served = atlas(store).await;
         let get_item = Scenario {
             name: "GET /code/<id>".into(),
             store: label,
-            addr,
+            addr: served.addr,
             method: hyper::Method::GET,
-            path: format!("/code/{core}"),
+            path: format!("/code/{}", served.core),
             body: None,
             auth: false,
             conns,
@@ -383,6 +408,7 @@ async fn run() {
         };
         let st = drive(&post_site, duration, max).await;
         print_row(&post_site, &st);
+        served.stop().await;
     }
     println!();
     for v in verdicts {
