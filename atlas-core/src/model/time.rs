@@ -78,9 +78,28 @@ impl Timestamp {
         Self(d.timestamp())
     }
 
-    /// RFC 1123 (`Wed, 25 Nov 2026 01:36:55 GMT`), for HTTP headers.
+    /// RFC 1123 (`Wed, 25 Nov 2026 01:36:55 GMT`), for HTTP headers;
+    /// written field by field like [`Display`](fmt::Display).
     pub fn to_rfc1123(self) -> String {
-        self.to_chrono().format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+        use chrono::{Datelike, Timelike};
+        const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let d = self.to_chrono();
+        if !(0..=9999).contains(&d.year()) {
+            return d.format(RFC1123_FORMAT).to_string();
+        }
+        format!(
+            "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+            DAYS[d.weekday().num_days_from_monday() as usize],
+            d.day(),
+            MONTHS[d.month0() as usize],
+            d.year(),
+            d.hour(),
+            d.minute(),
+            d.second()
+        )
     }
 
     /// Parses an RFC 1123 HTTP date.
@@ -90,6 +109,9 @@ impl Timestamp {
             .map_err(|_| TimestampError(s.to_owned()))
     }
 }
+
+/// The chrono pattern of [`Timestamp::to_rfc1123`].
+const RFC1123_FORMAT: &str = "%a, %d %b %Y %H:%M:%S GMT";
 
 impl fmt::Display for Timestamp {
     /// `DATE_FORMAT`, written field by field: every response and record
@@ -165,11 +187,19 @@ mod tests {
             253_402_300_800, // 10000-01-01: chrono's "+10000"
             -62_167_219_201, // year -1
         ];
-        for n in samples {
+        for n in samples
+            .into_iter()
+            .chain((0..400).map(|d| 1_764_034_615 + d * 86_400 * 7 + d * 3_671))
+        {
             let t = Timestamp::from_unix(n);
             assert_eq!(
                 t.to_string(),
                 t.to_chrono().format(DATE_FORMAT).to_string(),
+                "{n}"
+            );
+            assert_eq!(
+                t.to_rfc1123(),
+                t.to_chrono().format(RFC1123_FORMAT).to_string(),
                 "{n}"
             );
         }
