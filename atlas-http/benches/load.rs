@@ -29,10 +29,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use atlas_core::model::{Resource, Status, Timestamp};
+use atlas_core::model::Status;
 use atlas_core::secrets::SecretKey;
-use atlas_core::service::{Actor, Service, ServiceConfig};
-use atlas_core::store::{Batch, Store};
+use atlas_core::service::{Service, ServiceConfig};
+use atlas_core::store::Store;
 use atlas_core::testing::seed_fleet;
 use atlas_core::{MemoryStore, SystemClock};
 use atlas_http::{hash_password, AppState, HttpConfig, StaticUsers};
