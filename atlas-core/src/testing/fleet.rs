@@ -90,29 +90,18 @@ mod tests {
         })
         .await
         .unwrap();
-        let count = |f| {
+        let count = |res, f| {
             let store = store.clone();
-            async move {
-                store
-                    .find(Resource::Instance, &FindQuery::all_matching(f))
-                    .await
-                    .unwrap()
-                    .total
-            }
+            async move { store.find(res, &FindQuery::all_matching(f)).await.unwrap().total }
         };
-        assert_eq!(count(Filter::All).await, 1_203);
-        assert_eq!(count(Filter::eq("status", "installed")).await, 401);
+        let instances = |f| count(Resource::Instance, f);
+        assert_eq!(instances(Filter::All).await, 1_203);
+        assert_eq!(instances(Filter::eq("status", "installed")).await, 401);
+        let on_profile = Filter::eq("code.profile", fleet.profile.to_string());
+        assert_eq!(instances(on_profile).await, 1_203);
         assert_eq!(
-            count(Filter::eq("code.profile", fleet.profile.to_string())).await,
-            1_203
+            count(Resource::Code, Filter::eq("meta.is_current", true)).await,
+            2
         );
-        let current = store
-            .find(
-                Resource::Code,
-                &FindQuery::all_matching(Filter::eq("meta.is_current", true)),
-            )
-            .await
-            .unwrap();
-        assert_eq!(current.total, 2);
     }
 }
