@@ -113,7 +113,12 @@ pub(crate) fn item_href(res: Resource, id: &str) -> String {
 /// The document's fields and meta fields (`Doc::to_json`), without
 /// `_deleted` where the resource has no soft delete.
 pub(crate) fn doc_json(res: Resource, doc: &Doc) -> Map<String, Value> {
-    let Value::Object(mut m) = doc.to_json() else {
+    into_doc_json(res, doc.clone())
+}
+
+/// [`doc_json`], consuming the document.
+fn into_doc_json(res: Resource, doc: Doc) -> Map<String, Value> {
+    let Value::Object(mut m) = doc.into_json() else {
         return Map::new();
     };
     if !res.soft_delete() {
@@ -124,17 +129,15 @@ pub(crate) fn doc_json(res: Resource, doc: &Doc) -> Map<String, Value> {
 
 /// An item as `GET /<res>/<id>` returns it: fields, meta fields,
 /// `_links {self, parent, collection}`, `_latest_version`.
-pub(crate) fn item(res: Resource, doc: &Doc) -> Value {
-    let mut m = doc_json(res, doc);
+pub(crate) fn item(res: Resource, doc: Doc) -> Value {
+    let (id, version) = (doc.id, doc.version);
+    let mut m = into_doc_json(res, doc);
     let mut links = Map::with_capacity(3);
-    links.insert(
-        "self".into(),
-        link(res.as_str(), item_href(res, &doc.id.to_string())),
-    );
+    links.insert("self".into(), link(res.as_str(), item_href(res, &id.to_string())));
     links.insert("parent".into(), home_link());
     links.insert("collection".into(), link(res.as_str(), res.as_str()));
     m.insert("_links".into(), Value::Object(links));
-    m.insert("_latest_version".into(), Value::from(doc.version));
+    m.insert("_latest_version".into(), Value::from(version));
     Value::Object(m)
 }
 
@@ -414,12 +417,12 @@ mod tests {
     #[test]
     fn commands_have_no_deleted_field() {
         assert!(!keys(&write_envelope(Resource::Commands, &doc(), false)).contains(&"_deleted"));
-        assert!(!keys(&item(Resource::Commands, &doc())).contains(&"_deleted"));
+        assert!(!keys(&item(Resource::Commands, doc())).contains(&"_deleted"));
     }
 
     #[test]
     fn item_has_body_then_meta_then_links_then_latest_version() {
-        let v = item(Resource::Code, &doc());
+        let v = item(Resource::Code, doc());
         assert_eq!(
             keys(&v),
             [

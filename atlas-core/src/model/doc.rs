@@ -72,7 +72,12 @@ impl Doc {
     /// `_updated _created _deleted _version _etag _id`. This is also the
     /// shape filters and sorts are evaluated against.
     pub fn to_json(&self) -> Value {
-        let mut m = self.body.clone();
+        self.clone().into_json()
+    }
+
+    /// [`Doc::to_json`], consuming the document (no copy of the body).
+    pub fn into_json(self) -> Value {
+        let mut m = self.body;
         m.insert("_updated".into(), Value::String(self.updated.to_string()));
         m.insert("_created".into(), Value::String(self.created.to_string()));
         m.insert("_deleted".into(), Value::Bool(self.deleted));

@@ -191,15 +191,12 @@ async fn get_item(state: &AppState, res: Resource, id: &str, parts: &Parts) -> R
     if not_modified(&parts.headers, &doc) {
         return Ok(not_modified_response(&doc.etag));
     }
-    let mut v = eve::item(res, &doc);
+    let (etag, updated) = (etag_header(&doc.etag), date_header(doc.updated));
+    let mut v = eve::item(res, doc);
     shape(state, res, &mut v, &projection, &embedded).await?;
     let mut response = eve::json_response(StatusCode::OK, &v);
-    response
-        .headers_mut()
-        .insert(header::ETAG, etag_header(&doc.etag));
-    response
-        .headers_mut()
-        .insert(header::LAST_MODIFIED, date_header(doc.updated));
+    response.headers_mut().insert(header::ETAG, etag);
+    response.headers_mut().insert(header::LAST_MODIFIED, updated);
     Ok(response)
 }
 
