@@ -147,8 +147,11 @@ pub(crate) fn within_budget<T>(
     f: impl FnOnce(&mut Connection) -> Result<T>,
 ) -> Result<Option<T>> {
     conn.progress_handler(i32::try_from(steps).unwrap_or(i32::MAX), Some(|| true));
-    let result = f(conn);
+    // The handler must not outlive this call, even when `f` panics: the
+    // connection goes back to the pool (or is the writer's, in memory).
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)));
     conn.progress_handler(0, None::<fn() -> bool>);
+    let result = result.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     match result {
         Ok(t) => Ok(Some(t)),
         Err(Error::OverBudget) => Ok(None),
@@ -308,6 +311,16 @@ mod tests {
             None
         );
         // The handler is gone afterwards: the same work now completes.
+        assert_eq!(count_to(&mut c, 100_000).unwrap(), 100_000);
+    }
+
+    #[test]
+    fn a_panic_inside_the_budget_leaves_no_handler_behind() {
+        let mut c = Connection::open_in_memory().unwrap();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = within_budget(&mut c, 1_000, |_| -> Result<()> { panic!("bug") });
+        }));
+        assert!(panicked.is_err());
         assert_eq!(count_to(&mut c, 100_000).unwrap(), 100_000);
     }
 
