@@ -255,10 +255,10 @@ impl SqliteStore {
 
     /// A read that is usually small (a find), tried on the calling task
     /// when a reader connection is free, within the inline budget
-    /// (`inline_find_steps`, [`INLINE_FIND_ROWS`]). `None` when it could
-    /// not run or went past the budget: run it on the blocking pool then.
-    /// The caller waits for durability before handing the result out.
-    fn try_inline<T>(
+    /// (`inline_find_steps`, [`INLINE_FIND_ROWS`]), and returned once
+    /// durable like every read. `None` when it could not run or went past
+    /// the budget: run it on the blocking pool then.
+    async fn try_inline<T>(
         &self,
         f: impl FnOnce(&mut Connection, &Arc<Residuals>, &ShapeCache, usize) -> Result<T>,
     ) -> Result<Option<T>, StoreError> {
@@ -272,10 +272,14 @@ impl SqliteStore {
                 f(c, &inner.residuals, &inner.shapes, INLINE_FIND_ROWS)
             })
         };
-        match inner.readers.try_with(run) {
-            Ok(r) => Ok(r?),
-            Err(_) => Ok(None),
+        let Ok(found) = inner.readers.try_with(run) else {
+            return Ok(None);
+        };
+        let found = found?;
+        if found.is_some() {
+            inner.watermark.wait_durable().await;
         }
+        Ok(found)
     }
 
     async fn read<T: Send + 'static>(
@@ -331,8 +335,10 @@ impl Store for SqliteStore {
 
     #[tracing::instrument(skip_all, fields(res = %res))]
     async fn find(&self, res: Resource, q: &FindQuery) -> Result<FindPage, StoreError> {
-        if let Some(page) = self.try_inline(|c, r, s, rows| read::find(c, r, s, res, q, rows))? {
-            self.inner.watermark.wait_durable().await;
+        if let Some(page) = self
+            .try_inline(|c, r, s, rows| read::find(c, r, s, res, q, rows))
+            .await?
+        {
             return Ok(page);
         }
         let q = q.clone();
@@ -407,8 +413,10 @@ impl Store for SqliteStore {
 
     #[tracing::instrument(skip_all)]
     async fn find_jobs(&self, q: &FindQuery) -> Result<JobPage, StoreError> {
-        if let Some(page) = self.try_inline(|c, r, s, rows| read::find_jobs(c, r, s, q, rows))? {
-            self.inner.watermark.wait_durable().await;
+        if let Some(page) = self
+            .try_inline(|c, r, s, rows| read::find_jobs(c, r, s, q, rows))
+            .await?
+        {
             return Ok(page);
         }
         let q = q.clone();

@@ -12,9 +12,8 @@ use std::sync::OnceLock;
 use atlas_core::jobs::{Job, JobId, LeaseSpec, Outcome};
 use atlas_core::model::{merge_patch, Doc, Etag, Id, Resource, Timestamp};
 use atlas_core::schema::{unique_keys, UniqueKey};
-
 use atlas_core::StoreError;
-use rusqlite::types::Value as SqlValue;
+use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{params, params_from_iter, Connection, ErrorCode, OptionalExtension};
 use serde_json::Value;
 
@@ -420,16 +419,23 @@ fn job_json(job: &Job) -> Result<(Value, String)> {
     Ok((v, s))
 }
 
-fn job_params(job: &Job, json: String) -> [SqlValue; 7] {
+/// The job row's columns; the JSON text (and the key and status) are
+/// borrowed, not copied.
+fn job_params<'a>(job: &'a Job, json: &'a str) -> [ToSqlOutput<'a>; 7] {
+    let text = |s: &'a str| ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes()));
     [
-        SqlValue::Text(job.id.to_string()),
-        SqlValue::Text(job.status.as_str().to_owned()),
-        job.key.clone().map_or(SqlValue::Null, SqlValue::Text),
-        SqlValue::Integer(job.run_at.unix_seconds()),
-        SqlValue::Integer(job.created.unix_seconds()),
-        job.lease_until
-            .map_or(SqlValue::Null, |t| SqlValue::Integer(t.unix_seconds())),
-        SqlValue::Text(json),
+        ToSqlOutput::Owned(SqlValue::Text(job.id.to_string())),
+        text(job.status.as_str()),
+        job.key
+            .as_deref()
+            .map_or(ToSqlOutput::Owned(SqlValue::Null), text),
+        ToSqlOutput::Owned(SqlValue::Integer(job.run_at.unix_seconds())),
+        ToSqlOutput::Owned(SqlValue::Integer(job.created.unix_seconds())),
+        ToSqlOutput::Owned(
+            job.lease_until
+                .map_or(SqlValue::Null, |t| SqlValue::Integer(t.unix_seconds())),
+        ),
+        text(json),
     ]
 }
 
@@ -438,7 +444,7 @@ fn insert_job(conn: &Connection, new: &NewJob, delta: &mut ShapeDelta) -> Result
         "INSERT INTO jobs(id, status, key, run_at, created, lease_until, doc)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, jsonb(?7))",
     )?
-    .execute(params_from_iter(job_params(&new.job, new.json.clone())))?;
+    .execute(params_from_iter(job_params(&new.job, &new.json)))?;
     delta.add(JOBS.name, &new.shape);
     Ok(())
 }
@@ -449,7 +455,7 @@ fn save_job(conn: &Connection, old: &Job, job: &Job, delta: &mut ShapeDelta) -> 
         "UPDATE jobs SET status = ?2, key = ?3, run_at = ?4, created = ?5, lease_until = ?6,
          doc = jsonb(?7) WHERE id = ?1",
     )?
-    .execute(params_from_iter(job_params(job, json)))?;
+    .execute(params_from_iter(job_params(job, &json)))?;
     delta.replace(JOBS.name, old.to_json().as_object(), v.as_object());
     Ok(())
 }
