@@ -71,6 +71,19 @@ where
     per_op[ROUNDS / 2]
 }
 
+/// Times `op` (see [`time`]) into `rows` when `ATLAS_BENCH_ONLY` is unset
+/// or part of `name`.
+async fn timed<F, Fut>(rows: &mut Vec<(&'static str, f64)>, name: &'static str, n: usize, op: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let only = std::env::var("ATLAS_BENCH_ONLY").ok();
+    if only.as_deref().is_none_or(|o| name.contains(o)) {
+        rows.push((name, time(n, op).await));
+    }
+}
+
 async fn run_store(label: &str, store: Arc<dyn Store>, n: usize) {
     let (service, core) = seeded(store.clone(), 10_000).await;
     let actor = Actor::system();
@@ -81,52 +94,34 @@ async fn run_store(label: &str, store: Arc<dyn Store>, n: usize) {
             Filter::eq("meta.code_type", "profile"),
         ]),
     ]));
-    let only = std::env::var("ATLAS_BENCH_ONLY").ok();
-    let selected = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
-    let mut rows: Vec<(&str, f64)> = Vec::new();
-    let name = "store.get code";
-    if selected(name) {
-        let us = time(n, || async {
-            store
-                .get(Resource::Code, &core)
-                .await
-                .expect("get")
-                .expect("found");
-        })
-        .await;
-        rows.push((name, us));
-    }
-    let name = "store.find current core+profile";
-    if selected(name) {
-        let us = time(n, || async {
-            let page = store.find(Resource::Code, &current).await.expect("find");
-            assert_eq!(page.items.len(), 2);
-        })
-        .await;
-        rows.push((name, us));
-    }
-    let name = "Service::create instance";
-    if selected(name) {
-        let us = time(n, || async {
-            service
-                .create(Resource::Instance, &actor, json!({"status": "pending"}))
-                .await
-                .expect("create instance");
-        })
-        .await;
-        rows.push((name, us));
-    }
-    let name = "Service::create site";
-    if selected(name) {
-        let us = time(n, || async {
-            service
-                .create(Resource::Site, &actor, json!({"tag": ["bench"]}))
-                .await
-                .expect("create site");
-        })
-        .await;
-        rows.push((name, us));
-    }
+    let mut rows = Vec::new();
+    timed(&mut rows, "store.get code", n, || async {
+        store
+            .get(Resource::Code, &core)
+            .await
+            .expect("get")
+            .expect("found");
+    })
+    .await;
+    timed(&mut rows, "store.find current core+profile", n, || async {
+        let page = store.find(Resource::Code, &current).await.expect("find");
+        assert_eq!(page.items.len(), 2);
+    })
+    .await;
+    timed(&mut rows, "Service::create instance", n, || async {
+        service
+            .create(Resource::Instance, &actor, json!({"status": "pending"}))
+            .await
+            .expect("create instance");
+    })
+    .await;
+    timed(&mut rows, "Service::create site", n, || async {
+        service
+            .create(Resource::Site, &actor, json!({"tag": ["bench"]}))
+            .await
+            .expect("create site");
+    })
+    .await;
     for (name, us) in rows {
         println!("{label:<8} {name:<34} {us:>9.1} µs/op");
     }

@@ -229,7 +229,7 @@ impl Served {
 /// 1,000 installed) and serves the API on it.
 async fn atlas(store: Arc<dyn Store>) -> Served {
     let service = Service::new(
-        store.clone(),
+        store,
         Arc::new(SystemClock),
         SecretKey::from_bytes([9; 32]),
         ServiceConfig::default(),
