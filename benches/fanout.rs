@@ -27,7 +27,8 @@ use atlas_core::jobs::JobSpec;
 use atlas_core::model::{Body, Id, Resource, Status, Timestamp};
 use atlas_core::notify::NullNotifier;
 use atlas_core::query::{Filter, FindQuery, Paging};
-use atlas_core::scheduler::{PeriodicTask, PERIODIC_JOB_KIND};
+use atlas_core::scheduler::PeriodicTask;
+use atlas_core::task::Task;
 use atlas_core::secrets::SecretKey;
 use atlas_core::service::{Service, ServiceConfig};
 use atlas_core::store::{Batch, Store};
@@ -152,7 +153,7 @@ async fn round(store: Arc<dyn Store>, n: usize) -> Round {
 
     let task = PeriodicTask::CronLaunched;
     let mut b = Batch::new(now);
-    b.enqueue(JobSpec::new(PERIODIC_JOB_KIND, json!({ "task": task.name() }), now).keyed(task.job_key()));
+    b.enqueue(Task::Periodic { task }.spec(now));
     let periodic = store.commit(b).await.expect("enqueue the periodic job");
     let periodic = periodic.jobs().next().expect("one job");
 

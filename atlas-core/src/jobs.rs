@@ -17,41 +17,17 @@
 //!   dead-lettered when it has no attempts left).
 
 use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::model::{Id, Timestamp};
+pub use crate::model::JobId;
+use crate::model::Timestamp;
 use crate::store::Batch;
 
 /// Default number of attempts before a job is dead-lettered.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
-
-/// A job id (same layout as record ids).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct JobId(pub Id);
-
-impl fmt::Display for JobId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl fmt::Debug for JobId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "JobId({})", self.0)
-    }
-}
-
-impl FromStr for JobId {
-    type Err = crate::model::IdError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Id::parse(s).map(JobId)
-    }
-}
 
 /// A job to enqueue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -324,6 +300,7 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Id;
     use serde_json::json;
 
     fn t0() -> Timestamp {

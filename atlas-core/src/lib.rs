@@ -38,6 +38,7 @@ pub mod secrets;
 pub mod serde_secs;
 pub mod service;
 pub mod store;
+pub mod task;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod worker;

@@ -56,19 +56,14 @@ impl Work {
     /// Every kind of work.
     pub const ALL: [Work; 4] = [Work::Assign, Work::Launch, Work::TakeDown, Work::Restore];
 
-    /// The job kind the worker dispatches on.
-    pub fn job_kind(&self) -> &'static str {
+    /// The name used in refusals and engine messages.
+    pub fn name(&self) -> &'static str {
         match self {
             Work::Assign => "install_assign",
             Work::Launch => "launch",
             Work::TakeDown => "take_down",
             Work::Restore => "restore",
         }
-    }
-
-    /// The work a job kind names, if any.
-    pub fn from_job_kind(kind: &str) -> Option<Work> {
-        Work::ALL.into_iter().find(|w| w.job_kind() == kind)
     }
 
     /// The status the instance holds while this work is in flight.
@@ -108,7 +103,7 @@ impl Work {
 
 impl fmt::Display for Work {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.job_kind())
+        f.write_str(self.name())
     }
 }
 
@@ -202,8 +197,6 @@ fn settle_patch(status: Status, stamp: Option<DateStamp>, now: Timestamp) -> Bod
 pub struct SystemTransition {
     /// The status it starts from.
     pub from: Status,
-    /// The job that carries it out.
-    pub job_kind: &'static str,
     /// The status stored when the job succeeds (a failed job leaves `from`).
     pub settles: Status,
 }
@@ -219,7 +212,6 @@ impl SystemTransition {
 /// the provision job; only its full success stores `available`.
 pub const PROVISION: SystemTransition = SystemTransition {
     from: Status::Pending,
-    job_kind: "provision",
     settles: Status::Available,
 };
 
@@ -475,7 +467,7 @@ mod tests {
         assert_eq!(t.requested, Status::Installing);
         assert_eq!(t.set_now, Status::Installing);
         assert_eq!(t.work, Work::Assign);
-        assert_eq!(t.work.job_kind(), "install_assign");
+        assert_eq!(t.work.name(), "install_assign");
         assert_eq!(t.settles, Status::Installed);
         assert_eq!(t.stamp, Some(DateStamp::Assigned));
     }
@@ -495,7 +487,7 @@ mod tests {
         let t = planned(Status::Installed, Status::Launching);
         assert_eq!(t.set_now, Status::Launching);
         assert_eq!(t.work, Work::Launch);
-        assert_eq!(t.work.job_kind(), "launch");
+        assert_eq!(t.work.name(), "launch");
         assert_eq!(t.settles, Status::Launched);
         assert_eq!(t.stamp, Some(DateStamp::Launched));
     }
@@ -505,7 +497,7 @@ mod tests {
         let t = planned(Status::Installed, Status::TakeDown);
         assert_eq!(t.set_now, Status::TakeDown);
         assert_eq!(t.work, Work::TakeDown);
-        assert_eq!(t.work.job_kind(), "take_down");
+        assert_eq!(t.work.name(), "take_down");
         assert_eq!(t.settles, Status::Down);
         assert_eq!(t.stamp, Some(DateStamp::TakenDown));
     }
@@ -524,7 +516,7 @@ mod tests {
         let t = planned(Status::Down, Status::Restore);
         assert_eq!(t.set_now, Status::Restore);
         assert_eq!(t.work, Work::Restore);
-        assert_eq!(t.work.job_kind(), "restore");
+        assert_eq!(t.work.name(), "restore");
         assert_eq!(t.settles, Status::Installed);
         assert_eq!(t.stamp, None);
     }
@@ -533,7 +525,6 @@ mod tests {
     fn provision_is_a_system_transition_from_pending_to_available() {
         assert_eq!(PROVISION.from, Status::Pending);
         assert_eq!(PROVISION.settles, Status::Available);
-        assert_eq!(PROVISION.job_kind, "provision");
         let now = Timestamp::from_unix(0);
         assert_eq!(
             Value::Object(PROVISION.settle_patch(now)),
@@ -752,11 +743,14 @@ mod tests {
     }
 
     #[test]
-    fn job_kinds_round_trip_to_work() {
+    fn work_is_displayed_as_the_kind_of_its_task() {
+        let id = Id::parse("5f0c8a1b2c3d4e5f60718293").unwrap();
         for w in Work::ALL {
-            assert_eq!(Work::from_job_kind(w.job_kind()), Some(w));
+            assert_eq!(w.to_string(), w.name());
+            assert_eq!(w.name(), crate::task::Task::lifecycle(w, id, Status::Installed).kind());
         }
-        assert_eq!(Work::from_job_kind("provision"), None);
+        assert_eq!(Work::Assign.to_string(), "install_assign");
+        assert_eq!(Work::TakeDown.to_string(), "take_down");
     }
 
     #[test]

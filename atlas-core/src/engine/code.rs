@@ -1,23 +1,13 @@
 //! Code jobs: deploy a new item, redeploy a changed one (from the spec it
 //! had before the change), remove a deleted one; each notifies its result.
 
-use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use super::{exec_err, is_final, notices, payload_id, skipped, store_err, view_err, Engine, JobResult};
+use super::{exec_err, is_final, notices, skipped, store_err, view_err, Engine, JobResult};
 use crate::executor::CodeSpec;
 use crate::jobs::Job;
 use crate::model::{Code, Id, Resource};
 use crate::worker::{Handled, HandlerError};
-
-/// `payload[field]` as a `T`.
-fn payload_spec<T: DeserializeOwned>(job: &Job, field: &str) -> Result<T, HandlerError> {
-    let raw = job.payload.get(field).ok_or_else(|| {
-        HandlerError::fatal(format!("job payload has no '{field}' (payload {})", job.payload))
-    })?;
-    T::deserialize(raw)
-        .map_err(|e| HandlerError::fatal(format!("job payload '{field}' is not a code spec: {e}")))
-}
 
 impl Engine {
     /// The live code item `id`; `None` once it was deleted (its removal job
@@ -68,8 +58,7 @@ impl Engine {
     }
 
     /// `code_deploy`: clone, check out, point `-current` when current.
-    pub(super) async fn deploy_code(&self, job: &Job) -> JobResult {
-        let id = payload_id(job, "code")?;
+    pub(super) async fn deploy_code(&self, job: &Job, id: Id) -> JobResult {
         let Some(code) = self.live_code(&id).await? else {
             return Ok(skipped(
                 job,
@@ -86,11 +75,9 @@ impl Engine {
         self.code_outcome(job, "Deploy", &spec, user, r).await
     }
 
-    /// `code_update`: move the checkout from `payload.previous` to the item
-    /// as it is now.
-    pub(super) async fn update_code(&self, job: &Job) -> JobResult {
-        let id = payload_id(job, "code")?;
-        let previous: CodeSpec = payload_spec(job, "previous")?;
+    /// `code_update`: move the checkout from `previous` to the item as it
+    /// is now.
+    pub(super) async fn update_code(&self, job: &Job, id: Id, previous: CodeSpec) -> JobResult {
         let Some(code) = self.live_code(&id).await? else {
             return Ok(skipped(
                 job,
@@ -107,9 +94,8 @@ impl Engine {
         self.code_outcome(job, "Update", &next, user, r).await
     }
 
-    /// `code_remove`: remove the deleted item (`payload.code` is its spec).
-    pub(super) async fn remove_code(&self, job: &Job) -> JobResult {
-        let spec: CodeSpec = payload_spec(job, "code")?;
+    /// `code_remove`: remove the deleted item (`spec` is what it was).
+    pub(super) async fn remove_code(&self, job: &Job, spec: CodeSpec) -> JobResult {
         let r = self
             .exec()
             .remove_code(&spec)

@@ -15,13 +15,13 @@
 use serde_json::{json, Value};
 use tracing::info;
 
-use super::{exec_err, is_final, notices, payload_id, skipped, store_err, view_err, Engine, JobResult};
+use super::{exec_err, is_final, notices, skipped, store_err, view_err, Engine, JobResult};
 use crate::executor::{CommandOutput, CommandSpec, InstanceSpec};
-use crate::jobs::{Job, JobSpec};
+use crate::jobs::Job;
 use crate::lifecycle;
 use crate::model::{Command, Id, Instance, Resource, Status};
 use crate::query::{parse_where, Filter, FindQuery};
-use crate::service::plan::{code_key, instance_key, kinds};
+use crate::task::{code_key, CommandOperation, Task};
 use crate::store::{Batch, StoreExt};
 use crate::worker::{Handled, HandlerError};
 
@@ -43,28 +43,6 @@ const UPDATE_GROUPS: i64 = 3;
 
 /// Bytes of command output kept on a job.
 const OUTPUT_TAIL: usize = 4000;
-
-/// The `operation` of a `command_instance` job running a hook per instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Operation {
-    CorrectFilePermissions,
-    WriteSettings,
-}
-
-impl Operation {
-    fn as_str(self) -> &'static str {
-        match self {
-            Operation::CorrectFilePermissions => "correct_file_permissions",
-            Operation::WriteSettings => "write_settings",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        [Operation::CorrectFilePermissions, Operation::WriteSettings]
-            .into_iter()
-            .find(|o| o.as_str() == s)
-    }
-}
 
 /// The last `max` bytes of `s` (on a character boundary).
 fn tail(s: &str, max: usize) -> String {
@@ -103,9 +81,9 @@ impl Engine {
 
     /// `command_run`: a hook's operation, or the fan-out over the instances
     /// the query selects now.
-    pub(super) async fn run_command(&self, job: &Job) -> JobResult {
-        let id = payload_id(job, "command")?;
+    pub(super) async fn run_command(&self, job: &Job, id: Id, requested_by: Option<String>) -> JobResult {
         let cmd = self.live_command(&id).await?;
+        let by = requested_by.as_deref();
         match cmd.command.as_str() {
             CLEAR_APC => {
                 let r = self.exec().clear_apc().await.map_err(|e| exec_err(CLEAR_APC, e));
@@ -122,13 +100,14 @@ impl Engine {
                     .await
             }
             CORRECT_FILE_PERMISSIONS => {
-                self.fan_out(job, &cmd, Some(Operation::CorrectFilePermissions))
+                self.fan_out(job, &cmd, Some(CommandOperation::CorrectFilePermissions), by)
                     .await
             }
-            UPDATE_SETTINGS_FILE => self.fan_out(job, &cmd, Some(Operation::WriteSettings)).await,
+            UPDATE_SETTINGS_FILE => self.fan_out(job, &cmd, Some(CommandOperation::WriteSettings), by)
+                    .await,
             IMPORT_CODE => self.import_code(job, &cmd).await,
             REBALANCE_UPDATE_GROUPS => self.rebalance_update_groups(job, &cmd).await,
-            _ => self.fan_out(job, &cmd, None).await,
+            _ => self.fan_out(job, &cmd, None, by).await,
         }
     }
 
@@ -185,7 +164,13 @@ impl Engine {
     }
 
     /// One `command_instance` job per instance matching the query.
-    async fn fan_out(&self, job: &Job, cmd: &Command, op: Option<Operation>) -> JobResult {
+    async fn fan_out(
+        &self,
+        job: &Job,
+        cmd: &Command,
+        op: Option<CommandOperation>,
+        requested_by: Option<&str>,
+    ) -> JobResult {
         let filter = Self::command_filter(cmd)?;
         let page = self
             .store()
@@ -197,22 +182,14 @@ impl Engine {
         let mut sids = Vec::with_capacity(page.items.len());
         for doc in &page.items {
             let inst = Instance::from_doc(doc).map_err(view_err)?;
-            let mut payload = json!({
-                "command": cmd.id.to_string(),
-                "instance": inst.id.to_string(),
-                "run": job.id.to_string(),
-            });
-            if let Some(op) = op {
-                payload["operation"] = json!(op.as_str());
-            }
-            if let Some(user) = job.payload.get("requested_by") {
-                payload["requested_by"] = user.clone();
-            }
-            batch.enqueue(
-                JobSpec::new(kinds::COMMAND_INSTANCE, payload, now)
-                    .keyed(instance_key(&inst.id))
-                    .max_attempts(1),
-            );
+            let task = Task::CommandInstance {
+                command: cmd.id,
+                instance: inst.id,
+                run: job.id,
+                operation: op,
+                requested_by: requested_by.map(str::to_owned),
+            };
+            batch.enqueue(task.spec(now));
             sids.push(inst.sid.to_string());
         }
         info!(command = %cmd.name, instances = sids.len(), "command fanned out");
@@ -234,7 +211,8 @@ impl Engine {
         for doc in &page.items {
             let code = crate::model::Code::from_doc(doc).map_err(view_err)?;
             batch.enqueue(
-                JobSpec::new(kinds::DEPLOY_CODE, json!({ "code": code.id.to_string() }), now)
+                Task::DeployCode { code: code.id }
+                    .spec(now)
                     .keyed(code_key(&code.meta.name)),
             );
         }
@@ -299,9 +277,13 @@ impl Engine {
 
     /// `command_instance`: the command (or hook operation) on one instance.
     /// A non-zero exit is a failure that keeps the output on the job.
-    pub(super) async fn command_instance(&self, job: &Job) -> JobResult {
-        let cmd = self.live_command(&payload_id(job, "command")?).await?;
-        let id = payload_id(job, "instance")?;
+    pub(super) async fn command_instance(
+        &self,
+        command: Id,
+        id: Id,
+        op: Option<CommandOperation>,
+    ) -> JobResult {
+        let cmd = self.live_command(&command).await?;
         let Some((_, inst)) = self.live_instance(&id).await? else {
             return Err(HandlerError::fatal(format!(
                 "instance {id} is gone: command '{}' not run on it",
@@ -309,17 +291,10 @@ impl Engine {
             )));
         };
         let spec = self.spec(&inst, inst.status).await?;
-        let op = match job.payload.get("operation").and_then(Value::as_str) {
-            None => None,
-            Some(s) => Some(
-                Operation::parse(s)
-                    .ok_or_else(|| HandlerError::fatal(format!("unknown command operation '{s}'")))?,
-            ),
-        };
         if let Some(op) = op {
             let r = match op {
-                Operation::CorrectFilePermissions => self.exec().correct_file_permissions(&spec).await,
-                Operation::WriteSettings => self.exec().write_settings(&spec).await,
+                CommandOperation::CorrectFilePermissions => self.exec().correct_file_permissions(&spec).await,
+                CommandOperation::WriteSettings => self.exec().write_settings(&spec).await,
             };
             let result = json!({ "sid": inst.sid.as_str(), "operation": op.as_str() });
             return match r {
@@ -382,8 +357,7 @@ impl Engine {
     }
 
     /// `drush_cron`: Drupal cron on one instance; a failure notifies.
-    pub(super) async fn drush_cron(&self, job: &Job) -> JobResult {
-        let id = payload_id(job, "instance")?;
+    pub(super) async fn drush_cron(&self, job: &Job, id: Id) -> JobResult {
         let Some((_, inst)) = self.live_instance(&id).await? else {
             return Ok(skipped(job, format!("instance {id} is gone")));
         };

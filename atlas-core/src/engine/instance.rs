@@ -8,13 +8,13 @@ use serde_json::json;
 use tracing::info;
 
 use super::resolve::{self, ResolveError};
-use super::{exec_err, is_final, notices, payload_id, skipped, store_err, view_err, Engine, JobResult};
+use super::{exec_err, is_final, notices, skipped, store_err, view_err, Engine, JobResult};
 use crate::executor::InstanceSpec;
 use crate::jobs::Job;
 use crate::lifecycle::{Transition, Work, PROVISION};
 use crate::model::{Body, Doc, Etag, Id, Instance, Resource, RouteStatus, Statistics, Status};
 use crate::query::{Filter, FindQuery};
-use crate::service::plan::publish_routes_job;
+use crate::task::Task;
 use crate::store::{Batch, StoreExt};
 use crate::worker::{Handled, HandlerError};
 
@@ -50,8 +50,7 @@ impl Engine {
     /// symlink, then the site install on one server. Only full success
     /// stores `available`; a failure leaves the instance `pending` (retried,
     /// then cleaned up by the stuck-pending task).
-    pub(super) async fn provision(&self, job: &Job) -> JobResult {
-        let id = payload_id(job, "instance")?;
+    pub(super) async fn provision(&self, job: &Job, id: Id) -> JobResult {
         let Some((doc, inst)) = self.live_instance(&id).await? else {
             return Err(HandlerError::fatal(format!(
                 "instance {id} is gone: there is nothing to provision"
@@ -111,8 +110,7 @@ impl Engine {
     /// Lifecycle work: carries out `work` for an instance in its in-flight
     /// status and settles it (status + date stamp; for a launch also the
     /// route activations and the update group).
-    pub(super) async fn lifecycle(&self, job: &Job, work: Work) -> JobResult {
-        let id = payload_id(job, "instance")?;
+    pub(super) async fn lifecycle(&self, job: &Job, work: Work, id: Id, from: Option<Status>) -> JobResult {
         let Some((doc, inst)) = self.live_instance(&id).await? else {
             return Ok(skipped(
                 job,
@@ -150,13 +148,8 @@ impl Engine {
                     // Out of attempts: put the instance back where the
                     // request found it, so it is not stuck in an in-flight
                     // status that refuses every request.
-                    let back = job
-                        .payload
-                        .get("from")
-                        .and_then(|v| v.as_str())
-                        .and_then(|s| s.parse::<Status>().ok());
-                    let stays = back.unwrap_or(inst.status);
-                    if let Some(from) = back {
+                    let stays = from.unwrap_or(inst.status);
+                    if let Some(from) = from {
                         let mut revert = Batch::new(now);
                         let mut p = Body::new();
                         p.insert("status".into(), json!(from.as_str()));
@@ -233,7 +226,7 @@ impl Engine {
                 }
                 // A publication racing this launch may have read the routes
                 // before the activations commit: republish after them.
-                batch.enqueue(publish_routes_job(batch.now));
+                batch.enqueue(Task::PublishRoutes {}.spec(batch.now));
                 Ok(to_activate.len())
             }
             Work::TakeDown => {
@@ -266,13 +259,13 @@ impl Engine {
 
     /// `instance_switch_code`: re-link core/profile/packages (full closure),
     /// rebuild the registry, update the database.
-    pub(super) async fn switch_code(&self, job: &Job) -> JobResult {
-        self.instance_operation(job, Operation::SwitchCode).await
+    pub(super) async fn switch_code(&self, job: &Job, id: Id) -> JobResult {
+        self.instance_operation(job, id, Operation::SwitchCode).await
     }
 
     /// `instance_write_settings`: rewrite the settings files.
-    pub(super) async fn write_settings(&self, job: &Job) -> JobResult {
-        self.instance_operation(job, Operation::WriteSettings).await
+    pub(super) async fn write_settings(&self, job: &Job, id: Id) -> JobResult {
+        self.instance_operation(job, id, Operation::WriteSettings).await
     }
 
     async fn run_operation(&self, op: Operation, spec: &InstanceSpec) -> Result<(), HandlerError> {
@@ -292,9 +285,8 @@ impl Engine {
     }
 
     /// Runs `op` for a live, provisioned instance in its current status.
-    async fn instance_operation(&self, job: &Job, op: Operation) -> JobResult {
+    async fn instance_operation(&self, job: &Job, id: Id, op: Operation) -> JobResult {
         let what = op.done();
-        let id = payload_id(job, "instance")?;
         let Some((_, inst)) = self.live_instance(&id).await? else {
             return Ok(skipped(job, format!("instance {id} is gone")));
         };
@@ -342,8 +334,7 @@ impl Engine {
 
     /// `instance_remove`: removes a deleted instance from the servers and
     /// deletes its statistics records.
-    pub(super) async fn remove_instance(&self, job: &Job) -> JobResult {
-        let id = payload_id(job, "instance")?;
+    pub(super) async fn remove_instance(&self, job: &Job, id: Id) -> JobResult {
         let doc = self
             .store()
             .get(Resource::Instance, &id)

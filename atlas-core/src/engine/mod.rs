@@ -1,6 +1,6 @@
 //! The engine: the job handlers behind every job kind the service and the
 //! scheduler enqueue. [`Engine`] implements [`JobHandler`] and dispatches on
-//! [`Job::kind`].
+//! the job's decoded [`Task`] with one exhaustive `match`.
 //!
 //! # Layout
 //! - `resolve.rs`: executor specs from records.
@@ -43,19 +43,18 @@ mod tests;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::{json, Value};
+use serde_json::json;
 use tracing::{info, warn};
 
 use crate::error::{ExecError, StoreError};
 use crate::executor::Executor;
 use crate::jobs::Job;
 use crate::lifecycle::Work;
-use crate::model::{Id, Timestamp, ViewError};
+use crate::model::{Timestamp, ViewError};
 use crate::notify::{Notification, Notifier};
-use crate::scheduler::PERIODIC_JOB_KIND;
-use crate::service::plan::kinds;
 use crate::service::{Service, ServiceConfig};
 use crate::store::Store;
+use crate::task::Task;
 use crate::worker::{Handled, HandlerError, JobHandler};
 
 /// What a handler returns.
@@ -123,39 +122,33 @@ impl Engine {
 #[async_trait]
 impl JobHandler for Engine {
     async fn handle(&self, job: &Job) -> Result<Handled, HandlerError> {
-        if let Some(work) = Work::from_job_kind(&job.kind) {
-            return self.lifecycle(job, work).await;
-        }
-        match job.kind.as_str() {
-            kinds::PROVISION => self.provision(job).await,
-            kinds::SWITCH_CODE => self.switch_code(job).await,
-            kinds::WRITE_SETTINGS => self.write_settings(job).await,
-            kinds::REMOVE_INSTANCE => self.remove_instance(job).await,
-            kinds::DEPLOY_CODE => self.deploy_code(job).await,
-            kinds::UPDATE_CODE => self.update_code(job).await,
-            kinds::REMOVE_CODE => self.remove_code(job).await,
-            kinds::PUBLISH_ROUTES => self.publish_routes(job).await,
-            kinds::RUN_COMMAND => self.run_command(job).await,
-            kinds::COMMAND_INSTANCE => self.command_instance(job).await,
-            kinds::DRUSH_CRON => self.drush_cron(job).await,
-            PERIODIC_JOB_KIND => self.periodic(job).await,
-            other => Err(HandlerError::fatal(format!(
-                "unknown job kind '{other}': no handler exists for it (payload {})",
-                job.payload
-            ))),
+        // A job that does not decode can never succeed: no retry.
+        let task = Task::from_job(job).map_err(|e| HandlerError::fatal(e.to_string()))?;
+        match task {
+            Task::Provision { instance } => self.provision(job, instance).await,
+            Task::Assign { instance, from } => self.lifecycle(job, Work::Assign, instance, from).await,
+            Task::Launch { instance, from } => self.lifecycle(job, Work::Launch, instance, from).await,
+            Task::TakeDown { instance, from } => self.lifecycle(job, Work::TakeDown, instance, from).await,
+            Task::Restore { instance, from } => self.lifecycle(job, Work::Restore, instance, from).await,
+            Task::SwitchCode { instance } => self.switch_code(job, instance).await,
+            Task::WriteSettings { instance } => self.write_settings(job, instance).await,
+            Task::RemoveInstance { instance } => self.remove_instance(job, instance).await,
+            Task::DeployCode { code } => self.deploy_code(job, code).await,
+            Task::UpdateCode { code, previous } => self.update_code(job, code, previous).await,
+            Task::RemoveCode { code } => self.remove_code(job, code).await,
+            Task::PublishRoutes {} => self.publish_routes().await,
+            Task::RunCommand { command, requested_by } => self.run_command(job, command, requested_by).await,
+            Task::CommandInstance {
+                command,
+                instance,
+                run: _,
+                operation,
+                requested_by: _,
+            } => self.command_instance(command, instance, operation).await,
+            Task::DrushCron { instance } => self.drush_cron(job, instance).await,
+            Task::Periodic { task } => self.periodic(task).await,
         }
     }
-}
-
-/// The id in `job.payload[field]`; a job without it can never succeed.
-fn payload_id(job: &Job, field: &str) -> Result<Id, HandlerError> {
-    let raw = job.payload.get(field).and_then(Value::as_str).ok_or_else(|| {
-        HandlerError::fatal(format!(
-            "job payload has no '{field}' id (payload {})",
-            job.payload
-        ))
-    })?;
-    Id::parse(raw).map_err(|e| HandlerError::fatal(format!("job payload '{field}': {e}")))
 }
 
 /// A store failure: retry, it may pass.

@@ -23,16 +23,15 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::{json, Value};
+use serde_json::json;
 use tracing::{info, warn};
 
 use super::{notices, store_err, view_err, Engine, JobResult};
-use crate::jobs::Job;
 use crate::lifecycle;
 use crate::model::{Environment, Id, Instance, InstanceType, Resource, Sid, Status, Timestamp};
 use crate::query::{Filter, FindQuery, Op, Operand};
 use crate::scheduler::PeriodicTask;
-use crate::service::plan::{instance_job, kinds};
+use crate::task::Task;
 use crate::service::{Actor, ServiceError};
 use crate::store::Batch;
 use crate::worker::{Handled, HandlerError};
@@ -71,17 +70,8 @@ fn created_at(inst: &Instance, record_created: Timestamp) -> Timestamp {
 }
 
 impl Engine {
-    /// `periodic`: runs the task named in `payload.task`.
-    pub(super) async fn periodic(&self, job: &Job) -> JobResult {
-        let name = job.payload.get("task").and_then(Value::as_str).ok_or_else(|| {
-            HandlerError::fatal(format!(
-                "periodic job without a task name (payload {})",
-                job.payload
-            ))
-        })?;
-        let task: PeriodicTask = name
-            .parse()
-            .map_err(|e: crate::scheduler::UnknownTask| HandlerError::fatal(e.to_string()))?;
+    /// `periodic`: runs `task`.
+    pub(super) async fn periodic(&self, task: PeriodicTask) -> JobResult {
         let handled = match task {
             PeriodicTask::PoolTopUp => self.pool_top_up().await?,
             PeriodicTask::DeleteStuckPending => self.delete_stuck_pending().await?,
@@ -226,7 +216,7 @@ impl Engine {
             if !lifecycle::cron_runs(inst.status) {
                 continue;
             }
-            batch.enqueue(instance_job(kinds::DRUSH_CRON, &inst.id, now).max_attempts(1));
+            batch.enqueue(Task::DrushCron { instance: inst.id }.spec(now));
             sids.push(inst.sid.to_string());
         }
         Ok(Handled::with_follow_up(

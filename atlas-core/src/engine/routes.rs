@@ -5,12 +5,11 @@ use serde_json::json;
 
 use super::resolve::{self, ResolveError};
 use super::{exec_err, Engine, JobResult};
-use crate::jobs::Job;
 use crate::worker::Handled;
 
 impl Engine {
     /// `routes_publish`: publish the current route map.
-    pub(super) async fn publish_routes(&self, _job: &Job) -> JobResult {
+    pub(super) async fn publish_routes(&self) -> JobResult {
         let map = resolve::route_map(self.svc(), &[])
             .await
             .map_err(ResolveError::into_handler)?;

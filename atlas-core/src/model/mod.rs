@@ -1,10 +1,11 @@
 //! Typed views of records and the value types every layer shares: [`Id`],
-//! [`Etag`], [`Timestamp`], [`Sid`], [`Resource`], [`Doc`], [`Secret`] and
+//! [`JobId`], [`Etag`], [`Timestamp`], [`Sid`], [`Resource`], [`Doc`], [`Secret`] and
 //! the schema's enumerations.
 
 mod doc;
 mod etag;
 mod id;
+mod job_id;
 mod kinds;
 mod resource;
 mod secret;
@@ -15,6 +16,7 @@ mod views;
 pub use doc::{merge_patch, Body, Doc, META_FIELDS};
 pub use etag::{canonical_json, Etag};
 pub use id::{Id, IdError};
+pub use job_id::JobId;
 pub use kinds::{CodeType, Environment, InstanceType, Pool, RouteStatus, RouteType, Status, UnallowedValue};
 pub use resource::{Resource, UnknownResource};
 pub use secret::Secret;

@@ -6,7 +6,7 @@ mod run;
 mod schedule;
 mod task;
 
-pub use run::{Scheduler, TaskStatus, PERIODIC_JOB_KIND};
+pub use run::{Scheduler, TaskStatus};
 pub use schedule::{Schedule, ScheduleError};
 pub use task::{PeriodicTask, UnknownTask};
 

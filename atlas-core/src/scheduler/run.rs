@@ -9,23 +9,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::Mutex;
 use tracing::{error, info};
 
 use crate::clock::Clock;
 use crate::error::StoreError;
-use crate::jobs::{Job, JobSpec, JobStatus};
+use crate::jobs::{Job, JobStatus};
 use crate::model::Timestamp;
 use crate::query::{Filter, FindQuery, Op, Operand, Paging, SortKey};
 use crate::scheduler::{PeriodicTask, Schedule};
 use crate::store::{Batch, Store};
+use crate::task::Task;
 
-/// Job kind of periodic task runs; the payload is `{"task": "<name>"}`.
-pub const PERIODIC_JOB_KIND: &str = "periodic";
-
-/// A periodic run gets this many attempts; the next tick is the real retry.
-const PERIODIC_ATTEMPTS: u32 = 2;
 
 /// One task's schedule and last run, as `/jobs`-style readers show it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -148,11 +144,7 @@ impl Scheduler {
                 continue;
             }
             let mut batch = Batch::new(now);
-            batch.enqueue(
-                JobSpec::new(PERIODIC_JOB_KIND, json!({ "task": task.name() }), now)
-                    .keyed(task.job_key())
-                    .max_attempts(PERIODIC_ATTEMPTS),
-            );
+            batch.enqueue(Task::Periodic { task }.spec(now));
             self.store.commit(batch).await?;
             started.push(task);
         }

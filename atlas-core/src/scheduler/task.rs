@@ -4,10 +4,12 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// A periodic maintenance task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+///
+/// Stored by [`PeriodicTask::name`]; decoding an unknown name names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PeriodicTask {
     /// Keep N `available` + `pending` instances (every 5 min).
@@ -99,5 +101,12 @@ impl FromStr for PeriodicTask {
             .into_iter()
             .find(|t| t.name() == s)
             .ok_or_else(|| UnknownTask(s.to_owned()))
+    }
+}
+
+impl<'de> Deserialize<'de> for PeriodicTask {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
     }
 }

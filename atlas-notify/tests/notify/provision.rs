@@ -8,7 +8,6 @@ use atlas_core::jobs::{JobStatus, DEFAULT_MAX_ATTEMPTS};
 use atlas_core::model::{Environment, Id, Resource};
 use atlas_core::query::{Filter, FindQuery};
 use atlas_core::secrets::SecretKey;
-use atlas_core::service::plan::kinds;
 use atlas_core::service::{Actor, Service, ServiceConfig};
 use atlas_core::testing::{fixtures, ManualClock, RecordingExecutor};
 use atlas_core::worker::{Worker, WorkerConfig};
@@ -84,7 +83,7 @@ async fn failed_provision_produces_one_slack_post_and_one_email_naming_the_insta
         .unwrap()
         .remove(0);
     let sid = inst.str_field("sid").unwrap().to_owned();
-    let provision = FindQuery::all_matching(Filter::eq("kind", kinds::PROVISION));
+    let provision = FindQuery::all_matching(Filter::eq("kind", "provision"));
     for _ in 0..DEFAULT_MAX_ATTEMPTS * 2 {
         worker.drain().await.unwrap();
         let job = store.find_jobs(&provision).await.unwrap().items.remove(0);

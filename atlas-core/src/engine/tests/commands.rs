@@ -6,7 +6,6 @@ use serde_json::json;
 use super::*;
 use crate::executor::CommandOutput;
 use crate::notify::Level;
-use crate::service::plan::kinds;
 
 async fn command(h: &Harness, name: &str, cmd: &str, query: Option<&str>) -> Id {
     let mut body = json!({ "name": name, "command": cmd });
@@ -201,7 +200,7 @@ async fn clear_apc_and_homepage_files_hooks_run_once_without_a_fan_out() {
     assert_eq!(run.status, JobStatus::Succeeded);
     execute(&h, &files).await;
     assert_eq!(h.exec.operations(), ["clear_apc", "update_homepage_extra_files"]);
-    assert!(h.jobs_of(kinds::COMMAND_INSTANCE).await.is_empty());
+    assert!(h.jobs_of("command_instance").await.is_empty());
     assert_eq!(h.notes_titled("Command - Success").len(), 2);
 }
 

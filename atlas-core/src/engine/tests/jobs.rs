@@ -13,7 +13,6 @@ use super::*;
 use crate::executor::Executor;
 use crate::jobs::LeaseSpec;
 use crate::notify::{Level, NotifyError};
-use crate::service::plan::kinds;
 use crate::worker::{Handled, HandlerError};
 
 #[tokio::test]
@@ -27,7 +26,7 @@ async fn provision_whose_install_step_fails_is_never_available_is_retried_and_fi
     let stats = h.instance(&id).await.statistics.unwrap();
 
     h.drain().await;
-    let provision = h.jobs_of(kinds::PROVISION).await.remove(0);
+    let provision = h.jobs_of("provision").await.remove(0);
     assert_eq!(provision.status, JobStatus::Queued, "a failed step is retried");
     assert!(provision
         .last_error
@@ -53,7 +52,7 @@ async fn provision_whose_install_step_fails_is_never_available_is_retried_and_fi
     assert!(h.raw(Resource::Instance, &id).await.deleted);
     assert_eq!(h.exec.subjects_of("remove_instance"), [sid]);
     assert!(h.raw(Resource::Statistics, &stats).await.deleted);
-    let provision = h.jobs_of(kinds::PROVISION).await.remove(0);
+    let provision = h.jobs_of("provision").await.remove(0);
     assert_eq!(provision.status, JobStatus::Dead);
     assert!(provision.last_error.unwrap().contains("gone"));
 }
@@ -64,7 +63,7 @@ async fn provision_that_fails_on_every_attempt_stays_pending_and_notifies_once_o
     h.seed_code().await;
     let inst = h.post(Resource::Instance, json!({})).await;
     h.drain_all().await;
-    let job = h.jobs_of(kinds::PROVISION).await.remove(0);
+    let job = h.jobs_of("provision").await.remove(0);
     assert_eq!(job.status, JobStatus::Dead);
     assert_eq!(job.attempts, crate::jobs::DEFAULT_MAX_ATTEMPTS);
     assert!(job.last_error.unwrap().contains("provision failed"));
@@ -91,7 +90,7 @@ async fn job_whose_worker_died_mid_run_is_rerun_after_the_lease_expires_and_conv
         duration: Duration::from_secs(60),
     };
     let claimed = h.store.claim(&dead, h.now()).await.unwrap().unwrap();
-    assert_eq!(claimed.kind, kinds::PROVISION);
+    assert_eq!(claimed.kind, "provision");
     let view = h.instance(&inst.id).await;
     let spec = crate::engine::resolve::instance_spec(&h.svc, &view, Status::Available)
         .await
@@ -227,7 +226,7 @@ async fn job_without_its_payload_id_fails_for_good() {
     let h = Harness::new();
     let id = h
         .enqueue(JobSpec::new(
-            kinds::WRITE_SETTINGS,
+            "instance_write_settings",
             json!({"instance": "nope"}),
             h.now(),
         ))
@@ -264,7 +263,7 @@ async fn undeliverable_notifications_never_fail_a_job() {
     h.drain().await;
     assert_eq!(h.status(&inst.id).await, Status::Available);
     assert!(h
-        .jobs_of(kinds::DEPLOY_CODE)
+        .jobs_of("code_deploy")
         .await
         .iter()
         .all(|j| j.status == JobStatus::Succeeded));

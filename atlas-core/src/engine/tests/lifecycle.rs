@@ -4,10 +4,9 @@
 use serde_json::json;
 
 use super::*;
-use crate::lifecycle::Work;
 use crate::model::{Route, RouteStatus};
 use crate::notify::Level;
-use crate::service::plan::{instance_job, kinds};
+use crate::task::Task;
 
 #[tokio::test]
 async fn instance_walks_from_pending_to_launched_to_down_and_back_to_installed_then_is_removed() {
@@ -64,7 +63,7 @@ async fn instance_walks_from_pending_to_launched_to_down_and_back_to_installed_t
         h.exec.operations(),
         ["write_settings", "launch", "publish_routes", "publish_routes"]
     );
-    let publish = h.jobs_of(kinds::PUBLISH_ROUTES).await;
+    let publish = h.jobs_of("routes_publish").await;
     assert_eq!(
         publish.last().unwrap().result.as_ref().unwrap()["sources"],
         json!(["lab/atlas"])
@@ -118,7 +117,7 @@ async fn provision_success_notifies_the_seconds_since_creation_with_a_link_to_th
     assert_eq!(field(n, "Environment"), Some("local"));
     assert_eq!(field(n, "Time"), Some("42 sec"));
     assert_eq!(field(n, "Core"), Some("drupal-7.42"));
-    let job = &h.jobs_of(kinds::PROVISION).await[0];
+    let job = &h.jobs_of("provision").await[0];
     assert_eq!(job.result.as_ref().unwrap()["seconds"], json!(42));
 }
 
@@ -130,7 +129,7 @@ async fn provision_of_an_instance_that_is_no_longer_pending_succeeds_without_exe
         .seed_instance(code, fixtures::instance().status(Status::Available))
         .await;
     h.exec.clear();
-    let job = h.enqueue(instance_job(kinds::PROVISION, &id, h.now())).await;
+    let job = h.enqueue(Task::Provision { instance: id }.spec(h.now())).await;
     h.drain().await;
     assert_eq!(h.job(&job).await.status, JobStatus::Succeeded);
     assert!(h.exec.calls().is_empty());
@@ -144,7 +143,7 @@ async fn provision_of_a_deleted_instance_is_a_fatal_failure() {
     let mut b = Batch::new(h.now());
     b.delete(Resource::Instance, id, None);
     h.store.commit(b).await.unwrap();
-    let job = h.enqueue(instance_job(kinds::PROVISION, &id, h.now())).await;
+    let job = h.enqueue(Task::Provision { instance: id }.spec(h.now())).await;
     h.drain().await;
     let job = h.job(&job).await;
     assert_eq!(job.status, JobStatus::Dead);
@@ -162,7 +161,7 @@ async fn lifecycle_work_for_an_instance_that_moved_on_succeeds_without_writes() 
     let before = h.raw(Resource::Instance, &id).await;
     h.exec.clear();
     let job = h
-        .enqueue(instance_job(Work::Launch.job_kind(), &id, h.now()))
+        .enqueue(Task::Launch { instance: id, from: None }.spec(h.now()))
         .await;
     h.drain().await;
     let job = h.job(&job).await;
@@ -187,7 +186,7 @@ async fn lifecycle_work_for_a_deleted_instance_succeeds_without_writes() {
     h.store.commit(b).await.unwrap();
     h.exec.clear();
     let job = h
-        .enqueue(instance_job(Work::TakeDown.job_kind(), &id, h.now()))
+        .enqueue(Task::TakeDown { instance: id, from: None }.spec(h.now()))
         .await;
     h.drain().await;
     assert_eq!(h.job(&job).await.status, JobStatus::Succeeded);
@@ -327,7 +326,7 @@ async fn removing_a_live_instance_is_refused() {
         .seed_instance(code, fixtures::instance().status(Status::Launched))
         .await;
     let job = h
-        .enqueue(instance_job(kinds::REMOVE_INSTANCE, &id, h.now()))
+        .enqueue(Task::RemoveInstance { instance: id }.spec(h.now()))
         .await;
     h.drain().await;
     let job = h.job(&job).await;
@@ -357,7 +356,7 @@ async fn removal_deletes_every_statistics_record_naming_the_instance() {
     h.delete(Resource::Instance, &id).await;
     h.drain().await;
     assert!(h.raw(Resource::Statistics, &own).await.deleted);
-    let remove = &h.jobs_of(kinds::REMOVE_INSTANCE).await[0];
+    let remove = &h.jobs_of("instance_remove").await[0];
     assert_eq!(
         remove.result.as_ref().unwrap()["statistics_deleted"],
         json!([own.to_string()])
@@ -405,7 +404,7 @@ async fn a_deploy_that_keeps_failing_notifies_the_error_once_on_its_last_attempt
     )
     .await;
     h.drain_all().await;
-    let job = &h.jobs_of(kinds::DEPLOY_CODE).await[0];
+    let job = &h.jobs_of("code_deploy").await[0];
     assert_eq!(job.status, JobStatus::Dead);
     assert_eq!(job.attempts, crate::jobs::DEFAULT_MAX_ATTEMPTS);
     let errors = h.notes_titled("Code Deploy - Error");
@@ -431,7 +430,7 @@ async fn route_map_publication_sends_active_routes_only() {
     .await;
     h.insert(Resource::Route, fixtures::route().source("c").build())
         .await;
-    let job = h.enqueue(crate::service::plan::publish_routes_job(h.now())).await;
+    let job = h.enqueue(Task::PublishRoutes {}.spec(h.now())).await;
     h.drain().await;
     assert_eq!(h.job(&job).await.result.unwrap()["sources"], json!(["a", "b"]));
     assert_eq!(h.exec.operations(), ["publish_routes"]);
@@ -469,7 +468,7 @@ async fn lifecycle_work_failing_for_good_puts_the_instance_back_where_the_reques
     h.patch(Resource::Instance, &id, json!({"status": "installing"}))
         .await;
     h.drain_all().await;
-    let job = h.jobs_of(Work::Assign.job_kind()).await.remove(0);
+    let job = h.jobs_of("install_assign").await.remove(0);
     assert_eq!(job.status, JobStatus::Dead);
     assert_eq!(
         h.status(&id).await,

@@ -18,7 +18,8 @@ use crate::jobs::{Job, JobId, JobSpec, JobStatus};
 use crate::model::{Body, Doc, Id, Instance, Resource, Status, Timestamp};
 use crate::notify::{Notification, Notifier, RecordingNotifier};
 use crate::query::{Filter, FindQuery};
-use crate::scheduler::{PeriodicTask, PERIODIC_JOB_KIND};
+use crate::scheduler::PeriodicTask;
+use crate::task::Task;
 use crate::secrets::{generate_password, SecretKey};
 use crate::service::{Actor, Service, ServiceConfig};
 use crate::store::{Batch, Store};
@@ -213,9 +214,7 @@ impl Harness {
     /// Enqueues `task` as the scheduler would, runs everything, returns the
     /// periodic job.
     pub(super) async fn run_periodic(&self, task: PeriodicTask) -> Job {
-        let spec =
-            JobSpec::new(PERIODIC_JOB_KIND, json!({ "task": task.name() }), self.now()).keyed(task.job_key());
-        let id = self.enqueue(spec).await;
+        let id = self.enqueue(Task::Periodic { task }.spec(self.now())).await;
         self.drain_all().await;
         self.job(&id).await
     }

@@ -182,7 +182,7 @@ async fn cron_on_launched_runs_on_launched_express_instances_without_the_classes
     assert_eq!(sids_of(result(&job)), labelled(&sids, &["launched_plain"]));
     assert_eq!(h.exec.subjects_of("drush_cron"), [sids["launched_plain"].clone()]);
     assert!(h
-        .jobs_of(crate::service::plan::kinds::DRUSH_CRON)
+        .jobs_of("drush_cron")
         .await
         .iter()
         .all(|j| j.max_attempts == 1));
@@ -219,7 +219,7 @@ async fn failed_cron_notifies_and_is_not_retried() {
         .seed_instance(code, fixtures::instance().status(Status::Launched))
         .await;
     h.run_periodic(PeriodicTask::CronLaunched).await;
-    let cron = h.jobs_of(crate::service::plan::kinds::DRUSH_CRON).await.remove(0);
+    let cron = h.jobs_of("drush_cron").await.remove(0);
     assert_eq!((cron.status, cron.attempts), (JobStatus::Dead, 1));
     let n = &h.notes_titled("Run Command")[0];
     assert_eq!(n.level, Level::Error);
@@ -414,7 +414,7 @@ async fn a_periodic_job_naming_no_known_task_fails_for_good() {
     let h = Harness::new();
     let id = h
         .enqueue(JobSpec::new(
-            PERIODIC_JOB_KIND,
+            "periodic",
             json!({"task": "defragment"}),
             h.now(),
         ))

@@ -2,15 +2,14 @@
 //! un-currented in the same batch; POST deploys, PATCH redeploys, DELETE is
 //! refused while the item is in use, else removes it.
 
-use serde_json::json;
 
 use crate::code_rules::{self, uncurrent_patch};
 use crate::executor::CodeSpec;
-use crate::jobs::JobSpec;
 use crate::model::{Body, Code, Doc, Id, Resource, Sid};
 use crate::query::{Filter, FindQuery};
 use crate::service::hooks::{view_error, Ctx};
-use crate::service::plan::{code_key, kinds, Plan};
+use crate::service::plan::Plan;
+use crate::task::{code_key, Task};
 use crate::service::ServiceError;
 use crate::store::Write;
 
@@ -56,7 +55,8 @@ pub(super) async fn before_create(
         uncurrent_others(ctx, &code, plan).await?;
     }
     plan.job(
-        JobSpec::new(kinds::DEPLOY_CODE, json!({ "code": id.to_string() }), ctx.now)
+        Task::DeployCode { code: *id }
+            .spec(ctx.now)
             .keyed(code_key(&code.meta.name)),
     );
     Ok(())
@@ -117,10 +117,13 @@ pub(super) async fn before_update(
         || before.commit_hash != after.commit_hash
         || before.meta.is_current != after.meta.is_current;
     if redeploy {
-        let payload = json!({ "code": old.id.to_string(), "previous": CodeSpec::from(&before) });
         // Keyed by the previous name: a rename runs after the old name's
         // queued deploys, which it moves away from.
-        plan.job(JobSpec::new(kinds::UPDATE_CODE, payload, ctx.now).keyed(code_key(&before.meta.name)));
+        let task = Task::UpdateCode {
+            code: old.id,
+            previous: CodeSpec::from(&before),
+        };
+        plan.task(&task, ctx.now);
     }
     Ok(())
 }
@@ -142,13 +145,9 @@ pub(super) async fn before_delete(ctx: &Ctx<'_>, old: &Doc, plan: &mut Plan) -> 
         .map_err(view_error)?;
     code_rules::check_delete(&code, &users, &dependents)
         .map_err(|e| ServiceError::conflict("_id", e.to_string()))?;
-    plan.job(
-        JobSpec::new(
-            kinds::REMOVE_CODE,
-            json!({ "code": CodeSpec::from(&code) }),
-            ctx.now,
-        )
-        .keyed(code_key(&code.meta.name)),
-    );
+    let task = Task::RemoveCode {
+        code: CodeSpec::from(&code),
+    };
+    plan.task(&task, ctx.now);
     Ok(())
 }

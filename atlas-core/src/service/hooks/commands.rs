@@ -1,16 +1,15 @@
 //! Command hooks: the `query` must parse as a `where`; PATCHing a command
 //! item runs it (the original's way), as does `execute`.
 
-use serde_json::json;
-
 use crate::jobs::{JobId, JobSpec};
 use crate::model::{Body, Id, Resource};
 use crate::query::parse_where;
 use crate::schema::Issues;
 use crate::service::hooks::Ctx;
-use crate::service::plan::{kinds, Plan};
+use crate::service::plan::Plan;
 use crate::service::{Actor, Service, ServiceError};
 use crate::store::{Batch, StoreExt};
+use crate::task::Task;
 
 pub(super) fn check_query(body: &Body, issues: &mut Issues) {
     if let Some(q) = body.get("query").and_then(|v| v.as_str()) {
@@ -21,12 +20,11 @@ pub(super) fn check_query(body: &Body, issues: &mut Issues) {
 }
 
 fn run_job(command: &Id, actor: &Actor, now: crate::model::Timestamp) -> JobSpec {
-    JobSpec::new(
-        kinds::RUN_COMMAND,
-        json!({ "command": command.to_string(), "requested_by": actor.name() }),
-        now,
-    )
-    .max_attempts(1)
+    Task::RunCommand {
+        command: *command,
+        requested_by: Some(actor.name().to_owned()),
+    }
+    .spec(now)
 }
 
 pub(super) fn plan_run(ctx: &Ctx<'_>, command: &Id, plan: &mut Plan) {

@@ -13,7 +13,8 @@ use crate::query::{Filter, FindQuery};
 use crate::schema::Issues;
 use crate::secrets::generate_password;
 use crate::service::hooks::{view_error, Ctx};
-use crate::service::plan::{instance_job, kinds, lifecycle_job, publish_routes_job, Plan};
+use crate::service::plan::Plan;
+use crate::task::Task;
 use crate::service::ServiceError;
 use crate::store::{StoreExt, Write};
 
@@ -188,7 +189,7 @@ pub(super) async fn before_create(
         id: statistics,
         body: stats,
     });
-    plan.job(instance_job(kinds::PROVISION, id, ctx.now));
+    plan.task(&Task::Provision { instance: *id }, ctx.now);
     Ok(())
 }
 
@@ -221,7 +222,7 @@ pub(super) async fn before_update(
             .map_err(|e| ServiceError::conflict(e.field(), e.to_string()))?;
         if let Some(t) = transition {
             change.insert("status".into(), json!(t.set_now.as_str()));
-            plan.job(lifecycle_job(t.work.job_kind(), &old.id, t.from, ctx.now));
+            plan.task(&Task::lifecycle(t.work, old.id, t.from), ctx.now);
             transition_planned = true;
         }
     }
@@ -238,7 +239,7 @@ pub(super) async fn before_update(
         // A pending instance is provisioned from its record as it is when
         // the provision runs, so there is nothing to switch yet.
         if before.status != Status::Pending {
-            plan.job(instance_job(kinds::SWITCH_CODE, &old.id, ctx.now));
+            plan.task(&Task::SwitchCode { instance: old.id }, ctx.now);
         }
     }
 
@@ -246,7 +247,7 @@ pub(super) async fn before_update(
         .iter()
         .any(|f| old.body.get(*f) != written.body.get(*f));
     if settings_changed && !transition_planned && before.status != Status::Pending {
-        plan.job(instance_job(kinds::WRITE_SETTINGS, &old.id, ctx.now));
+        plan.task(&Task::WriteSettings { instance: old.id }, ctx.now);
     }
     Ok(())
 }
@@ -269,9 +270,9 @@ pub(super) async fn before_delete(ctx: &Ctx<'_>, old: &Doc, plan: &mut Plan) -> 
             republish = true;
         }
     }
-    plan.job(instance_job(kinds::REMOVE_INSTANCE, &old.id, ctx.now));
+    plan.task(&Task::RemoveInstance { instance: old.id }, ctx.now);
     if republish {
-        plan.job(publish_routes_job(ctx.now));
+        plan.task(&Task::PublishRoutes {}, ctx.now);
     }
     Ok(())
 }

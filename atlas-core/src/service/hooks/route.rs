@@ -8,7 +8,8 @@ use serde_json::json;
 use crate::lifecycle::{self, TransitionContext};
 use crate::model::{Body, Doc, Id, Instance, Resource, Route, RouteStatus, Status};
 use crate::service::hooks::{view_error, Ctx};
-use crate::service::plan::{lifecycle_job, publish_routes_job, Plan};
+use crate::service::plan::Plan;
+use crate::task::Task;
 use crate::service::ServiceError;
 use crate::store::{StoreExt, Write};
 
@@ -67,7 +68,7 @@ fn launch_for_route(
         patch,
         expect: Some(doc.etag.clone()),
     });
-    plan.job(lifecycle_job(t.work.job_kind(), &doc.id, t.from, ctx.now));
+    plan.task(&Task::lifecycle(t.work, doc.id, t.from), ctx.now);
     Ok(())
 }
 
@@ -83,7 +84,7 @@ pub(super) async fn before_create(
     }
     let route = Route::from_doc(&Doc::new(*id, body.clone(), ctx.now)).map_err(view_error)?;
     if activation(ctx, id, &route, body, plan).await? {
-        plan.job(publish_routes_job(ctx.now));
+        plan.task(&Task::PublishRoutes {}, ctx.now);
     }
     Ok(())
 }
@@ -99,7 +100,7 @@ pub(super) async fn before_update(
     let active_now = activation(ctx, &old.id, &after, change, plan).await?;
     let changed = ctx.after(old, change).body != old.body;
     if changed && (before.is_active() || active_now) {
-        plan.job(publish_routes_job(ctx.now));
+        plan.task(&Task::PublishRoutes {}, ctx.now);
     }
     Ok(())
 }
@@ -107,7 +108,7 @@ pub(super) async fn before_update(
 pub(super) fn before_delete(ctx: &Ctx<'_>, old: &Doc, plan: &mut Plan) -> Result<(), ServiceError> {
     let route = Route::from_doc(old).map_err(view_error)?;
     if route.is_active() {
-        plan.job(publish_routes_job(ctx.now));
+        plan.task(&Task::PublishRoutes {}, ctx.now);
     }
     Ok(())
 }

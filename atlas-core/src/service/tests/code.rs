@@ -6,7 +6,6 @@ use serde_json::json;
 use super::{alice, code_body, conflict, core_body, invalid, module_body, profile_body, Env};
 use crate::executor::CodeSpec;
 use crate::model::{Code, Resource, Status};
-use crate::service::plan::kinds;
 
 #[tokio::test]
 async fn creating_a_current_core_uncurrents_the_previous_current_core_in_the_same_batch() {
@@ -83,7 +82,7 @@ async fn creating_code_enqueues_a_deploy_keyed_by_its_name() {
     let core = env.create(Resource::Code, core_body("7.42", true)).await;
     let jobs = env.jobs().await;
     assert_eq!(jobs.len(), 1);
-    assert_eq!(jobs[0].kind, kinds::DEPLOY_CODE);
+    assert_eq!(jobs[0].kind, "code_deploy");
     assert_eq!(jobs[0].payload, json!({"code": core.id.to_string()}));
     assert_eq!(jobs[0].key.as_deref(), Some("code:drupal"));
     assert_eq!(jobs[0].run_at, core.created);
@@ -100,7 +99,7 @@ async fn patching_the_commit_hash_enqueues_a_redeploy_with_the_previous_spec() {
         .await
         .unwrap();
     assert_eq!(after.body["commit_hash"], new_hash.as_str());
-    let jobs = env.jobs_of(kinds::UPDATE_CODE).await;
+    let jobs = env.jobs_of("code_update").await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].key.as_deref(), Some("code:drupal"));
     assert_eq!(jobs[0].payload["code"], core.id.to_string());
@@ -120,7 +119,7 @@ async fn patching_only_the_label_enqueues_no_redeploy() {
     env.patch(Resource::Code, &core, json!({"meta.label": "Drupal 7"}))
         .await
         .unwrap();
-    assert!(env.jobs_of(kinds::UPDATE_CODE).await.is_empty());
+    assert!(env.jobs_of("code_update").await.is_empty());
 }
 
 #[tokio::test]
@@ -137,7 +136,7 @@ async fn patching_an_item_current_uncurrents_the_other_current_item() {
         env.stored(Resource::Code, &old.id).await.body["meta"]["is_current"],
         false
     );
-    let jobs = env.jobs_of(kinds::UPDATE_CODE).await;
+    let jobs = env.jobs_of("code_update").await;
     assert_eq!(
         jobs.len(),
         1,
@@ -158,7 +157,7 @@ async fn deleting_code_used_by_an_instance_is_refused_naming_the_sid() {
         assert!(message.contains(sid), "{message}");
         assert!(!env.stored(Resource::Code, &code.id).await.deleted);
     }
-    assert!(env.jobs_of(kinds::REMOVE_CODE).await.is_empty());
+    assert!(env.jobs_of("code_remove").await.is_empty());
 }
 
 #[tokio::test]
@@ -190,7 +189,7 @@ async fn deleting_unused_code_enqueues_its_removal_with_the_spec() {
     let views = env.create(Resource::Code, module_body("views", "7.x-3.14")).await;
     env.delete(Resource::Code, &views).await.unwrap();
     assert!(env.stored(Resource::Code, &views.id).await.deleted);
-    let jobs = env.jobs_of(kinds::REMOVE_CODE).await;
+    let jobs = env.jobs_of("code_remove").await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].key.as_deref(), Some("code:views"));
     let spec: CodeSpec = serde_json::from_value(jobs[0].payload["code"].clone()).unwrap();
@@ -210,7 +209,7 @@ async fn code_used_only_by_a_deleted_instance_may_be_deleted() {
     env.create(Resource::Code, profile_body("2.2.6", true)).await;
     let profile = env.stored(Resource::Code, &profile.id).await;
     env.delete(Resource::Code, &profile).await.unwrap();
-    assert_eq!(env.jobs_of(kinds::REMOVE_CODE).await.len(), 1);
+    assert_eq!(env.jobs_of("code_remove").await.len(), 1);
 }
 
 #[tokio::test]
@@ -235,7 +234,7 @@ async fn renaming_an_unused_item_redeploys_it_under_the_old_name_key() {
     env.patch(Resource::Code, &views, json!({"meta.name": "views_ui"}))
         .await
         .unwrap();
-    let jobs = env.jobs_of(kinds::UPDATE_CODE).await;
+    let jobs = env.jobs_of("code_update").await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].key.as_deref(), Some("code:views"));
     assert_eq!(jobs[0].payload["previous"]["name"], "views");

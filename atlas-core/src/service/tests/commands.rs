@@ -5,7 +5,6 @@ use serde_json::{json, Value};
 
 use super::{alice, assert_not_found, issues_at, t0, Env};
 use crate::model::{Id, Resource};
-use crate::service::plan::kinds;
 use crate::service::Actor;
 
 fn clear_caches() -> Value {
@@ -62,7 +61,7 @@ async fn patching_a_command_runs_it_for_the_acting_user() {
     assert_eq!(after.body["command"], "drush cc all -y");
     let jobs = env.jobs().await;
     assert_eq!(jobs.len(), 1);
-    assert_eq!(jobs[0].kind, kinds::RUN_COMMAND);
+    assert_eq!(jobs[0].kind, "command_run");
     assert_eq!(
         jobs[0].payload,
         json!({"command": cmd.id.to_string(), "requested_by": "alice"})
@@ -80,7 +79,7 @@ async fn execute_command_enqueues_a_run_and_returns_its_job_id() {
     let bob = Actor("bob".into());
     let job_id = env.svc.execute_command(&cmd.id.to_string(), &bob).await.unwrap();
     let job = env.svc.job(&job_id.to_string()).await.unwrap();
-    assert_eq!(job.kind, kinds::RUN_COMMAND);
+    assert_eq!(job.kind, "command_run");
     assert_eq!(
         job.payload,
         json!({"command": cmd.id.to_string(), "requested_by": "bob"})

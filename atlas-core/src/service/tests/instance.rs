@@ -8,7 +8,6 @@ use serde_json::json;
 
 use super::{conflict, invalid, issues_at, module_body, profile_body, route_body, t0, Env};
 use crate::model::{Doc, Resource, Status};
-use crate::service::plan::kinds;
 use crate::store::Store;
 use crate::testing::FailingStore;
 use crate::MemoryStore;
@@ -95,7 +94,7 @@ async fn creating_an_instance_fills_its_fields_statistics_and_provision_job_in_o
     );
     assert_eq!(stats[0].body["instance"], inst.id.to_string());
 
-    let jobs = env.jobs_of(kinds::PROVISION).await;
+    let jobs = env.jobs_of("provision").await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].payload, json!({"instance": inst.id.to_string()}));
     assert_eq!(jobs[0].key, Some(format!("instance:{}", inst.id)));
@@ -112,7 +111,7 @@ async fn a_failed_create_commit_leaves_no_instance_statistics_or_job() {
     assert_eq!(e.status_code(), 500);
     assert!(env.all(Resource::Instance).await.is_empty());
     assert!(env.all(Resource::Statistics).await.is_empty());
-    assert!(env.jobs_of(kinds::PROVISION).await.is_empty());
+    assert!(env.jobs_of("provision").await.is_empty());
 }
 
 #[tokio::test]
@@ -271,7 +270,7 @@ async fn launching_with_a_primary_route_stores_launching_and_enqueues_the_launch
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].key, Some(format!("instance:{}", inst.id)));
     assert!(
-        env.jobs_of(kinds::WRITE_SETTINGS).await.is_empty(),
+        env.jobs_of("instance_write_settings").await.is_empty(),
         "the launch rewrites settings"
     );
 }
@@ -389,7 +388,7 @@ async fn adding_packages_to_an_available_instance_is_refused() {
     let (field, message) = conflict(env.patch(Resource::Instance, &inst, patch).await.unwrap_err());
     assert_eq!(field, "code.package");
     assert!(message.contains("'available'"), "{message}");
-    assert!(env.jobs_of(kinds::SWITCH_CODE).await.is_empty());
+    assert!(env.jobs_of("instance_switch_code").await.is_empty());
 }
 
 #[tokio::test]
@@ -404,7 +403,7 @@ async fn adding_packages_to_an_installed_instance_enqueues_a_switch() {
         after.body["code"]["core"], inst.body["code"]["core"],
         "the rest of code is kept"
     );
-    let jobs = env.jobs_of(kinds::SWITCH_CODE).await;
+    let jobs = env.jobs_of("instance_switch_code").await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].key, Some(format!("instance:{}", inst.id)));
 }
@@ -420,7 +419,7 @@ async fn a_core_as_package_is_invalid() {
         "code.package.0",
     );
     assert_eq!(msgs.len(), 1, "{msgs:?}");
-    assert!(env.jobs_of(kinds::SWITCH_CODE).await.is_empty());
+    assert!(env.jobs_of("instance_switch_code").await.is_empty());
 }
 
 #[tokio::test]
@@ -436,7 +435,7 @@ async fn changing_settings_of_an_installed_instance_enqueues_a_settings_rewrite(
         .await
         .unwrap();
     assert_eq!(after.body["settings"]["page_cache_maximum_age"], 600);
-    let jobs = env.jobs_of(kinds::WRITE_SETTINGS).await;
+    let jobs = env.jobs_of("instance_write_settings").await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].key, Some(format!("instance:{}", inst.id)));
 }
@@ -484,7 +483,7 @@ async fn deleting_an_instance_enqueues_its_removal_and_deactivates_its_active_ro
             route_body("lab/other", &inst.id, "inactive", false),
         )
         .await;
-    let publishes = env.jobs_of(kinds::PUBLISH_ROUTES).await.len();
+    let publishes = env.jobs_of("routes_publish").await.len();
     let inst = env.stored(Resource::Instance, &inst.id).await;
     env.delete(Resource::Instance, &inst).await.unwrap();
 
@@ -496,11 +495,11 @@ async fn deleting_an_instance_enqueues_its_removal_and_deactivates_its_active_ro
         Some("inactive")
     );
     assert_eq!(env.stored(Resource::Route, &inactive.id).await, inactive);
-    let removes = env.jobs_of(kinds::REMOVE_INSTANCE).await;
+    let removes = env.jobs_of("instance_remove").await;
     assert_eq!(removes.len(), 1);
     assert_eq!(removes[0].payload, json!({"instance": inst.id.to_string()}));
     assert_eq!(removes[0].key, Some(format!("instance:{}", inst.id)));
-    assert_eq!(env.jobs_of(kinds::PUBLISH_ROUTES).await.len(), publishes + 1);
+    assert_eq!(env.jobs_of("routes_publish").await.len(), publishes + 1);
 }
 
 #[tokio::test]
@@ -508,8 +507,8 @@ async fn deleting_an_instance_without_active_routes_does_not_republish() {
     let env = Env::new();
     let inst = env.instance_in(Status::Available).await;
     env.delete(Resource::Instance, &inst).await.unwrap();
-    assert_eq!(env.jobs_of(kinds::REMOVE_INSTANCE).await.len(), 1);
-    assert!(env.jobs_of(kinds::PUBLISH_ROUTES).await.is_empty());
+    assert_eq!(env.jobs_of("instance_remove").await.len(), 1);
+    assert!(env.jobs_of("routes_publish").await.is_empty());
 }
 
 #[tokio::test]
@@ -577,7 +576,7 @@ async fn put_dropping_the_settings_of_an_installed_instance_rewrites_settings() 
         )
         .await
         .unwrap();
-    assert_eq!(env.jobs_of(kinds::WRITE_SETTINGS).await.len(), 1);
+    assert_eq!(env.jobs_of("instance_write_settings").await.len(), 1);
     let id = inst.id.to_string();
     let after = env
         .svc
@@ -591,7 +590,7 @@ async fn put_dropping_the_settings_of_an_installed_instance_rewrites_settings() 
         .await
         .unwrap();
     assert_eq!(after.body.get("settings"), None);
-    assert_eq!(env.jobs_of(kinds::WRITE_SETTINGS).await.len(), 2);
+    assert_eq!(env.jobs_of("instance_write_settings").await.len(), 2);
 }
 
 #[tokio::test]
@@ -609,7 +608,7 @@ async fn switching_the_core_of_an_installed_instance_enqueues_a_switch() {
         .unwrap();
     assert_eq!(after.str_field("code.core"), Some(newer.id.to_string().as_str()));
     assert_eq!(after.body["code"]["profile"], inst.body["code"]["profile"]);
-    assert_eq!(env.jobs_of(kinds::SWITCH_CODE).await.len(), 1);
+    assert_eq!(env.jobs_of("instance_switch_code").await.len(), 1);
 }
 
 #[tokio::test]
@@ -625,7 +624,7 @@ async fn changing_the_code_of_a_pending_instance_enqueues_no_switch() {
     .await
     .unwrap();
     assert!(
-        env.jobs_of(kinds::SWITCH_CODE).await.is_empty(),
+        env.jobs_of("instance_switch_code").await.is_empty(),
         "the provision uses the record as it is then"
     );
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{conflict, issues_at, route_body, Env};
 use crate::model::{Resource, Status};
-use crate::service::plan::{kinds, ROUTES_KEY};
+use crate::task::ROUTES_KEY;
 
 #[tokio::test]
 async fn an_active_route_for_an_instance_that_is_not_launched_is_refused() {
@@ -24,7 +24,7 @@ async fn an_active_route_for_an_instance_that_is_not_launched_is_refused() {
         assert!(message.contains(&format!("'{status}'")), "{message}");
     }
     assert!(env.all(Resource::Route).await.is_empty());
-    assert!(env.jobs_of(kinds::PUBLISH_ROUTES).await.is_empty());
+    assert!(env.jobs_of("routes_publish").await.is_empty());
 }
 
 #[tokio::test]
@@ -49,7 +49,7 @@ async fn an_active_on_launch_route_for_an_installed_instance_launches_it() {
     assert_eq!(launches.len(), 1);
     assert_eq!(launches[0].key, Some(format!("instance:{}", inst.id)));
     assert!(
-        env.jobs_of(kinds::PUBLISH_ROUTES).await.is_empty(),
+        env.jobs_of("routes_publish").await.is_empty(),
         "the launch publishes"
     );
 }
@@ -116,7 +116,7 @@ async fn an_active_route_for_a_launched_instance_republishes_the_route_map() {
         route.str_field("dates.created"),
         Some(route.created.to_string().as_str())
     );
-    let jobs = env.jobs_of(kinds::PUBLISH_ROUTES).await;
+    let jobs = env.jobs_of("routes_publish").await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].key.as_deref(), Some(ROUTES_KEY));
 }
@@ -136,7 +136,7 @@ async fn an_inactive_route_does_not_republish() {
         .unwrap();
     let route = env.stored(Resource::Route, &route.id).await;
     env.delete(Resource::Route, &route).await.unwrap();
-    assert!(env.jobs_of(kinds::PUBLISH_ROUTES).await.is_empty());
+    assert!(env.jobs_of("routes_publish").await.is_empty());
 }
 
 #[tokio::test]
@@ -150,7 +150,7 @@ async fn an_active_redirect_without_an_instance_republishes() {
         "route_status": "active",
     });
     env.create(Resource::Route, body).await;
-    assert_eq!(env.jobs_of(kinds::PUBLISH_ROUTES).await.len(), 1);
+    assert_eq!(env.jobs_of("routes_publish").await.len(), 1);
 }
 
 #[tokio::test]
@@ -166,7 +166,7 @@ async fn changing_an_active_route_republishes() {
     env.patch(Resource::Route, &route, json!({"source": "lab/atlas2"}))
         .await
         .unwrap();
-    assert_eq!(env.jobs_of(kinds::PUBLISH_ROUTES).await.len(), 2);
+    assert_eq!(env.jobs_of("routes_publish").await.len(), 2);
 }
 
 #[tokio::test]
@@ -184,7 +184,7 @@ async fn deactivating_an_active_route_republishes() {
         .await
         .unwrap();
     assert_eq!(after.str_field("route_status"), Some("inactive"));
-    assert_eq!(env.jobs_of(kinds::PUBLISH_ROUTES).await.len(), 2);
+    assert_eq!(env.jobs_of("routes_publish").await.len(), 2);
 }
 
 #[tokio::test]
@@ -197,11 +197,11 @@ async fn activating_a_route_of_a_launched_instance_republishes() {
             route_body("lab/atlas", &inst.id, "inactive", false),
         )
         .await;
-    assert!(env.jobs_of(kinds::PUBLISH_ROUTES).await.is_empty());
+    assert!(env.jobs_of("routes_publish").await.is_empty());
     env.patch(Resource::Route, &route, json!({"route_status": "active"}))
         .await
         .unwrap();
-    assert_eq!(env.jobs_of(kinds::PUBLISH_ROUTES).await.len(), 1);
+    assert_eq!(env.jobs_of("routes_publish").await.len(), 1);
 }
 
 #[tokio::test]
@@ -216,7 +216,7 @@ async fn deleting_an_active_route_republishes() {
         .await;
     env.delete(Resource::Route, &route).await.unwrap();
     assert!(env.stored(Resource::Route, &route.id).await.deleted);
-    assert_eq!(env.jobs_of(kinds::PUBLISH_ROUTES).await.len(), 2);
+    assert_eq!(env.jobs_of("routes_publish").await.len(), 2);
 }
 
 #[tokio::test]
@@ -292,5 +292,5 @@ async fn activating_an_active_on_launch_route_of_an_installed_instance_launches_
         Some(route.id.to_string().as_str())
     );
     assert_eq!(env.jobs_of("launch").await.len(), 1);
-    assert!(env.jobs_of(kinds::PUBLISH_ROUTES).await.is_empty());
+    assert!(env.jobs_of("routes_publish").await.is_empty());
 }
