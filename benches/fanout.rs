@@ -22,19 +22,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use atlas_core::clock::{Clock, SystemClock};
 use atlas_core::jobs::JobSpec;
 use atlas_core::model::{Body, Id, Resource, Status, Timestamp};
-use atlas_core::notify::NullNotifier;
 use atlas_core::query::{Filter, FindQuery, Paging};
 use atlas_core::scheduler::PeriodicTask;
 use atlas_core::task::Task;
-use atlas_core::secrets::SecretKey;
-use atlas_core::service::{Service, ServiceConfig};
 use atlas_core::store::{Batch, Store};
 use atlas_core::testing::{fixtures, RecordingExecutor};
 use atlas_core::worker::{Worker, WorkerConfig};
-use atlas_core::{Engine, MemoryStore};
+use atlas_core::{App, AppConfig, MemoryStore};
 use atlas_sqlite::{SqliteConfig, SqliteStore};
 use serde_json::json;
 
@@ -107,19 +103,19 @@ async fn seed_instances(store: &dyn Store, now: Timestamp, n: usize) {
 }
 
 fn engine_worker(store: Arc<dyn Store>) -> Worker {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let svc = Service::new(
-        store.clone(),
-        clock.clone(),
-        SecretKey::generate().0,
-        ServiceConfig::default(),
-    );
-    let engine = Engine::new(svc, Arc::new(RecordingExecutor::new()), Arc::new(NullNotifier));
-    let config = WorkerConfig {
-        owner: "bench".into(),
-        ..WorkerConfig::default()
+    let config = AppConfig {
+        worker: WorkerConfig {
+            owner: "bench".into(),
+            ..WorkerConfig::default()
+        },
+        ..AppConfig::default()
     };
-    Worker::new(store, clock, Arc::new(engine), config)
+    let app = App::builder(store)
+        .executor(Arc::new(RecordingExecutor::new()))
+        .config(config)
+        .build()
+        .expect("app");
+    app.worker().clone()
 }
 
 struct Round {

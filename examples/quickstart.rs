@@ -19,14 +19,10 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use atlas::core::clock::SystemClock;
 use atlas::core::model::Environment;
-use atlas::core::notify::NullNotifier;
-use atlas::core::scheduler::{PeriodicTask, Schedule, Scheduler};
-use atlas::core::secrets::SecretKey;
-use atlas::core::service::{Service, ServiceConfig};
-use atlas::core::worker::{Worker, WorkerConfig};
-use atlas::core::Engine;
+use atlas::core::service::ServiceConfig;
+use atlas::core::worker::WorkerConfig;
+use atlas::core::{App, AppConfig};
 use atlas::http::{AppState, HttpConfig, StaticUsers};
 use atlas::shell::{ShellConfig, ShellExecutor};
 use atlas::sqlite::{SqliteConfig, SqliteStore};
@@ -258,30 +254,31 @@ async fn run() -> Result<()> {
     let route_map = shell.route_map.path.clone();
     let executor = Arc::new(ShellExecutor::new(shell)?);
 
-    // Store, service, engine, worker, scheduler.
+    // Store, then the app: service, engine, worker and scheduler.
     let store = Arc::new(SqliteStore::open(SqliteConfig::at(root.join("atlas.db"))).await?);
-    let clock = Arc::new(SystemClock);
-    let service_cfg = ServiceConfig {
-        environment: Environment::Local,
-        pool_size: Some(2),
-        ..ServiceConfig::default()
+    let mut config = AppConfig {
+        service: ServiceConfig {
+            environment: Environment::Local,
+            pool_size: Some(2),
+            ..ServiceConfig::default()
+        },
+        worker: WorkerConfig {
+            concurrency: 4,
+            poll_interval: Duration::from_millis(100),
+            ..WorkerConfig::default()
+        },
+        ..AppConfig::default()
     };
-    let svc = Service::new(store.clone(), clock.clone(), SecretKey::generate().0, service_cfg);
-    let engine = Engine::new(svc.clone(), executor, Arc::new(NullNotifier));
-    let worker_cfg = WorkerConfig {
-        concurrency: 4,
-        poll_interval: Duration::from_millis(100),
-        ..WorkerConfig::default()
-    };
-    let worker = Worker::new(store.clone(), clock.clone(), Arc::new(engine), worker_cfg)
-        .with_wake(svc.jobs_enqueued());
-    let mut fast = std::collections::BTreeMap::new();
-    fast.insert(PeriodicTask::PoolTopUp, "*/2 * * * * *".to_owned());
-    let scheduler = Scheduler::new(store.clone(), clock, Schedule::new(&fast)?);
+    config.scheduler.tick_secs = 1;
+    config
+        .scheduler
+        .tasks
+        .insert("pool_top_up".into(), "*/2 * * * * *".into());
+    let app = App::builder(store).executor(executor).config(config).build()?;
 
     // The API on a random port.
     let users = StaticUsers::new([(USER, atlas::http::hash_password(PASSWORD))])?;
-    let state = AppState::new(svc, Arc::new(users), HttpConfig::default());
+    let state = AppState::new(app.service().clone(), Arc::new(users), HttpConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -290,13 +287,9 @@ async fn run() -> Result<()> {
     };
     let server = tokio::spawn(atlas::http::serve(listener, state, until(stop_rx.clone())));
     let background = tokio::spawn({
-        let w = worker.clone();
+        let app = app.clone();
         let rx = stop_rx.clone();
-        async move { w.run(until(rx)).await }
-    });
-    let ticking = tokio::spawn({
-        let rx = stop_rx.clone();
-        async move { scheduler.run(Duration::from_millis(500), until(rx)).await }
+        async move { app.run(until(rx)).await }
     });
     println!("# Atlas is listening on {base}\n");
     let c = Client {
@@ -473,7 +466,6 @@ async fn run() -> Result<()> {
     let _ = stop_tx.send(true);
     server.await??;
     background.await??;
-    ticking.await?;
     println!("\nquickstart completed: every step behaved as the operator guide says");
     Ok(())
 }

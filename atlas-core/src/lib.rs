@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
+pub mod app;
 pub mod clock;
 pub mod code_rules;
 pub mod engine;
@@ -43,6 +44,7 @@ pub mod task;
 pub mod testing;
 pub mod worker;
 
+pub use app::{App, AppBuilder, AppConfig, AppError};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::Engine;
 pub use error::{ExecError, StoreError};

@@ -101,6 +101,15 @@ impl Doc {
     pub fn str_field(&self, path: &str) -> Option<&str> {
         self.field(path).and_then(Value::as_str)
     }
+
+    /// This record as the typed view `V` (`doc.view::<Instance>()`).
+    ///
+    /// # Errors
+    /// [`ViewError`](crate::model::ViewError) naming the field that is
+    /// missing or of the wrong type.
+    pub fn view<V: crate::model::View>(&self) -> Result<V, crate::model::ViewError> {
+        V::from_doc(self)
+    }
 }
 
 /// Merges `patch` into `target` the way Eve's PATCH does: nested objects are

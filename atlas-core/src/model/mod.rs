@@ -24,5 +24,5 @@ pub use sid::{Sid, SidError, SID_PATTERN};
 pub use time::{Timestamp, TimestampError, DATE_FORMAT};
 pub use views::{
     Code, CodeMeta, Command, Instance, InstanceCode, InstanceDates, InstanceRoutes, InstanceSettings, Route,
-    RouteDates, Site, Statistics, ViewError,
+    RouteDates, Site, Statistics, View, ViewError,
 };

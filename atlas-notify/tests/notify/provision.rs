@@ -7,11 +7,10 @@ use std::time::Duration;
 use atlas_core::jobs::{JobStatus, DEFAULT_MAX_ATTEMPTS};
 use atlas_core::model::{Environment, Id, Resource};
 use atlas_core::query::{Filter, FindQuery};
-use atlas_core::secrets::SecretKey;
-use atlas_core::service::{Actor, Service, ServiceConfig};
+use atlas_core::service::{Actor, ServiceConfig};
 use atlas_core::testing::{fixtures, ManualClock, RecordingExecutor};
-use atlas_core::worker::{Worker, WorkerConfig};
-use atlas_core::{Batch, Clock, Engine, MemoryStore, Store};
+use atlas_core::worker::WorkerConfig;
+use atlas_core::{App, AppConfig, Batch, Clock, MemoryStore, Store};
 use atlas_notify::NotifyConfig;
 use serde_json::json;
 
@@ -41,16 +40,6 @@ async fn failed_provision_produces_one_slack_post_and_one_email_naming_the_insta
 
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let clock = ManualClock::at(fixtures::fixture_time());
-    let svc = Service::new(
-        store.clone(),
-        Arc::new(clock.clone()),
-        SecretKey::generate().0,
-        ServiceConfig {
-            environment: Environment::Test,
-            atlas_url: "https://atlas.example.edu/".into(),
-            ..ServiceConfig::default()
-        },
-    );
     // Current core and profile, written directly: no deploy jobs, so no
     // other notifications.
     let now = clock.now();
@@ -67,13 +56,24 @@ async fn failed_provision_produces_one_slack_post_and_one_email_naming_the_insta
     );
     store.commit(seed).await.unwrap();
     let exec = RecordingExecutor::new().fail_from("install", 1);
-    let engine = Engine::new(svc.clone(), Arc::new(exec.clone()), notifier);
-    let worker = Worker::new(
-        store.clone(),
-        Arc::new(clock.clone()),
-        Arc::new(engine),
-        worker_config(),
-    );
+    let mut config = AppConfig {
+        service: ServiceConfig {
+            environment: Environment::Test,
+            atlas_url: "https://atlas.example.edu/".into(),
+            ..ServiceConfig::default()
+        },
+        worker: worker_config(),
+        ..AppConfig::default()
+    };
+    config.scheduler.enabled = false;
+    let app = App::builder(store.clone())
+        .executor(Arc::new(exec.clone()))
+        .notifier(notifier)
+        .clock(Arc::new(clock.clone()))
+        .config(config)
+        .build()
+        .unwrap();
+    let (svc, worker) = (app.service(), app.worker());
 
     // Act: create an instance and run its provision through every attempt,
     // moving the clock over each retry delay.

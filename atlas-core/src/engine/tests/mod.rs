@@ -20,13 +20,13 @@ use crate::notify::{Notification, Notifier, RecordingNotifier};
 use crate::query::{Filter, FindQuery};
 use crate::scheduler::PeriodicTask;
 use crate::task::Task;
-use crate::secrets::{generate_password, SecretKey};
+use crate::secrets::generate_password;
 use crate::service::{Actor, Service, ServiceConfig};
 use crate::store::{Batch, Store};
 use crate::testing::fixtures::{self, InstanceBuilder};
 use crate::testing::RecordingExecutor;
 use crate::worker::{JobHandler, Worker, WorkerConfig};
-use crate::MemoryStore;
+use crate::{App, AppConfig, MemoryStore};
 
 /// The time every test starts at.
 pub(super) fn t0() -> Timestamp {
@@ -84,19 +84,20 @@ impl Harness {
     ) -> Self {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let clock = ManualClock::at(t0());
-        let svc = Service::new(
-            store.clone(),
-            Arc::new(clock.clone()),
-            SecretKey::generate().0,
-            cfg,
-        );
-        let engine = Engine::new(svc.clone(), Arc::new(exec.clone()), notifier);
-        let worker = Worker::new(
-            store.clone(),
-            Arc::new(clock.clone()),
-            Arc::new(engine.clone()),
-            worker_config(),
-        );
+        let mut config = AppConfig {
+            service: cfg,
+            worker: worker_config(),
+            ..AppConfig::default()
+        };
+        config.scheduler.enabled = false;
+        let app = App::builder(store.clone())
+            .executor(Arc::new(exec.clone()))
+            .notifier(notifier)
+            .clock(Arc::new(clock.clone()))
+            .config(config)
+            .build()
+            .expect("the harness app");
+        let (svc, engine, worker) = (app.service().clone(), app.engine().clone(), app.worker().clone());
         Self {
             svc,
             store,

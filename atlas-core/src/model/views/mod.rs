@@ -1,6 +1,7 @@
 //! Typed, read-only views of stored records ([`Code`], [`Instance`],
 //! [`Route`], [`Command`], [`Statistics`], [`Site`]) for the rules and the
-//! engine, each built from a [`Doc`] with `from_doc`.
+//! engine, each built from a [`Doc`] with `from_doc` or [`Doc::view`]
+//! through the [`View`] trait.
 //!
 //! Views are lenient about what may be absent (a missing or `null` optional
 //! field takes its default) and strict about types: a value of the wrong type
@@ -25,6 +26,39 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::model::{Body, Doc, Id, Resource};
+
+/// A typed view of one resource's records, read with [`Doc::view`]
+/// (`doc.view::<Instance>()`).
+pub trait View: Sized {
+    /// The resource whose records this view reads.
+    const RESOURCE: Resource;
+
+    /// Reads `doc` as this view.
+    ///
+    /// # Errors
+    /// [`ViewError`] naming the field that is missing or of the wrong type.
+    fn from_doc(doc: &Doc) -> Result<Self, ViewError>;
+}
+
+macro_rules! impl_view {
+    ($($view:ty => $resource:expr),+ $(,)?) => {$(
+        impl View for $view {
+            const RESOURCE: Resource = $resource;
+            fn from_doc(doc: &Doc) -> Result<Self, ViewError> {
+                <$view>::from_doc(doc)
+            }
+        }
+    )+};
+}
+
+impl_view! {
+    Code => Resource::Code,
+    Command => Resource::Commands,
+    Instance => Resource::Instance,
+    Route => Resource::Route,
+    Site => Resource::Site,
+    Statistics => Resource::Statistics,
+}
 
 /// Why a stored record does not fit its typed view.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
