@@ -2,12 +2,10 @@
 //! hex characters.
 
 use std::fmt;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
+use crate::model::string_serde::string_serde;
 use crate::model::Timestamp;
 
 /// A record id: 4 bytes of big-endian Unix seconds, 5 random bytes fixed per
@@ -89,25 +87,7 @@ impl fmt::Debug for Id {
     }
 }
 
-impl FromStr for Id {
-    type Err = IdError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-impl Serialize for Id {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Id {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
+string_serde!(Id, IdError, "an id: 24 lowercase hexadecimal characters");
 
 #[cfg(test)]
 mod tests {
@@ -141,5 +121,31 @@ mod tests {
         assert!(Id::parse("6b063bb73e47cec0540baa2").is_err());
         assert!(Id::parse("6b063bb73e47cec0540baa2g").is_err());
         assert!(Id::parse("6b063bb73e47cec0540baa24").is_ok());
+    }
+
+    #[test]
+    fn serializes_as_its_hex_text_and_round_trips() {
+        let id: Id = "6b063bb73e47cec0540baa24".parse().unwrap();
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, r#""6b063bb73e47cec0540baa24""#);
+        assert_eq!(serde_json::from_str::<Id>(&json).unwrap(), id);
+    }
+
+    #[test]
+    fn deserializing_a_bad_id_names_the_value_and_the_format() {
+        let e = serde_json::from_str::<Id>(r#""6B063BB73E47CEC0540BAA24""#).unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "'6B063BB73E47CEC0540BAA24' is not an id: ids are 24 lowercase hexadecimal characters"
+            ),
+            "{e}"
+        );
+        let e = serde_json::from_str::<Id>("42").unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "invalid type: integer `42`, expected an id: 24 lowercase hexadecimal characters"
+            ),
+            "{e}"
+        );
     }
 }

@@ -10,6 +10,7 @@ mod kinds;
 mod resource;
 mod secret;
 mod sid;
+mod string_serde;
 mod time;
 mod views;
 

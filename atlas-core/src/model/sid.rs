@@ -4,7 +4,8 @@
 use std::fmt;
 
 use rand::Rng;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::model::string_serde::string_serde;
 
 /// The pattern every sid matches (also the schema's regex).
 pub const SID_PATTERN: &str = "^[a-z0-9_]{9,14}$";
@@ -54,18 +55,7 @@ impl fmt::Debug for Sid {
     }
 }
 
-impl Serialize for Sid {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Sid {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
+string_serde!(Sid, SidError, "a sid: 9 to 14 characters of a-z, 0-9 and _");
 
 #[cfg(test)]
 mod tests {
@@ -96,5 +86,30 @@ mod tests {
             assert!(Sid::parse(bad).is_err(), "{bad}");
         }
         assert!(Sid::parse("my_site_01").is_ok());
+    }
+
+    #[test]
+    fn serializes_as_its_text_and_round_trips() {
+        let sid: Sid = "my_site_01".parse().unwrap();
+        let json = serde_json::to_string(&sid).unwrap();
+        assert_eq!(json, r#""my_site_01""#);
+        assert_eq!(serde_json::from_str::<Sid>(&json).unwrap(), sid);
+    }
+
+    #[test]
+    fn deserializing_a_bad_sid_names_the_value_and_the_rule() {
+        let e = serde_json::from_str::<Sid>(r#""../etc/pass""#).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("'../etc/pass' is not a valid sid: use 9 to 14 characters of a-z, 0-9 and _"),
+            "{e}"
+        );
+        assert!("p1abc".parse::<Sid>().is_err());
+        let e = serde_json::from_str::<Sid>("null").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("invalid type: null, expected a sid: 9 to 14 characters of a-z, 0-9 and _"),
+            "{e}"
+        );
     }
 }

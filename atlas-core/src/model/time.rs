@@ -2,11 +2,11 @@
 //! `DATE_FORMAT` (`%Y-%m-%d %H:%M:%S GMT`).
 
 use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::model::string_serde::string_serde;
 
 /// The body date format of the original (`DATE_FORMAT`).
 pub const DATE_FORMAT: &str = "%Y-%m-%d %H:%M:%S GMT";
@@ -143,25 +143,11 @@ impl fmt::Debug for Timestamp {
     }
 }
 
-impl FromStr for Timestamp {
-    type Err = TimestampError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-impl Serialize for Timestamp {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Timestamp {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
+string_serde!(
+    Timestamp,
+    TimestampError,
+    "a date: '%Y-%m-%d %H:%M:%S GMT' or RFC 3339"
+);
 
 #[cfg(test)]
 mod tests {
@@ -216,5 +202,31 @@ mod tests {
     fn parse_refuses_other_formats_with_a_hint() {
         let e = Timestamp::parse("25/11/2026").unwrap_err();
         assert!(e.to_string().contains("%Y-%m-%d %H:%M:%S GMT"));
+    }
+
+    #[test]
+    fn serializes_in_the_date_format_and_round_trips() {
+        let t: Timestamp = "2026-11-25T01:36:55Z".parse().unwrap();
+        let json = serde_json::to_string(&t).unwrap();
+        assert_eq!(json, r#""2026-11-25 01:36:55 GMT""#);
+        assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), t);
+    }
+
+    #[test]
+    fn deserializing_a_bad_date_names_the_value_and_the_formats() {
+        let e = serde_json::from_str::<Timestamp>(r#""25/11/2026""#).unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "'25/11/2026' is not a date: use '%Y-%m-%d %H:%M:%S GMT' (e.g. '2026-11-25 01:36:55 GMT') or RFC 3339"
+            ),
+            "{e}"
+        );
+        let e = serde_json::from_str::<Timestamp>("1795564800").unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "invalid type: integer `1795564800`, expected a date: '%Y-%m-%d %H:%M:%S GMT' or RFC 3339"
+            ),
+            "{e}"
+        );
     }
 }
