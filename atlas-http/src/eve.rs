@@ -1,6 +1,6 @@
 //! Eve's wire format: JSON written the way Python's `json.dumps` writes it
 //! (`", "` and `": "` separators, insertion order, non-ASCII escaped), and
-//! the envelopes of eve-behaviour.md: item, write, collection and version
+//! the envelopes of docs/http.md "Envelopes": item, write, collection and version
 //! envelopes with their `_links`, and the pagination link rules.
 //!
 //! # Contracts

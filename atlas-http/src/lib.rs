@@ -2,7 +2,7 @@
 //! router). The HTTP layer only translates: every rule lives in
 //! [`atlas_core::service::Service`]; this crate maps URLs, headers and
 //! bodies onto its operations and renders the answers the way Python Eve
-//! did (see `eve-behaviour.md` and its table of deliberate differences).
+//! did (see docs/http.md and its "Deliberate differences from Eve").
 //!
 //! # Layout
 //! - [`router`] / [`serve`] (this file): routes, the tracing layer and one
@@ -23,7 +23,7 @@
 //!
 //! # Contracts
 //! - Status codes, envelopes, key orders, headers and messages follow
-//!   eve-behaviour.md, except where its "deliberately differs" table says.
+//!   docs/http.md, except where its "Deliberate differences from Eve" say.
 //! - GET and HEAD are public except `commands` items and the job queue;
 //!   every write needs Basic credentials and the user becomes the service
 //!   [`Actor`](atlas_core::service::Actor).

@@ -1,4 +1,4 @@
-//! The periodic tasks (DESIGN.md "Periodic tasks"), run as `periodic` jobs
+//! The periodic tasks (docs/architecture.md "Periodic tasks"), run as `periodic` jobs
 //! (`{"task": "<name>"}`). Each returns a JSON summary as its job result.
 //!
 //! - pool top-up: create `pending` instances until `pending` + `available`

@@ -1,5 +1,5 @@
 //! [`PeriodicTask`]: the nine periodic maintenance tasks and their default
-//! schedules (DESIGN.md "Periodic tasks").
+//! schedules (docs/architecture.md "Periodic tasks").
 
 use std::fmt;
 use std::str::FromStr;
@@ -37,7 +37,7 @@ pub enum PeriodicTask {
 }
 
 impl PeriodicTask {
-    /// Every task, in DESIGN.md order.
+    /// Every task, in the order of docs/architecture.md "Periodic tasks".
     pub const ALL: [PeriodicTask; 9] = [
         PeriodicTask::PoolTopUp,
         PeriodicTask::DeleteStuckPending,

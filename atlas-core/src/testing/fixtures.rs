@@ -1,6 +1,6 @@
 //! Builders of realistic record bodies for tests: [`code()`], [`instance()`],
 //! [`route()`] and [`statistics()`]. Each builds a [`Body`] that is valid per
-//! DESIGN.md "Resources", with defaults a test only overrides where it cares:
+//! docs/http.md "Resources", with defaults a test only overrides where it cares:
 //!
 //! ```
 //! use atlas_core::model::{Id, Status, Timestamp};

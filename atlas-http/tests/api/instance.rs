@@ -198,7 +198,7 @@ async fn the_guides_literal_meta_body_updates_core_and_profile() {
         )
         .await,
     );
-    // As running-atlas.rst writes it.
+    // As the original operator guide writes it (docs/http.md, "PATCH: change some fields").
     let body = json!({"meta": {"core": core, "profile": profile}});
     let res = app.patch(&format!("/instance/{id}"), &etag_of(&doc), &body).await;
     assert_eq!(res.status(), StatusCode::OK);

@@ -1,4 +1,4 @@
-//! Every periodic task's semantics (DESIGN.md "Periodic tasks").
+//! Every periodic task's semantics (docs/architecture.md "Periodic tasks").
 
 use std::collections::BTreeSet;
 

@@ -1,5 +1,5 @@
 //! The six resource schemas as data, following the original Atlas (2017)
-//! schema with the constraints of DESIGN.md "Resources".
+//! schema with the constraints of docs/http.md "Resources".
 
 mod code;
 mod commands;
