@@ -7,10 +7,11 @@
 //!   `statistics`, `site`).
 //! - [`issues`]: [`Issues`], Eve's `_issues` shape, and its messages.
 //! - `validate`: [`validate_create`], [`validate_replace`], [`validate_patch`].
-//! - `check`: the store-backed rules ([`check_against_store`]).
+//!
+//! Everything here is pure: the checks that need the store (unique values,
+//! data relations) are the service's.
 //! - `unique`: [`unique_keys`], the unique constraints every store enforces.
 
-mod check;
 mod field;
 pub mod issues;
 mod resources;
@@ -21,7 +22,6 @@ use std::sync::OnceLock;
 
 use crate::model::Resource;
 
-pub use check::{check_against_store, check_against_store_except, check_changes_against_store};
 pub use field::{Field, FieldPattern, Kind, Relation, Rules, Schema};
 pub use issues::Issues;
 pub use resources::{GIT_URL_PATTERN, SAFE_NAME_PATTERN, SAFE_PATH_PATTERN};

@@ -2,7 +2,7 @@
 //! reports *all* issues at once ([`Issues`]), applying defaults on create
 //! and replace, and normalising values (dates to `DATE_FORMAT`, dotted PATCH
 //! keys to nested objects). Store-backed rules (unique, data relations) are
-//! in [`crate::schema::check_against_store`].
+//! in the service (`service/check.rs`).
 
 use serde_json::{Map, Value};
 

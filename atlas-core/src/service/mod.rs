@@ -9,10 +9,11 @@
 //! - Writes require the client's etag (`None` → 428, stale → 412).
 //! - Hidden fields (`db_key`) never leave the service.
 
+mod check;
 mod config;
 mod error;
 mod hooks;
-pub mod plan;
+pub(crate) mod plan;
 mod read;
 #[cfg(test)]
 mod tests;

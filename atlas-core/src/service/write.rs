@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::error::StoreError;
 use crate::model::{merge_patch, Doc, Etag, Id, Resource};
 use crate::schema::{self, issues as msg, Issues};
+use crate::service::check;
 use crate::service::hooks::{self, Ctx};
 use crate::service::plan::Plan;
 use crate::service::read::redact;
@@ -134,7 +135,7 @@ impl Service {
             };
             hooks::before_create(&ctx, res, &id, &mut body, &mut issues, &mut plan).await?;
             let store = self.store().as_ref();
-            issues.merge(schema::check_against_store_except(store, res, &body, None, &plan.verified).await?);
+            issues.merge(check::check_against_store_except(store, res, &body, None, &plan.verified).await?);
             if !issues.is_empty() {
                 all_issues[i] = issues;
                 continue;
@@ -196,7 +197,7 @@ impl Service {
         let mut merged = old.body.clone();
         merge_patch(&mut merged, &patch);
         let issues =
-            schema::check_changes_against_store(self.store().as_ref(), res, &merged, &patch, &old.id).await?;
+            check::check_changes_against_store(self.store().as_ref(), res, &merged, &patch, &old.id).await?;
         if !issues.is_empty() {
             return Err(ServiceError::Invalid(Invalid::single(issues)));
         }
@@ -244,7 +245,7 @@ impl Service {
             replace: true,
         };
         hooks::before_update(&ctx, res, &old, &mut body, &mut plan).await?;
-        let issues = schema::check_against_store(self.store().as_ref(), res, &body, Some(&old.id)).await?;
+        let issues = check::check_against_store(self.store().as_ref(), res, &body, Some(&old.id)).await?;
         if !issues.is_empty() {
             return Err(ServiceError::Invalid(Invalid::single(issues)));
         }

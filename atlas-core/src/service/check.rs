@@ -1,4 +1,6 @@
 //! The schema rules that need the store: unique fields and data relations.
+//! The schema declares them (pure data); the service checks them here
+//! against the live records before it writes.
 //! They report [`Issues`] with Eve's wording (`value 'X' is not unique`,
 //! `value '<id>' must exist in resource 'code', field '_id'.`); the store's
 //! own unique enforcement at commit remains the backstop against races.
@@ -7,9 +9,8 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::field::{Kind, Rules, Schema};
-use super::issues::{self as msg, Issues};
-use super::unique::{unique_keys, UniqueKey};
+use crate::schema::issues::{self as msg, Issues};
+use crate::schema::{unique_keys, Kind, Rules, Schema, UniqueKey};
 use crate::error::StoreError;
 use crate::model::{Body, Id, Resource};
 use crate::query::{Filter, FindQuery};
@@ -32,7 +33,7 @@ use crate::store::Store;
 /// # Errors
 /// The store's errors; the issues found are the `Ok` value (empty when the
 /// body passes).
-pub async fn check_against_store(
+pub(crate) async fn check_against_store(
     store: &dyn Store,
     res: Resource,
     body: &Body,
@@ -49,7 +50,7 @@ pub async fn check_against_store(
 ///
 /// # Errors
 /// The store's errors.
-pub async fn check_against_store_except(
+pub(crate) async fn check_against_store_except(
     store: &dyn Store,
     res: Resource,
     body: &Body,
@@ -65,7 +66,7 @@ pub async fn check_against_store_except(
 ///
 /// # Errors
 /// The store's errors.
-pub async fn check_changes_against_store(
+pub(crate) async fn check_changes_against_store(
     store: &dyn Store,
     res: Resource,
     merged: &Body,
@@ -99,7 +100,7 @@ async fn check(
     }
 
     let mut refs = Vec::new();
-    collect_refs(super::schema(res), body, &mut Vec::new(), &mut refs);
+    collect_refs(crate::schema::schema(res), body, &mut Vec::new(), &mut refs);
     let mut live: HashMap<(Resource, Id), bool> = HashMap::new();
     for r in refs {
         if !touched(&r.field_path) {
