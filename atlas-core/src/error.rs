@@ -102,7 +102,7 @@ impl StoreError {
 #[non_exhaustive]
 pub enum ExecError {
     /// A program ran and exited unsuccessfully.
-    #[error("{program} failed (exit status {status:?}): {stderr}")]
+    #[error("{program} failed ({}): {stderr}", exit_text(*.status))]
     Failed {
         /// The program (first argv element).
         program: String,
@@ -112,7 +112,7 @@ pub enum ExecError {
         stderr: String,
     },
     /// An operation ran past its time limit and was killed.
-    #[error("timed out after {0:?}")]
+    #[error("timed out after {}", duration_text(*.0))]
     Timeout(Duration),
     /// The spec handed to the executor was refused before anything was
     /// touched (unsafe name, path escaping its root, …).
@@ -126,4 +126,51 @@ pub enum ExecError {
     /// File-system or process-spawn failure.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+}
+
+/// How a program ended, for people: `exit status 3`, or
+/// `killed by a signal`.
+fn exit_text(status: Option<i32>) -> String {
+    status.map_or_else(|| "killed by a signal".to_owned(), |s| format!("exit status {s}"))
+}
+
+/// A time limit for people: whole seconds (`600 s`), or milliseconds when
+/// it is not a whole number of seconds (`250 ms`).
+fn duration_text(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_program_names_its_exit_status_or_the_signal_in_plain_words() {
+        let failed = |status| ExecError::Failed {
+            program: "drush".into(),
+            status,
+            stderr: "boom".into(),
+        };
+        assert_eq!(failed(Some(3)).to_string(), "drush failed (exit status 3): boom");
+        assert_eq!(
+            failed(None).to_string(),
+            "drush failed (killed by a signal): boom"
+        );
+    }
+
+    #[test]
+    fn a_timeout_names_its_limit_in_seconds_or_milliseconds() {
+        assert_eq!(
+            ExecError::Timeout(Duration::from_secs(600)).to_string(),
+            "timed out after 600 s"
+        );
+        assert_eq!(
+            ExecError::Timeout(Duration::from_millis(250)).to_string(),
+            "timed out after 250 ms"
+        );
+    }
 }

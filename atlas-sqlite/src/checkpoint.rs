@@ -64,12 +64,14 @@ pub(crate) const RESTART_WAIT: Duration = Duration::from_millis(20);
 
 /// Runs `PRAGMA wal_checkpoint(PASSIVE)` on its own connection when nudged
 /// (after each group) and the WAL file is past `checkpoint_kib`.
+#[derive(Debug)]
 pub(crate) struct Checkpointer {
     tx: SyncSender<()>,
     handle: JoinHandle<()>,
 }
 
 impl Checkpointer {
+    /// Starts the thread on `conn`, a connection of its own to the file.
     pub(crate) fn start(conn: Connection, limit: WalLimit) -> Checkpointer {
         let (tx, rx) = mpsc::sync_channel::<()>(1);
         let handle = std::thread::Builder::new()
@@ -96,10 +98,12 @@ impl Checkpointer {
         }
     }
 
+    /// Asks for a look at the WAL size (a no-op when one is pending).
     pub(crate) fn nudge(&self) {
         let _ = self.tx.try_send(());
     }
 
+    /// Stops the thread and waits for it.
     pub(crate) fn stop(self) {
         drop(self.tx);
         let _ = self.handle.join();
@@ -127,6 +131,7 @@ pub(crate) struct WalBound {
 }
 
 impl WalBound {
+    /// The bound of the WAL `limit` describes.
     pub(crate) fn new(limit: WalLimit) -> WalBound {
         let next_try = 2 * limit.bytes;
         WalBound { limit, next_try }

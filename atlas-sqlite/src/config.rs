@@ -102,6 +102,7 @@ impl SqliteConfig {
         self.path.as_os_str() == MEMORY_PATH
     }
 
+    /// `busy_timeout_ms` as a duration.
     pub(crate) fn busy_timeout(&self) -> Duration {
         Duration::from_millis(self.busy_timeout_ms)
     }
@@ -131,6 +132,7 @@ pub enum Synchronous {
 }
 
 impl Synchronous {
+    /// The value of SQLite's `synchronous` pragma for this setting.
     pub(crate) fn pragma(self) -> &'static str {
         match self {
             Synchronous::Full => "FULL",

@@ -4,21 +4,27 @@
 //! # Layout
 //! - [`config`]: [`SqliteConfig`], the `[store.sqlite]` settings.
 //! - `store`: [`SqliteStore`] — opening, pragmas, the `Store` impl.
-//! - `writer`: the single writer thread with group commit (one transaction
-//!   per group of concurrent batches, one savepoint per batch), the sync
-//!   thread that fsyncs each group before its callers are answered.
+//! - `writer_thread`: the single writer thread every change goes through.
+//! - `request`: a change sent to the writer and its typed reply channel.
+//! - `group_commit`: one transaction per group of concurrent requests, one
+//!   savepoint per request when one of them fails.
+//! - `durability`: the sync thread that fsyncs each group before its
+//!   callers are answered, and the watermark readers wait on.
 //! - `checkpoint`: keeping the WAL short (background checkpoints, and the
 //!   writer's restart of a WAL they cannot keep short).
 //! - `prepare`: batches prepared on the caller's task (new versions,
 //!   etags, JSON, shapes), so the writer thread only runs SQL.
-//! - `write`: record versions, history, side table, the job queue.
+//! - `apply`: applying a batch: record versions, history, side table.
+//! - `unique_clash`: which unique key a refused record write clashed on.
+//! - `queue`: the job queue's changes (claim, renew, finish, requeue).
 //! - `read`: the reader pool, `find` (count + page in one snapshot).
 //! - `translate`: `Filter` and sort → SQL, bound parameters only.
 //! - `functions`: `REGEXP`, date parsing, and the evaluator fallback.
 //! - `shape`: the catalog of where documents hold arrays and objects.
 //! - `tables`: table, column and index definitions shared by DDL and SQL.
 //! - `migrations`: versioned schema in `PRAGMA user_version`.
-//! - `rows`, `error`: row newtypes, the private error type.
+//! - `rows`: row newtypes, and the JSON text writes bind.
+//! - `error`: the private error type and its mapping to `StoreError`.
 //!
 //! # Contracts
 //! - Passes `atlas_core::store_conformance!` in memory and on disk.
@@ -30,22 +36,28 @@
 //!   order and total included.
 //! - A database from a newer Atlas is refused, naming both schema versions.
 #![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
+mod apply;
 mod checkpoint;
 pub mod config;
+mod durability;
 mod error;
 mod functions;
+mod group_commit;
 mod migrations;
 mod prepare;
+mod queue;
 mod read;
+mod request;
 mod rows;
 mod shape;
 mod store;
 mod tables;
 mod translate;
-mod write;
-mod writer;
+mod unique_clash;
+mod writer_thread;
 
 pub use config::{SqliteConfig, Synchronous, INLINE_FIND_ROWS};
 pub use store::{SqliteStore, SCHEMA_VERSION};
-pub use writer::WriterStats;
+pub use writer_thread::WriterStats;

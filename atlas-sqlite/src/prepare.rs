@@ -17,6 +17,7 @@ use atlas_core::store::{Batch, Committed, Write, Written};
 
 use crate::error::Result;
 use crate::migrations::packages;
+use crate::rows::to_json;
 use crate::shape::{shape_of, Kind};
 
 /// The (path, kind) pairs of a document (see `shape.rs`).
@@ -63,10 +64,13 @@ pub(crate) enum Step {
 /// A record's first version, ready to store.
 #[derive(Debug)]
 pub(crate) struct NewRecord {
+    /// Its resource.
     pub(crate) res: Resource,
+    /// Version 1, etag included.
     pub(crate) doc: Doc,
     /// The body as JSON text.
     pub(crate) json: String,
+    /// The body's shape, for the catalog.
     pub(crate) shape: Shape,
     /// Instances only: the package ids for the side table.
     pub(crate) packages: BTreeSet<String>,
@@ -78,15 +82,17 @@ pub(crate) struct NewJob {
     pub(crate) job: Job,
     /// The job as JSON text.
     pub(crate) json: String,
+    /// The job's shape, for the catalog.
     pub(crate) shape: Shape,
 }
 
 impl NewJob {
+    /// Prepares `job`.
     pub(crate) fn new(job: Job) -> Result<NewJob> {
         let v = job.to_json();
         let shape = v.as_object().map(shape_of).unwrap_or_default();
         Ok(NewJob {
-            json: serde_json::to_string(&v)?,
+            json: to_json("a job", &v)?,
             job,
             shape,
         })
@@ -144,7 +150,7 @@ fn step(w: Write, now: Timestamp) -> Result<Step> {
             };
             Step::Insert(Box::new(NewRecord {
                 res,
-                json: serde_json::to_string(&doc.body)?,
+                json: to_json("a record body", &doc.body)?,
                 shape: shape_of(&doc.body),
                 packages,
                 doc,

@@ -16,28 +16,45 @@ use atlas_core::StoreError;
 use rusqlite::{params_from_iter, Connection, ErrorCode, Row};
 use serde_json::Value;
 
+use crate::apply;
 use crate::error::{Error, Result};
 use crate::functions::Residuals;
 use crate::rows::{DocRow, JobRow, DOC_SELECT};
 use crate::shape::ShapeCache;
 use crate::tables::{table, table_name, TableSpec, JOBS};
 use crate::translate::{translate, Translation};
-use crate::write;
 
-/// Reader connections, handed out round-robin to whoever is free.
+/// A reader connection (shared with the writer in memory).
+pub(crate) type Conn = Arc<Mutex<Connection>>;
+
+/// Reader connections (at least one), handed out round-robin to whoever
+/// is free.
 #[derive(Debug)]
 pub(crate) struct Readers {
-    conns: Vec<Arc<Mutex<Connection>>>,
+    first: Conn,
+    others: Vec<Conn>,
     next: AtomicUsize,
 }
 
 impl Readers {
-    /// A pool over `conns` (at least one).
-    pub(crate) fn new(conns: Vec<Arc<Mutex<Connection>>>) -> Readers {
+    /// A pool over `first` and `others`.
+    pub(crate) fn new(first: Conn, others: Vec<Conn>) -> Readers {
         Readers {
-            conns,
+            first,
+            others,
             next: AtomicUsize::new(0),
         }
+    }
+
+    /// The connections, starting at the next one in turn.
+    fn in_turn(&self) -> impl Iterator<Item = &Conn> {
+        let n = self.others.len() + 1;
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
+        std::iter::once(&self.first)
+            .chain(&self.others)
+            .cycle()
+            .skip(start)
+            .take(n)
     }
 
     /// Runs `f` on a connection that is free right now; gives `f` back when
@@ -46,34 +63,27 @@ impl Readers {
     where
         F: FnOnce(&mut Connection) -> T,
     {
-        let n = self.conns.len();
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        for i in 0..n {
-            if let Some(c) = self.conns.get((start + i) % n) {
-                if let Ok(mut guard) = c.try_lock() {
-                    return Ok(f(&mut guard));
-                }
+        for c in self.in_turn() {
+            if let Ok(mut guard) = c.try_lock() {
+                return Ok(f(&mut guard));
             }
         }
         Err(f)
     }
 
-    /// Runs `f` on a free connection (waiting for one when all are busy).
+    /// Runs `f` on a free connection (waiting for the one in turn when all
+    /// are busy).
     pub(crate) fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
-        let n = self.conns.len().max(1);
-        let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
-        for i in 0..n {
-            if let Some(c) = self.conns.get((start + i) % n) {
-                if let Ok(mut guard) = c.try_lock() {
-                    return f(&mut guard);
-                }
-            }
-        }
-        let c = self
-            .conns
-            .get(start)
-            .ok_or_else(|| crate::error::Error::Corrupt("no reader connection".into()))?;
-        let mut guard = c.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut turn = self.in_turn();
+        // `in_turn` yields every connection, so there is a first one.
+        let in_turn = turn.next().unwrap_or(&self.first);
+        let free = std::iter::once(in_turn)
+            .chain(turn)
+            .find_map(|c| c.try_lock().ok());
+        let mut guard = match free {
+            Some(guard) => guard,
+            None => in_turn.lock().unwrap_or_else(PoisonError::into_inner),
+        };
         f(&mut guard)
     }
 }
@@ -81,7 +91,7 @@ impl Readers {
 /// Every version of a record, oldest first: the history table's rows (the
 /// versions replaced so far) and then the current row.
 pub(crate) fn history(conn: &Connection, res: Resource, id: &Id) -> Result<Vec<Doc>> {
-    let mut stmt = conn.prepare_cached(&write::sqls(res).versions)?;
+    let mut stmt = conn.prepare_cached(&apply::sqls(res).versions)?;
     let mut rows = stmt.query([table_name(res), &id.to_string()])?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {

@@ -1,5 +1,6 @@
 //! Rows to core values, through private newtypes: [`DocRow`] for record
-//! rows (current and history) and [`JobRow`] for jobs.
+//! rows (current and history) and [`JobRow`] for jobs; and back,
+//! [`to_json`] for the JSON text the writes bind.
 
 use atlas_core::jobs::Job;
 use atlas_core::model::{Body, Doc, Etag, Id, Timestamp};
@@ -21,14 +22,21 @@ impl DocRow {
         let etag: String = row.get(1)?;
         let version: i64 = row.get(4)?;
         let body: String = row.get(6)?;
+        let id = parse_id(&id)?;
         Ok(DocRow(Doc {
-            id: parse_id(&id)?,
             etag: Etag::from_client(&etag),
             created: Timestamp::from_unix(row.get(2)?),
             updated: Timestamp::from_unix(row.get(3)?),
-            version: u64::try_from(version).map_err(|_| Error::Corrupt(format!("version {version}")))?,
+            version: u64::try_from(version).map_err(|_| {
+                Error::corrupt(
+                    format!("the version of record '{id}'"),
+                    format!("{version} is negative"),
+                )
+            })?,
             deleted: row.get(5)?,
-            body: serde_json::from_str::<Body>(&body)?,
+            body: serde_json::from_str::<Body>(&body)
+                .map_err(|e| Error::corrupt(format!("the body of record '{id}'"), e))?,
+            id,
         }))
     }
 }
@@ -41,13 +49,19 @@ impl JobRow {
     /// Reads the job JSON in column `i`.
     pub(crate) fn read(row: &Row<'_>, i: usize) -> Result<JobRow> {
         let json: String = row.get(i)?;
-        Ok(JobRow(serde_json::from_str(&json)?))
+        let job = serde_json::from_str(&json).map_err(|e| Error::corrupt("a job", e))?;
+        Ok(JobRow(job))
     }
+}
+
+/// `value` as the JSON text to store; `what` names it in the error.
+pub(crate) fn to_json<T: serde::Serialize + ?Sized>(what: &'static str, value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|source| Error::Encode { what, source })
 }
 
 /// A stored id.
 pub(crate) fn parse_id(s: &str) -> Result<Id> {
-    Id::parse(s).map_err(|e| Error::Corrupt(e.to_string()))
+    Id::parse(s).map_err(|e| Error::corrupt("a record id", e))
 }
 
 #[cfg(test)]
@@ -80,6 +94,39 @@ mod tests {
 
     #[test]
     fn bad_ids_are_reported_as_corrupt_rows() {
-        assert!(matches!(parse_id("nope"), Err(Error::Corrupt(_))));
+        let e = parse_id("nope").unwrap_err();
+        assert!(
+            matches!(&e, Error::Corrupt { what, .. } if what == "a record id"),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("'nope' is not an id"), "{e}");
+    }
+
+    #[test]
+    fn a_negative_version_or_a_body_that_is_not_json_is_a_corrupt_row_naming_the_record() {
+        let c = Connection::open_in_memory().unwrap();
+        let read = |version: i64, body: &str| {
+            c.query_row(
+                "SELECT '6b063bb73e47cec0540baa24', 'ab', 5, 6, ?1, 0, ?2",
+                rusqlite::params![version, body],
+                |r| Ok(DocRow::read(r)),
+            )
+            .unwrap()
+            .unwrap_err()
+        };
+        let e = read(-1, "{}");
+        assert!(matches!(&e, Error::Corrupt { .. }), "{e:?}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("version of record '6b063bb73e47cec0540baa24'") && msg.contains("-1"),
+            "{msg}"
+        );
+        let e = read(1, "{nope");
+        assert!(matches!(&e, Error::Corrupt { .. }), "{e:?}");
+        assert!(
+            e.to_string()
+                .contains("body of record '6b063bb73e47cec0540baa24'"),
+            "{e}"
+        );
     }
 }

@@ -15,16 +15,18 @@ use atlas_core::store::{Batch, Committed, FindPage, JobPage, Store};
 use atlas_core::StoreError;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
+use crate::apply;
 use crate::checkpoint::WalLimit;
 use crate::config::{SqliteConfig, Synchronous, INLINE_FIND_ROWS};
+use crate::durability::{Durability, Watermark};
 use crate::error::{Error, Result};
 use crate::functions::{self, Residuals};
 use crate::migrations;
 use crate::prepare::Prepared;
+use crate::queue::{self, Claim, Finish, Renew, RequeueExpired};
 use crate::read::{self, Readers};
 use crate::shape::ShapeCache;
-use crate::write;
-use crate::writer::{Durability, Op, Reply, Watermark, Writer, WriterStats};
+use crate::writer_thread::{Writer, WriterStats};
 
 /// The schema version this build of `atlas-sqlite` writes
 /// (`PRAGMA user_version`).
@@ -121,7 +123,8 @@ impl SqliteStore {
             setup(&conn, &config, &residuals)?;
             migrations::migrate(&mut conn)?;
             let conn = Arc::new(Mutex::new(conn));
-            (Arc::clone(&conn), vec![conn], None, Durability::Immediate)
+            let readers = Readers::new(Arc::clone(&conn), Vec::new());
+            (conn, readers, None, Durability::Immediate)
         } else {
             let path = &config.path;
             let open = |flags: OpenFlags| {
@@ -134,9 +137,10 @@ impl SqliteStore {
             conn.busy_timeout(config.busy_timeout())?;
             let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {
-                return Err(Error::Corrupt(format!(
-                    "cannot switch to WAL (journal_mode is {mode})"
-                )));
+                return Err(Error::NoWal {
+                    path: path.display().to_string(),
+                    mode,
+                });
             }
             setup(&conn, &config, &residuals)?;
             migrations::migrate(&mut conn)?;
@@ -144,7 +148,7 @@ impl SqliteStore {
             wal.push("-wal");
             let wal = PathBuf::from(wal);
             let durability = if config.synchronous == Synchronous::Full {
-                // The sync thread fsyncs the WAL after each group (see writer.rs).
+                // The sync thread fsyncs the WAL after each group (see durability.rs).
                 conn.pragma_update(None, "synchronous", "NORMAL")?;
                 Durability::Pipelined { wal: wal.clone() }
             } else {
@@ -153,13 +157,15 @@ impl SqliteStore {
             let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX
                 | OpenFlags::SQLITE_OPEN_URI;
-            let mut readers = Vec::new();
-            for _ in 0..config.readers.max(1) {
+            let reader = || -> Result<read::Conn> {
                 let r = open(flags)?;
                 setup(&r, &config, &residuals)?;
                 r.pragma_update(None, "query_only", true)?;
-                readers.push(Arc::new(Mutex::new(r)));
-            }
+                Ok(Arc::new(Mutex::new(r)))
+            };
+            let first = reader()?;
+            let others = (1..config.readers).map(|_| reader()).collect::<Result<_>>()?;
+            let readers = Readers::new(first, others);
             // Checkpoints run on their own connection, off the writer
             // thread; the writer restarts a WAL they cannot keep short.
             let limit = WalLimit {
@@ -185,7 +191,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 writer,
-                readers: Readers::new(readers),
+                readers,
                 residuals,
                 shapes: ShapeCache::default(),
                 watermark,
@@ -321,16 +327,12 @@ fn setup(conn: &Connection, config: &SqliteConfig, residuals: &Arc<Residuals>) -
     functions::register(conn, residuals)
 }
 
-fn unexpected(reply: Reply) -> StoreError {
-    Error::Corrupt(format!("the writer answered {reply:?} to another request")).into()
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     #[tracing::instrument(skip_all, fields(res = %res, id = %id))]
     async fn get(&self, res: Resource, id: &Id) -> Result<Option<Doc>, StoreError> {
         let id = *id;
-        self.lookup(move |c| write::load(c, res, &id)).await
+        self.lookup(move |c| apply::load(c, res, &id)).await
     }
 
     #[tracing::instrument(skip_all, fields(res = %res))]
@@ -355,60 +357,45 @@ impl Store for SqliteStore {
     #[tracing::instrument(skip_all, fields(writes = batch.writes.len()))]
     async fn commit(&self, batch: Batch) -> Result<Committed, StoreError> {
         let batch = Prepared::new(batch)?;
-        match self.inner.writer.call(Op::Commit(batch)).await? {
-            Reply::Committed(c) => Ok(c),
-            other => Err(unexpected(other)),
-        }
+        self.inner.writer.call(batch).await
     }
 
     #[tracing::instrument(skip_all, fields(owner = %lease.owner))]
     async fn claim(&self, lease: &LeaseSpec, now: Timestamp) -> Result<Option<Job>, StoreError> {
-        match self.inner.writer.call(Op::Claim(lease.clone(), now)).await? {
-            Reply::Claimed(j) => Ok(j.map(|j| *j)),
-            other => Err(unexpected(other)),
-        }
+        let lease = lease.clone();
+        self.inner.writer.call(Claim { lease, now }).await
     }
 
     #[tracing::instrument(skip_all, fields(job.id = %job, owner = %owner))]
     async fn renew(&self, job: &JobId, owner: &str, until: Timestamp) -> Result<(), StoreError> {
-        match self
-            .inner
-            .writer
-            .call(Op::Renew(*job, owner.to_owned(), until))
-            .await?
-        {
-            Reply::Done => Ok(()),
-            other => Err(unexpected(other)),
-        }
+        let (job, owner) = (*job, owner.to_owned());
+        self.inner.writer.call(Renew { job, owner, until }).await
     }
 
     #[tracing::instrument(skip_all, fields(job.id = %job, owner = %outcome.owner))]
     async fn finish(&self, job: &JobId, mut outcome: Outcome) -> Result<(), StoreError> {
         let follow_up = std::mem::replace(&mut outcome.follow_up, Batch::new(outcome.now));
         let follow_up = Prepared::new(follow_up)?;
-        match self
-            .inner
+        let job = *job;
+        self.inner
             .writer
-            .call(Op::Finish(*job, outcome, follow_up))
-            .await?
-        {
-            Reply::Done => Ok(()),
-            other => Err(unexpected(other)),
-        }
+            .call(Finish {
+                job,
+                outcome,
+                follow_up,
+            })
+            .await
     }
 
     #[tracing::instrument(skip_all)]
     async fn requeue_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
-        match self.inner.writer.call(Op::RequeueExpired(now)).await? {
-            Reply::Count(n) => Ok(n),
-            other => Err(unexpected(other)),
-        }
+        self.inner.writer.call(RequeueExpired { now }).await
     }
 
     #[tracing::instrument(skip_all, fields(job.id = %id))]
     async fn job(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
         let id = *id;
-        self.lookup(move |c| write::load_job(c, &id)).await
+        self.lookup(move |c| queue::load_job(c, &id)).await
     }
 
     #[tracing::instrument(skip_all)]

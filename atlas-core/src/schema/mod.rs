@@ -25,7 +25,7 @@ use crate::model::Resource;
 pub use field::{Field, FieldPattern, Kind, Relation, Rules, Schema};
 pub use issues::Issues;
 pub use resources::{GIT_URL_PATTERN, SAFE_NAME_PATTERN, SAFE_PATH_PATTERN};
-pub use unique::{unique_keys, UniqueKey};
+pub use unique::{unique_keys, unique_values, UniqueKey, UniqueValues};
 pub use validate::{validate_create, validate_patch, validate_replace, Validated, DOCUMENT_KEY};
 
 /// A schema with the views derived from it, built once per resource.

@@ -13,7 +13,7 @@ use crate::error::StoreError;
 use crate::jobs::{Job, JobId, JobStatus, LeaseSpec, Outcome};
 use crate::model::{canonical_json, merge_patch, Doc, Id, Resource, Timestamp};
 use crate::query::{select, FindQuery};
-use crate::schema::{unique_keys, UniqueKey};
+use crate::schema::{unique_keys, unique_values, UniqueValues};
 use crate::store::{Batch, Committed, FindPage, JobPage, Store, Write, Written};
 
 /// Backend name used in [`StoreError::Backend`].
@@ -81,7 +81,7 @@ impl State {
             let held: Vec<(usize, String)> = keys
                 .iter()
                 .enumerate()
-                .filter_map(|(i, k)| key_values(k, prev).map(|v| (i, key_text(&v))))
+                .filter_map(|(i, k)| unique_values(k, prev).map(|v| (i, key_text(&v))))
                 .collect();
             for (i, text) in held {
                 if let Some(index) = self.unique.get_mut(&(res, i)) {
@@ -93,7 +93,7 @@ impl State {
         }
         if !doc.deleted {
             for (i, k) in keys.iter().enumerate() {
-                if let Some(v) = key_values(k, &doc) {
+                if let Some(v) = unique_values(k, &doc) {
                     self.unique
                         .entry((res, i))
                         .or_default()
@@ -260,7 +260,7 @@ impl<'a> Scratch<'a> {
     /// batch has not rewritten, or a record this batch wrote.
     fn check_unique(&self, write: usize, res: Resource, doc: &Doc) -> Result<(), StoreError> {
         for (i, key) in unique_keys(res).iter().enumerate() {
-            let Some(values) = key_values(key, doc) else {
+            let Some(values) = unique_values(key, doc) else {
                 continue;
             };
             let stored = self
@@ -272,13 +272,13 @@ impl<'a> Scratch<'a> {
                     .latest
                     .iter()
                     .filter(|((r, id), d)| *r == res && *id != doc.id && !d.deleted)
-                    .any(|(_, other)| key_values(key, other).is_some_and(|v| v == values));
+                    .any(|(_, other)| unique_values(key, other).is_some_and(|v| v == values));
             if clash {
                 return Err(StoreError::Unique {
                     write,
                     res,
                     field: key.field.to_owned(),
-                    value: render_values(&values),
+                    value: values.to_string(),
                 });
             }
         }
@@ -311,40 +311,15 @@ impl Changes {
     }
 }
 
-/// The values of `key`'s paths in `doc`, or `None` when the key does not
-/// apply (a part is missing or `null`, or the partial condition is not met).
-fn key_values<'d>(key: &UniqueKey, doc: &'d Doc) -> Option<Vec<&'d Value>> {
-    if let Some(cond) = key.only_when_true {
-        if doc.field(cond) != Some(&Value::Bool(true)) {
-            return None;
-        }
-    }
-    key.paths
-        .iter()
-        .map(|p| doc.field(p).filter(|v| !v.is_null()))
-        .collect()
-}
-
 /// The unique index's key for `values`: their canonical JSON, equal when
 /// the values are (whatever the key order of objects among them).
-fn key_text(values: &[&Value]) -> String {
+fn key_text(values: &UniqueValues<'_>) -> String {
     values
+        .as_slice()
         .iter()
         .map(|v| canonical_json(v))
         .collect::<Vec<_>>()
         .join(",")
-}
-
-/// Renders clashing values for people: strings bare, the rest as JSON.
-fn render_values(values: &[&Value]) -> String {
-    values
-        .iter()
-        .map(|v| match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The jobs that may be claimed at `now` (see [`crate::jobs`]): queued and

@@ -31,8 +31,11 @@ use crate::tables::{
     hot_index_name, hot_indexed_paths, json_type, json_value, table_name, unique_index_name,
 };
 
-/// The schema version this build writes.
-pub(crate) const LATEST: i64 = 3;
+/// The migration steps, in order: step `i` brings version `i` to `i + 1`.
+const STEPS: [fn(&Connection) -> Result<()>; 3] = [v1, v2, v3];
+
+/// The schema version this build writes: one per step.
+pub(crate) const LATEST: i64 = STEPS.len() as i64;
 
 /// The database's schema version.
 pub(crate) fn user_version(conn: &Connection) -> Result<i64> {
@@ -42,13 +45,42 @@ pub(crate) fn user_version(conn: &Connection) -> Result<i64> {
 /// Brings the database to [`LATEST`]; returns the version it had.
 ///
 /// # Errors
-/// [`Error::NewerSchema`] when the file is newer than this build.
+/// As [`migrate_to`].
 pub(crate) fn migrate(conn: &mut Connection) -> Result<i64> {
     migrate_to(conn, LATEST)
 }
 
-/// Brings the database to `target` (≤ [`LATEST`]); returns the version it had.
+/// Brings the database to `target` (at most [`LATEST`]); returns the
+/// version it had.
+///
+/// # Errors
+/// [`Error::NewerSchema`] when the file is newer than this build,
+/// [`Error::UnknownSchema`] when its version is one Atlas never writes.
 pub(crate) fn migrate_to(conn: &mut Connection, target: i64) -> Result<i64> {
+    let target = target.min(LATEST);
+    let found = checked_version(conn)?;
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Re-read under the write lock: another process may have migrated.
+        let v = checked_version(&tx)?;
+        if v >= target {
+            return Ok(found);
+        }
+        // 0 <= v < LATEST here, so there is a step.
+        let step = usize::try_from(v)
+            .ok()
+            .and_then(|i| STEPS.get(i))
+            .ok_or(Error::UnknownSchema { found: v })?;
+        tracing::info!(from = v, to = v + 1, "migrating the sqlite store");
+        step(&tx)?;
+        tx.pragma_update(None, "user_version", v + 1)?;
+        tx.commit()?;
+    }
+}
+
+/// The database's schema version, refused when this build cannot migrate
+/// from it.
+fn checked_version(conn: &Connection) -> Result<i64> {
     let found = user_version(conn)?;
     if found > LATEST {
         return Err(Error::NewerSchema {
@@ -56,30 +88,10 @@ pub(crate) fn migrate_to(conn: &mut Connection, target: i64) -> Result<i64> {
             supported: LATEST,
         });
     }
-    loop {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // Re-read under the write lock: another process may have migrated.
-        let v = user_version(&tx)?;
-        if v > LATEST {
-            return Err(Error::NewerSchema {
-                found: v,
-                supported: LATEST,
-            });
-        }
-        if v >= target {
-            return Ok(found);
-        }
-        let next = v + 1;
-        tracing::info!(from = v, to = next, "migrating the sqlite store");
-        match next {
-            1 => v1(&tx)?,
-            2 => v2(&tx)?,
-            3 => v3(&tx)?,
-            other => return Err(Error::Corrupt(format!("no migration to version {other}"))),
-        }
-        tx.pragma_update(None, "user_version", next)?;
-        tx.commit()?;
+    if found < 0 {
+        return Err(Error::UnknownSchema { found });
     }
+    Ok(found)
 }
 
 fn v1(conn: &Connection) -> Result<()> {
@@ -169,7 +181,7 @@ fn v2(conn: &Connection) -> Result<()> {
     conn.execute_batch(&sql)?;
     for res in Resource::ALL {
         let t = table_name(res);
-        let docs = read_json(conn, &format!("SELECT id, json(body) FROM {t}"))?;
+        let docs = read_json(conn, t, &format!("SELECT id, json(body) FROM {t}"))?;
         if res == Resource::Instance {
             let mut ins =
                 conn.prepare("INSERT OR IGNORE INTO instance_package(pkg, instance_id) VALUES (?1, ?2)")?;
@@ -181,7 +193,7 @@ fn v2(conn: &Connection) -> Result<()> {
         }
         shape::rebuild(conn, t, docs.into_iter().map(|(_, v)| v))?;
     }
-    let jobs = read_json(conn, "SELECT id, json(doc) FROM jobs")?;
+    let jobs = read_json(conn, "jobs", "SELECT id, json(doc) FROM jobs")?;
     shape::rebuild(conn, "jobs", jobs.into_iter().map(|(_, v)| v))?;
     Ok(())
 }
@@ -196,13 +208,17 @@ fn v3(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-fn read_json(conn: &Connection, sql: &str) -> Result<Vec<(String, Value)>> {
+/// The (id, document) rows `sql` selects from `table`.
+fn read_json(conn: &Connection, table: &str, sql: &str) -> Result<Vec<(String, Value)>> {
     let mut stmt = conn.prepare(sql)?;
     let mut rows = stmt.query([])?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
+        let id: String = row.get(0)?;
         let json: String = row.get(1)?;
-        out.push((row.get(0)?, serde_json::from_str(&json)?));
+        let doc = serde_json::from_str(&json)
+            .map_err(|e| Error::corrupt(format!("the document of row '{id}' in table '{table}'"), e))?;
+        out.push((id, doc));
     }
     Ok(out)
 }
@@ -273,6 +289,22 @@ mod tests {
             msg.contains(&(LATEST + 5).to_string()) && msg.contains(&LATEST.to_string()),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn a_negative_schema_version_is_refused_as_not_written_by_atlas() {
+        let mut c = fresh();
+        c.pragma_update(None, "user_version", -2).unwrap();
+        let e = migrate(&mut c).unwrap_err();
+        assert!(matches!(e, Error::UnknownSchema { found: -2 }), "{e:?}");
+        assert!(e.to_string().contains("-2"), "{e}");
+    }
+
+    #[test]
+    fn migrating_to_a_version_past_the_latest_stops_at_the_latest() {
+        let mut c = fresh();
+        assert_eq!(migrate_to(&mut c, LATEST + 1).unwrap(), 0);
+        assert_eq!(user_version(&c).unwrap(), LATEST);
     }
 
     #[test]
