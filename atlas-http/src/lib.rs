@@ -13,7 +13,8 @@
 //! - `auth`: the [`Authenticator`] port, [`StaticUsers`] (argon2id),
 //!   [`hash_password`].
 //! - `eve`: Python-style JSON and Eve's envelopes and links.
-//! - `error`: [`ApiError`], Eve's error envelopes.
+//! - `error`: [`ApiError`], Eve's error envelopes, and [`service_status`]
+//!   (the status of each core [`ServiceError`](atlas_core::service::ServiceError)).
 //! - `routes/`: the handlers (resources, commands, jobs, an instance's
 //!   jobs, meta, openapi).
 //! - `metering`: the middleware counting requests (method, route template,
@@ -62,7 +63,9 @@ use tower_http::trace::TraceLayer;
 
 pub use auth::{hash_password, AuthConfigError, Authenticator, StaticUsers};
 pub use config::{CorsConfig, HttpConfig, DEFAULT_BODY_LIMIT};
-pub use error::{ApiError, WriteKind, CHALLENGE, INTERNAL_MESSAGE, NOT_FOUND_MESSAGE, UNAUTHORIZED_MESSAGE};
+pub use error::{
+    service_status, ApiError, WriteKind, CHALLENGE, INTERNAL_MESSAGE, NOT_FOUND_MESSAGE, UNAUTHORIZED_MESSAGE,
+};
 pub use state::AppState;
 
 /// Every method, for `Access-Control-Allow-Methods` on URLs without `Allow`.
