@@ -3,17 +3,20 @@
 //! This facade re-exports the workspace crates so an embedder depends on one
 //! package and picks adapters with features:
 //!
-//! | feature  | crate          | what it brings                                  |
-//! | -------- | -------------- | ----------------------------------------------- |
-//! | (always) | `atlas-core`   | domain, rules, engine, `Store`/`Executor` ports |
-//! | `sqlite` | `atlas-sqlite` | the embedded SQLite `Store`                     |
-//! | `http`   | `atlas-http`   | the Eve-dialect REST server                     |
-//! | `shell`  | `atlas-shell`  | the `Executor` that works on this host          |
+//! | feature   | crate           | what it brings                                  |
+//! | --------- | --------------- | ----------------------------------------------- |
+//! | (always)  | `atlas-core`    | domain, rules, engine, `Store`/`Executor` ports |
+//! | `sqlite`  | `atlas-sqlite`  | the embedded SQLite `Store`                     |
+//! | `http`    | `atlas-http`    | the Eve-dialect REST server (implies `observe`) |
+//! | `shell`   | `atlas-shell`   | the `Executor` that works on this host          |
+//! | `observe` | `atlas-observe` | metrics, metered store, readiness, `/metrics`   |
 #![forbid(unsafe_code)]
 
 pub use atlas_core as core;
 #[cfg(feature = "http")]
 pub use atlas_http as http;
+#[cfg(feature = "observe")]
+pub use atlas_observe as observe;
 #[cfg(feature = "shell")]
 pub use atlas_shell as shell;
 #[cfg(feature = "sqlite")]

@@ -120,7 +120,7 @@ pub struct AtlasConfig {
     /// Notification channels (Slack, e-mail).
     pub notify: atlas_notify::NotifyConfig,
     /// The metrics and health listener.
-    pub metrics: atlas_http::MetricsConfig,
+    pub metrics: atlas_observe::MetricsConfig,
 }
 
 impl Default for AtlasConfig {
@@ -137,7 +137,7 @@ impl Default for AtlasConfig {
             scheduler: SchedulerConfig::default(),
             shell: atlas_shell::ShellConfig::default(),
             notify: atlas_notify::NotifyConfig::default(),
-            metrics: atlas_http::MetricsConfig::default(),
+            metrics: atlas_observe::MetricsConfig::default(),
         }
     }
 }

@@ -106,8 +106,8 @@ pub fn notifier(cfg: &AtlasConfig) -> anyhow::Result<Arc<dyn Notifier>> {
 }
 
 /// `store`, its operations and job outcomes recorded into `metrics`.
-pub fn metered(store: Arc<dyn Store>, metrics: &atlas_http::Metrics) -> Arc<dyn Store> {
-    atlas_http::MeteredStore::shared(store, metrics.clone())
+pub fn metered(store: Arc<dyn Store>, metrics: &atlas_observe::Metrics) -> Arc<dyn Store> {
+    atlas_observe::MeteredStore::shared(store, metrics.clone())
 }
 
 /// The API service over `store`.

@@ -2,9 +2,12 @@
 //! envelopes: `{"_status": "ERR", "_error": {"code": N, "message": "…"}}`,
 //! plus `_issues` (and `_items` for a bulk POST) on 422. Server-side
 //! failures answer a generic 500 and are logged once, here.
+//! [`service_status`] is where each core [`ServiceError`] gets its HTTP
+//! status (the core knows nothing of HTTP).
 
 use std::time::Duration;
 
+use atlas_core::error::StoreError;
 use atlas_core::query::QueryError;
 use atlas_core::schema::Issues;
 use atlas_core::service::{Invalid, ServiceError};
@@ -33,6 +36,42 @@ pub enum WriteKind {
     Insert,
     /// PATCH / PUT, or not a write.
     Update,
+}
+
+/// The HTTP status of a core service error: 400 malformed request or
+/// query, 422 invalid documents, 428 / 412 missing / stale `If-Match`, 404
+/// no such record or job, 409 a rule refuses, 500 secrets and store
+/// failures (except a store's not-found, 404, and stale etag, 412).
+///
+/// Every variant (of [`ServiceError`] and of the wrapped [`StoreError`]) is
+/// listed: both enums are `#[non_exhaustive]`, so the compiler requires a
+/// final wildcard (500), but `clippy::wildcard_enum_match_arm` is denied
+/// here, so a variant added to either fails clippy until it is given its
+/// status.
+#[deny(clippy::wildcard_enum_match_arm)]
+pub fn service_status(e: &ServiceError) -> StatusCode {
+    match e {
+        ServiceError::BadRequest(_) | ServiceError::Query(_) => StatusCode::BAD_REQUEST,
+        ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        ServiceError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+        ServiceError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+        ServiceError::NotFound { .. } | ServiceError::JobNotFound(_) => StatusCode::NOT_FOUND,
+        ServiceError::Conflict { .. } => StatusCode::CONFLICT,
+        ServiceError::Secret(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        ServiceError::Store(store) => match store {
+            StoreError::NotFound { .. } => StatusCode::NOT_FOUND,
+            StoreError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            StoreError::Unique { .. }
+            | StoreError::WriteTargetMissing { .. }
+            | StoreError::JobNotFound(_)
+            | StoreError::LeaseLost { .. }
+            | StoreError::Backend { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            // Only a variant added later lands here; clippy fails until it is listed.
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        },
+        // Only a variant added later lands here; clippy fails until it is listed.
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
 }
 
 /// Why a request failed.
@@ -86,9 +125,7 @@ impl ApiError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Service(e, _) => {
-                StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            }
+            ApiError::Service(e, _) => service_status(e),
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound => StatusCode::NOT_FOUND,
@@ -102,9 +139,9 @@ impl ApiError {
     /// The client-facing message.
     fn message(&self) -> String {
         match self {
-            ApiError::Service(e, _) => match e.status_code() {
-                404 => NOT_FOUND_MESSAGE.to_owned(),
-                500..=599 => INTERNAL_MESSAGE.to_owned(),
+            ApiError::Service(e, _) => match service_status(e) {
+                StatusCode::NOT_FOUND => NOT_FOUND_MESSAGE.to_owned(),
+                s if s.is_server_error() => INTERNAL_MESSAGE.to_owned(),
                 _ => e.to_string(),
             },
             ApiError::BadRequest(m) => m.clone(),
@@ -192,7 +229,9 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use atlas_core::error::StoreError;
+    use atlas_core::model::{Id, Resource, Timestamp};
+    use atlas_core::query::parse_where;
+    use atlas_core::secrets::SecretError;
     use axum::body::to_bytes;
 
     async fn body_of(e: ApiError) -> (StatusCode, Value, axum::http::HeaderMap) {
@@ -292,5 +331,54 @@ mod tests {
         let (status, _, headers) = body_of(ApiError::MethodNotAllowed("GET, HEAD, OPTIONS")).await;
         assert_eq!(status, 405);
         assert_eq!(headers[header::ALLOW], "GET, HEAD, OPTIONS");
+    }
+
+    #[test]
+    fn service_errors_map_to_their_http_status_codes() {
+        let id = Id::generate(Timestamp::from_unix(0));
+        let query = parse_where(r#"{"$where": "1"}"#).unwrap_err();
+        let backend = || StoreError::Backend {
+            backend: "memory",
+            source: "disk on fire".into(),
+        };
+        let cases: Vec<(ServiceError, u16)> = vec![
+            (ServiceError::BadRequest("Empty bulk insert".into()), 400),
+            (ServiceError::Query(query), 400),
+            (ServiceError::Invalid(Invalid::single(Issues::new())), 422),
+            (ServiceError::PreconditionRequired, 428),
+            (ServiceError::PreconditionFailed, 412),
+            (ServiceError::not_found(Resource::Code, "x"), 404),
+            (ServiceError::JobNotFound("x".into()), 404),
+            (ServiceError::conflict("status", "busy"), 409),
+            (ServiceError::Secret(SecretError::Undecryptable), 500),
+            (ServiceError::Store(backend()), 500),
+            (
+                ServiceError::Store(StoreError::not_found(Resource::Code, &id)),
+                404,
+            ),
+            (
+                ServiceError::Store(StoreError::PreconditionFailed {
+                    write: 0,
+                    res: Resource::Code,
+                    id,
+                    expected: "a".into(),
+                    found: "b".into(),
+                }),
+                412,
+            ),
+            (
+                ServiceError::Store(StoreError::Unique {
+                    write: 0,
+                    res: Resource::Code,
+                    field: "commit_hash".into(),
+                    value: "x".into(),
+                }),
+                500,
+            ),
+        ];
+        for (e, code) in cases {
+            assert_eq!(service_status(&e), code, "{e:?}");
+            assert_eq!(ApiError::from(e).status(), code);
+        }
     }
 }

@@ -13,13 +13,19 @@
 //! - `auth`: the [`Authenticator`] port, [`StaticUsers`] (argon2id),
 //!   [`hash_password`].
 //! - `eve`: Python-style JSON and Eve's envelopes and links.
-//! - `error`: [`ApiError`], Eve's error envelopes.
+//! - `error`: [`ApiError`], Eve's error envelopes, and [`service_status`]
+//!   (the status of each core [`ServiceError`](atlas_core::service::ServiceError)).
 //! - `routes/`: the handlers (resources, commands, jobs, an instance's
 //!   jobs, meta, openapi).
-//! - `metrics`: [`Metrics`], [`MetricsConfig`], [`metrics_router`] /
-//!   [`serve_metrics`] (the separate `/metrics` listener); `metered`:
-//!   [`MeteredStore`]; `health`: `/healthz`, `/readyz` and [`Readiness`];
+//! - `metering`: the middleware counting requests (method, route template,
+//!   status, duration) into the [`AppState::metrics`] registry; `health`:
+//!   the API's `/healthz` and `/readyz` over [`AppState::readiness`];
 //!   `trace`: the request span (method, route, user, status, duration).
+//!
+//! Observability itself — the [`Metrics`](atlas_observe::Metrics)
+//! registry, the metered store, [`Readiness`](atlas_observe::Readiness)
+//! and the separate metrics listener — lives in `atlas-observe`, so a
+//! process without the API (`atlas worker`) does not need this crate.
 //!
 //! # Contracts
 //! - Status codes, envelopes, key orders, headers and messages follow
@@ -39,8 +45,7 @@ mod config;
 mod error;
 mod eve;
 mod health;
-mod metered;
-mod metrics;
+mod metering;
 mod routes;
 mod state;
 mod trace;
@@ -58,11 +63,8 @@ use tower_http::trace::TraceLayer;
 
 pub use auth::{hash_password, AuthConfigError, Authenticator, StaticUsers};
 pub use config::{CorsConfig, HttpConfig, DEFAULT_BODY_LIMIT};
-pub use error::{ApiError, WriteKind, CHALLENGE, INTERNAL_MESSAGE, NOT_FOUND_MESSAGE, UNAUTHORIZED_MESSAGE};
-pub use health::{Check, Readiness, ReadinessReport};
-pub use metered::MeteredStore;
-pub use metrics::{
-    metrics_router, serve_metrics, Metrics, MetricsConfig, MetricsState, METRICS_CONTENT_TYPE,
+pub use error::{
+    service_status, ApiError, WriteKind, CHALLENGE, INTERNAL_MESSAGE, NOT_FOUND_MESSAGE, UNAUTHORIZED_MESSAGE,
 };
 pub use state::AppState;
 
@@ -75,8 +77,8 @@ pub fn router(state: AppState) -> Router {
         .route("/", any(routes::meta::home))
         .route("/version", any(routes::meta::version))
         .route("/openapi.json", any(routes::openapi::document))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::api_readyz))
+        .route("/healthz", get(atlas_observe::healthz))
+        .route("/readyz", get(health::readyz))
         .route("/jobs", any(routes::jobs::collection))
         .route("/jobs/{id}", any(routes::jobs::item))
         .route("/commands/{id}/execute", any(routes::commands::execute))
@@ -85,7 +87,7 @@ pub fn router(state: AppState) -> Router {
         .route("/{res}/{id}", any(routes::resources::item))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), edge))
-        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(middleware::from_fn_with_state(state.clone(), metering::track))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(trace::make_span)

@@ -5,11 +5,10 @@
 use std::sync::Arc;
 
 use atlas_core::service::Service;
+use atlas_observe::{Metrics, Readiness};
 
 use crate::auth::Authenticator;
 use crate::config::HttpConfig;
-use crate::health::Readiness;
-use crate::metrics::Metrics;
 
 /// Shared by every request. Cheap to clone.
 #[derive(Debug, Clone)]

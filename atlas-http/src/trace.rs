@@ -1,5 +1,5 @@
 //! The request span: `request` with `method`, `route` (the matched
-//! template, see [`crate::metrics`]), `path`, and — filled in as the request
+//! template, see [`crate::metering`]), `path`, and — filled in as the request
 //! goes — `user` (once credentials are verified), `status` and
 //! `duration_ms`; one `request finished` event closes it.
 
@@ -12,7 +12,7 @@ use tracing::Span;
 
 /// Opens the span of a request.
 pub(crate) fn make_span(req: &Request<Body>) -> Span {
-    let route = crate::metrics::route_label(req);
+    let route = crate::metering::route_label(req);
     tracing::info_span!(
         "request",
         method = %req.method(),

@@ -5,7 +5,7 @@
 
 use anyhow::Context;
 use atlas_core::service::Service;
-use atlas_http::{Metrics, MetricsState, Readiness};
+use atlas_observe::{Metrics, MetricsState, Readiness};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -60,7 +60,7 @@ pub(crate) fn spawn(
         scheduler: bg.scheduler.as_ref().map(|(s, _)| s.clone()),
         readiness,
     };
-    Some(tokio::spawn(atlas_http::serve_metrics(
+    Some(tokio::spawn(atlas_observe::serve_metrics(
         listener,
         state,
         super::until(stop),

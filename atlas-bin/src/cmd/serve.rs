@@ -24,7 +24,7 @@ pub async fn run(mut cfg: AtlasConfig, listen: Option<String>) -> anyhow::Result
             .with_context(|| format!("--listen {l}: use an address like 127.0.0.1:8080"))?;
     }
     wiring::ensure_dir(&cfg.data_dir)?;
-    let metrics = atlas_http::Metrics::new();
+    let metrics = atlas_observe::Metrics::new();
     let store = wiring::metered(wiring::store(&cfg).await?, &metrics);
     let key = wiring::secret_key(&cfg)?;
     let svc = wiring::service(&cfg, store, key);

@@ -67,7 +67,7 @@ impl Background {
 /// Configuration, store or key problems at start-up.
 pub async fn run(cfg: AtlasConfig) -> anyhow::Result<()> {
     wiring::ensure_dir(&cfg.data_dir)?;
-    let metrics = atlas_http::Metrics::new();
+    let metrics = atlas_observe::Metrics::new();
     let store = wiring::metered(wiring::store(&cfg).await?, &metrics);
     let key = wiring::secret_key(&cfg)?;
     let svc = wiring::service(&cfg, store, key);

@@ -1,6 +1,6 @@
 //! [`ServiceError`]: everything an API operation can refuse or fail with,
-//! each naming the field or record and what to do. The HTTP layer maps the
-//! variants to status codes (see [`ServiceError::status_code`]).
+//! each naming the field or record and what to do. Front ends (the HTTP
+//! layer) decide how each variant is answered; nothing here knows them.
 
 use crate::error::StoreError;
 use crate::model::Resource;
@@ -49,22 +49,22 @@ impl std::fmt::Display for Invalid {
 #[non_exhaustive]
 pub enum ServiceError {
     /// The request itself is malformed (bad query, empty bulk, not an
-    /// object). HTTP 400.
+    /// object).
     #[error("{0}")]
     BadRequest(String),
-    /// A bad `where`/`sort`/paging/projection parameter. HTTP 400.
+    /// A bad `where`/`sort`/paging/projection parameter.
     #[error(transparent)]
     Query(#[from] QueryError),
-    /// Documents failed validation. HTTP 422.
+    /// Documents failed validation.
     #[error("validation failed: {0}")]
     Invalid(Invalid),
-    /// A write without `If-Match`. HTTP 428.
+    /// A write without `If-Match`.
     #[error("To edit a document its etag must be provided using the If-Match header")]
     PreconditionRequired,
-    /// A write whose `If-Match` is not the current etag. HTTP 412.
+    /// A write whose `If-Match` is not the current etag.
     #[error("Client and server etags don't match")]
     PreconditionFailed,
-    /// No such (live) record. HTTP 404.
+    /// No such (live) record.
     #[error("{res} '{id}' not found")]
     NotFound {
         /// Resource.
@@ -72,11 +72,10 @@ pub enum ServiceError {
         /// The id or sid asked for.
         id: String,
     },
-    /// No such job. HTTP 404.
+    /// No such job.
     #[error("job '{0}' not found")]
     JobNotFound(String),
     /// A rule refuses the change (code in use, refused transition, guard).
-    /// HTTP 409.
     #[error("{message}")]
     Conflict {
         /// The field or record concerned (`status`, `meta`, …).
@@ -84,10 +83,10 @@ pub enum ServiceError {
         /// What blocks the change and what to do.
         message: String,
     },
-    /// A stored secret cannot be opened (configuration problem). HTTP 500.
+    /// A stored secret cannot be opened (configuration problem).
     #[error(transparent)]
     Secret(#[from] SecretError),
-    /// The store failed. HTTP 500 (details only in the log).
+    /// The store failed (a server-side problem, not the client's).
     #[error(transparent)]
     Store(StoreError),
 }
@@ -104,24 +103,6 @@ impl ServiceError {
     /// A [`ServiceError::NotFound`].
     pub fn not_found(res: Resource, id: impl Into<String>) -> Self {
         Self::NotFound { res, id: id.into() }
-    }
-
-    /// The HTTP status code this error maps to.
-    pub fn status_code(&self) -> u16 {
-        match self {
-            ServiceError::BadRequest(_) | ServiceError::Query(_) => 400,
-            ServiceError::Invalid(_) => 422,
-            ServiceError::PreconditionRequired => 428,
-            ServiceError::PreconditionFailed => 412,
-            ServiceError::NotFound { .. } | ServiceError::JobNotFound(_) => 404,
-            ServiceError::Conflict { .. } => 409,
-            ServiceError::Secret(_) => 500,
-            ServiceError::Store(e) => match e {
-                StoreError::NotFound { .. } => 404,
-                StoreError::PreconditionFailed { .. } => 412,
-                _ => 500,
-            },
-        }
     }
 }
 

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::{alice, assert_not_found, issues_at, t0, Env};
 use crate::model::{Id, Resource};
-use crate::service::Actor;
+use crate::service::{Actor, ServiceError};
 
 fn clear_caches() -> Value {
     json!({
@@ -114,7 +114,15 @@ async fn executing_an_unknown_or_deleted_command_is_not_found() {
 #[tokio::test]
 async fn an_unknown_job_is_not_found() {
     let env = Env::new();
-    let e = env.svc.job(&Id::generate(t0()).to_string()).await.unwrap_err();
-    assert_eq!(e.status_code(), 404);
-    assert_eq!(env.svc.job("nope").await.unwrap_err().status_code(), 404);
+    let unknown = Id::generate(t0()).to_string();
+    let e = env.svc.job(&unknown).await.unwrap_err();
+    assert!(
+        matches!(&e, ServiceError::JobNotFound(id) if *id == unknown),
+        "{e:?}"
+    );
+    let e = env.svc.job("nope").await.unwrap_err();
+    assert!(
+        matches!(&e, ServiceError::JobNotFound(id) if id == "nope"),
+        "{e:?}"
+    );
 }

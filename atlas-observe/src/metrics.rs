@@ -1,7 +1,6 @@
-//! Prometheus metrics: the [`Metrics`] registry (`prometheus-client`), the
-//! middleware that counts API requests, the scrape-time gauges read from
-//! the store and the scheduler, [`MetricsConfig`] (`[metrics]`), and the
-//! separate listener serving them ([`metrics_router`], [`serve_metrics`]).
+//! [`Metrics`]: the Prometheus registry (`prometheus-client`) of an Atlas
+//! process, what the API, the store decorator and the worker observe into
+//! it, and the scrape-time gauges read from the store and the scheduler.
 //!
 //! # Metrics
 //! | name | type | labels |
@@ -20,23 +19,21 @@
 //! | `atlas_store_operation_duration_seconds` | histogram | `operation`, `result` |
 //! | `atlas_store_up` | gauge | (1 when the last scrape's queries answered) |
 //!
-//! Job metrics are observed from outside the worker, by
-//! [`crate::MeteredStore`]: a claim starts a job, a finish ends it. Queue,
-//! instance and task gauges are computed when scraped, with one cheap
-//! counting query per status.
+//! The HTTP families are fed by the API ([`Metrics::observe_request`], from
+//! `atlas-http`'s request middleware). Job metrics are observed from
+//! outside the worker, by [`crate::MeteredStore`]: a claim starts a job, a
+//! finish ends it. Queue, instance and task gauges are computed when
+//! scraped, with one cheap counting query per status.
 //!
 //! # Contracts
-//! - The route label is the matched route template (`/{res}` with the
-//!   resource filled in when it is one: `/instance/{id}`), or `unmatched`:
-//!   label values never come from raw client input.
+//! - The caller of [`Metrics::observe_request`] passes a bounded route
+//!   label (a route template, or `unmatched`), never raw client input;
+//!   methods outside the usual set share the `other` label.
 //! - A scrape whose store queries fail still answers, with
 //!   `atlas_store_up 0` and the gauges of the last good scrape.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
-use std::io;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -45,12 +42,7 @@ use atlas_core::model::{Resource, Status};
 use atlas_core::query::{Filter, FindQuery, Paging};
 use atlas_core::scheduler::Scheduler;
 use atlas_core::store::Store;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
+use axum::http::{Method, StatusCode};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -58,41 +50,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
-use serde::{Deserialize, Serialize};
-
-use crate::health::{self, Readiness};
-use crate::AppState;
-
-/// The `Content-Type` of the exposition (OpenMetrics text, which
-/// Prometheus scrapes natively).
-pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-
-/// The `[metrics]` section: where `/metrics` (with `/healthz` and
-/// `/readyz`) is served, apart from the API so it is not public by
-/// accident.
-///
-/// ```toml
-/// [metrics]
-/// enabled = true
-/// listen = "127.0.0.1:9464"
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MetricsConfig {
-    /// Whether the metrics listener runs.
-    pub enabled: bool,
-    /// Its address.
-    pub listen: SocketAddr,
-}
-
-impl Default for MetricsConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
-        }
-    }
-}
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
@@ -496,93 +453,6 @@ fn method_label(m: &Method) -> &'static str {
         Method::OPTIONS => "OPTIONS",
         _ => "other",
     }
-}
-
-/// The route label of a request: its matched template, with `{res}`
-/// replaced by the resource when the path names one; `unmatched` for the
-/// fallback.
-pub(crate) fn route_label(req: &Request) -> String {
-    let Some(matched) = req.extensions().get::<MatchedPath>() else {
-        return "unmatched".to_owned();
-    };
-    let template = matched.as_str();
-    if !template.contains("{res}") {
-        return template.to_owned();
-    }
-    let first = req
-        .uri()
-        .path()
-        .trim_start_matches('/')
-        .split('/')
-        .next()
-        .unwrap_or("");
-    match first.parse::<Resource>() {
-        Ok(res) => template.replacen("{res}", res.as_str(), 1),
-        Err(_) => template.to_owned(),
-    }
-}
-
-/// The API middleware counting requests into [`AppState::metrics`].
-pub(crate) async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(metrics) = state.metrics.clone() else {
-        return next.run(req).await;
-    };
-    let method = req.method().clone();
-    let route = route_label(&req);
-    let started = Instant::now();
-    let res = next.run(req).await;
-    metrics.observe_request(&method, &route, res.status(), started.elapsed());
-    res
-}
-
-/// What the metrics listener serves from.
-#[derive(Debug, Clone)]
-pub struct MetricsState {
-    /// The registry.
-    pub metrics: Metrics,
-    /// The store the gauges count in.
-    pub store: Arc<dyn Store>,
-    /// The scheduler whose tasks are reported, when this process runs one.
-    pub scheduler: Option<Scheduler>,
-    /// The readiness checks of `/readyz`.
-    pub readiness: Readiness,
-}
-
-/// `GET /metrics`, `GET /healthz` and `GET /readyz`, for the metrics
-/// listener.
-pub fn metrics_router(state: MetricsState) -> Router {
-    Router::new()
-        .route("/metrics", get(scrape))
-        .route("/healthz", get(health::healthz))
-        .route(
-            "/readyz",
-            get(|State(s): State<MetricsState>| async move { health::readyz(&s.readiness).await }),
-        )
-        .with_state(state)
-}
-
-async fn scrape(State(s): State<MetricsState>) -> Response {
-    let body = s.metrics.render(s.store.as_ref(), s.scheduler.as_ref()).await;
-    let mut res = (StatusCode::OK, body).into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(METRICS_CONTENT_TYPE),
-    );
-    res
-}
-
-/// Serves [`metrics_router`] on `listener` until `shutdown` completes.
-///
-/// # Errors
-/// I/O errors of the listener.
-pub async fn serve_metrics(
-    listener: tokio::net::TcpListener,
-    state: MetricsState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> io::Result<()> {
-    axum::serve(listener, metrics_router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 #[cfg(test)]
