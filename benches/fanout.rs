@@ -22,15 +22,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use atlas_core::jobs::JobSpec;
 use atlas_core::model::{Body, Id, Resource, Status, Timestamp};
 use atlas_core::query::{Filter, FindQuery, Paging};
-use atlas_core::scheduler::PeriodicTask;
-use atlas_core::task::Task;
-use atlas_core::store::{Batch, Store};
 use atlas_core::testing::{fixtures, RecordingExecutor};
-use atlas_core::worker::{Worker, WorkerConfig};
+use atlas_core::JobSpec;
+use atlas_core::PeriodicTask;
+use atlas_core::Task;
 use atlas_core::{App, AppConfig, MemoryStore};
+use atlas_core::{Batch, Store};
+use atlas_core::{Worker, WorkerConfig};
 use atlas_sqlite::{SqliteConfig, SqliteStore};
 use serde_json::json;
 

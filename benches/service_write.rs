@@ -25,10 +25,10 @@ use std::time::Instant;
 
 use atlas_core::model::{Id, Resource, Status};
 use atlas_core::query::{Filter, FindQuery};
-use atlas_core::secrets::SecretKey;
-use atlas_core::service::{Actor, Service, ServiceConfig};
-use atlas_core::store::Store;
 use atlas_core::testing::seed_fleet;
+use atlas_core::SecretKey;
+use atlas_core::Store;
+use atlas_core::{Actor, Service, ServiceConfig};
 use atlas_core::{MemoryStore, SystemClock};
 use atlas_sqlite::{SqliteConfig, SqliteStore, Synchronous};
 use serde_json::json;

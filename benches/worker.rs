@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use atlas_core::clock::{Clock, SystemClock};
-use atlas_core::jobs::{Job, JobSpec};
-use atlas_core::store::{Batch, Store};
-use atlas_core::worker::{Handled, HandlerError, JobHandler, Worker, WorkerConfig};
 use atlas_core::MemoryStore;
+use atlas_core::{Batch, Store};
+use atlas_core::{Clock, SystemClock};
+use atlas_core::{Handled, HandlerError, JobHandler, Worker, WorkerConfig};
+use atlas_core::{Job, JobSpec};
 use serde_json::{json, Value};
 
 /// Succeeds at once with no result and no follow-up writes.

@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use atlas::core::model::{Instance, Resource, Status};
-use atlas::core::service::Actor;
 use atlas::core::testing::MockExecutor;
+use atlas::core::Actor;
 use atlas::core::{App, MemoryStore};
 use serde_json::json;
 
@@ -30,8 +30,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Code items first, as the operator guide says: a current core and profile.
     for (name, version, code_type, hash) in [
-        ("drupal", "7.42", "core", "9ee4a3a7c0b5c9b7f2a5a38dd6c3f1a1c2b5e4d1"),
-        ("express", "2.2.5", "profile", "5d9b5e2b7f3c1a0e4d6f8a9b0c1d2e3f4a5b6c7d"),
+        (
+            "drupal",
+            "7.42",
+            "core",
+            "9ee4a3a7c0b5c9b7f2a5a38dd6c3f1a1c2b5e4d1",
+        ),
+        (
+            "express",
+            "2.2.5",
+            "profile",
+            "5d9b5e2b7f3c1a0e4d6f8a9b0c1d2e3f4a5b6c7d",
+        ),
     ] {
         let body = json!({
             "git_url": format!("https://git.example.edu/{name}.git"),

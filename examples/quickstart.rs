@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use atlas::core::model::Environment;
-use atlas::core::service::ServiceConfig;
-use atlas::core::worker::WorkerConfig;
+use atlas::core::ServiceConfig;
+use atlas::core::WorkerConfig;
 use atlas::core::{App, AppConfig};
 use atlas::http::{AppState, HttpConfig, StaticUsers};
 use atlas::shell::{ShellConfig, ShellExecutor};

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use atlas_core::model::Environment;
-use atlas_core::scheduler::{PeriodicTask, Schedule};
-use atlas_core::service::ServiceConfig;
-use atlas_core::worker::WorkerConfig;
+use atlas_core::ServiceConfig;
+use atlas_core::WorkerConfig;
+use atlas_core::{PeriodicTask, Schedule};
 use serde::{Deserialize, Serialize};
 
 use crate::telemetry::LogConfig;

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use atlas_core::clock::{Clock, SystemClock};
-use atlas_core::notify::Notifier;
-use atlas_core::secrets::SecretKey;
-use atlas_core::service::Service;
+use atlas_core::Notifier;
+use atlas_core::SecretKey;
+use atlas_core::Service;
+use atlas_core::{Clock, SystemClock};
 use atlas_core::{Executor, MemoryStore, Store};
 use atlas_sqlite::SqliteStore;
 

@@ -18,7 +18,7 @@ use crate::model::{Body, Code, CodeMeta, CodeType, Id, Sid};
 /// Empty when `new_meta.is_current` is false. `current_items` may hold any
 /// code items; only current ones of the same name and type (other than
 /// `new_id`) are returned, once each, in the given order.
-pub fn uncurrent_previous(new_id: &Id, new_meta: &CodeMeta, current_items: &[Code]) -> Vec<Id> {
+pub(crate) fn uncurrent_previous(new_id: &Id, new_meta: &CodeMeta, current_items: &[Code]) -> Vec<Id> {
     if !new_meta.is_current {
         return Vec::new();
     }
@@ -36,7 +36,7 @@ pub fn uncurrent_previous(new_id: &Id, new_meta: &CodeMeta, current_items: &[Cod
 }
 
 /// The patch that un-currents an item: `{"meta": {"is_current": false}}`.
-pub fn uncurrent_patch() -> Body {
+pub(crate) fn uncurrent_patch() -> Body {
     let mut meta = Map::new();
     meta.insert("is_current".into(), Value::Bool(false));
     let mut m = Map::new();
@@ -44,25 +44,10 @@ pub fn uncurrent_patch() -> Body {
     m
 }
 
-/// The unique key of a code item: `(name, version, code_type)`.
-pub fn meta_key(meta: &CodeMeta) -> (&str, &str, CodeType) {
-    (&meta.name, &meta.version, meta.code_type)
-}
-
-/// The message for a clash on `(name, version, code_type)`.
-pub fn duplicate_meta_message(name: &str, version: &str, code_type: CodeType) -> String {
-    format!("a code item named '{name}' version '{version}' of type '{code_type}' already exists")
-}
-
-/// The message for a clash on `commit_hash`.
-pub fn duplicate_commit_message(commit_hash: &str) -> String {
-    format!("a code item with commit_hash '{commit_hash}' already exists")
-}
-
 /// Why a code item may not be deleted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", in_use_message(self))]
-pub struct CodeInUse {
+pub(crate) struct CodeInUse {
     /// The item, as messages name it (`'drupal' 7.42 (core, <id>)`).
     pub code: String,
     /// Sids of the instances using it.
@@ -98,7 +83,11 @@ fn in_use_message(e: &CodeInUse) -> String {
 ///
 /// # Errors
 /// [`CodeInUse`] listing every blocking instance and code item.
-pub fn check_delete(code: &Code, instances_using: &[Sid], dependents: &[Code]) -> Result<(), CodeInUse> {
+pub(crate) fn check_delete(
+    code: &Code,
+    instances_using: &[Sid],
+    dependents: &[Code],
+) -> Result<(), CodeInUse> {
     let deps: Vec<String> = dependents
         .iter()
         .filter(|d| d.id != code.id && d.meta.dependency.contains(&code.id))
@@ -117,7 +106,7 @@ pub fn check_delete(code: &Code, instances_using: &[Sid], dependents: &[Code]) -
 /// Why a dependency closure could not be computed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum ClosureError {
+pub(crate) enum ClosureError {
     /// An item named in the closure does not exist.
     #[error("{}", missing_message(.id, .required_by.as_ref()))]
     Missing {
@@ -147,7 +136,7 @@ fn missing_message(id: &Id, by: Option<&Id>) -> String {
 /// # Errors
 /// [`ClosureError::Missing`] naming the first id that exists nowhere, and
 /// which item required it.
-pub fn dependency_closure(
+pub(crate) fn dependency_closure(
     roots: &[Id],
     deps_of: impl Fn(&Id) -> Option<Vec<Id>>,
 ) -> Result<Vec<Id>, ClosureError> {
@@ -257,7 +246,7 @@ pub fn recommend(current: Option<CurrentVersion>) -> Recommendation {
 
 /// The core and profile a new instance gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DefaultCode {
+pub(crate) struct DefaultCode {
     /// Core item.
     pub core: Id,
     /// Profile item.
@@ -267,7 +256,7 @@ pub struct DefaultCode {
 /// No current item of the configured default name exists.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("code items need to be created before instances: no current {code_type} named '{name}'")]
-pub struct NoCurrentCode {
+pub(crate) struct NoCurrentCode {
     /// `core` or `profile`.
     pub code_type: CodeType,
     /// The configured default name.
@@ -285,7 +274,7 @@ pub struct NoCurrentCode {
 /// # Errors
 /// [`NoCurrentCode`] naming the missing type and name (a given id needs no
 /// lookup, so its absence is never an error here).
-pub fn default_code_for_instance(
+pub(crate) fn default_code_for_instance(
     core: Option<Id>,
     profile: Option<Id>,
     core_name: &str,
@@ -397,26 +386,6 @@ mod tests {
     }
 
     // Uniqueness.
-
-    #[test]
-    fn meta_key_is_name_version_and_type() {
-        let c = code(1, "drupal", "7.42", CodeType::Core, false);
-        assert_eq!(meta_key(&c.meta), ("drupal", "7.42", CodeType::Core));
-        let other_type = code(2, "drupal", "7.42", CodeType::Profile, false);
-        assert_ne!(meta_key(&c.meta), meta_key(&other_type.meta));
-    }
-
-    #[test]
-    fn duplicate_messages_name_the_clashing_values() {
-        assert_eq!(
-            duplicate_meta_message("drupal", "7.42", CodeType::Core),
-            "a code item named 'drupal' version '7.42' of type 'core' already exists"
-        );
-        assert_eq!(
-            duplicate_commit_message("9ee4a2"),
-            "a code item with commit_hash '9ee4a2' already exists"
-        );
-    }
 
     // Delete refusal.
 

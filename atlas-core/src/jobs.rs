@@ -1,6 +1,7 @@
 //! The durable job queue's data: [`JobSpec`] (what to enqueue), [`Job`] (a
 //! queued job and its state), [`LeaseSpec`] (how a worker claims),
-//! [`Outcome`] (how a worker finishes) and the [`Backoff`] policy.
+//! [`JobFailure`] (how a failed attempt ends) and the [`Backoff`] policy.
+//! The queue itself is the [`Store`](crate::Store)'s.
 //!
 //! # Contracts
 //! - A job is claimable when it is `queued`, its `run_at` has come, no other
@@ -22,9 +23,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use crate::model::JobId;
+pub(crate) use crate::model::JobId;
 use crate::model::Timestamp;
-use crate::store::Batch;
 
 /// Default number of attempts before a job is dead-lettered.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
@@ -179,16 +179,17 @@ impl Job {
         self.lease_until = Some(now.plus(lease.duration));
     }
 
-    /// Applies a finish (the queue calls this after checking the lease).
-    pub fn finish(&mut self, outcome: &Outcome) {
-        self.updated = outcome.now;
+    /// Applies the end of an attempt at `now` with `result` (the queue
+    /// calls this after checking the lease).
+    pub fn finish(&mut self, now: Timestamp, result: &Result<Value, JobFailure>) {
+        self.updated = now;
         self.lease_owner = None;
         self.lease_until = None;
-        match &outcome.result {
+        match result {
             Ok(v) => {
                 self.status = JobStatus::Succeeded;
                 self.result = Some(v.clone());
-                self.finished = Some(outcome.now);
+                self.finished = Some(now);
             }
             Err(f) => {
                 self.last_error = Some(f.error.clone());
@@ -200,7 +201,7 @@ impl Job {
                     }
                     _ => {
                         self.status = JobStatus::Dead;
-                        self.finished = Some(outcome.now);
+                        self.finished = Some(now);
                     }
                 }
             }
@@ -247,20 +248,6 @@ pub struct JobFailure {
     pub retry_at: Option<Timestamp>,
     /// Partial output worth keeping (command output, say).
     pub result: Option<Value>,
-}
-
-/// How an attempt ended, with the records it changes.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    /// The worker that held the lease.
-    pub owner: String,
-    /// When the attempt ended.
-    pub now: Timestamp,
-    /// Success with a result, or failure.
-    pub result: Result<Value, JobFailure>,
-    /// Writes committed atomically with the job's new state (an instance
-    /// moving to `available`, say). Empty when there are none.
-    pub follow_up: Batch,
 }
 
 /// Exponential backoff with full jitter: attempt `n` (1-based) waits a
@@ -336,22 +323,19 @@ mod tests {
             JobSpec::new("x", json!({}), t0()).max_attempts(2),
             t0(),
         );
-        let fail = |at| Outcome {
-            owner: "w1".into(),
-            now: at,
-            result: Err(JobFailure {
+        let fail = |at: Timestamp| {
+            Err(JobFailure {
                 error: "boom".into(),
                 retry_at: Some(at.plus(Duration::from_secs(5))),
                 result: None,
-            }),
-            follow_up: Batch::new(at),
+            })
         };
         j.claim(&lease(), t0());
-        j.finish(&fail(t0()));
+        j.finish(t0(), &fail(t0()));
         assert_eq!(j.status, JobStatus::Queued);
         assert_eq!(j.run_at, t0().plus(Duration::from_secs(5)));
         j.claim(&lease(), t0());
-        j.finish(&fail(t0()));
+        j.finish(t0(), &fail(t0()));
         assert_eq!(j.status, JobStatus::Dead);
         assert_eq!(j.last_error.as_deref(), Some("boom"));
     }

@@ -1,18 +1,23 @@
 //! `atlas-core`: the domain, rules and engine of Atlas. It talks to the world
 //! only through traits ([`Store`], [`Executor`], [`Clock`], [`Notifier`]).
 //!
-//! # Layout
-//! - [`model`]: ids, etags, timestamps, sids, documents, enumerations.
+//! # Using it
+//! [`App::builder`] wires everything from a store and an executor:
+//! [`App::service`] is the [`Service`] every client operation goes through
+//! (the HTTP API calls it too), [`App::run`] runs the [`Worker`] and the
+//! [`Scheduler`], [`App::drain`] runs queued jobs to completion.
+//!
+//! # What is here
+//! - This root: the app, the service, the ports and the types they speak
+//!   ([`Batch`], [`Job`], [`Task`], the executor specs, errors…).
+//! - [`model`]: ids, etags, timestamps, sids, documents, enumerations and the
+//!   typed views of records.
+//! - [`query`]: `where`/`sort`/paging/projection and the reference evaluator
+//!   every store reproduces.
 //! - [`schema`]: resource schemas as data, validation, unique keys.
-//! - [`query`]: `where`/`sort`/paging/projection and the reference evaluator.
-//! - [`lifecycle`]: the instance state machine.
-//! - [`code_rules`]: code release rules.
-//! - [`store`]: the `Store` port, batches, and [`MemoryStore`].
-//! - [`jobs`]: job queue data and backoff.
-//! - [`executor`], [`clock`], [`notify`]: the other ports.
-//! - [`worker`]: the durable job runner; [`scheduler`]: the periodic tasks.
+//! - [`serde_secs`]: durations as whole seconds in configuration files.
 //! - `testing` (feature `testing`): the store conformance suite, fixtures,
-//!   `MockExecutor`, `FailingStore`.
+//!   `MockExecutor`, `RecordingExecutor`, `FailingStore`.
 //!
 //! # Contracts
 //! - Every store passes `testing::store_suite` (via [`store_conformance!`]).
@@ -22,33 +27,47 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
-pub mod app;
-pub mod clock;
-pub mod code_rules;
-pub mod engine;
-pub mod error;
-pub mod executor;
-pub mod jobs;
-pub mod lifecycle;
+mod app;
+mod batch;
+mod clock;
+mod code_rules;
+mod engine;
+mod error;
+mod executor;
+mod jobs;
+mod lifecycle;
 pub mod model;
-pub mod notify;
+mod notify;
 pub mod query;
-pub mod scheduler;
+mod scheduler;
 pub mod schema;
-pub mod secrets;
+mod secrets;
 pub mod serde_secs;
-pub mod service;
-pub mod store;
-pub mod task;
+mod service;
+mod store;
+mod task;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
-pub mod worker;
+mod worker;
 
-pub use app::{App, AppBuilder, AppConfig, AppError};
+pub use app::{App, AppBuilder, AppConfig, AppError, SchedulerConfig};
+pub use batch::{Batch, Committed, Write, Written};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use code_rules::{recommend, CurrentVersion, PostReason, Recommendation};
 pub use engine::Engine;
-pub use error::{ExecError, StoreError};
-pub use executor::Executor;
-pub use notify::Notifier;
+pub use error::{BoxError, ExecError, StoreError};
+pub use executor::{
+    CodeSpec, CommandOutput, CommandSpec, DatabaseSpec, Executor, InstanceSpec, RouteMap, RouteSpec,
+    SiteSettings,
+};
+pub use jobs::{Backoff, Job, JobFailure, JobSpec, JobStatus, LeaseSpec, DEFAULT_MAX_ATTEMPTS};
+pub use lifecycle::{GuardError, TransitionError, Work};
+pub use model::JobId;
+pub use notify::{Level, Notification, Notifier, NotifyError, NullNotifier, RecordingNotifier};
+pub use scheduler::{PeriodicTask, Schedule, ScheduleError, Scheduler, TaskStatus, UnknownTask};
+pub use secrets::{generate_password, SecretError, SecretKey};
+pub use service::{Actor, Invalid, Service, ServiceConfig, ServiceError, Version};
 pub use store::memory::MemoryStore;
-pub use store::{Batch, Store, StoreExt, Write};
+pub use store::{FindPage, JobPage, Outcome, Store, StoreExt};
+pub use task::{code_key, instance_key, CommandOperation, Task, TaskError, ROUTES_KEY};
+pub use worker::{Handled, HandlerError, JobHandler, Worker, WorkerConfig};

@@ -24,7 +24,7 @@ use crate::model::{Body, Id, Instance, RouteStatus, Status, Timestamp};
 
 /// Facts about the instance that guards need, beyond its status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TransitionContext {
+pub(crate) struct TransitionContext {
     /// Whether `routes.primary_route` is set (needed to launch).
     pub has_primary_route: bool,
 }
@@ -32,7 +32,7 @@ pub struct TransitionContext {
 impl TransitionContext {
     /// The context of `instance` as stored (or as it will be after the
     /// request's other changes are merged).
-    pub fn of(instance: &Instance) -> Self {
+    pub(crate) fn of(instance: &Instance) -> Self {
         TransitionContext {
             has_primary_route: instance.routes.primary_route.is_some(),
         }
@@ -140,7 +140,7 @@ impl DateStamp {
 
 /// The plan for an accepted client-requested status change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Transition {
+pub(crate) struct Transition {
     /// The status before the request.
     pub from: Status,
     /// The status the client asked for.
@@ -168,7 +168,7 @@ impl Transition {
     }
 
     /// The patch stored with the request: `{"status": set_now}`.
-    pub fn request_patch(&self) -> Body {
+    pub(crate) fn request_patch(&self) -> Body {
         let mut m = Map::new();
         m.insert("status".into(), Value::String(self.set_now.as_str().into()));
         m
@@ -176,7 +176,7 @@ impl Transition {
 
     /// The patch stored when the work succeeds at `now`:
     /// `{"status": settles, "dates": {stamp: now}}`.
-    pub fn settle_patch(&self, now: Timestamp) -> Body {
+    pub(crate) fn settle_patch(&self, now: Timestamp) -> Body {
         settle_patch(self.settles, self.stamp, now)
     }
 }
@@ -194,7 +194,7 @@ fn settle_patch(status: Status, stamp: Option<DateStamp>, now: Timestamp) -> Bod
 
 /// A status change only the system makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SystemTransition {
+pub(crate) struct SystemTransition {
     /// The status it starts from.
     pub from: Status,
     /// The status stored when the job succeeds (a failed job leaves `from`).
@@ -203,14 +203,14 @@ pub struct SystemTransition {
 
 impl SystemTransition {
     /// The patch stored when the job succeeds: `{"status": settles}`.
-    pub fn settle_patch(&self, now: Timestamp) -> Body {
+    pub(crate) fn settle_patch(&self, now: Timestamp) -> Body {
         settle_patch(self.settles, None, now)
     }
 }
 
 /// `pending ──provision ok──▶ available`: set `pending` on create, enqueue
 /// the provision job; only its full success stores `available`.
-pub const PROVISION: SystemTransition = SystemTransition {
+pub(crate) const PROVISION: SystemTransition = SystemTransition {
     from: Status::Pending,
     settles: Status::Available,
 };
@@ -280,7 +280,7 @@ fn refusal_message(from: Status, to: Status, allowed: &[Status]) -> String {
 }
 
 /// What a client may request from `current` (empty while `pending` or busy).
-pub fn allowed_targets(current: Status) -> Vec<Status> {
+pub(crate) fn allowed_targets(current: Status) -> Vec<Status> {
     match current {
         Status::Available => vec![Status::Installing, Status::Installed],
         Status::Installed => vec![Status::Launching, Status::TakeDown],
@@ -290,11 +290,6 @@ pub fn allowed_targets(current: Status) -> Vec<Status> {
             Vec::new()
         }
     }
-}
-
-/// Whether work is in flight in `status` (every change is refused then).
-pub fn is_busy(status: Status) -> bool {
-    Work::in_flight_at(status).is_some()
 }
 
 /// Plans a client-requested status change from `current` to `requested`.
@@ -307,7 +302,7 @@ pub fn is_busy(status: Status) -> bool {
 /// [`TransitionError::Refused`] for any change outside the table, while
 /// `pending`, and while work is in flight; [`TransitionError::NeedsPrimaryRoute`]
 /// for `launching` without `routes.primary_route`.
-pub fn plan(
+pub(crate) fn plan(
     current: Status,
     requested: Status,
     ctx: &TransitionContext,
@@ -339,7 +334,7 @@ pub fn plan(
 /// Whether periodic `drush cron` may run on an instance in `status`: once
 /// it is assigned (never on `pending` or `available`) and while it serves
 /// its own code (not while it is pointed at the down page).
-pub fn cron_runs(status: Status) -> bool {
+pub(crate) fn cron_runs(status: Status) -> bool {
     matches!(
         status,
         Status::Installing | Status::Installed | Status::Launching | Status::Launched
@@ -397,7 +392,7 @@ fn ids(ids: &[Id]) -> String {
 ///
 /// # Errors
 /// [`GuardError::PackagesBeforeInstalled`] naming the status and the added ids.
-pub fn check_packages_change(status: Status, old: &[Id], new: &[Id]) -> Result<(), GuardError> {
+pub(crate) fn check_packages_change(status: Status, old: &[Id], new: &[Id]) -> Result<(), GuardError> {
     if !matches!(status, Status::Pending | Status::Available) {
         return Ok(());
     }
@@ -421,7 +416,7 @@ pub fn check_packages_change(status: Status, old: &[Id], new: &[Id]) -> Result<(
 /// # Errors
 /// [`GuardError::RouteToUnlaunchedInstance`] when an `active` route points at
 /// an instance that is not `launched`.
-pub fn check_route_activation(
+pub(crate) fn check_route_activation(
     route_status: RouteStatus,
     instance_status: Option<Status>,
 ) -> Result<(), GuardError> {
@@ -716,7 +711,7 @@ mod tests {
             Status::Restore,
         ] {
             assert!(allowed_targets(busy).is_empty());
-            assert!(is_busy(busy));
+            assert!(Work::in_flight_at(busy).is_some(), "work is in flight in {busy}");
         }
     }
 
@@ -747,7 +742,10 @@ mod tests {
         let id = Id::parse("5f0c8a1b2c3d4e5f60718293").unwrap();
         for w in Work::ALL {
             assert_eq!(w.to_string(), w.name());
-            assert_eq!(w.name(), crate::task::Task::lifecycle(w, id, Status::Installed).kind());
+            assert_eq!(
+                w.name(),
+                crate::task::Task::lifecycle(w, id, Status::Installed).kind()
+            );
         }
         assert_eq!(Work::Assign.to_string(), "install_assign");
         assert_eq!(Work::TakeDown.to_string(), "take_down");

@@ -30,11 +30,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use atlas_core::model::Status;
-use atlas_core::secrets::SecretKey;
-use atlas_core::service::{Service, ServiceConfig};
-use atlas_core::store::Store;
 use atlas_core::testing::seed_fleet;
+use atlas_core::SecretKey;
+use atlas_core::Store;
 use atlas_core::{MemoryStore, SystemClock};
+use atlas_core::{Service, ServiceConfig};
 use atlas_http::{hash_password, AppState, HttpConfig, StaticUsers};
 use atlas_sqlite::SqliteStore;
 use base64::Engine as _;

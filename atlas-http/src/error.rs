@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
-use atlas_core::error::StoreError;
 use atlas_core::query::QueryError;
 use atlas_core::schema::Issues;
-use atlas_core::service::{Invalid, ServiceError};
+use atlas_core::StoreError;
+use atlas_core::{Invalid, ServiceError};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
@@ -231,7 +231,7 @@ mod tests {
     use super::*;
     use atlas_core::model::{Id, Resource, Timestamp};
     use atlas_core::query::parse_where;
-    use atlas_core::secrets::SecretError;
+    use atlas_core::SecretError;
     use axum::body::to_bytes;
 
     async fn body_of(e: ApiError) -> (StatusCode, Value, axum::http::HeaderMap) {

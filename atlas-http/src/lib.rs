@@ -1,6 +1,6 @@
 //! `atlas-http`: the Eve-dialect REST API of Atlas on hyper (axum as the
 //! router). The HTTP layer only translates: every rule lives in
-//! [`atlas_core::service::Service`]; this crate maps URLs, headers and
+//! [`atlas_core::Service`]; this crate maps URLs, headers and
 //! bodies onto its operations and renders the answers the way Python Eve
 //! did (see docs/http.md and its "Deliberate differences from Eve").
 //!
@@ -14,7 +14,7 @@
 //!   [`hash_password`].
 //! - `eve`: Python-style JSON and Eve's envelopes and links.
 //! - `error`: [`ApiError`], Eve's error envelopes, and [`service_status`]
-//!   (the status of each core [`ServiceError`](atlas_core::service::ServiceError)).
+//!   (the status of each core [`ServiceError`](atlas_core::ServiceError)).
 //! - `routes/`: the handlers (resources, commands, jobs, an instance's
 //!   jobs, meta, openapi).
 //! - `metering`: the middleware counting requests (method, route template,
@@ -32,7 +32,7 @@
 //!   docs/http.md, except where its "Deliberate differences from Eve" say.
 //! - GET and HEAD are public except `commands` items and the job queue;
 //!   every write needs Basic credentials and the user becomes the service
-//!   [`Actor`](atlas_core::service::Actor).
+//!   [`Actor`](atlas_core::Actor).
 //! - Bodies above the configured limit get 413; requests running longer
 //!   than the timeout get 503; 500s carry a generic message, details are
 //!   logged once.

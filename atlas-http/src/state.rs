@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use atlas_core::service::Service;
+use atlas_core::Service;
 use atlas_observe::{Metrics, Readiness};
 
 use crate::auth::Authenticator;

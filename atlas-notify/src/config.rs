@@ -7,7 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use atlas_core::notify::{Level, Notifier, NullNotifier};
+use atlas_core::{Level, Notifier, NullNotifier};
 use serde::{Deserialize, Serialize};
 
 use crate::email::EmailNotifier;

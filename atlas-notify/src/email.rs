@@ -3,7 +3,7 @@
 //! STARTTLS, implicit TLS with rustls, or none; optional authentication).
 
 use async_trait::async_trait;
-use atlas_core::notify::{Notification, Notifier, NotifyError};
+use atlas_core::{Notification, Notifier, NotifyError};
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
@@ -143,7 +143,7 @@ pub fn body(n: &Notification) -> String {
 
 #[cfg(test)]
 mod tests {
-    use atlas_core::notify::Level;
+    use atlas_core::Level;
 
     use super::*;
 

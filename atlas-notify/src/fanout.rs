@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use atlas_core::notify::{Notification, Notifier, NotifyError};
+use atlas_core::{Notification, Notifier, NotifyError};
 use futures::future::join_all;
 
 /// Sends to every channel.
@@ -59,7 +59,7 @@ impl Notifier for FanoutNotifier {
 
 #[cfg(test)]
 mod tests {
-    use atlas_core::notify::{Level, RecordingNotifier};
+    use atlas_core::{Level, RecordingNotifier};
 
     use super::*;
 

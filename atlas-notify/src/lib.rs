@@ -11,7 +11,7 @@
 //!
 //! # Contracts
 //! - Every notifier implements [`atlas_core::Notifier`]; a delivery failure
-//!   is a [`atlas_core::notify::NotifyError`] naming the channel, which the
+//!   is a [`atlas_core::NotifyError`] naming the channel, which the
 //!   engine logs without failing the job.
 //! - Secrets (the webhook URL, the SMTP password) never appear in `Debug`
 //!   output or in errors.

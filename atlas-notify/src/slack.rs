@@ -5,7 +5,7 @@
 //! attachment fields.
 
 use async_trait::async_trait;
-use atlas_core::notify::{Level, Notification, Notifier, NotifyError};
+use atlas_core::{Level, Notification, Notifier, NotifyError};
 use serde_json::{json, Map, Value};
 
 use crate::config::{NotifyConfigError, SlackConfig};

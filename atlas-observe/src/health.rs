@@ -9,11 +9,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use atlas_core::clock::Clock;
 use atlas_core::model::{Id, Resource};
-use atlas_core::scheduler::Scheduler;
-use atlas_core::store::Store;
-use atlas_core::worker::Worker;
+use atlas_core::Clock;
+use atlas_core::Scheduler;
+use atlas_core::Store;
+use atlas_core::Worker;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
@@ -199,8 +199,8 @@ impl IntoResponse for ReadinessReport {
 
 #[cfg(test)]
 mod tests {
-    use atlas_core::clock::ManualClock;
     use atlas_core::model::Timestamp;
+    use atlas_core::ManualClock;
     use atlas_core::MemoryStore;
 
     use super::*;

@@ -6,8 +6,8 @@ use std::future::Future;
 use std::io;
 use std::sync::Arc;
 
-use atlas_core::scheduler::Scheduler;
-use atlas_core::store::Store;
+use atlas_core::Scheduler;
+use atlas_core::Store;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

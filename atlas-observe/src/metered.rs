@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use atlas_core::error::StoreError;
-use atlas_core::jobs::{Job, JobId, LeaseSpec, Outcome};
 use atlas_core::model::{Doc, Id, Resource, Timestamp};
 use atlas_core::query::FindQuery;
-use atlas_core::store::{Batch, Committed, FindPage, JobPage, Store};
+use atlas_core::StoreError;
+use atlas_core::{Batch, Committed, FindPage, JobPage, Store};
+use atlas_core::{Job, JobId, LeaseSpec, Outcome};
 
 use crate::metrics::Metrics;
 
@@ -136,7 +136,7 @@ impl<S: Store> Store for MeteredStore<S> {
 mod tests {
     use std::time::Duration;
 
-    use atlas_core::jobs::JobSpec;
+    use atlas_core::JobSpec;
     use atlas_core::MemoryStore;
     use serde_json::json;
 
@@ -191,7 +191,7 @@ mod tests {
         );
         assert_eq!(
             store.job(&job.id).await.unwrap().unwrap().status,
-            atlas_core::jobs::JobStatus::Succeeded,
+            atlas_core::JobStatus::Succeeded,
             "the decorator changes nothing"
         );
     }

@@ -37,11 +37,11 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use atlas_core::jobs::{Job, JobId, JobStatus, Outcome};
 use atlas_core::model::{Resource, Status};
 use atlas_core::query::{Filter, FindQuery, Paging};
-use atlas_core::scheduler::Scheduler;
-use atlas_core::store::Store;
+use atlas_core::Scheduler;
+use atlas_core::Store;
+use atlas_core::{Job, JobId, JobStatus, Outcome};
 use axum::http::{Method, StatusCode};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -457,9 +457,9 @@ fn method_label(m: &Method) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use atlas_core::jobs::{JobFailure, JobSpec, LeaseSpec};
     use atlas_core::model::{Id, Timestamp};
-    use atlas_core::store::Batch;
+    use atlas_core::Batch;
+    use atlas_core::{JobFailure, JobSpec, LeaseSpec};
     use serde_json::json;
 
     use super::*;
@@ -562,9 +562,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_scrape_ends_with_eof_and_names_every_family() {
-        use atlas_core::clock::ManualClock;
-        use atlas_core::scheduler::Schedule;
+        use atlas_core::ManualClock;
         use atlas_core::MemoryStore;
+        use atlas_core::Schedule;
 
         let m = Metrics::new();
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use atlas_core::executor::CodeSpec;
+use atlas_core::CodeSpec;
 use atlas_core::ExecError;
 
 use crate::config::ShellConfig;

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use atlas_core::executor::{CommandOutput, CommandSpec};
 use atlas_core::ExecError;
+use atlas_core::{CommandOutput, CommandSpec};
 
 use crate::config::ShellConfig;
 use crate::fs::{blocking, entry, Entry};

@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use atlas_core::executor::DatabaseSpec;
+use atlas_core::DatabaseSpec;
 use atlas_core::ExecError;
 
 use crate::config::ShellConfig;

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use atlas_core::executor::{CodeSpec, CommandOutput, CommandSpec, InstanceSpec, RouteMap};
 use atlas_core::model::Sid;
+use atlas_core::{CodeSpec, CommandOutput, CommandSpec, InstanceSpec, RouteMap};
 use atlas_core::{ExecError, Executor};
 use tracing::Instrument;
 

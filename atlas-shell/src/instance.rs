@@ -19,9 +19,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use atlas_core::executor::{CodeSpec, InstanceSpec};
 use atlas_core::model::RouteType;
 use atlas_core::ExecError;
+use atlas_core::{CodeSpec, InstanceSpec};
 
 use crate::config::ShellConfig;
 use crate::fs::{

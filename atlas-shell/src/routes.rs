@@ -4,9 +4,9 @@
 
 use std::fmt::Write as _;
 
-use atlas_core::executor::{RouteMap, RouteSpec};
 use atlas_core::model::RouteStatus;
 use atlas_core::ExecError;
+use atlas_core::{RouteMap, RouteSpec};
 
 use crate::config::RouteMapFormat;
 use crate::paths::{check_regex_source, check_source, Source};

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use atlas_core::model::{Id, Resource, Status, Timestamp};
 use atlas_core::query::{Filter, FindQuery, Paging};
-use atlas_core::store::{Batch, Store};
 use atlas_core::testing::fixtures;
+use atlas_core::{Batch, Store};
 use atlas_sqlite::SqliteStore;
 use rand::Rng;
 

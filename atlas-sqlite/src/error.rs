@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use atlas_core::error::BoxError;
+use atlas_core::BoxError;
 use atlas_core::StoreError;
 
 /// The backend name in the core errors this crate returns.

@@ -220,10 +220,10 @@ mod tests {
     use crate::prepare::Prepared;
     use crate::queue::Claim;
     use crate::request::{Call, Change};
-    use atlas_core::jobs::{JobSpec, LeaseSpec};
     use atlas_core::model::{Id, Resource, Timestamp};
-    use atlas_core::store::{Batch, Written};
     use atlas_core::StoreError;
+    use atlas_core::{Batch, Written};
+    use atlas_core::{JobSpec, LeaseSpec};
     use serde_json::json;
     use tokio::sync::oneshot;
 

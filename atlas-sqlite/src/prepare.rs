@@ -11,9 +11,9 @@
 
 use std::collections::BTreeSet;
 
-use atlas_core::jobs::{Job, JobId};
 use atlas_core::model::{Body, Doc, Etag, Id, Resource, Timestamp};
-use atlas_core::store::{Batch, Committed, Write, Written};
+use atlas_core::{Batch, Committed, Write, Written};
+use atlas_core::{Job, JobId};
 
 use crate::error::Result;
 use crate::migrations::packages;
@@ -190,7 +190,7 @@ fn step(w: Write, now: Timestamp) -> Result<Step> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use atlas_core::jobs::JobSpec;
+    use atlas_core::JobSpec;
     use serde_json::json;
 
     #[test]

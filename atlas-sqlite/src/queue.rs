@@ -5,9 +5,9 @@
 //! answered with its own type. Semantics follow the reference
 //! `MemoryStore`.
 
-use atlas_core::jobs::{Job, JobId, LeaseSpec, Outcome};
 use atlas_core::model::Timestamp;
 use atlas_core::StoreError;
+use atlas_core::{Job, JobId, LeaseSpec, Outcome};
 use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{params_from_iter, Connection};
 use serde_json::Value;
@@ -237,7 +237,7 @@ fn finish(
 ) -> Result<()> {
     let old = leased_job(conn, id, &outcome.owner)?;
     let mut job = old.clone();
-    job.finish(outcome);
+    job.finish(outcome.now, &outcome.result);
     apply_batch(conn, follow_up, delta)?;
     save_job(conn, &old, &job, delta)
 }

@@ -8,11 +8,11 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use atlas_core::jobs::Job;
 use atlas_core::model::{Doc, Id, Resource};
 use atlas_core::query::{compare_docs, FindQuery};
-use atlas_core::store::{FindPage, JobPage};
+use atlas_core::Job;
 use atlas_core::StoreError;
+use atlas_core::{FindPage, JobPage};
 use rusqlite::{params_from_iter, Connection, ErrorCode, Row};
 use serde_json::Value;
 

@@ -2,8 +2,8 @@
 //! rows (current and history) and [`JobRow`] for jobs; and back,
 //! [`to_json`] for the JSON text the writes bind.
 
-use atlas_core::jobs::Job;
 use atlas_core::model::{Body, Doc, Etag, Id, Timestamp};
+use atlas_core::Job;
 use rusqlite::Row;
 
 use crate::error::{Error, Result};

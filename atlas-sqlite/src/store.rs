@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use atlas_core::jobs::{Job, JobId, LeaseSpec, Outcome};
 use atlas_core::model::{Doc, Id, Resource, Timestamp};
 use atlas_core::query::FindQuery;
-use atlas_core::store::{Batch, Committed, FindPage, JobPage, Store};
 use atlas_core::StoreError;
+use atlas_core::{Batch, Committed, FindPage, JobPage, Store};
+use atlas_core::{Job, JobId, LeaseSpec, Outcome};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::apply;

@@ -163,7 +163,7 @@ mod tests {
     use crate::migrations;
     use crate::prepare::Prepared;
     use atlas_core::model::{Id, Resource, Timestamp};
-    use atlas_core::store::Batch;
+    use atlas_core::Batch;
     use serde_json::json;
 
     fn db() -> Connection {

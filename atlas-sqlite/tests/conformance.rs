@@ -11,11 +11,11 @@ mod on_disk {
     use std::sync::Arc;
 
     use async_trait::async_trait;
-    use atlas_core::jobs::{Job, JobId, LeaseSpec, Outcome};
     use atlas_core::model::{Doc, Id, Resource, Timestamp};
     use atlas_core::query::FindQuery;
-    use atlas_core::store::{Batch, Committed, FindPage, JobPage, Store};
     use atlas_core::StoreError;
+    use atlas_core::{Batch, Committed, FindPage, JobPage, Store};
+    use atlas_core::{Job, JobId, LeaseSpec, Outcome};
     use atlas_sqlite::SqliteStore;
 
     /// A file-backed store that removes its directory when dropped.

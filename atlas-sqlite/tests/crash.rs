@@ -16,10 +16,10 @@ use std::process::{Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use atlas_core::jobs::JobSpec;
 use atlas_core::model::{Id, Resource, Timestamp};
 use atlas_core::query::{Filter, FindQuery};
-use atlas_core::store::{Batch, Store};
+use atlas_core::JobSpec;
+use atlas_core::{Batch, Store};
 use atlas_sqlite::{SqliteConfig, SqliteStore};
 use rand::Rng;
 use serde_json::json;

@@ -4,8 +4,8 @@
 
 use atlas_core::model::{Id, InstanceType, Resource, Status, Timestamp};
 use atlas_core::query::{Filter, FindQuery, Op, Operand, Paging};
-use atlas_core::store::{Batch, Store};
 use atlas_core::testing::fixtures;
+use atlas_core::{Batch, Store};
 use atlas_sqlite::SqliteStore;
 use serde_json::json;
 

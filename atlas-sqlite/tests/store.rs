@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use atlas_core::model::{Etag, Id, Resource, Timestamp};
 use atlas_core::query::{Filter, FindQuery};
-use atlas_core::store::{Batch, Store};
 use atlas_core::StoreError;
+use atlas_core::{Batch, Store};
 use atlas_sqlite::{SqliteConfig, SqliteStore, Synchronous, SCHEMA_VERSION};
 use serde_json::json;
 
@@ -51,7 +51,7 @@ async fn records_jobs_and_history_survive_a_reopen() {
             id,
             body(json!({"sid": "p1reopen0001", "code": {"package": ["x"]}})),
         );
-        b.enqueue(atlas_core::jobs::JobSpec::new("provision", json!({}), now()));
+        b.enqueue(atlas_core::JobSpec::new("provision", json!({}), now()));
         store.commit(b).await.unwrap();
     }
     let store = SqliteStore::open_path(&path).await.unwrap();

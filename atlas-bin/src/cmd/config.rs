@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
-use atlas_core::secrets::SecretKey;
+use atlas_core::SecretKey;
 
 use crate::config::AtlasConfig;
 

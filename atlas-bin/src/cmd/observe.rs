@@ -4,7 +4,7 @@
 //! `/readyz`).
 
 use anyhow::Context;
-use atlas_core::service::Service;
+use atlas_core::Service;
 use atlas_observe::{Metrics, MetricsState, Readiness};
 use tokio::net::TcpListener;
 use tokio::sync::watch;

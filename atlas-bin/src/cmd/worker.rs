@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use atlas_core::scheduler::Scheduler;
-use atlas_core::worker::Worker;
 use atlas_core::Engine;
+use atlas_core::Scheduler;
+use atlas_core::Worker;
 use tokio::sync::watch;
 
 use anyhow::Context;
@@ -23,7 +23,7 @@ pub(crate) struct Background {
 
 impl Background {
     /// Builds the worker (and scheduler, when enabled) for `svc`.
-    pub(crate) fn build(cfg: &AtlasConfig, svc: &atlas_core::service::Service) -> anyhow::Result<Self> {
+    pub(crate) fn build(cfg: &AtlasConfig, svc: &atlas_core::Service) -> anyhow::Result<Self> {
         let executor = wiring::executor(cfg)?;
         let engine = Engine::new(svc.clone(), executor, wiring::notifier(cfg)?);
         let worker = Worker::new(

@@ -13,9 +13,9 @@ use crate::model::{Resource, Timestamp};
 use crate::query::{Filter, FindQuery};
 use crate::service::Actor;
 use crate::store::Store;
-use crate::MemoryStore;
 use crate::testing::RecordingExecutor;
 use crate::worker::WorkerConfig;
+use crate::MemoryStore;
 
 fn t0() -> Timestamp {
     Timestamp::parse("2026-12-01 00:00:00 GMT").unwrap()
@@ -61,7 +61,10 @@ async fn building_without_an_executor_says_which_call_is_missing() {
 #[tokio::test]
 async fn a_bad_schedule_is_refused_at_build_time() {
     let mut config = AppConfig::default();
-    config.scheduler.tasks.insert("pool_top_up".into(), "every tuesday".into());
+    config
+        .scheduler
+        .tasks
+        .insert("pool_top_up".into(), "every tuesday".into());
     let e = App::builder(Arc::new(MemoryStore::new()))
         .executor(Arc::new(RecordingExecutor::new()))
         .config(config)
@@ -84,7 +87,11 @@ async fn drain_runs_the_jobs_a_request_queued_through_the_executor() {
         .remove(0);
     let ran = app.drain().await.unwrap();
     assert!(ran >= 3, "two deploys and a provision ran, not {ran}");
-    let now = app.service().get(Resource::Instance, &inst.id.to_string()).await.unwrap();
+    let now = app
+        .service()
+        .get(Resource::Instance, &inst.id.to_string())
+        .await
+        .unwrap();
     assert_eq!(now.str_field("status"), Some("available"));
     assert!(exec.operations().contains(&"provision".to_owned()));
 }

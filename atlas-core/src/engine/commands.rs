@@ -16,13 +16,14 @@ use serde_json::{json, Value};
 use tracing::info;
 
 use super::{exec_err, is_final, notices, skipped, store_err, view_err, Engine, JobResult};
+use crate::batch::Batch;
 use crate::executor::{CommandOutput, CommandSpec, InstanceSpec};
 use crate::jobs::Job;
 use crate::lifecycle;
 use crate::model::{Command, Id, Instance, Resource, Status};
 use crate::query::{parse_where, Filter, FindQuery};
+use crate::store::StoreExt;
 use crate::task::{code_key, CommandOperation, Task};
-use crate::store::{Batch, StoreExt};
 use crate::worker::{Handled, HandlerError};
 
 /// Hook: clear the PHP opcode cache on the web servers.
@@ -103,8 +104,10 @@ impl Engine {
                 self.fan_out(job, &cmd, Some(CommandOperation::CorrectFilePermissions), by)
                     .await
             }
-            UPDATE_SETTINGS_FILE => self.fan_out(job, &cmd, Some(CommandOperation::WriteSettings), by)
-                    .await,
+            UPDATE_SETTINGS_FILE => {
+                self.fan_out(job, &cmd, Some(CommandOperation::WriteSettings), by)
+                    .await
+            }
             IMPORT_CODE => self.import_code(job, &cmd).await,
             REBALANCE_UPDATE_GROUPS => self.rebalance_update_groups(job, &cmd).await,
             _ => self.fan_out(job, &cmd, None, by).await,

@@ -9,13 +9,14 @@ use tracing::info;
 
 use super::resolve::{self, ResolveError};
 use super::{exec_err, is_final, notices, skipped, store_err, view_err, Engine, JobResult};
+use crate::batch::Batch;
 use crate::executor::InstanceSpec;
 use crate::jobs::Job;
 use crate::lifecycle::{Transition, Work, PROVISION};
 use crate::model::{Body, Doc, Etag, Id, Instance, Resource, RouteStatus, Statistics, Status};
 use crate::query::{Filter, FindQuery};
+use crate::store::StoreExt;
 use crate::task::Task;
-use crate::store::{Batch, StoreExt};
 use crate::worker::{Handled, HandlerError};
 
 impl Engine {

@@ -137,7 +137,10 @@ impl JobHandler for Engine {
             Task::UpdateCode { code, previous } => self.update_code(job, code, previous).await,
             Task::RemoveCode { code } => self.remove_code(job, code).await,
             Task::PublishRoutes {} => self.publish_routes().await,
-            Task::RunCommand { command, requested_by } => self.run_command(job, command, requested_by).await,
+            Task::RunCommand {
+                command,
+                requested_by,
+            } => self.run_command(job, command, requested_by).await,
             Task::CommandInstance {
                 command,
                 instance,

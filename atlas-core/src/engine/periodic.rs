@@ -27,13 +27,13 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use super::{notices, store_err, view_err, Engine, JobResult};
+use crate::batch::Batch;
 use crate::lifecycle;
 use crate::model::{Environment, Id, Instance, InstanceType, Resource, Sid, Status, Timestamp};
 use crate::query::{Filter, FindQuery, Op, Operand};
 use crate::scheduler::PeriodicTask;
-use crate::task::Task;
 use crate::service::{Actor, ServiceError};
-use crate::store::Batch;
+use crate::task::Task;
 use crate::worker::{Handled, HandlerError};
 
 /// Which instances a `drush cron` fan-out selects.

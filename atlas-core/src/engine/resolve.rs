@@ -289,11 +289,12 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::batch::Batch;
     use crate::clock::ManualClock;
     use crate::model::{Body, RouteType};
     use crate::secrets::{generate_password, SecretKey};
     use crate::service::ServiceConfig;
-    use crate::store::{Batch, Store};
+    use crate::store::Store;
     use crate::testing::fixtures;
     use crate::MemoryStore;
 

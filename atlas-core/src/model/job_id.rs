@@ -30,4 +30,3 @@ impl FromStr for JobId {
         Id::parse(s).map(JobId)
     }
 }
-

@@ -13,15 +13,15 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use tracing::{error, info};
 
+use crate::batch::Batch;
 use crate::clock::Clock;
 use crate::error::StoreError;
 use crate::jobs::{Job, JobStatus};
 use crate::model::Timestamp;
 use crate::query::{Filter, FindQuery, Op, Operand, Paging, SortKey};
 use crate::scheduler::{PeriodicTask, Schedule};
-use crate::store::{Batch, Store};
+use crate::store::Store;
 use crate::task::Task;
-
 
 /// One task's schedule and last run, as `/jobs`-style readers show it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

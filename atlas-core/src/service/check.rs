@@ -9,11 +9,11 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::schema::issues::{self as msg, Issues};
-use crate::schema::{unique_keys, Kind, Rules, Schema, UniqueKey};
 use crate::error::StoreError;
 use crate::model::{Body, Id, Resource};
 use crate::query::{Filter, FindQuery};
+use crate::schema::issues::{self as msg, Issues};
+use crate::schema::{unique_keys, Kind, Rules, Schema, UniqueKey};
 use crate::store::Store;
 
 /// Checks `body` (as it will be stored) against the live records of the
@@ -240,8 +240,8 @@ fn touches(patch: &Body, path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::batch::Batch;
     use crate::model::Timestamp;
-    use crate::store::Batch;
     use crate::MemoryStore;
     use serde_json::json;
 

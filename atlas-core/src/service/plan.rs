@@ -1,8 +1,8 @@
 //! [`Plan`]: the extra writes and jobs a hook adds around the main write of
 //! an operation.
 
+use crate::batch::Write;
 use crate::model::Timestamp;
-use crate::store::Write;
 use crate::task::Task;
 
 /// Writes a hook adds: `before` the main write (un-currenting the previous

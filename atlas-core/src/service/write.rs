@@ -6,6 +6,7 @@
 
 use serde_json::Value;
 
+use crate::batch::{Batch, Committed, Write, Written};
 use crate::error::StoreError;
 use crate::model::{merge_patch, Doc, Etag, Id, Resource};
 use crate::schema::{self, issues as msg, Issues};
@@ -14,7 +15,7 @@ use crate::service::hooks::{self, Ctx};
 use crate::service::plan::Plan;
 use crate::service::read::redact;
 use crate::service::{Actor, Invalid, Service, ServiceError};
-use crate::store::{Batch, Committed, StoreExt, Write, Written};
+use crate::store::StoreExt;
 
 /// The operator guide updates an instance's code with
 /// `{"meta": {"core": …, "profile": …}}`, while the schema keeps them under

@@ -9,12 +9,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use serde_json::Value;
 
+use crate::batch::{Batch, Committed, Write, Written};
 use crate::error::StoreError;
-use crate::jobs::{Job, JobId, JobStatus, LeaseSpec, Outcome};
+use crate::jobs::{Job, JobId, JobStatus, LeaseSpec};
 use crate::model::{canonical_json, merge_patch, Doc, Id, Resource, Timestamp};
 use crate::query::{select, FindQuery};
 use crate::schema::{unique_keys, unique_values, UniqueValues};
-use crate::store::{Batch, Committed, FindPage, JobPage, Store, Write, Written};
+use crate::store::Outcome;
+use crate::store::{FindPage, JobPage, Store};
 
 /// Backend name used in [`StoreError::Backend`].
 const BACKEND: &str = "memory";
@@ -442,7 +444,7 @@ impl Store for MemoryStore {
                 owner: outcome.owner,
             });
         }
-        finished.finish(&outcome);
+        finished.finish(outcome.now, &outcome.result);
         let mut scratch = Scratch::new(&state);
         scratch.apply(outcome.follow_up)?;
         let mut changes = scratch.into_changes();

@@ -38,42 +38,84 @@ fn code_spec() -> CodeSpec {
 /// Every kind as stored today, with the task it decodes to.
 fn stored() -> Vec<(&'static str, Value, Task)> {
     vec![
-        ("provision", json!({"instance": I}), Task::Provision { instance: id(I) }),
+        (
+            "provision",
+            json!({"instance": I}),
+            Task::Provision { instance: id(I) },
+        ),
         (
             "install_assign",
             json!({"instance": I, "from": "available"}),
-            Task::Assign { instance: id(I), from: Some(Status::Available) },
+            Task::Assign {
+                instance: id(I),
+                from: Some(Status::Available),
+            },
         ),
         (
             "launch",
             json!({"instance": I, "from": "installed"}),
-            Task::Launch { instance: id(I), from: Some(Status::Installed) },
+            Task::Launch {
+                instance: id(I),
+                from: Some(Status::Installed),
+            },
         ),
         (
             "take_down",
             json!({"instance": I, "from": "launched"}),
-            Task::TakeDown { instance: id(I), from: Some(Status::Launched) },
+            Task::TakeDown {
+                instance: id(I),
+                from: Some(Status::Launched),
+            },
         ),
         (
             "restore",
             json!({"instance": I, "from": "down"}),
-            Task::Restore { instance: id(I), from: Some(Status::Down) },
+            Task::Restore {
+                instance: id(I),
+                from: Some(Status::Down),
+            },
         ),
-        ("instance_switch_code", json!({"instance": I}), Task::SwitchCode { instance: id(I) }),
-        ("instance_write_settings", json!({"instance": I}), Task::WriteSettings { instance: id(I) }),
-        ("instance_remove", json!({"instance": I}), Task::RemoveInstance { instance: id(I) }),
-        ("code_deploy", json!({"code": C}), Task::DeployCode { code: id(C) }),
+        (
+            "instance_switch_code",
+            json!({"instance": I}),
+            Task::SwitchCode { instance: id(I) },
+        ),
+        (
+            "instance_write_settings",
+            json!({"instance": I}),
+            Task::WriteSettings { instance: id(I) },
+        ),
+        (
+            "instance_remove",
+            json!({"instance": I}),
+            Task::RemoveInstance { instance: id(I) },
+        ),
+        (
+            "code_deploy",
+            json!({"code": C}),
+            Task::DeployCode { code: id(C) },
+        ),
         (
             "code_update",
             json!({"code": C, "previous": spec_json()}),
-            Task::UpdateCode { code: id(C), previous: code_spec() },
+            Task::UpdateCode {
+                code: id(C),
+                previous: code_spec(),
+            },
         ),
-        ("code_remove", json!({"code": spec_json()}), Task::RemoveCode { code: code_spec() }),
+        (
+            "code_remove",
+            json!({"code": spec_json()}),
+            Task::RemoveCode { code: code_spec() },
+        ),
         ("routes_publish", json!({}), Task::PublishRoutes {}),
         (
             "command_run",
             json!({"command": C, "requested_by": "admin"}),
-            Task::RunCommand { command: id(C), requested_by: Some("admin".into()) },
+            Task::RunCommand {
+                command: id(C),
+                requested_by: Some("admin".into()),
+            },
         ),
         (
             "command_instance",
@@ -97,11 +139,17 @@ fn stored() -> Vec<(&'static str, Value, Task)> {
                 requested_by: Some("admin".into()),
             },
         ),
-        ("drush_cron", json!({"instance": I}), Task::DrushCron { instance: id(I) }),
+        (
+            "drush_cron",
+            json!({"instance": I}),
+            Task::DrushCron { instance: id(I) },
+        ),
         (
             "periodic",
             json!({"task": "pool_top_up"}),
-            Task::Periodic { task: PeriodicTask::PoolTopUp },
+            Task::Periodic {
+                task: PeriodicTask::PoolTopUp,
+            },
         ),
     ]
 }
@@ -130,7 +178,13 @@ fn every_task_encodes_to_its_stored_form_byte_for_byte() {
 #[test]
 fn lifecycle_jobs_written_without_from_still_decode() {
     let t = Task::decode("launch", &json!({"instance": I})).unwrap();
-    assert_eq!(t, Task::Launch { instance: id(I), from: None });
+    assert_eq!(
+        t,
+        Task::Launch {
+            instance: id(I),
+            from: None
+        }
+    );
 }
 
 #[test]
@@ -143,7 +197,10 @@ fn unknown_payload_fields_are_ignored() {
 fn an_unknown_kind_is_named() {
     let e = Task::decode("reticulate_splines", &json!({})).unwrap_err();
     assert!(matches!(e, TaskError::UnknownKind { .. }));
-    assert!(e.to_string().contains("unknown job kind 'reticulate_splines'"), "{e}");
+    assert!(
+        e.to_string().contains("unknown job kind 'reticulate_splines'"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -165,8 +222,14 @@ fn lifecycle_builds_the_task_of_each_work() {
         assert_eq!(t.instance(), Some(&id(I)));
         assert_eq!(Task::decode(t.kind(), &t.to_parts().1), Ok(t));
     }
-    assert_eq!(Task::lifecycle(Work::Assign, id(I), Status::Available).kind(), "install_assign");
-    assert_eq!(Task::lifecycle(Work::Restore, id(I), Status::Down).kind(), "restore");
+    assert_eq!(
+        Task::lifecycle(Work::Assign, id(I), Status::Available).kind(),
+        "install_assign"
+    );
+    assert_eq!(
+        Task::lifecycle(Work::Restore, id(I), Status::Down).kind(),
+        "restore"
+    );
 }
 
 #[test]
@@ -178,12 +241,23 @@ fn specs_carry_each_kinds_key_and_attempts() {
     assert_eq!(inst.max_attempts, crate::jobs::DEFAULT_MAX_ATTEMPTS);
 
     let cron = Task::DrushCron { instance: id(I) }.spec(now);
-    assert_eq!((cron.key.as_deref(), cron.max_attempts), (Some(format!("instance:{I}").as_str()), 1));
+    assert_eq!(
+        (cron.key.as_deref(), cron.max_attempts),
+        (Some(format!("instance:{I}").as_str()), 1)
+    );
 
-    let run = Task::RunCommand { command: id(C), requested_by: None }.spec(now);
+    let run = Task::RunCommand {
+        command: id(C),
+        requested_by: None,
+    }
+    .spec(now);
     assert_eq!((run.key, run.max_attempts), (None, 1));
 
-    let update = Task::UpdateCode { code: id(C), previous: code_spec() }.spec(now);
+    let update = Task::UpdateCode {
+        code: id(C),
+        previous: code_spec(),
+    }
+    .spec(now);
     assert_eq!(update.key.as_deref(), Some("code:express"));
     let remove = Task::RemoveCode { code: code_spec() }.spec(now);
     assert_eq!(remove.key.as_deref(), Some("code:express"));
@@ -192,7 +266,10 @@ fn specs_carry_each_kinds_key_and_attempts() {
     let publish = Task::PublishRoutes {}.spec(now);
     assert_eq!(publish.key.as_deref(), Some(ROUTES_KEY));
 
-    let periodic = Task::Periodic { task: PeriodicTask::CronLaunched }.spec(now);
+    let periodic = Task::Periodic {
+        task: PeriodicTask::CronLaunched,
+    }
+    .spec(now);
     assert_eq!(
         (periodic.key.as_deref(), periodic.max_attempts),
         (Some("periodic:cron_launched"), 2)

@@ -6,11 +6,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 
+use crate::batch::{Batch, Committed};
 use crate::error::StoreError;
-use crate::jobs::{Job, JobId, LeaseSpec, Outcome};
+use crate::jobs::{Job, JobId, LeaseSpec};
 use crate::model::{Doc, Id, Resource, Timestamp};
 use crate::query::FindQuery;
-use crate::store::{Batch, Committed, FindPage, JobPage, Store};
+use crate::store::Outcome;
+use crate::store::{FindPage, JobPage, Store};
 
 /// The error a [`FailingStore`] injects.
 #[derive(Debug, thiserror::Error)]

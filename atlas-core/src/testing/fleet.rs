@@ -4,9 +4,9 @@
 
 use serde_json::Value;
 
+use crate::batch::Batch;
 use crate::model::{Id, Resource, Status, Timestamp};
 use crate::service::{Actor, Service, ServiceError};
-use crate::store::Batch;
 use crate::testing::fixtures;
 
 /// Instances are inserted this many per batch.

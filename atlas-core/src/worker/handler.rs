@@ -6,8 +6,8 @@ use std::fmt;
 use async_trait::async_trait;
 use serde_json::Value;
 
+use crate::batch::Batch;
 use crate::jobs::Job;
-use crate::store::Batch;
 
 /// A successful attempt: a result to keep on the job and the records it
 /// changes (committed atomically with the job's success).

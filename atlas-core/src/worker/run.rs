@@ -10,10 +10,12 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tracing::{error, info, warn, Instrument};
 
+use crate::batch::Batch;
 use crate::clock::Clock;
 use crate::error::StoreError;
-use crate::jobs::{Job, JobFailure, JobId, LeaseSpec, Outcome};
-use crate::store::{Batch, Store};
+use crate::jobs::{Job, JobFailure, JobId, LeaseSpec};
+use crate::store::Outcome;
+use crate::store::Store;
 use crate::worker::{Handled, HandlerError, JobHandler, WorkerConfig};
 
 /// Runs jobs from a [`Store`]'s queue through a [`JobHandler`]. Cheap to

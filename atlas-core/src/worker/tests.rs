@@ -8,10 +8,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
+use crate::batch::Batch;
 use crate::clock::{Clock, ManualClock};
 use crate::jobs::{Job, JobId, JobSpec, JobStatus, LeaseSpec};
 use crate::model::{Id, Resource, Timestamp};
-use crate::store::{Batch, Store, StoreExt};
+use crate::store::{Store, StoreExt};
 use crate::worker::{Handled, HandlerError, JobHandler, Worker, WorkerConfig};
 use crate::MemoryStore;
 
@@ -327,7 +328,7 @@ impl Store for ClaimProbe {
     async fn history(&self, res: Resource, id: &Id) -> Result<Vec<crate::model::Doc>, crate::StoreError> {
         self.inner.history(res, id).await
     }
-    async fn commit(&self, batch: Batch) -> Result<crate::store::Committed, crate::StoreError> {
+    async fn commit(&self, batch: Batch) -> Result<crate::batch::Committed, crate::StoreError> {
         self.inner.commit(batch).await
     }
     async fn claim(&self, lease: &LeaseSpec, now: Timestamp) -> Result<Option<Job>, crate::StoreError> {
@@ -342,7 +343,7 @@ impl Store for ClaimProbe {
     async fn renew(&self, job: &JobId, owner: &str, until: Timestamp) -> Result<(), crate::StoreError> {
         self.inner.renew(job, owner, until).await
     }
-    async fn finish(&self, job: &JobId, outcome: crate::jobs::Outcome) -> Result<(), crate::StoreError> {
+    async fn finish(&self, job: &JobId, outcome: crate::store::Outcome) -> Result<(), crate::StoreError> {
         self.inner.finish(job, outcome).await
     }
     async fn requeue_expired(&self, now: Timestamp) -> Result<u64, crate::StoreError> {

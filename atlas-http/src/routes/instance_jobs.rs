@@ -7,7 +7,7 @@
 
 use atlas_core::model::{Id, Resource};
 use atlas_core::query::{Filter, FindQuery, SortKey};
-use atlas_core::store::Store;
+use atlas_core::Store;
 use axum::extract::{Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode};
@@ -37,7 +37,7 @@ async fn resolve(state: &AppState, id: &str) -> Result<Id, ApiError> {
         return match store.get(Resource::Instance, &parsed).await {
             Ok(Some(_)) => Ok(parsed),
             Ok(None) => Err(ApiError::NotFound),
-            Err(e) => Err(ApiError::from(atlas_core::service::ServiceError::from(e))),
+            Err(e) => Err(ApiError::from(atlas_core::ServiceError::from(e))),
         };
     }
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {

@@ -4,8 +4,8 @@
 //! per-instance outcome). Job results may hold command output, so this view
 //! needs credentials.
 
-use atlas_core::jobs::Job;
 use atlas_core::query::FindQuery;
+use atlas_core::Job;
 use axum::extract::{Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode};

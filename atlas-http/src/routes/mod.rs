@@ -20,7 +20,7 @@ pub(crate) mod resources;
 
 use atlas_core::model::{Doc, Etag, Timestamp};
 use atlas_core::query::{parse_embedded, parse_sort, parse_where, Paging, Projection};
-use atlas_core::service::Actor;
+use atlas_core::Actor;
 use axum::body::Body;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};

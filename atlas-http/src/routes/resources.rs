@@ -10,7 +10,7 @@
 
 use atlas_core::model::{Doc, Resource};
 use atlas_core::query::{FindQuery, Projection};
-use atlas_core::service::Version;
+use atlas_core::Version;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::request::Parts;

@@ -10,13 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use atlas_core::model::Timestamp;
-use atlas_core::notify::NullNotifier;
-use atlas_core::scheduler::{Schedule, Scheduler};
-use atlas_core::secrets::SecretKey;
-use atlas_core::service::{Service, ServiceConfig};
 use atlas_core::testing::{ManualClock, RecordingExecutor};
-use atlas_core::worker::{Worker, WorkerConfig};
 use atlas_core::Engine;
+use atlas_core::NullNotifier;
+use atlas_core::SecretKey;
+use atlas_core::{Schedule, Scheduler};
+use atlas_core::{Service, ServiceConfig};
+use atlas_core::{Worker, WorkerConfig};
 use atlas_http::{AppState, StaticUsers};
 use atlas_observe::testing::{BreakableStore, Exposition};
 use atlas_observe::{MeteredStore, Metrics, MetricsState, Readiness, METRICS_CONTENT_TYPE};

@@ -1,6 +1,6 @@
 //! `EmailNotifier` over SMTP.
 
-use atlas_core::notify::{Level, Notification, Notifier};
+use atlas_core::{Level, Notification, Notifier};
 use atlas_notify::{EmailConfig, EmailNotifier, SmtpTls};
 
 use crate::helpers::SmtpSink;

@@ -4,13 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use atlas_core::jobs::{JobStatus, DEFAULT_MAX_ATTEMPTS};
 use atlas_core::model::{Environment, Id, Resource};
 use atlas_core::query::{Filter, FindQuery};
-use atlas_core::service::{Actor, ServiceConfig};
 use atlas_core::testing::{fixtures, ManualClock, RecordingExecutor};
-use atlas_core::worker::WorkerConfig;
+use atlas_core::WorkerConfig;
+use atlas_core::{Actor, ServiceConfig};
 use atlas_core::{App, AppConfig, Batch, Clock, MemoryStore, Store};
+use atlas_core::{JobStatus, DEFAULT_MAX_ATTEMPTS};
 use atlas_notify::NotifyConfig;
 use serde_json::json;
 

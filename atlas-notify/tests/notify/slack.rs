@@ -1,6 +1,6 @@
 //! `SlackNotifier` over HTTP.
 
-use atlas_core::notify::{Level, Notification, Notifier};
+use atlas_core::{Level, Notification, Notifier};
 use atlas_notify::{MinLevel, SlackConfig, SlackNotifier};
 use hyper::StatusCode;
 

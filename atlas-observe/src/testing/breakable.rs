@@ -4,12 +4,12 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use atlas_core::error::StoreError;
-use atlas_core::jobs::{Job, JobId, LeaseSpec, Outcome};
 use atlas_core::model::{Doc, Id, Resource, Timestamp};
 use atlas_core::query::FindQuery;
-use atlas_core::store::{Batch, Committed, FindPage, JobPage, Store};
 use atlas_core::MemoryStore;
+use atlas_core::StoreError;
+use atlas_core::{Batch, Committed, FindPage, JobPage, Store};
+use atlas_core::{Job, JobId, LeaseSpec, Outcome};
 
 /// A [`MemoryStore`]; once [`BreakableStore::break_it`] is called every
 /// operation fails with [`StoreError::Backend`] (backend `"breakable"`).

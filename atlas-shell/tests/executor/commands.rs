@@ -8,7 +8,7 @@ use crate::helpers::{command, TestEnv};
 
 const SID: &str = "p1command0001";
 
-async fn provisioned() -> (TestEnv, atlas_core::executor::InstanceSpec) {
+async fn provisioned() -> (TestEnv, atlas_core::InstanceSpec) {
     let env = TestEnv::new();
     env.deploy_all().await;
     let spec = env.instance(SID);

@@ -1,7 +1,7 @@
 //! publish_routes in each format, reload, refusal.
 
-use atlas_core::executor::RouteMap;
 use atlas_core::model::{RouteStatus, RouteType};
+use atlas_core::RouteMap;
 use atlas_core::{ExecError, Executor};
 use atlas_shell::RouteMapFormat;
 

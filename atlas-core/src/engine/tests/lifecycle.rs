@@ -161,7 +161,13 @@ async fn lifecycle_work_for_an_instance_that_moved_on_succeeds_without_writes() 
     let before = h.raw(Resource::Instance, &id).await;
     h.exec.clear();
     let job = h
-        .enqueue(Task::Launch { instance: id, from: None }.spec(h.now()))
+        .enqueue(
+            Task::Launch {
+                instance: id,
+                from: None,
+            }
+            .spec(h.now()),
+        )
         .await;
     h.drain().await;
     let job = h.job(&job).await;
@@ -186,7 +192,13 @@ async fn lifecycle_work_for_a_deleted_instance_succeeds_without_writes() {
     h.store.commit(b).await.unwrap();
     h.exec.clear();
     let job = h
-        .enqueue(Task::TakeDown { instance: id, from: None }.spec(h.now()))
+        .enqueue(
+            Task::TakeDown {
+                instance: id,
+                from: None,
+            }
+            .spec(h.now()),
+        )
         .await;
     h.drain().await;
     assert_eq!(h.job(&job).await.status, JobStatus::Succeeded);

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::batch::Batch;
 use crate::clock::{Clock, ManualClock};
 use crate::engine::Engine;
 use crate::jobs::{Job, JobId, JobSpec, JobStatus};
@@ -19,10 +20,10 @@ use crate::model::{Body, Doc, Id, Instance, Resource, Status, Timestamp};
 use crate::notify::{Notification, Notifier, RecordingNotifier};
 use crate::query::{Filter, FindQuery};
 use crate::scheduler::PeriodicTask;
-use crate::task::Task;
 use crate::secrets::generate_password;
 use crate::service::{Actor, Service, ServiceConfig};
-use crate::store::{Batch, Store};
+use crate::store::Store;
+use crate::task::Task;
 use crate::testing::fixtures::{self, InstanceBuilder};
 use crate::testing::RecordingExecutor;
 use crate::worker::{JobHandler, Worker, WorkerConfig};

@@ -181,11 +181,7 @@ async fn cron_on_launched_runs_on_launched_express_instances_without_the_classes
     let job = h.run_periodic(PeriodicTask::CronLaunched).await;
     assert_eq!(sids_of(result(&job)), labelled(&sids, &["launched_plain"]));
     assert_eq!(h.exec.subjects_of("drush_cron"), [sids["launched_plain"].clone()]);
-    assert!(h
-        .jobs_of("drush_cron")
-        .await
-        .iter()
-        .all(|j| j.max_attempts == 1));
+    assert!(h.jobs_of("drush_cron").await.iter().all(|j| j.max_attempts == 1));
 }
 
 fn sids_of(r: &Value) -> BTreeSet<String> {
@@ -413,11 +409,7 @@ async fn up_to_date_statistics_send_no_warning() {
 async fn a_periodic_job_naming_no_known_task_fails_for_good() {
     let h = Harness::new();
     let id = h
-        .enqueue(JobSpec::new(
-            "periodic",
-            json!({"task": "defragment"}),
-            h.now(),
-        ))
+        .enqueue(JobSpec::new("periodic", json!({"task": "defragment"}), h.now()))
         .await;
     h.drain().await;
     let job = h.job(&id).await;

@@ -2,16 +2,15 @@
 //! un-currented in the same batch; POST deploys, PATCH redeploys, DELETE is
 //! refused while the item is in use, else removes it.
 
-
+use crate::batch::Write;
 use crate::code_rules::{self, uncurrent_patch};
 use crate::executor::CodeSpec;
 use crate::model::{Body, Code, Doc, Id, Resource, Sid};
 use crate::query::{Filter, FindQuery};
 use crate::service::hooks::{view_error, Ctx};
 use crate::service::plan::Plan;
-use crate::task::{code_key, Task};
 use crate::service::ServiceError;
-use crate::store::Write;
+use crate::task::{code_key, Task};
 
 /// Writes un-currenting every other current item of `code`'s name and type.
 async fn uncurrent_others(ctx: &Ctx<'_>, code: &Code, plan: &mut Plan) -> Result<(), ServiceError> {

@@ -1,6 +1,7 @@
 //! Command hooks: the `query` must parse as a `where`; PATCHing a command
 //! item runs it (the original's way), as does `execute`.
 
+use crate::batch::Batch;
 use crate::jobs::{JobId, JobSpec};
 use crate::model::{Body, Id, Resource};
 use crate::query::parse_where;
@@ -8,7 +9,7 @@ use crate::schema::Issues;
 use crate::service::hooks::Ctx;
 use crate::service::plan::Plan;
 use crate::service::{Actor, Service, ServiceError};
-use crate::store::{Batch, StoreExt};
+use crate::store::StoreExt;
 use crate::task::Task;
 
 pub(super) fn check_query(body: &Body, issues: &mut Issues) {

@@ -6,6 +6,7 @@
 use rand::Rng;
 use serde_json::{json, Value};
 
+use crate::batch::Write;
 use crate::code_rules;
 use crate::lifecycle::{self, TransitionContext};
 use crate::model::{Body, Code, CodeType, Doc, Id, Instance, Resource, Route, Sid, Status};
@@ -14,9 +15,9 @@ use crate::schema::Issues;
 use crate::secrets::generate_password;
 use crate::service::hooks::{view_error, Ctx};
 use crate::service::plan::Plan;
-use crate::task::Task;
 use crate::service::ServiceError;
-use crate::store::{StoreExt, Write};
+use crate::store::StoreExt;
+use crate::task::Task;
 
 /// Fields whose change means the settings files must be rewritten.
 const SETTINGS_FIELDS: &[&str] = &["settings", "path", "pool", "type", "routes", "environment"];

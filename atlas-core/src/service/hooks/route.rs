@@ -5,13 +5,14 @@
 
 use serde_json::json;
 
+use crate::batch::Write;
 use crate::lifecycle::{self, TransitionContext};
 use crate::model::{Body, Doc, Id, Instance, Resource, Route, RouteStatus, Status};
 use crate::service::hooks::{view_error, Ctx};
 use crate::service::plan::Plan;
-use crate::task::Task;
 use crate::service::ServiceError;
-use crate::store::{StoreExt, Write};
+use crate::store::StoreExt;
+use crate::task::Task;
 
 /// Applies the activation rule to `route` (as it will be stored, with id
 /// `id`). Returns whether the route stays active.

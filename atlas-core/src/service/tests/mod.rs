@@ -17,13 +17,14 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::batch::{Batch, Write, Written};
 use crate::clock::{Clock, ManualClock};
 use crate::jobs::Job;
 use crate::model::{Body, Doc, Id, Resource, Status, Timestamp};
 use crate::query::FindQuery;
 use crate::secrets::SecretKey;
 use crate::service::{Actor, Invalid, Service, ServiceConfig, ServiceError};
-use crate::store::{Batch, Store, StoreExt, Write, Written};
+use crate::store::{Store, StoreExt};
 use crate::MemoryStore;
 
 /// The time every test starts at.

@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use crate::batch::{Batch, Written};
 use crate::error::StoreError;
 use crate::jobs::JobSpec;
 use crate::model::{Doc, Resource};
-use crate::store::{Batch, Store, Written};
+use crate::store::Store;
 use crate::testing::fixtures;
 
 use super::{all_jobs, at, body, commit_ok, current, first_doc, id, insert, update};
@@ -265,19 +266,19 @@ pub async fn stale_etag_is_refused(store: Arc<dyn Store>) {
     let v2 = update(s, Resource::Code, &v1, json!({"meta": {"label": "GA"}}), at(1)).await;
     let stale = Some(v1.etag.clone());
     let writes = [
-        crate::store::Write::Update {
+        crate::batch::Write::Update {
             res: Resource::Code,
             id: v1.id,
             patch: body(json!({"git_url": "https://example.org/x.git"})),
             expect: stale.clone(),
         },
-        crate::store::Write::Replace {
+        crate::batch::Write::Replace {
             res: Resource::Code,
             id: v1.id,
             body: fixtures::code().build(),
             expect: stale.clone(),
         },
-        crate::store::Write::Delete {
+        crate::batch::Write::Delete {
             res: Resource::Code,
             id: v1.id,
             expect: stale.clone(),

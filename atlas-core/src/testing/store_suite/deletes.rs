@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use crate::batch::Batch;
 use crate::error::StoreError;
 use crate::model::{Id, Resource};
 use crate::query::{Filter, FindQuery, Op};
-use crate::store::{Batch, Store};
+use crate::store::Store;
 use crate::testing::fixtures;
 
 use super::{at, body, commit_ok, current, delete, field, find, first_doc, id, insert, query};
@@ -95,10 +96,10 @@ pub async fn writes_to_deleted_records_are_refused(store: Arc<dyn Store>) {
     let s = &*store;
     let v1 = insert(s, Resource::Instance, id(1), fixtures::instance().build(), at(0)).await;
     let v2 = delete(s, Resource::Instance, &v1, at(1)).await;
-    let cases: Vec<(Id, crate::store::Write)> = vec![
+    let cases: Vec<(Id, crate::batch::Write)> = vec![
         (
             v1.id,
-            crate::store::Write::Update {
+            crate::batch::Write::Update {
                 res: Resource::Instance,
                 id: v1.id,
                 patch: body(json!({"status": "available"})),
@@ -107,7 +108,7 @@ pub async fn writes_to_deleted_records_are_refused(store: Arc<dyn Store>) {
         ),
         (
             v1.id,
-            crate::store::Write::Update {
+            crate::batch::Write::Update {
                 res: Resource::Instance,
                 id: v1.id,
                 patch: body(json!({"status": "available"})),
@@ -116,7 +117,7 @@ pub async fn writes_to_deleted_records_are_refused(store: Arc<dyn Store>) {
         ),
         (
             v1.id,
-            crate::store::Write::Replace {
+            crate::batch::Write::Replace {
                 res: Resource::Instance,
                 id: v1.id,
                 body: fixtures::instance().build(),
@@ -125,7 +126,7 @@ pub async fn writes_to_deleted_records_are_refused(store: Arc<dyn Store>) {
         ),
         (
             id(9),
-            crate::store::Write::Update {
+            crate::batch::Write::Update {
                 res: Resource::Instance,
                 id: id(9),
                 patch: body(json!({"status": "available"})),
@@ -134,7 +135,7 @@ pub async fn writes_to_deleted_records_are_refused(store: Arc<dyn Store>) {
         ),
         (
             id(9),
-            crate::store::Write::Replace {
+            crate::batch::Write::Replace {
                 res: Resource::Instance,
                 id: id(9),
                 body: fixtures::instance().build(),
@@ -143,7 +144,7 @@ pub async fn writes_to_deleted_records_are_refused(store: Arc<dyn Store>) {
         ),
         (
             id(9),
-            crate::store::Write::Delete {
+            crate::batch::Write::Delete {
                 res: Resource::Instance,
                 id: id(9),
                 expect: None,
@@ -152,7 +153,7 @@ pub async fn writes_to_deleted_records_are_refused(store: Arc<dyn Store>) {
         // Same id, other resource.
         (
             v1.id,
-            crate::store::Write::Delete {
+            crate::batch::Write::Delete {
                 res: Resource::Route,
                 id: v1.id,
                 expect: None,

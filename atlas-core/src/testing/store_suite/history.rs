@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use crate::batch::Batch;
 use crate::error::StoreError;
 use crate::model::Resource;
-use crate::store::{Batch, Store};
+use crate::store::Store;
 use crate::testing::fixtures;
 
 use super::{at, commit_ok, delete, first_doc, id, insert, update};

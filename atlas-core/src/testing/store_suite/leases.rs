@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use crate::batch::Batch;
 use crate::error::StoreError;
 use crate::jobs::{JobId, JobSpec, JobStatus};
-use crate::store::{Batch, Store};
+use crate::store::Store;
 
 use super::{at, claim, enqueue, id, job, succeeded};
 

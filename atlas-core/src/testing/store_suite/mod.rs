@@ -36,10 +36,13 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::jobs::{Job, JobFailure, JobId, JobSpec, LeaseSpec, Outcome};
+use crate::store::Outcome;
+
+use crate::batch::{Batch, Committed};
+use crate::jobs::{Job, JobFailure, JobId, JobSpec, LeaseSpec};
 use crate::model::{Body, Doc, Id, Resource, Timestamp};
 use crate::query::{Filter, FindQuery, Op, Operand, Pattern, SortKey};
-use crate::store::{Batch, Committed, Store, StoreExt};
+use crate::store::{Store, StoreExt};
 
 mod batches;
 mod deletes;
@@ -156,7 +159,7 @@ macro_rules! store_conformance {
             $(
                 #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $case() {
-                    let store: ::std::sync::Arc<dyn $crate::store::Store> =
+                    let store: ::std::sync::Arc<dyn $crate::Store> =
                         ::std::sync::Arc::new($make.await);
                     $crate::testing::store_suite::$case(store).await;
                 }

@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use crate::batch::Batch;
 use crate::error::StoreError;
 use crate::jobs::{JobId, JobSpec, JobStatus};
 use crate::model::{Doc, Resource};
 use crate::query::Filter;
-use crate::store::{Batch, Store};
+use crate::store::Store;
 use crate::testing::fixtures;
 
 use super::{at, body, claim, commit_ok, current, enqueue, failed, find_job_ids, id, job, query, succeeded};

@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::batch::Batch;
 use crate::jobs::{Job, JobId, JobSpec, JobStatus};
 use crate::model::Resource;
 use crate::query::{select, Filter, FindQuery, Op, Paging};
-use crate::store::{Batch, Store};
+use crate::store::Store;
 use crate::testing::fixtures;
 
 use super::{

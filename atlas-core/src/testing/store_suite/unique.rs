@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use crate::batch::Batch;
 use crate::error::StoreError;
 use crate::model::{Body, Id, Resource};
-use crate::store::{Batch, Store};
+use crate::store::Store;
 use crate::testing::fixtures;
 
 use super::{at, body, commit_ok, current, delete, id, insert};
