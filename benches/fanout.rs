@@ -25,12 +25,9 @@ use std::time::{Duration, Instant};
 use atlas_core::model::{Body, Id, Resource, Status, Timestamp};
 use atlas_core::query::{Filter, FindQuery, Paging};
 use atlas_core::testing::{fixtures, RecordingExecutor};
-use atlas_core::JobSpec;
-use atlas_core::PeriodicTask;
-use atlas_core::Task;
-use atlas_core::{App, AppConfig, MemoryStore};
-use atlas_core::{Batch, Store};
-use atlas_core::{Worker, WorkerConfig};
+use atlas_core::{
+    App, AppConfig, Batch, JobSpec, MemoryStore, PeriodicTask, Store, Task, Worker, WorkerConfig,
+};
 use atlas_sqlite::{SqliteConfig, SqliteStore};
 use serde_json::json;
 

@@ -26,10 +26,7 @@ use std::time::Instant;
 use atlas_core::model::{Id, Resource, Status};
 use atlas_core::query::{Filter, FindQuery};
 use atlas_core::testing::seed_fleet;
-use atlas_core::SecretKey;
-use atlas_core::Store;
-use atlas_core::{Actor, Service, ServiceConfig};
-use atlas_core::{MemoryStore, SystemClock};
+use atlas_core::{Actor, MemoryStore, SecretKey, Service, ServiceConfig, Store, SystemClock};
 use atlas_sqlite::{SqliteConfig, SqliteStore, Synchronous};
 use serde_json::json;
 

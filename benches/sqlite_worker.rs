@@ -17,10 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use atlas_core::{Batch, Store};
-use atlas_core::{Clock, SystemClock};
-use atlas_core::{Handled, HandlerError, JobHandler, Worker, WorkerConfig};
-use atlas_core::{Job, JobSpec};
+use atlas_core::{
+    Batch, Clock, Handled, HandlerError, Job, JobHandler, JobSpec, Store, SystemClock, Worker, WorkerConfig,
+};
 use atlas_sqlite::{SqliteConfig, SqliteStore};
 use serde_json::{json, Value};
 use tokio::sync::Notify;

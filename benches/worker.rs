@@ -11,11 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use atlas_core::MemoryStore;
-use atlas_core::{Batch, Store};
-use atlas_core::{Clock, SystemClock};
-use atlas_core::{Handled, HandlerError, JobHandler, Worker, WorkerConfig};
-use atlas_core::{Job, JobSpec};
+use atlas_core::{
+    Batch, Clock, Handled, HandlerError, Job, JobHandler, JobSpec, MemoryStore, Store, SystemClock, Worker,
+    WorkerConfig,
+};
 use serde_json::{json, Value};
 
 /// Succeeds at once with no result and no follow-up writes.

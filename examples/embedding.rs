@@ -10,8 +10,7 @@ use std::sync::Arc;
 
 use atlas::core::model::{Instance, Resource, Status};
 use atlas::core::testing::MockExecutor;
-use atlas::core::Actor;
-use atlas::core::{App, MemoryStore};
+use atlas::core::{Actor, App, MemoryStore};
 use serde_json::json;
 
 #[tokio::main]

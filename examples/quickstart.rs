@@ -20,9 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use atlas::core::model::Environment;
-use atlas::core::ServiceConfig;
-use atlas::core::WorkerConfig;
-use atlas::core::{App, AppConfig};
+use atlas::core::{App, AppConfig, ServiceConfig, WorkerConfig};
 use atlas::http::{AppState, HttpConfig, StaticUsers};
 use atlas::shell::{ShellConfig, ShellExecutor};
 use atlas::sqlite::{SqliteConfig, SqliteStore};

@@ -3,14 +3,12 @@
 //! (`ATLAS_HTTP__LISTEN=0.0.0.0:8080`; `__` separates sections). Each
 //! adapter owns its section's type; this module composes them.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use atlas_core::model::Environment;
-use atlas_core::ServiceConfig;
-use atlas_core::WorkerConfig;
-use atlas_core::{PeriodicTask, Schedule};
+pub use atlas_core::SchedulerConfig;
+use atlas_core::{AppConfig, ServiceConfig, WorkerConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::telemetry::LogConfig;
@@ -49,47 +47,6 @@ pub struct SecretsConfig {
     /// rest (hex or base64). Relative paths are under `data_dir`; generated
     /// with mode 0600 on first start when absent. Default `secret.key`.
     pub key_file: Option<PathBuf>,
-}
-
-/// The `[scheduler]` section.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SchedulerConfig {
-    /// Whether this process runs the periodic tasks.
-    pub enabled: bool,
-    /// How often the scheduler looks for due tasks, in seconds.
-    pub tick_secs: u64,
-    /// Cron expressions overriding the default of a task, by task name
-    /// (`pool_top_up = "*/5 * * * *"`).
-    pub tasks: BTreeMap<String, String>,
-}
-
-impl Default for SchedulerConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            tick_secs: 30,
-            tasks: BTreeMap::new(),
-        }
-    }
-}
-
-impl SchedulerConfig {
-    /// The schedule with overrides applied.
-    ///
-    /// # Errors
-    /// An unknown task name or a bad cron expression.
-    pub fn schedule(&self) -> anyhow::Result<Schedule> {
-        let mut overrides = BTreeMap::new();
-        for (name, expr) in &self.tasks {
-            let task: PeriodicTask = name.parse().with_context(|| {
-                let names: Vec<&str> = PeriodicTask::ALL.iter().map(|t| t.name()).collect();
-                format!("scheduler.tasks: use one of {}", names.join(", "))
-            })?;
-            overrides.insert(task, expr.clone());
-        }
-        Ok(Schedule::new(&overrides)?)
-    }
 }
 
 /// Everything `atlas` reads from configuration.
@@ -213,6 +170,15 @@ impl AtlasConfig {
         self
     }
 
+    /// What the app's service, worker and scheduler are configured with.
+    pub fn app_config(&self) -> AppConfig {
+        AppConfig {
+            service: self.service.clone(),
+            worker: self.worker.clone(),
+            scheduler: self.scheduler.clone(),
+        }
+    }
+
     /// The key file path.
     pub fn key_file(&self) -> PathBuf {
         let p = self
@@ -246,6 +212,7 @@ fn absolute(p: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use atlas_core::PeriodicTask;
 
     /// `section.key` of every setting written (or commented out) in the
     /// default file.
@@ -390,6 +357,6 @@ mod tests {
         s.tasks.insert("pool_top_up".into(), "*/1 * * * *".into());
         assert!(s.schedule().is_ok());
         s.tasks.insert("pool_refill".into(), "*/1 * * * *".into());
-        assert!(format!("{:#}", s.schedule().unwrap_err()).contains("pool_top_up"));
+        assert!(s.schedule().unwrap_err().to_string().contains("pool_top_up"));
     }
 }

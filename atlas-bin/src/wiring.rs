@@ -1,14 +1,11 @@
-//! Builds the ports from configuration: the only place that chooses the
-//! `Store`, `Executor`, `Clock` and `Notifier` implementations.
+//! Builds Atlas from configuration: the only place that chooses the
+//! `Store`, `Executor`, `Clock` and `Notifier` implementations and wires
+//! them into an [`App`] (`atlas serve` and `atlas worker` share it).
 
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use atlas_core::Notifier;
-use atlas_core::SecretKey;
-use atlas_core::Service;
-use atlas_core::{Clock, SystemClock};
-use atlas_core::{Executor, MemoryStore, Store};
+use atlas_core::{App, Clock, Executor, MemoryStore, Notifier, SecretKey, Store, SystemClock};
 use atlas_sqlite::SqliteStore;
 
 use crate::config::{AtlasConfig, Backend};
@@ -110,7 +107,19 @@ pub fn metered(store: Arc<dyn Store>, metrics: &atlas_observe::Metrics) -> Arc<d
     atlas_observe::MeteredStore::shared(store, metrics.clone())
 }
 
-/// The API service over `store`.
-pub fn service(cfg: &AtlasConfig, store: Arc<dyn Store>, key: SecretKey) -> Service {
-    Service::new(store, clock(), key, cfg.service.clone())
+/// Atlas over `store`: the service, and the worker and scheduler with the
+/// configured executor and notifier.
+///
+/// # Errors
+/// An invalid `[shell]`, `[notify]` or `[scheduler]` setting; roots that
+/// cannot be created.
+pub fn app(cfg: &AtlasConfig, store: Arc<dyn Store>, key: SecretKey) -> anyhow::Result<App> {
+    App::builder(store)
+        .executor(executor(cfg)?)
+        .notifier(notifier(cfg)?)
+        .clock(clock())
+        .secret_key(key)
+        .config(cfg.app_config())
+        .build()
+        .context("the [scheduler] configuration is invalid")
 }

@@ -31,10 +31,7 @@ use std::time::{Duration, Instant};
 
 use atlas_core::model::Status;
 use atlas_core::testing::seed_fleet;
-use atlas_core::SecretKey;
-use atlas_core::Store;
-use atlas_core::{MemoryStore, SystemClock};
-use atlas_core::{Service, ServiceConfig};
+use atlas_core::{MemoryStore, SecretKey, Service, ServiceConfig, Store, SystemClock};
 use atlas_http::{hash_password, AppState, HttpConfig, StaticUsers};
 use atlas_sqlite::SqliteStore;
 use base64::Engine as _;

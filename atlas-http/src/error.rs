@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use atlas_core::query::QueryError;
 use atlas_core::schema::Issues;
-use atlas_core::StoreError;
-use atlas_core::{Invalid, ServiceError};
+use atlas_core::{Invalid, ServiceError, StoreError};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};

@@ -10,10 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use atlas_core::model::{Id, Resource};
-use atlas_core::Clock;
-use atlas_core::Scheduler;
-use atlas_core::Store;
-use atlas_core::Worker;
+use atlas_core::{Clock, Scheduler, Store, Worker};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};

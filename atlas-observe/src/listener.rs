@@ -6,8 +6,7 @@ use std::future::Future;
 use std::io;
 use std::sync::Arc;
 
-use atlas_core::Scheduler;
-use atlas_core::Store;
+use atlas_core::{Scheduler, Store};
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -9,9 +9,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use atlas_core::model::{Doc, Id, Resource, Timestamp};
 use atlas_core::query::FindQuery;
-use atlas_core::StoreError;
-use atlas_core::{Batch, Committed, FindPage, JobPage, Store};
-use atlas_core::{Job, JobId, LeaseSpec, Outcome};
+use atlas_core::{Batch, Committed, FindPage, Job, JobId, JobPage, LeaseSpec, Outcome, Store, StoreError};
 
 use crate::metrics::Metrics;
 

@@ -39,9 +39,7 @@ use std::time::{Duration, Instant};
 
 use atlas_core::model::{Resource, Status};
 use atlas_core::query::{Filter, FindQuery, Paging};
-use atlas_core::Scheduler;
-use atlas_core::Store;
-use atlas_core::{Job, JobId, JobStatus, Outcome};
+use atlas_core::{Job, JobId, JobStatus, Outcome, Scheduler, Store};
 use axum::http::{Method, StatusCode};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;

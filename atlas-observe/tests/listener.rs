@@ -9,12 +9,7 @@ use std::time::Duration;
 
 use atlas_core::model::Timestamp;
 use atlas_core::testing::{ManualClock, RecordingExecutor};
-use atlas_core::Engine;
-use atlas_core::NullNotifier;
-use atlas_core::SecretKey;
-use atlas_core::{Schedule, Scheduler};
-use atlas_core::{Service, ServiceConfig};
-use atlas_core::{Worker, WorkerConfig};
+use atlas_core::{App, Scheduler, SecretKey, Worker};
 use atlas_observe::testing::{BreakableStore, Exposition};
 use atlas_observe::{serve_metrics, MeteredStore, Metrics, MetricsState, Readiness, METRICS_CONTENT_TYPE};
 use reqwest::StatusCode;
@@ -42,24 +37,16 @@ impl Observed {
         let clock = Arc::new(ManualClock::at(Timestamp::from_unix(
             Timestamp::now().unix_seconds(),
         )));
-        let service = Service::new(
-            store.clone(),
-            clock.clone(),
-            SecretKey::from_bytes([7; 32]),
-            ServiceConfig::default(),
+        let app = App::builder(store.clone())
+            .executor(Arc::new(RecordingExecutor::new()))
+            .clock(clock.clone())
+            .secret_key(SecretKey::from_bytes([7; 32]))
+            .build()
+            .unwrap();
+        let (worker, scheduler) = (
+            app.worker().clone(),
+            app.scheduler().expect("the scheduler is on by default").clone(),
         );
-        let engine = Engine::new(
-            service,
-            Arc::new(RecordingExecutor::new()),
-            Arc::new(NullNotifier),
-        );
-        let worker = Worker::new(
-            store.clone(),
-            clock.clone(),
-            Arc::new(engine),
-            WorkerConfig::default(),
-        );
-        let scheduler = Scheduler::new(store.clone(), clock.clone(), Schedule::default());
         let readiness = Readiness::new(store.clone(), clock.clone());
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -6,8 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use atlas_core::CodeSpec;
-use atlas_core::ExecError;
+use atlas_core::{CodeSpec, ExecError};
 
 use crate::config::ShellConfig;
 use crate::fs::{

@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use atlas_core::ExecError;
-use atlas_core::{CommandOutput, CommandSpec};
+use atlas_core::{CommandOutput, CommandSpec, ExecError};
 
 use crate::config::ShellConfig;
 use crate::fs::{blocking, entry, Entry};

@@ -6,8 +6,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use atlas_core::DatabaseSpec;
-use atlas_core::ExecError;
+use atlas_core::{DatabaseSpec, ExecError};
 
 use crate::config::ShellConfig;
 use crate::paths::check_db_identifier;

@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use atlas_core::model::Sid;
-use atlas_core::{CodeSpec, CommandOutput, CommandSpec, InstanceSpec, RouteMap};
-use atlas_core::{ExecError, Executor};
+use atlas_core::{CodeSpec, CommandOutput, CommandSpec, ExecError, Executor, InstanceSpec, RouteMap};
 use tracing::Instrument;
 
 use crate::config::{ConfigError, ShellConfig};

@@ -20,8 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use atlas_core::model::RouteType;
-use atlas_core::ExecError;
-use atlas_core::{CodeSpec, InstanceSpec};
+use atlas_core::{CodeSpec, ExecError, InstanceSpec};
 
 use crate::config::ShellConfig;
 use crate::fs::{

@@ -6,8 +6,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use atlas_core::model::{CodeType, InstanceType, Pool, RouteType, Sid};
-use atlas_core::ExecError;
-use atlas_core::{CodeSpec, InstanceSpec, RouteSpec};
+use atlas_core::{CodeSpec, ExecError, InstanceSpec, RouteSpec};
 
 use crate::config::ShellConfig;
 

@@ -5,8 +5,7 @@
 use std::fmt::Write as _;
 
 use atlas_core::model::RouteStatus;
-use atlas_core::ExecError;
-use atlas_core::{RouteMap, RouteSpec};
+use atlas_core::{ExecError, RouteMap, RouteSpec};
 
 use crate::config::RouteMapFormat;
 use crate::paths::{check_regex_source, check_source, Source};

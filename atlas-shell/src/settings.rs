@@ -9,8 +9,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use atlas_core::model::{Pool, Status};
-use atlas_core::ExecError;
-use atlas_core::InstanceSpec;
+use atlas_core::{ExecError, InstanceSpec};
 use minijinja::value::{Value, ValueKind};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;

@@ -9,8 +9,7 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use atlas_core::model::{merge_patch, Doc, Etag, Id, Resource, Timestamp};
-use atlas_core::Committed;
-use atlas_core::StoreError;
+use atlas_core::{Committed, StoreError};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::Result;

@@ -8,8 +8,7 @@
 
 use std::sync::Arc;
 
-use atlas_core::BoxError;
-use atlas_core::StoreError;
+use atlas_core::{BoxError, StoreError};
 
 /// The backend name in the core errors this crate returns.
 const BACKEND: &str = "sqlite";

@@ -12,8 +12,7 @@
 use std::collections::BTreeSet;
 
 use atlas_core::model::{Body, Doc, Etag, Id, Resource, Timestamp};
-use atlas_core::{Batch, Committed, Write, Written};
-use atlas_core::{Job, JobId};
+use atlas_core::{Batch, Committed, Job, JobId, Write, Written};
 
 use crate::error::Result;
 use crate::migrations::packages;

@@ -6,8 +6,7 @@
 //! `MemoryStore`.
 
 use atlas_core::model::Timestamp;
-use atlas_core::StoreError;
-use atlas_core::{Job, JobId, LeaseSpec, Outcome};
+use atlas_core::{Job, JobId, LeaseSpec, Outcome, StoreError};
 use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{params_from_iter, Connection};
 use serde_json::Value;

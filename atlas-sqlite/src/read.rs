@@ -10,9 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use atlas_core::model::{Doc, Id, Resource};
 use atlas_core::query::{compare_docs, FindQuery};
-use atlas_core::Job;
-use atlas_core::StoreError;
-use atlas_core::{FindPage, JobPage};
+use atlas_core::{FindPage, Job, JobPage, StoreError};
 use rusqlite::{params_from_iter, Connection, ErrorCode, Row};
 use serde_json::Value;
 

@@ -10,9 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use atlas_core::model::{Doc, Id, Resource, Timestamp};
 use atlas_core::query::FindQuery;
-use atlas_core::StoreError;
-use atlas_core::{Batch, Committed, FindPage, JobPage, Store};
-use atlas_core::{Job, JobId, LeaseSpec, Outcome};
+use atlas_core::{Batch, Committed, FindPage, Job, JobId, JobPage, LeaseSpec, Outcome, Store, StoreError};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::apply;

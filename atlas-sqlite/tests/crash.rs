@@ -18,8 +18,7 @@ use std::time::{Duration, Instant};
 
 use atlas_core::model::{Id, Resource, Timestamp};
 use atlas_core::query::{Filter, FindQuery};
-use atlas_core::JobSpec;
-use atlas_core::{Batch, Store};
+use atlas_core::{Batch, JobSpec, Store};
 use atlas_sqlite::{SqliteConfig, SqliteStore};
 use rand::Rng;
 use serde_json::json;

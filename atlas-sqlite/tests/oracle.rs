@@ -13,8 +13,7 @@ use std::time::Duration;
 
 use atlas_core::model::{Body, Doc, Id, Resource, Timestamp};
 use atlas_core::query::{select, Filter, FindQuery, Op, Operand, Paging, Pattern, SortKey};
-use atlas_core::{Batch, Store};
-use atlas_core::{JobFailure, JobSpec, LeaseSpec, Outcome};
+use atlas_core::{Batch, JobFailure, JobSpec, LeaseSpec, Outcome, Store};
 use atlas_sqlite::SqliteStore;
 use proptest::prelude::*;
 use proptest::sample::select as pick;

@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use atlas_core::model::{Etag, Id, Resource, Timestamp};
 use atlas_core::query::{Filter, FindQuery};
-use atlas_core::StoreError;
-use atlas_core::{Batch, Store};
+use atlas_core::{Batch, Store, StoreError};
 use atlas_sqlite::{SqliteConfig, SqliteStore, Synchronous, SCHEMA_VERSION};
 use serde_json::json;
 

@@ -4,21 +4,21 @@
 //! `/readyz`).
 
 use anyhow::Context;
-use atlas_core::Service;
+use atlas_core::App;
 use atlas_observe::{Metrics, MetricsState, Readiness};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::cmd::worker::Background;
 use crate::config::AtlasConfig;
 
-/// The readiness of a process running `bg`: the store answers, the worker
-/// loop beats, and the scheduler (when enabled) ticks.
-pub(crate) fn readiness(svc: &Service, bg: &Background) -> Readiness {
-    let mut r = Readiness::new(svc.store().clone(), svc.clock().clone()).worker(&bg.worker);
-    if let Some((scheduler, every)) = &bg.scheduler {
-        r = r.scheduler(scheduler, *every);
+/// The readiness of a process running `app`: the store answers, the
+/// worker loop beats, and the scheduler (when enabled) ticks.
+pub(crate) fn readiness(app: &App) -> Readiness {
+    let svc = app.service();
+    let mut r = Readiness::new(svc.store().clone(), svc.clock().clone()).worker(app.worker());
+    if let Some(scheduler) = app.scheduler() {
+        r = r.scheduler(scheduler, app.tick());
     }
     r
 }
@@ -45,8 +45,7 @@ pub(crate) async fn bind(cfg: &AtlasConfig) -> anyhow::Result<Option<TcpListener
 pub(crate) fn spawn(
     listener: Option<TcpListener>,
     metrics: Metrics,
-    svc: &Service,
-    bg: &Background,
+    app: &App,
     readiness: Readiness,
     stop: watch::Receiver<bool>,
 ) -> Option<JoinHandle<std::io::Result<()>>> {
@@ -56,8 +55,8 @@ pub(crate) fn spawn(
     }
     let state = MetricsState {
         metrics,
-        store: svc.store().clone(),
-        scheduler: bg.scheduler.as_ref().map(|(s, _)| s.clone()),
+        store: app.service().store().clone(),
+        scheduler: app.scheduler().cloned(),
         readiness,
     };
     Some(tokio::spawn(atlas_observe::serve_metrics(

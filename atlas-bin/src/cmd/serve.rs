@@ -7,7 +7,6 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::cmd::observe;
-use crate::cmd::worker::Background;
 use crate::config::AtlasConfig;
 use crate::users::{UsersFile, FIRST_USER};
 use crate::wiring;
@@ -26,10 +25,8 @@ pub async fn run(mut cfg: AtlasConfig, listen: Option<String>) -> anyhow::Result
     wiring::ensure_dir(&cfg.data_dir)?;
     let metrics = atlas_observe::Metrics::new();
     let store = wiring::metered(wiring::store(&cfg).await?, &metrics);
-    let key = wiring::secret_key(&cfg)?;
-    let svc = wiring::service(&cfg, store, key);
-    let bg = Background::build(&cfg, &svc)?;
-    let readiness = observe::readiness(&svc, &bg);
+    let app = wiring::app(&cfg, store, wiring::secret_key(&cfg)?)?;
+    let readiness = observe::readiness(&app);
 
     let users = UsersFile::at(cfg.users_file());
     if let Some(password) = users.ensure_first_user()? {
@@ -42,7 +39,7 @@ pub async fn run(mut cfg: AtlasConfig, listen: Option<String>) -> anyhow::Result
     let mut known = users.load()?.users;
     known.extend(cfg.http.users.clone());
     let auth = Arc::new(atlas_http::StaticUsers::new(known).context("a user's password hash is invalid")?);
-    let state = atlas_http::AppState::new(svc.clone(), auth, cfg.http.clone())
+    let state = atlas_http::AppState::new(app.service().clone(), auth, cfg.http.clone())
         .with_metrics(metrics.clone())
         .with_readiness(readiness.clone());
 
@@ -57,8 +54,12 @@ pub async fn run(mut cfg: AtlasConfig, listen: Option<String>) -> anyhow::Result
     );
 
     let stop = super::shutdown_signal();
-    let served = observe::spawn(metrics_listener, metrics, &svc, &bg, readiness, stop.clone());
-    let background = tokio::spawn(bg.run(stop.clone()));
+    let served = observe::spawn(metrics_listener, metrics, &app, readiness, stop.clone());
+    let background = tokio::spawn({
+        let app = app.clone();
+        let stop = stop.clone();
+        async move { app.run(super::until(stop)).await }
+    });
     atlas_http::serve(listener, state, super::until(stop))
         .await
         .context("the HTTP server failed")?;

@@ -11,12 +11,7 @@ use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use atlas_core::model::Timestamp;
 use atlas_core::testing::{ManualClock, RecordingExecutor};
-use atlas_core::Engine;
-use atlas_core::NullNotifier;
-use atlas_core::SecretKey;
-use atlas_core::Store;
-use atlas_core::{Service, ServiceConfig};
-use atlas_core::{Worker, WorkerConfig};
+use atlas_core::{App, AppConfig, SecretKey, Store};
 use atlas_http::{AppState, Authenticator, HttpConfig, StaticUsers};
 use atlas_sqlite::SqliteStore;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -74,18 +69,23 @@ impl TestAppBuilder {
         let clock = Arc::new(ManualClock::at(Timestamp::from_unix(
             Timestamp::now().unix_seconds(),
         )));
-        let service = Service::new(
-            store.clone(),
-            clock.clone(),
-            SecretKey::from_bytes([7; 32]),
-            ServiceConfig::default(),
-        );
+        let executor = RecordingExecutor::new();
+        let mut config = AppConfig::default();
+        // Tests run jobs with `settle`; nothing runs by itself.
+        config.scheduler.enabled = false;
+        let app = App::builder(store.clone())
+            .executor(Arc::new(executor.clone()))
+            .clock(clock.clone())
+            .secret_key(SecretKey::from_bytes([7; 32]))
+            .config(config)
+            .build()
+            .unwrap();
         let auth = self.auth.unwrap_or_else(|| {
             Arc::new(
                 StaticUsers::new([(USER, cheap_hash(PASSWORD)), ("bob", cheap_hash("builder"))]).unwrap(),
             )
         });
-        let state = AppState::new(service.clone(), auth, self.config);
+        let state = AppState::new(app.service().clone(), auth, self.config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
@@ -99,10 +99,9 @@ impl TestAppBuilder {
         TestApp {
             addr,
             client,
-            service,
-            store,
             clock,
-            executor: RecordingExecutor::new(),
+            executor,
+            app,
             shutdown: Some(tx),
             handle,
             _dir: dir,
@@ -116,14 +115,12 @@ pub struct TestApp {
     pub addr: SocketAddr,
     /// A client with no default credentials.
     pub client: reqwest::Client,
-    /// The service behind it.
-    pub service: Service,
-    /// The store behind it.
-    pub store: Arc<dyn Store>,
     /// The clock the service reads.
     pub clock: Arc<ManualClock>,
     /// The executor `settle` runs jobs with.
     pub executor: RecordingExecutor,
+    /// The app behind the server (its worker runs only in `settle`).
+    pub app: App,
     shutdown: Option<oneshot::Sender<()>>,
     handle: JoinHandle<std::io::Result<()>>,
     _dir: tempfile::TempDir,
@@ -244,18 +241,7 @@ impl TestApp {
 
     /// Runs every queued job with the engine and the recording executor.
     pub async fn settle(&self) -> usize {
-        let engine = Engine::new(
-            self.service.clone(),
-            Arc::new(self.executor.clone()),
-            Arc::new(NullNotifier),
-        );
-        let worker = Worker::new(
-            self.store.clone(),
-            self.clock.clone(),
-            Arc::new(engine),
-            WorkerConfig::default(),
-        );
-        worker.drain().await.unwrap()
+        self.app.drain().await.unwrap()
     }
 
     /// Stops the server gracefully and waits for it.

@@ -11,12 +11,7 @@ use std::time::Duration;
 
 use atlas_core::model::Timestamp;
 use atlas_core::testing::{ManualClock, RecordingExecutor};
-use atlas_core::Engine;
-use atlas_core::NullNotifier;
-use atlas_core::SecretKey;
-use atlas_core::{Schedule, Scheduler};
-use atlas_core::{Service, ServiceConfig};
-use atlas_core::{Worker, WorkerConfig};
+use atlas_core::{App, Scheduler, SecretKey, Worker};
 use atlas_http::{AppState, StaticUsers};
 use atlas_observe::testing::{BreakableStore, Exposition};
 use atlas_observe::{MeteredStore, Metrics, MetricsState, Readiness, METRICS_CONTENT_TYPE};
@@ -50,24 +45,17 @@ impl ObservedApp {
         let clock = Arc::new(ManualClock::at(Timestamp::from_unix(
             Timestamp::now().unix_seconds(),
         )));
-        let service = Service::new(
-            store.clone(),
-            clock.clone(),
-            SecretKey::from_bytes([7; 32]),
-            ServiceConfig::default(),
+        let app = App::builder(store.clone())
+            .executor(Arc::new(RecordingExecutor::new()))
+            .clock(clock.clone())
+            .secret_key(SecretKey::from_bytes([7; 32]))
+            .build()
+            .unwrap();
+        let (worker, scheduler) = (
+            app.worker().clone(),
+            app.scheduler().expect("the scheduler is on by default").clone(),
         );
-        let engine = Engine::new(
-            service.clone(),
-            Arc::new(RecordingExecutor::new()),
-            Arc::new(NullNotifier),
-        );
-        let worker = Worker::new(
-            store.clone(),
-            clock.clone(),
-            Arc::new(engine),
-            WorkerConfig::default(),
-        );
-        let scheduler = Scheduler::new(store.clone(), clock.clone(), Schedule::default());
+        let service = app.service().clone();
         let mut readiness = Readiness::new(store.clone(), clock.clone());
         if heartbeats {
             readiness = readiness

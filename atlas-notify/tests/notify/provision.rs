@@ -7,10 +7,10 @@ use std::time::Duration;
 use atlas_core::model::{Environment, Id, Resource};
 use atlas_core::query::{Filter, FindQuery};
 use atlas_core::testing::{fixtures, ManualClock, RecordingExecutor};
-use atlas_core::WorkerConfig;
-use atlas_core::{Actor, ServiceConfig};
-use atlas_core::{App, AppConfig, Batch, Clock, MemoryStore, Store};
-use atlas_core::{JobStatus, DEFAULT_MAX_ATTEMPTS};
+use atlas_core::{
+    Actor, App, AppConfig, Batch, Clock, JobStatus, MemoryStore, ServiceConfig, Store, WorkerConfig,
+    DEFAULT_MAX_ATTEMPTS,
+};
 use atlas_notify::NotifyConfig;
 use serde_json::json;
 

@@ -6,10 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use async_trait::async_trait;
 use atlas_core::model::{Doc, Id, Resource, Timestamp};
 use atlas_core::query::FindQuery;
-use atlas_core::MemoryStore;
-use atlas_core::StoreError;
-use atlas_core::{Batch, Committed, FindPage, JobPage, Store};
-use atlas_core::{Job, JobId, LeaseSpec, Outcome};
+use atlas_core::{
+    Batch, Committed, FindPage, Job, JobId, JobPage, LeaseSpec, MemoryStore, Outcome, Store, StoreError,
+};
 
 /// A [`MemoryStore`]; once [`BreakableStore::break_it`] is called every
 /// operation fails with [`StoreError::Backend`] (backend `"breakable"`).

@@ -1,7 +1,6 @@
 //! deploy_code, update_code, remove_code.
 
-use atlas_core::ExecError;
-use atlas_core::Executor;
+use atlas_core::{ExecError, Executor};
 
 use crate::helpers::{link, TestEnv};
 

@@ -12,8 +12,7 @@ use std::time::Duration;
 use atlas_core::model::{
     CodeType, Environment, Id, InstanceType, Pool, RouteStatus, RouteType, Secret, Sid, Status,
 };
-use atlas_core::Executor;
-use atlas_core::{CodeSpec, CommandSpec, DatabaseSpec, InstanceSpec, RouteSpec, SiteSettings};
+use atlas_core::{CodeSpec, CommandSpec, DatabaseSpec, Executor, InstanceSpec, RouteSpec, SiteSettings};
 use atlas_shell::{ConfigSecret, RouteMapFormat, ShellConfig, ShellExecutor};
 use tempfile::TempDir;
 

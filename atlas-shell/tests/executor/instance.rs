@@ -4,8 +4,7 @@
 use std::os::unix::fs::MetadataExt;
 
 use atlas_core::model::{Pool, RouteStatus, RouteType, Status};
-use atlas_core::InstanceSpec;
-use atlas_core::{ExecError, Executor};
+use atlas_core::{ExecError, Executor, InstanceSpec};
 
 use crate::helpers::{is_real_dir, link, mode, route, TestEnv, ADMIN_PASSWORD};
 

@@ -1,8 +1,7 @@
 //! publish_routes in each format, reload, refusal.
 
 use atlas_core::model::{RouteStatus, RouteType};
-use atlas_core::RouteMap;
-use atlas_core::{ExecError, Executor};
+use atlas_core::{ExecError, Executor, RouteMap};
 use atlas_shell::RouteMapFormat;
 
 use crate::helpers::{route, TestEnv};
