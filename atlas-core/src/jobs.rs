@@ -3,19 +3,7 @@
 //! [`JobFailure`] (how a failed attempt ends) and the [`Backoff`] policy.
 //! The queue itself is the [`Store`](crate::Store)'s.
 //!
-//! # Contracts
-//! - A job is claimable when it is `queued`, its `run_at` has come, no other
-//!   job with the same `key` is `running`, and no job with the same `key`
-//!   created before it is still `queued` (per-key FIFO: the jobs of one
-//!   instance run one at a time, in order).
-//! - Claiming sets `running`, increments `attempts`, and leases the job to
-//!   the claimer until `now + lease.duration`.
-//! - Finishing applies the outcome and its follow-up batch atomically. A
-//!   failure with a retry time goes back to `queued` unless `attempts` has
-//!   reached `max_attempts`, in which case the job is `dead` (dead letter),
-//!   keeping its last error.
-//! - A running job whose lease expired is requeued by `requeue_expired` (or
-//!   dead-lettered when it has no attempts left).
+//! The life of a job is documented on [`Job`].
 
 use std::fmt;
 use std::time::Duration;
@@ -104,6 +92,20 @@ impl fmt::Display for JobStatus {
 }
 
 /// A job as the queue holds it.
+///
+/// # Life of a job
+/// - A job is claimable when it is `queued`, its `run_at` has come, no other
+///   job with the same `key` is `running`, and no job with the same `key`
+///   created before it is still `queued` (per-key FIFO: the jobs of one
+///   instance run one at a time, in order).
+/// - Claiming sets `running`, increments `attempts`, and leases the job to
+///   the claimer until `now + lease.duration`.
+/// - Finishing applies the outcome and its follow-up batch atomically. A
+///   failure with a retry time goes back to `queued` unless `attempts` has
+///   reached `max_attempts`, in which case the job is `dead` (dead letter),
+///   keeping its last error.
+/// - A running job whose lease expired is requeued by `requeue_expired` (or
+///   dead-lettered when it has no attempts left).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
     /// Id.

@@ -106,7 +106,7 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// [`StoreError::Backend`].
     async fn commit(&self, batch: Batch) -> Result<Committed, StoreError>;
 
-    /// Leases the next claimable job (see [`crate::jobs`]) to `lease.owner`.
+    /// Leases the next claimable job (see [`Job`](crate::Job)) to `lease.owner`.
     ///
     /// # Behavior
     /// Each job is handed to exactly one claimer. Oldest `run_at` first,
@@ -126,7 +126,7 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Records how an attempt ended and commits its follow-up batch, atomically.
     ///
     /// # Behavior
-    /// See [`crate::jobs`] for the resulting state. If the follow-up batch
+    /// See [`Job`](crate::Job) for the resulting state. If the follow-up batch
     /// fails nothing changes: the job stays running.
     ///
     /// # Errors
