@@ -54,6 +54,14 @@ impl Notification {
         self
     }
 
+    /// Adds a name/value field when there is a value.
+    pub fn field_if(self, name: impl Into<String>, value: Option<impl Into<String>>) -> Self {
+        match value {
+            Some(v) => self.field(name, v),
+            None => self,
+        }
+    }
+
     /// Sets the link.
     pub fn link(mut self, url: impl Into<String>) -> Self {
         self.link = Some(url.into());

@@ -26,7 +26,7 @@ use serde_json::Value;
 use crate::batch::{Batch, Committed};
 use crate::error::StoreError;
 use crate::jobs::{Job, JobFailure, JobId, LeaseSpec};
-use crate::model::{Doc, Id, Resource, Timestamp};
+use crate::model::{Doc, Etag, Id, Resource, Timestamp};
 use crate::query::FindQuery;
 
 /// How an attempt ended, with the records it changes: what a worker hands
@@ -42,6 +42,40 @@ pub struct Outcome {
     /// Writes committed atomically with the job's new state (an instance
     /// moving to `available`, say). Empty when there are none.
     pub follow_up: Batch,
+}
+
+/// The live record write number `write` of a batch targets (`found`, the
+/// current version of `res`/`id` or `None`), checked against the etag the
+/// write expects: the one rule every store applies to updates, replaces
+/// and deletes.
+///
+/// # Errors
+/// [`StoreError::WriteTargetMissing`] for a missing or deleted record;
+/// [`StoreError::PreconditionFailed`] for another etag.
+pub fn write_target<D: std::borrow::Borrow<Doc>>(
+    found: Option<D>,
+    write: usize,
+    res: Resource,
+    id: &Id,
+    expect: Option<&Etag>,
+) -> Result<D, StoreError> {
+    let doc = match found {
+        Some(d) if !d.borrow().deleted => d,
+        _ => return Err(StoreError::WriteTargetMissing { write, res, id: *id }),
+    };
+    if let Some(expected) = expect {
+        let etag = &doc.borrow().etag;
+        if expected != etag {
+            return Err(StoreError::PreconditionFailed {
+                write,
+                res,
+                id: *id,
+                expected: expected.to_string(),
+                found: etag.to_string(),
+            });
+        }
+    }
+    Ok(doc)
 }
 
 /// A page of records plus the total number matching.

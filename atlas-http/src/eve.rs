@@ -92,6 +92,14 @@ pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
     res
 }
 
+/// `200` with a page envelope and `X-Total-Count: total`.
+pub(crate) fn page_response(body: &Value, total: u64) -> Response {
+    let mut res = json_response(StatusCode::OK, body);
+    res.headers_mut()
+        .insert("x-total-count", HeaderValue::from(total));
+    res
+}
+
 /// `{"title": title, "href": href}`.
 pub(crate) fn link(title: &str, href: impl Into<String>) -> Value {
     let mut m = Map::with_capacity(2);

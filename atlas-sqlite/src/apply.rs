@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use atlas_core::model::{merge_patch, Doc, Etag, Id, Resource, Timestamp};
-use atlas_core::{Committed, StoreError};
+use atlas_core::{write_target, Committed, StoreError};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::Result;
@@ -186,23 +186,7 @@ fn live_target(
     id: &Id,
     expect: Option<&Etag>,
 ) -> Result<Doc> {
-    let doc = match load(conn, res, id)? {
-        Some(d) if !d.deleted => d,
-        _ => return Err(StoreError::WriteTargetMissing { write, res, id: *id }.into()),
-    };
-    if let Some(expected) = expect {
-        if *expected != doc.etag {
-            return Err(StoreError::PreconditionFailed {
-                write,
-                res,
-                id: *id,
-                expected: expected.to_string(),
-                found: doc.etag.to_string(),
-            }
-            .into());
-        }
-    }
-    Ok(doc)
+    Ok(write_target(load(conn, res, id)?, write, res, id, expect)?)
 }
 
 fn insert(conn: &Connection, write: usize, rec: &NewRecord, delta: &mut ShapeDelta) -> Result<()> {

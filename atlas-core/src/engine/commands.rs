@@ -221,18 +221,16 @@ impl Engine {
         }
         let n = page.items.len();
         let detail = format!("{n} code item(s) queued for deployment");
-        self.notify(notices::hook_result(
-            self.config(),
-            &cmd.name,
-            &cmd.command,
-            &detail,
-            None,
-        ))
-        .await;
-        Ok(Handled::with_follow_up(
-            json!({ "hook": cmd.command, "code": n }),
-            batch,
-        ))
+        let result = json!({ "hook": cmd.command, "code": n });
+        self.hook_planned(cmd, &detail, result, batch).await
+    }
+
+    /// A hook that planned its work as `batch`: tells people `detail` and
+    /// succeeds with `result`, the batch committing with the outcome.
+    async fn hook_planned(&self, cmd: &Command, detail: &str, result: Value, batch: Batch) -> JobResult {
+        let n = notices::hook_result(self.config(), &cmd.name, &cmd.command, detail, None);
+        self.notify(n).await;
+        Ok(Handled::with_follow_up(result, batch))
     }
 
     /// `rebalance_update_groups`: launched instances (those the query
@@ -264,18 +262,8 @@ impl Engine {
             "{} launched instance(s) spread over update groups 0-2 ({changed} changed)",
             page.items.len()
         );
-        self.notify(notices::hook_result(
-            self.config(),
-            &cmd.name,
-            &cmd.command,
-            &detail,
-            None,
-        ))
-        .await;
-        Ok(Handled::with_follow_up(
-            json!({ "hook": cmd.command, "instances": page.items.len(), "changed": changed }),
-            batch,
-        ))
+        let result = json!({ "hook": cmd.command, "instances": page.items.len(), "changed": changed });
+        self.hook_planned(cmd, &detail, result, batch).await
     }
 
     /// `command_instance`: the command (or hook operation) on one instance.

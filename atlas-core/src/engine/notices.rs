@@ -24,6 +24,13 @@ fn env(cfg: &ServiceConfig) -> String {
     cfg.environment.as_str().to_owned()
 }
 
+/// `n` about one instance: its link, sid and the environment.
+fn about_instance(n: Notification, cfg: &ServiceConfig, id: &Id, sid: &Sid) -> Notification {
+    n.link(instance_link(cfg, id))
+        .field("Instance", sid.as_str())
+        .field("Environment", env(cfg))
+}
+
 fn outcome(ok: bool) -> (Level, &'static str) {
     if ok {
         (Level::Success, "Success")
@@ -42,7 +49,7 @@ pub(crate) fn code_result(
     error: Option<&str>,
 ) -> Notification {
     let (level, word) = outcome(error.is_none());
-    let mut n = Notification::new(
+    Notification::new(
         level,
         format!("Code {action} - {word}"),
         format!("{} - {}", code.name, code.version),
@@ -50,14 +57,9 @@ pub(crate) fn code_result(
     .link(code_link(cfg, &code.id))
     .field("Name", code.name.clone())
     .field("Environment", env(cfg))
-    .field("Version", code.version.clone());
-    if let Some(u) = user {
-        n = n.field("User", u);
-    }
-    if let Some(e) = error {
-        n = n.field("Error message", e);
-    }
-    n
+    .field("Version", code.version.clone())
+    .field_if("User", user)
+    .field_if("Error message", error)
 }
 
 fn code_string(code: &CodeSpec) -> String {
@@ -72,20 +74,18 @@ pub(crate) fn provision_succeeded(
     seconds: Option<u64>,
 ) -> Notification {
     let secs = seconds.map_or_else(|| "unknown".to_owned(), |s| s.to_string());
-    Notification::new(
+    let n = Notification::new(
         Level::Success,
         "Instance provision - Success",
         format!(
             "Instance provision - Success - {secs} seconds: {} is available",
             spec.sid
         ),
-    )
-    .link(instance_link(cfg, &spec.id))
-    .field("Instance", spec.sid.as_str())
-    .field("Environment", env(cfg))
-    .field("Time", format!("{secs} sec"))
-    .field("Core", code_string(&spec.core))
-    .field("Profile", code_string(&spec.profile))
+    );
+    about_instance(n, cfg, &spec.id, &spec.sid)
+        .field("Time", format!("{secs} sec"))
+        .field("Core", code_string(&spec.core))
+        .field("Profile", code_string(&spec.profile))
 }
 
 /// `Instance provision - Error`: the provision gave up; the instance stays
@@ -97,18 +97,15 @@ pub(crate) fn provision_failed(
     attempts: u32,
     error: &str,
 ) -> Notification {
-    Notification::new(
+    let n = Notification::new(
         Level::Error,
         "Instance provision - Error",
         format!(
             "Instance provision - Error - {sid} failed after {attempts} attempt(s); it stays 'pending' and is \
              removed by the stuck-pending task"
         ),
-    )
-    .link(instance_link(cfg, id))
-    .field("Instance", sid.as_str())
-    .field("Environment", env(cfg))
-    .field("Error message", error)
+    );
+    about_instance(n, cfg, id, sid).field("Error message", error)
 }
 
 /// `Instance Update - Success|Error` after a lifecycle step, a code switch
@@ -122,19 +119,14 @@ pub(crate) fn instance_updated(
     error: Option<&str>,
 ) -> Notification {
     let (level, word) = outcome(error.is_none());
-    let mut n = Notification::new(
+    let n = Notification::new(
         level,
         format!("Instance Update - {word}"),
         format!("{sid}: {what}"),
-    )
-    .link(instance_link(cfg, id))
-    .field("Instance", sid.as_str())
-    .field("Environment", env(cfg))
-    .field("Status", status);
-    if let Some(e) = error {
-        n = n.field("Error message", e);
-    }
-    n
+    );
+    about_instance(n, cfg, id, sid)
+        .field("Status", status)
+        .field_if("Error message", error)
 }
 
 /// `Instance Remove - Success|Error`.
@@ -146,24 +138,17 @@ pub(crate) fn instance_removed(
     error: Option<&str>,
 ) -> Notification {
     let (level, word) = outcome(error.is_none());
-    let mut n = Notification::new(
+    let n = Notification::new(
         level,
         format!("Instance Remove - {word}"),
         match error {
             None => format!("{sid} was removed from the servers and its statistics deleted"),
             Some(_) => format!("{sid} could not be removed from the servers"),
         },
-    )
-    .link(instance_link(cfg, id))
-    .field("Instance", sid.as_str())
-    .field("Environment", env(cfg));
-    if let Some(u) = user {
-        n = n.field("Delete requested by", u);
-    }
-    if let Some(e) = error {
-        n = n.field("Error message", e);
-    }
-    n
+    );
+    about_instance(n, cfg, id, sid)
+        .field_if("Delete requested by", user)
+        .field_if("Error message", error)
 }
 
 /// `Command - Success|Error` for one instance's run of a command item.
@@ -177,11 +162,8 @@ pub(crate) fn command_result(
 ) -> Notification {
     let exit_ok = output.is_some_and(|o| o.exit_status == Some(0));
     let (level, word) = outcome(error.is_none() && (output.is_none() || exit_ok));
-    let mut n = Notification::new(level, format!("Command - {word}"), command)
-        .link(instance_link(cfg, &spec.id))
-        .field("Instance", spec.sid.as_str())
-        .field("Environment", env(cfg))
-        .field("Command", name);
+    let n = Notification::new(level, format!("Command - {word}"), command);
+    let mut n = about_instance(n, cfg, &spec.id, &spec.sid).field("Command", name);
     if let Some(o) = output {
         let status = o
             .exit_status
@@ -190,10 +172,7 @@ pub(crate) fn command_result(
             .field("Exit status", status)
             .field("Time", format!("{} ms", o.duration.as_millis()));
     }
-    if let Some(e) = error {
-        n = n.field("Error message", e);
-    }
-    n
+    n.field_if("Error message", error)
 }
 
 /// `Command - Success|Error` for a hook command that runs once (`clear_apc`,
@@ -206,23 +185,22 @@ pub(crate) fn hook_result(
     error: Option<&str>,
 ) -> Notification {
     let (level, word) = outcome(error.is_none());
-    let mut n = Notification::new(level, format!("Command - {word}"), format!("{hook}: {detail}"))
+    Notification::new(level, format!("Command - {word}"), format!("{hook}: {detail}"))
         .field("Environment", env(cfg))
-        .field("Command", name);
-    if let Some(e) = error {
-        n = n.field("Error message", e);
-    }
-    n
+        .field("Command", name)
+        .field_if("Error message", error)
 }
 
 /// `Run Command` / `Error`: a periodic `drush cron` failed.
 pub(crate) fn cron_failed(cfg: &ServiceConfig, id: &Id, sid: &Sid, error: &str) -> Notification {
-    Notification::new(Level::Error, "Run Command", "Error")
-        .link(instance_link(cfg, id))
-        .field("Instance", sid.as_str())
-        .field("Environment", env(cfg))
-        .field("Command", "drush cron")
-        .field("Error message", error)
+    about_instance(
+        Notification::new(Level::Error, "Run Command", "Error"),
+        cfg,
+        id,
+        sid,
+    )
+    .field("Command", "drush cron")
+    .field("Error message", error)
 }
 
 /// `Outdated Statistics`: statistics not updated within the configured age.

@@ -64,6 +64,24 @@ fn service_err(e: ServiceError) -> HandlerError {
     HandlerError::retry(format!("service failed: {e}"))
 }
 
+/// The result of a write to `inst` the task read earlier: `None` when the
+/// instance changed or went away meanwhile (logged; the next run looks
+/// again), a handler error for any other failure.
+fn unless_changed<T>(r: Result<T, ServiceError>, inst: &Instance) -> Result<Option<T>, HandlerError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(
+            e @ (ServiceError::PreconditionFailed
+            | ServiceError::NotFound { .. }
+            | ServiceError::Conflict { .. }),
+        ) => {
+            warn!(sid = %inst.sid, error = %e, "instance changed meanwhile; left for the next run");
+            Ok(None)
+        }
+        Err(e) => Err(service_err(e)),
+    }
+}
+
 /// When an instance was created: `dates.created`, else the record's `_created`.
 fn created_at(inst: &Instance, record_created: Timestamp) -> Timestamp {
     inst.dates.created.unwrap_or(record_created)
@@ -114,18 +132,7 @@ impl Engine {
                 &Actor::system(),
             )
             .await;
-        match r {
-            Ok(()) => Ok(true),
-            Err(
-                e @ (ServiceError::PreconditionFailed
-                | ServiceError::NotFound { .. }
-                | ServiceError::Conflict { .. }),
-            ) => {
-                warn!(sid = %inst.sid, error = %e, "instance changed meanwhile; left for the next run");
-                Ok(false)
-            }
-            Err(e) => Err(service_err(e)),
-        }
+        Ok(unless_changed(r, inst)?.is_some())
     }
 
     /// Keeps `pending` + `available` at the pool target.
@@ -274,7 +281,7 @@ impl Engine {
                 continue;
             }
             let patch = json!({ "status": Status::TakeDown.as_str() });
-            match self
+            let r = self
                 .svc()
                 .update(
                     Resource::Instance,
@@ -283,17 +290,9 @@ impl Engine {
                     &Actor::system(),
                     patch,
                 )
-                .await
-            {
-                Ok(_) => taken_down.push(inst.sid.to_string()),
-                Err(
-                    e @ (ServiceError::PreconditionFailed
-                    | ServiceError::NotFound { .. }
-                    | ServiceError::Conflict { .. }),
-                ) => {
-                    warn!(sid = %inst.sid, error = %e, "instance changed meanwhile; left for the next run");
-                }
-                Err(e) => return Err(service_err(e)),
+                .await;
+            if unless_changed(r, &inst)?.is_some() {
+                taken_down.push(inst.sid.to_string());
             }
         }
         Ok(Handled::result(json!({ "taken_down": taken_down })))

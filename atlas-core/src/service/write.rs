@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::batch::{Batch, Committed, Write, Written};
 use crate::error::StoreError;
-use crate::model::{merge_patch, Doc, Etag, Id, Resource};
+use crate::model::{merge_patch, Doc, Etag, Id, Resource, Timestamp};
 use crate::schema::{self, issues as msg, Issues};
 use crate::service::check;
 use crate::service::hooks::{self, Ctx};
@@ -83,6 +83,17 @@ fn main_doc(c: &Committed, index: usize) -> Option<Doc> {
 }
 
 impl Service {
+    /// The context hooks of one write by `actor` at `now` get; `replace`
+    /// for a PUT.
+    fn ctx<'a>(&'a self, actor: &'a Actor, now: Timestamp, replace: bool) -> Ctx<'a> {
+        Ctx {
+            svc: self,
+            actor,
+            now,
+            replace,
+        }
+    }
+
     /// Creates one record (`body` an object) or several at once (`body` a
     /// list: all-or-nothing).
     ///
@@ -128,12 +139,7 @@ impl Service {
             };
             let mut body = validated.body;
             let mut plan = Plan::default();
-            let ctx = Ctx {
-                svc: self,
-                actor,
-                now,
-                replace: false,
-            };
+            let ctx = self.ctx(actor, now, false);
             hooks::before_create(&ctx, res, &id, &mut body, &mut issues, &mut plan).await?;
             let store = self.store().as_ref();
             issues.merge(check::check_against_store_except(store, res, &body, None, &plan.verified).await?);
@@ -184,24 +190,16 @@ impl Service {
     ) -> Result<Doc, ServiceError> {
         let old = self.live_for_write(res, id, if_match).await?;
         let patch = guide_compat(res, patch);
-        let mut patch =
-            schema::validate_patch(res, &patch).map_err(|i| ServiceError::Invalid(Invalid::single(i)))?;
+        let mut patch = schema::validate_patch(res, &patch).map_err(invalid)?;
         let now = self.clock().now();
         let mut plan = Plan::default();
-        let ctx = Ctx {
-            svc: self,
-            actor,
-            now,
-            replace: false,
-        };
+        let ctx = self.ctx(actor, now, false);
         hooks::before_update(&ctx, res, &old, &mut patch, &mut plan).await?;
         let mut merged = old.body.clone();
         merge_patch(&mut merged, &patch);
         let issues =
             check::check_changes_against_store(self.store().as_ref(), res, &merged, &patch, &old.id).await?;
-        if !issues.is_empty() {
-            return Err(ServiceError::Invalid(Invalid::single(issues)));
-        }
+        refuse(issues)?;
         let write = Write::Update {
             res,
             id: old.id,
@@ -228,28 +226,20 @@ impl Service {
     ) -> Result<Doc, ServiceError> {
         let old = self.live_for_write(res, id, if_match).await?;
         let raw = guide_compat(res, raw);
-        let validated =
-            schema::validate_replace(res, &raw).map_err(|i| ServiceError::Invalid(Invalid::single(i)))?;
+        let validated = schema::validate_replace(res, &raw).map_err(invalid)?;
         if validated.id.is_some_and(|given| given != old.id) {
             let mut issues = Issues::new();
             issues.add("_id", "the _id of a record cannot change");
-            return Err(ServiceError::Invalid(Invalid::single(issues)));
+            refuse(issues)?;
         }
         let mut body = validated.body;
         hooks::keep_server_fields(res, &old, &raw, &mut body);
         let now = self.clock().now();
         let mut plan = Plan::default();
-        let ctx = Ctx {
-            svc: self,
-            actor,
-            now,
-            replace: true,
-        };
+        let ctx = self.ctx(actor, now, true);
         hooks::before_update(&ctx, res, &old, &mut body, &mut plan).await?;
         let issues = check::check_against_store(self.store().as_ref(), res, &body, Some(&old.id)).await?;
-        if !issues.is_empty() {
-            return Err(ServiceError::Invalid(Invalid::single(issues)));
-        }
+        refuse(issues)?;
         let write = Write::Replace {
             res,
             id: old.id,
@@ -274,12 +264,7 @@ impl Service {
         let old = self.live_for_write(res, id, if_match).await?;
         let now = self.clock().now();
         let mut plan = Plan::default();
-        let ctx = Ctx {
-            svc: self,
-            actor,
-            now,
-            replace: false,
-        };
+        let ctx = self.ctx(actor, now, false);
         hooks::before_delete(&ctx, res, &old, &mut plan).await?;
         let write = Write::Delete {
             res,
@@ -366,5 +351,19 @@ impl Service {
     /// Seals a secret for storage.
     pub(crate) fn seal(&self, secret: &crate::model::Secret) -> String {
         self.secret_key().seal(secret)
+    }
+}
+
+/// A single-item validation failure.
+fn invalid(issues: Issues) -> ServiceError {
+    ServiceError::Invalid(Invalid::single(issues))
+}
+
+/// Refuses a write whose checks found `issues`.
+fn refuse(issues: Issues) -> Result<(), ServiceError> {
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(invalid(issues))
     }
 }

@@ -220,22 +220,7 @@ impl<'a> Scratch<'a> {
         id: &Id,
         expect: Option<&crate::model::Etag>,
     ) -> Result<Doc, StoreError> {
-        let doc = match self.current(res, id) {
-            Some(d) if !d.deleted => d,
-            _ => return Err(StoreError::WriteTargetMissing { write, res, id: *id }),
-        };
-        if let Some(expected) = expect {
-            if *expected != doc.etag {
-                return Err(StoreError::PreconditionFailed {
-                    write,
-                    res,
-                    id: *id,
-                    expected: expected.to_string(),
-                    found: doc.etag.to_string(),
-                });
-            }
-        }
-        Ok(doc.clone())
+        crate::store::write_target(self.current(res, id), write, res, id, expect).cloned()
     }
 
     /// Stamps `doc` as the next version at `now`, checks unique keys and

@@ -6,15 +6,15 @@
 //! instance's log stays readable by its id.
 
 use atlas_core::model::{Id, Resource};
-use atlas_core::query::{Filter, FindQuery, SortKey};
+use atlas_core::query::{Filter, SortKey};
 use atlas_core::Store;
 use axum::extract::{Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value};
+use serde_json::Map;
 
-use super::jobs::job_json;
+use super::jobs;
 use super::{other_method, require_user, Params, READ_ALLOW};
 use crate::eve;
 use crate::{ApiError, AppState};
@@ -50,40 +50,15 @@ async fn page(state: &AppState, id: &str, parts: &Parts) -> Result<Response, Api
     require_user(state, &parts.headers).await?;
     let instance = resolve(state, id).await?;
     let params = Params::of(parts);
-    let (filter, sort, paging) = params.find()?;
     let mine = Filter::eq("payload.instance", instance.to_string());
-    let filter = match filter {
-        Filter::All => mine,
-        other => Filter::and(vec![mine, other]),
-    };
-    let sort = if sort.is_empty() { newest_first() } else { sort };
-    let q = FindQuery {
-        filter,
-        sort,
-        paging,
-        show_deleted: false,
-    };
-    let page = state.service.find_jobs(&q).await?;
-    let items: Vec<Value> = page.items.iter().map(|j| job_json(j, false)).collect();
+    let (page, paging) = jobs::find_page(state, &params, Some(mine), newest_first()).await?;
     let mut links = Map::new();
     links.insert(
         "parent".into(),
         eve::link("instance", format!("instance/{instance}")),
     );
-    let links = eve::page_links(
-        links,
-        "jobs",
-        &format!("instance/{instance}/jobs"),
-        &params.link_query(paging.max_results),
-        paging.page,
-        page.total,
-    );
-    let body = eve::page_envelope(items, links, paging.page, paging.max_results, page.total);
-    let mut response = eve::json_response(StatusCode::OK, &body);
-    response
-        .headers_mut()
-        .insert("x-total-count", HeaderValue::from(page.total));
-    Ok(response)
+    let href = format!("instance/{instance}/jobs");
+    Ok(jobs::page_response(&page, links, &href, &params, paging))
 }
 
 /// Newest first: creation time, then id (ids grow within a second).

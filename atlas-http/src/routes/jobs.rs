@@ -4,11 +4,11 @@
 //! per-instance outcome). Job results may hold command output, so this view
 //! needs credentials.
 
-use atlas_core::query::FindQuery;
-use atlas_core::Job;
+use atlas_core::query::{Filter, FindQuery, Paging, SortKey};
+use atlas_core::{Job, JobPage};
 use axum::extract::{Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
@@ -49,31 +49,55 @@ pub(crate) async fn collection(State(state): State<AppState>, req: Request) -> R
 async fn list(state: &AppState, parts: &Parts) -> Result<Response, ApiError> {
     require_user(state, &parts.headers).await?;
     let params = Params::of(parts);
-    let (filter, sort, paging) = params.find()?;
-    let q = FindQuery {
-        filter,
-        sort,
-        paging,
-        show_deleted: false,
-    };
-    let page = state.service.find_jobs(&q).await?;
-    let items: Vec<Value> = page.items.iter().map(|j| job_json(j, false)).collect();
+    let (page, paging) = find_page(state, &params, None, Vec::new()).await?;
     let mut links = Map::new();
     links.insert("parent".into(), eve::home_link());
+    Ok(page_response(&page, links, "jobs", &params, paging))
+}
+
+/// A page of jobs served at `href`: the Eve page envelope with `links` plus
+/// the paging links, and `X-Total-Count`.
+pub(crate) fn page_response(
+    page: &JobPage,
+    links: Map<String, Value>,
+    href: &str,
+    params: &Params,
+    paging: Paging,
+) -> Response {
+    let items: Vec<Value> = page.items.iter().map(|j| job_json(j, false)).collect();
     let links = eve::page_links(
         links,
         "jobs",
-        "jobs",
+        href,
         &params.link_query(paging.max_results),
         paging.page,
         page.total,
     );
     let body = eve::page_envelope(items, links, paging.page, paging.max_results, page.total);
-    let mut response = eve::json_response(StatusCode::OK, &body);
-    response
-        .headers_mut()
-        .insert("x-total-count", HeaderValue::from(page.total));
-    Ok(response)
+    eve::page_response(&body, page.total)
+}
+
+/// The page of jobs `params` asks for within `scope` (every job when
+/// `None`), sorted by `default_sort` unless the request sorts.
+pub(crate) async fn find_page(
+    state: &AppState,
+    params: &Params,
+    scope: Option<Filter>,
+    default_sort: Vec<SortKey>,
+) -> Result<(JobPage, Paging), ApiError> {
+    let (filter, sort, paging) = params.find()?;
+    let filter = match (scope, filter) {
+        (None, f) => f,
+        (Some(scope), Filter::All) => scope,
+        (Some(scope), other) => Filter::and(vec![scope, other]),
+    };
+    let q = FindQuery {
+        filter,
+        sort: if sort.is_empty() { default_sort } else { sort },
+        paging,
+        show_deleted: false,
+    };
+    Ok((state.service.find_jobs(&q).await?, paging))
 }
 
 /// `/jobs/<id>`.

@@ -82,8 +82,8 @@ pub(crate) async fn item(
     }
     let result = match method {
         Method::GET | Method::HEAD => get_item(&state, res, &id, &parts).await,
-        Method::PATCH => patch(&state, res, &id, &parts, body).await,
-        Method::PUT => put(&state, res, &id, &parts, body).await,
+        Method::PATCH => change(&state, res, &id, &parts, body, false).await,
+        Method::PUT => change(&state, res, &id, &parts, body, true).await,
         Method::DELETE => delete(&state, res, &id, &parts).await,
         _ => return other_method(&method, ITEM_ALLOW),
     };
@@ -131,11 +131,11 @@ async fn list(state: &AppState, res: Resource, parts: &Parts) -> Result<Response
         page.total,
     );
     let body = eve::page_envelope(items, links, paging.page, paging.max_results, page.total);
-    let mut response = eve::json_response(StatusCode::OK, &body);
-    let headers = response.headers_mut();
-    headers.insert("x-total-count", HeaderValue::from(page.total));
+    let mut response = eve::page_response(&body, page.total);
     if let Some(t) = last_modified {
-        headers.insert(header::LAST_MODIFIED, date_header(t));
+        response
+            .headers_mut()
+            .insert(header::LAST_MODIFIED, date_header(t));
     }
     Ok(response)
 }
@@ -259,46 +259,41 @@ async fn versions(
     Ok(eve::json_response(StatusCode::OK, &body))
 }
 
-async fn patch(
+/// PATCH (`replace` false) or PUT (`replace` true) of one record.
+async fn change(
     state: &AppState,
     res: Resource,
     id: &str,
     parts: &Parts,
     body: Body,
+    replace: bool,
 ) -> Result<Response, ApiError> {
     let actor = require_user(state, &parts.headers).await?;
     let etag = if_match(&parts.headers);
     let body = json_body(state, parts, body).await?;
-    let doc = state.service.update(res, id, etag.as_ref(), &actor, body).await?;
-    let mut response = eve::json_response(StatusCode::OK, &eve::write_envelope(res, &doc, false));
-    response
-        .headers_mut()
-        .insert(header::ETAG, etag_header(&doc.etag));
-    Ok(response)
-}
-
-async fn put(
-    state: &AppState,
-    res: Resource,
-    id: &str,
-    parts: &Parts,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let actor = require_user(state, &parts.headers).await?;
-    let etag = if_match(&parts.headers);
-    let body = json_body(state, parts, body).await?;
+    if !replace {
+        let doc = state.service.update(res, id, etag.as_ref(), &actor, body).await?;
+        return Ok(written(res, &doc, false));
+    }
     let doc = state
         .service
         .replace(res, id, etag.as_ref(), &actor, body)
         .await?;
-    let mut response = eve::json_response(StatusCode::OK, &eve::write_envelope(res, &doc, true));
-    response
-        .headers_mut()
-        .insert(header::ETAG, etag_header(&doc.etag));
+    let mut response = written(res, &doc, true);
     response
         .headers_mut()
         .insert(header::LAST_MODIFIED, date_header(doc.updated));
     Ok(response)
+}
+
+/// `200` with the write envelope of `doc` (PUT's key order when `put`) and
+/// its `ETag`.
+fn written(res: Resource, doc: &atlas_core::model::Doc, put: bool) -> Response {
+    let mut response = eve::json_response(StatusCode::OK, &eve::write_envelope(res, doc, put));
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag_header(&doc.etag));
+    response
 }
 
 async fn delete(state: &AppState, res: Resource, id: &str, parts: &Parts) -> Result<Response, ApiError> {
