@@ -29,52 +29,19 @@ pub(crate) fn check_sid(sid: &str) -> Result<Sid, ExecError> {
     Sid::parse(sid).map_err(|e| refused("sid", e.to_string()))
 }
 
-/// A code item name: 1–128 of `[A-Za-z0-9_-]`, not starting with `-`.
+/// A code item name, by core's rule ([`atlas_core::schema::check_code_name`]).
 pub(crate) fn check_code_name(name: &str) -> Result<(), ExecError> {
-    let ok = (1..=128).contains(&name.len())
-        && !name.starts_with('-')
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(refused(
-            "code name",
-            format!("'{name}': use 1-128 characters of A-Z a-z 0-9 _ - (not starting with -)"),
-        ))
-    }
+    atlas_core::schema::check_code_name(name).map_err(|e| refused("code name", e.to_string()))
 }
 
-/// A code version: 1–128 of `[A-Za-z0-9._+-]`, starting with a letter or
-/// digit, without `..`.
+/// A code version, by core's rule ([`atlas_core::schema::check_version`]).
 pub(crate) fn check_version(version: &str) -> Result<(), ExecError> {
-    let ok = (1..=128).contains(&version.len())
-        && version.as_bytes()[0].is_ascii_alphanumeric()
-        && !version.contains("..")
-        && version
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"._+-".contains(&c));
-    if ok {
-        Ok(())
-    } else {
-        Err(refused(
-            "code version",
-            format!("'{version}': use letters, digits and . _ + - (no '..')"),
-        ))
-    }
+    atlas_core::schema::check_version(version).map_err(|e| refused("code version", e.to_string()))
 }
 
-/// A commit hash: 4–64 hex digits.
+/// A commit hash, by core's rule ([`atlas_core::schema::check_commit_hash`]).
 pub(crate) fn check_commit(commit: &str) -> Result<(), ExecError> {
-    if (4..=64).contains(&commit.len()) && commit.bytes().all(|c| c.is_ascii_hexdigit()) {
-        Ok(())
-    } else {
-        Err(refused(
-            "commit hash",
-            format!("'{commit}': use 4-64 hexadecimal digits"),
-        ))
-    }
+    atlas_core::schema::check_commit_hash(commit).map_err(|e| refused("commit hash", e.to_string()))
 }
 
 /// A git URL: `ssh://`, `git://`, `http(s)://`, `file://`, `user@host:path`
@@ -463,6 +430,7 @@ mod tests {
     #[test]
     fn commits_must_be_hex_and_git_urls_safe() {
         check_commit("0123abcdef").unwrap();
+        assert!(check_commit("0123").is_err(), "shorter than git abbreviates");
         assert!(check_commit("--upload-pack=x").is_err());
         assert!(check_commit("main").is_err());
         for ok in [

@@ -13,6 +13,7 @@
 //! - `unique`: [`unique_keys`], the unique constraints every store enforces.
 
 mod field;
+mod idents;
 pub mod issues;
 mod resources;
 mod unique;
@@ -23,8 +24,12 @@ use std::sync::OnceLock;
 use crate::model::Resource;
 
 pub use field::{Field, FieldPattern, Kind, Relation, Rules, Schema};
+pub use idents::{
+    check_code_name, check_commit_hash, check_version, IdentError, CODE_NAME_LEN, CODE_NAME_PATTERN,
+    COMMIT_HASH_PATTERN, VERSION_LEN, VERSION_PATTERN,
+};
 pub use issues::Issues;
-pub use resources::{GIT_URL_PATTERN, SAFE_NAME_PATTERN, SAFE_PATH_PATTERN};
+pub use resources::{GIT_URL_PATTERN, SAFE_PATH_PATTERN};
 pub use unique::{unique_keys, unique_values, UniqueKey, UniqueValues};
 pub use validate::{validate_create, validate_patch, validate_replace, Validated, DOCUMENT_KEY};
 

@@ -177,8 +177,13 @@ fn check_entry(
         Some(f) if f.rules.readonly => issues.add_at(path.iter(), msg::READ_ONLY),
         Some(f) => {
             let v = match (&f.rules.default, value) {
-                // Cerberus: a non-nullable field sent as null takes its default.
-                (Some(d), Value::Null) if mode == Mode::Full && !f.rules.nullable => d.clone(),
+                // Cerberus: a non-nullable field sent as null takes its
+                // default — unless it is required: `null` is then a type
+                // error like any other (`single_server: null` is refused,
+                // not read as the default).
+                (Some(d), Value::Null) if mode == Mode::Full && !f.rules.nullable && !f.rules.required => {
+                    d.clone()
+                }
                 _ => check_value(&f.rules, value, mode, path, issues),
             };
             out.insert(key.to_owned(), v);
@@ -517,6 +522,40 @@ mod tests {
         let stats = json!({"instance": "6b063bb73e47cec0540baa24", "nodes_total": null,
                            "users": {"counts": {"site_owner": null}}});
         assert!(validate_create(Resource::Statistics, &stats).is_ok());
+    }
+
+    #[test]
+    fn code_items_the_executor_would_refuse_are_refused_at_creation() {
+        let code = |name: &str, version: &str, hash: &str| {
+            json!({"git_url": "https://git.example.edu/d.git", "commit_hash": hash,
+                   "meta": {"name": name, "version": version, "code_type": "module"}})
+        };
+        for hash in ["--output=/tmp/x", "$(touch /tmp/x)", "abcd\nef", "main"] {
+            let issues = issues_of(Resource::Code, code("cu_mod", "1.0", hash));
+            assert!(issues.get("commit_hash").is_some(), "{hash:?}: {issues}");
+        }
+        let issues = issues_of(Resource::Code, code("my.mod+1", "1.0", "0123abc"));
+        assert!(issues["meta"].get("name").is_some(), "{issues}");
+        let issues = issues_of(Resource::Code, code("cu_mod", "1..0", "0123abc"));
+        assert!(issues["meta"].get("version").is_some(), "{issues}");
+        assert!(validate_create(Resource::Code, &code("cu_mod", "7.x-1.0+rc1", "0123abc")).is_ok());
+    }
+
+    #[test]
+    fn null_for_a_required_boolean_is_refused_even_with_a_default() {
+        let code = json!({"git_url": "https://git.example.edu/d.git", "commit_hash": "0123456",
+                          "meta": {"name": "drupal", "version": "7", "code_type": "core", "is_current": null}});
+        assert_eq!(
+            issues_of(Resource::Code, code),
+            json!({"meta": {"is_current": "null value not allowed"}})
+        );
+        let cmd = json!({"name": "cc all", "command": "drush cc all", "single_server": null});
+        assert_eq!(
+            issues_of(Resource::Commands, cmd),
+            json!({"single_server": "null value not allowed"})
+        );
+        let patch = validate_patch(Resource::Commands, &json!({"single_server": null}));
+        assert!(patch.is_err(), "a PATCH to null is refused too");
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The `code` schema: a versioned piece of code (core, profile, package)
 //! deployed from git.
 
-use super::{GIT_URL_PATTERN, SAFE_NAME_PATTERN};
+use super::GIT_URL_PATTERN;
 use crate::model::{CodeType, Resource};
 use crate::schema::field::{boolean, dict, field, list, objectid, string, Schema};
+use crate::schema::{CODE_NAME_LEN, CODE_NAME_PATTERN, COMMIT_HASH_PATTERN, VERSION_LEN, VERSION_PATTERN};
 
 pub(super) fn schema() -> Schema {
     Schema::new(vec![
@@ -12,11 +13,21 @@ pub(super) fn schema() -> Schema {
             dict(vec![
                 field(
                     "name",
-                    string().min(3).regex(SAFE_NAME_PATTERN).required().indexed(),
+                    string()
+                        .min(CODE_NAME_LEN.0)
+                        .max(CODE_NAME_LEN.1)
+                        .regex(CODE_NAME_PATTERN)
+                        .required()
+                        .indexed(),
                 ),
                 field(
                     "version",
-                    string().min(1).regex(SAFE_NAME_PATTERN).required().indexed(),
+                    string()
+                        .min(VERSION_LEN.0)
+                        .max(VERSION_LEN.1)
+                        .regex(VERSION_PATTERN)
+                        .required()
+                        .indexed(),
                 ),
                 field(
                     "code_type",
@@ -33,7 +44,10 @@ pub(super) fn schema() -> Schema {
             .unique(),
         ),
         field("git_url", string().regex(GIT_URL_PATTERN).required()),
-        field("commit_hash", string().required().unique()),
+        field(
+            "commit_hash",
+            string().regex(COMMIT_HASH_PATTERN).required().unique(),
+        ),
         field("created_by", string()),
         field("modified_by", string()),
     ])

@@ -18,10 +18,6 @@ use crate::schema::field::Schema;
 pub const SAFE_PATH_PATTERN: &str =
     r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*(/[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*)*";
 
-/// Pattern of a code item's name or version, which become file names:
-/// `[A-Za-z0-9_.+-]`, not starting with a dot, `-` or `+`.
-pub const SAFE_NAME_PATTERN: &str = r"[A-Za-z0-9_][A-Za-z0-9_.+\-]*";
-
 /// Pattern of `code.git_url`: the original's git/ssh/http(s)/`git@host:`
 /// URLs, plus local absolute paths and `file://` URLs ending in `.git`.
 pub const GIT_URL_PATTERN: &str =
