@@ -45,6 +45,16 @@ pub enum QueryError {
         /// The value as sent.
         value: String,
     },
+    /// A clause names a field that is never returned (`db_key`): it can
+    /// be neither queried, sorted nor projected, or its value could be
+    /// guessed by bisection.
+    #[error("`{clause}` may not use '{field}': the field is never returned, so it cannot be queried, sorted or projected")]
+    HiddenField {
+        /// `where`, `sort` or `projection`.
+        clause: &'static str,
+        /// The dotted path as sent.
+        field: String,
+    },
 }
 
 #[cfg(test)]

@@ -80,6 +80,20 @@ impl PartialEq for Pattern {
 }
 
 impl Filter {
+    /// Every dotted path the filter tests, depth first.
+    pub fn paths(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut stack = vec![self];
+        while let Some(f) = stack.pop() {
+            match f {
+                Filter::All => {}
+                Filter::And(fs) | Filter::Or(fs) | Filter::Nor(fs) => stack.extend(fs.iter().rev()),
+                Filter::Field { path, .. } => out.push(path.as_str()),
+            }
+        }
+        out
+    }
+
     /// A condition `op` on the dotted `path`.
     pub fn field(path: impl Into<String>, op: Op) -> Filter {
         Filter::Field {

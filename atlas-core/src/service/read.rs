@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::jobs::{Job, JobId};
 use crate::model::{Doc, Id, Resource};
-use crate::query::{Filter, FindQuery};
+use crate::query::{Filter, FindQuery, Projection, QueryError};
 use crate::schema;
 use crate::service::{Service, ServiceError};
 use crate::store::{FindPage, JobPage, StoreExt};
@@ -29,7 +29,40 @@ pub(crate) fn redact(res: Resource, mut doc: Doc) -> Doc {
     doc
 }
 
+/// Refuses a `clause` naming a hidden field of `res` (or a path inside one).
+fn refuse_hidden<'a>(
+    res: Resource,
+    clause: &'static str,
+    paths: impl IntoIterator<Item = &'a str>,
+) -> Result<(), ServiceError> {
+    let hidden = schema::hidden_fields(res);
+    for path in paths {
+        let top = path.split('.').next().unwrap_or(path);
+        if hidden.contains(&top) {
+            return Err(QueryError::HiddenField {
+                clause,
+                field: path.to_owned(),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
 impl Service {
+    /// Checks that `projection` names no hidden field of `res`.
+    ///
+    /// # Errors
+    /// [`ServiceError::Query`] with [`QueryError::HiddenField`].
+    pub fn check_projection(res: Resource, projection: &Projection) -> Result<(), ServiceError> {
+        match projection {
+            Projection::All => Ok(()),
+            Projection::Include(paths) | Projection::Exclude(paths) => {
+                refuse_hidden(res, "projection", paths.iter().map(String::as_str))
+            }
+        }
+    }
+
     /// Parses an item URL's id: 24 lowercase hex, else not found.
     pub(crate) fn parse_id(res: Resource, id: &str) -> Result<Id, ServiceError> {
         Id::parse(id).map_err(|_| ServiceError::not_found(res, id))
@@ -66,8 +99,11 @@ impl Service {
     /// Records matching `q`, hidden fields stripped.
     ///
     /// # Errors
-    /// Store failures.
+    /// [`ServiceError::Query`] when `where` or `sort` names a hidden field
+    /// ([`QueryError::HiddenField`]); store failures.
     pub async fn find(&self, res: Resource, q: &FindQuery) -> Result<FindPage, ServiceError> {
+        refuse_hidden(res, "where", q.filter.paths())?;
+        refuse_hidden(res, "sort", q.sort.iter().map(|k| k.path.as_str()))?;
         let mut page = self.store().find(res, q).await?;
         page.items = page.items.into_iter().map(|d| redact(res, d)).collect();
         Ok(page)

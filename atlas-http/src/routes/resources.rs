@@ -10,6 +10,7 @@
 
 use atlas_core::model::{Doc, Resource};
 use atlas_core::query::{FindQuery, Projection};
+use atlas_core::Service;
 use atlas_core::Version;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
@@ -109,6 +110,7 @@ async fn list(state: &AppState, res: Resource, parts: &Parts) -> Result<Response
     let params = Params::of(parts);
     let (filter, sort, paging) = params.find()?;
     let projection = params.projection()?;
+    Service::check_projection(res, &projection)?;
     let embedded = params.embedded()?;
     let q = FindQuery {
         filter,
@@ -182,6 +184,7 @@ async fn get_item(state: &AppState, res: Resource, id: &str, parts: &Parts) -> R
     }
     let params = Params::of(parts);
     let projection = params.projection()?;
+    Service::check_projection(res, &projection)?;
     let embedded = params.embedded()?;
     if let Some(raw) = params.get("version") {
         let which = parse_version(raw)?;

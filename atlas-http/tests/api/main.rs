@@ -7,6 +7,7 @@ mod errors;
 mod hardening;
 mod headers;
 mod helpers;
+mod hidden;
 mod instance;
 mod instance_jobs;
 mod jobs;
