@@ -253,23 +253,21 @@ pub(super) async fn before_update(
     Ok(())
 }
 
+/// Deleting an instance deletes its routes in the same batch (a route of a
+/// removed instance would point the load balancer at nothing), and
+/// republishes the route map when one of them was active.
 pub(super) async fn before_delete(ctx: &Ctx<'_>, old: &Doc, plan: &mut Plan) -> Result<(), ServiceError> {
     let q = FindQuery::all_matching(Filter::eq("instance_id", old.id.to_string()));
     let routes = ctx.svc.store().find(Resource::Route, &q).await?;
     let mut republish = false;
     for doc in &routes.items {
         let route = Route::from_doc(doc).map_err(view_error)?;
-        if route.is_active() {
-            let mut patch = Body::new();
-            patch.insert("route_status".into(), json!("inactive"));
-            plan.before.push(Write::Update {
-                res: Resource::Route,
-                id: doc.id,
-                patch,
-                expect: Some(doc.etag.clone()),
-            });
-            republish = true;
-        }
+        republish |= route.is_active();
+        plan.before.push(Write::Delete {
+            res: Resource::Route,
+            id: doc.id,
+            expect: Some(doc.etag.clone()),
+        });
     }
     plan.task(&Task::RemoveInstance { instance: old.id }, ctx.now);
     if republish {

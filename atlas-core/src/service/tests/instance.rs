@@ -473,7 +473,7 @@ async fn changing_the_sid_is_refused() {
 }
 
 #[tokio::test]
-async fn deleting_an_instance_enqueues_its_removal_and_deactivates_its_active_routes() {
+async fn deleting_an_instance_enqueues_its_removal_and_deletes_its_routes_in_the_same_batch() {
     let env = Env::new();
     let inst = env.instance_in(Status::Launched).await;
     let active = env
@@ -492,14 +492,13 @@ async fn deleting_an_instance_enqueues_its_removal_and_deactivates_its_active_ro
     let inst = env.stored(Resource::Instance, &inst.id).await;
     env.delete(Resource::Instance, &inst).await.unwrap();
 
-    assert!(env.stored(Resource::Instance, &inst.id).await.deleted);
-    assert_eq!(
-        env.stored(Resource::Route, &active.id)
-            .await
-            .str_field("route_status"),
-        Some("inactive")
-    );
-    assert_eq!(env.stored(Resource::Route, &inactive.id).await, inactive);
+    let deleted = env.stored(Resource::Instance, &inst.id).await;
+    assert!(deleted.deleted);
+    for route in [&active, &inactive] {
+        let stored = env.stored(Resource::Route, &route.id).await;
+        assert!(stored.deleted, "route {} is deleted with its instance", route.id);
+        assert_eq!(stored.updated, deleted.updated, "in the same batch");
+    }
     let removes = env.jobs_of("instance_remove").await;
     assert_eq!(removes.len(), 1);
     assert_eq!(removes[0].payload, json!({"instance": inst.id.to_string()}));
