@@ -66,7 +66,7 @@ pub use model::JobId;
 pub use notify::{Level, Notification, Notifier, NotifyError, NullNotifier, RecordingNotifier};
 pub use scheduler::{PeriodicTask, Schedule, ScheduleError, Scheduler, TaskStatus, UnknownTask};
 pub use secrets::{generate_password, SecretError, SecretKey};
-pub use service::{Actor, Invalid, Service, ServiceConfig, ServiceError, Version};
+pub use service::{Actor, Invalid, RunOutcome, RunSummary, Service, ServiceConfig, ServiceError, Version};
 pub use store::memory::MemoryStore;
 pub use store::{write_target, FindPage, JobPage, Outcome, Store, StoreExt};
 pub use task::{code_key, instance_key, CommandOperation, Task, TaskError, ROUTES_KEY};

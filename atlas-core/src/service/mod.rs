@@ -15,6 +15,7 @@ mod error;
 mod hooks;
 pub(crate) mod plan;
 mod read;
+mod runs;
 #[cfg(test)]
 mod tests;
 mod write;
@@ -27,6 +28,7 @@ use tokio::sync::Notify;
 pub use config::ServiceConfig;
 pub use error::{Invalid, ServiceError};
 pub use read::Version;
+pub use runs::{RunOutcome, RunSummary};
 
 use crate::clock::Clock;
 use crate::secrets::SecretKey;

@@ -183,14 +183,16 @@ impl Service {
             .map(|d| redact(res, d).to_json()))
     }
 
-    /// One job.
+    /// One job; a command run (`command_run`) that has fanned out carries
+    /// its current [`RunSummary`](crate::RunSummary) in `result.summary`.
     ///
     /// # Errors
     /// [`ServiceError::NotFound`].
     pub async fn job(&self, id: &str) -> Result<Job, ServiceError> {
         let not_found = || ServiceError::JobNotFound(id.to_owned());
         let parsed: JobId = id.parse().map_err(|_| not_found())?;
-        self.store().job(&parsed).await?.ok_or_else(not_found)
+        let job = self.store().job(&parsed).await?.ok_or_else(not_found)?;
+        self.with_run_summary(job).await
     }
 
     /// Jobs matching `q`.

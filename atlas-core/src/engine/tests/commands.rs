@@ -302,3 +302,53 @@ async fn a_run_of_a_deleted_command_fails_for_good() {
     assert_eq!(job.status, JobStatus::Dead);
     assert!(job.last_error.unwrap().contains("is gone"));
 }
+
+#[tokio::test]
+async fn a_run_whose_every_instance_failed_reads_as_failed_naming_the_sids() {
+    let out = CommandOutput {
+        exit_status: Some(1),
+        stderr: "drush: command not found".into(),
+        ..CommandOutput::default()
+    };
+    let h = Harness::with_exec(RecordingExecutor::new().with_command_output(out));
+    let (launched, _) = launched_fleet(&h).await;
+    let id = command(&h, "Broken", "drush nope", Some(r#"{"status": "launched"}"#)).await;
+
+    let run = execute(&h, &id).await;
+    let read = h.svc.job(&run.id.to_string()).await.unwrap();
+
+    let summary = &read.result.as_ref().unwrap()["summary"];
+    assert_eq!(summary["outcome"], "failed", "{summary}");
+    assert_eq!(
+        (
+            summary["total"].clone(),
+            summary["failed"].clone(),
+            summary["succeeded"].clone()
+        ),
+        (json!(2), json!(2), json!(0))
+    );
+    let mut failed: Vec<String> = serde_json::from_value(summary["failed_sids"].clone()).unwrap();
+    failed.sort();
+    assert_eq!(failed, launched);
+}
+
+#[tokio::test]
+async fn a_run_reads_as_running_until_its_instance_jobs_finish() {
+    let h = Harness::new();
+    launched_fleet(&h).await;
+    let id = command(&h, "Status", "drush status", Some(r#"{"status": "launched"}"#)).await;
+    let run = h
+        .svc
+        .execute_command(&id.to_string(), &Actor("alice".into()))
+        .await
+        .unwrap();
+    // Only the fan-out runs: the instance jobs stay queued.
+    h.worker.run_one().await.unwrap();
+    let read = h.svc.job(&run.to_string()).await.unwrap();
+    let summary = &read.result.as_ref().unwrap()["summary"];
+    assert_eq!(summary["outcome"], "running", "{summary}");
+    assert_eq!(summary["pending"], json!(2));
+    h.drain_all().await;
+    let read = h.svc.job(&run.to_string()).await.unwrap();
+    assert_eq!(read.result.as_ref().unwrap()["summary"]["outcome"], "succeeded");
+}

@@ -146,6 +146,11 @@ pub(super) async fn before_create(
         let sid = body["sid"].clone();
         body.insert("path".into(), sid);
     }
+    for field in ["sid", "path"] {
+        if let Some(value) = body.get(field).and_then(Value::as_str) {
+            super::route::refuse_routed_path(ctx, value, id).await?;
+        }
+    }
     if !body.contains_key("update_group") {
         body.insert("update_group".into(), json!(rand::thread_rng().gen_range(0..=2)));
     }
@@ -217,6 +222,12 @@ pub(super) async fn before_update(
     let written = ctx.after(old, change);
     let after = Instance::from_doc(&written).map_err(view_error)?;
     let mut transition_planned = false;
+    if let Some(path) = written
+        .str_field("path")
+        .filter(|p| old.str_field("path") != Some(*p))
+    {
+        super::route::refuse_routed_path(ctx, path, &old.id).await?;
+    }
 
     if after.status != before.status {
         let transition = lifecycle::plan(before.status, after.status, &TransitionContext::of(&after))

@@ -8,11 +8,67 @@ use serde_json::json;
 use crate::batch::Write;
 use crate::lifecycle::{self, TransitionContext};
 use crate::model::{Body, Doc, Id, Instance, Resource, Route, RouteStatus, Status};
+use crate::query::{Filter, FindQuery};
+use crate::schema::Issues;
 use crate::service::hooks::{view_error, Ctx};
 use crate::service::plan::Plan;
-use crate::service::ServiceError;
+use crate::service::{Invalid, ServiceError};
 use crate::store::StoreExt;
 use crate::task::Task;
+
+/// Refuses a route `source` that is another instance's `sid` or `path`:
+/// launching the route would re-point that instance's web link (and
+/// deleting the route's instance would remove it). `owner` is the route's
+/// own instance, whose sid and path it may use.
+async fn refuse_taken_source(ctx: &Ctx<'_>, source: &str, owner: Option<&Id>) -> Result<(), ServiceError> {
+    let q = FindQuery::all_matching(Filter::or(vec![
+        Filter::eq("sid", source),
+        Filter::eq("path", source),
+    ]));
+    let page = ctx.svc.store().find(Resource::Instance, &q).await?;
+    let Some(taken) = page.items.iter().find(|d| Some(&d.id) != owner) else {
+        return Ok(());
+    };
+    let other = Instance::from_doc(taken).map_err(view_error)?;
+    let what = if other.sid.as_str() == source {
+        "sid"
+    } else {
+        "path"
+    };
+    let mut issues = Issues::new();
+    issues.add(
+        "source",
+        format!(
+            "value '{source}' is the {what} of instance '{}' ({}): a route may not take over another \
+             instance's web link; choose another source",
+            other.sid, other.id
+        ),
+    );
+    Err(ServiceError::Invalid(Invalid::single(issues)))
+}
+
+/// Refuses an instance `path` that is the source of another instance's
+/// route (the mirror of [`refuse_taken_source`]).
+pub(super) async fn refuse_routed_path(ctx: &Ctx<'_>, path: &str, instance: &Id) -> Result<(), ServiceError> {
+    let q = FindQuery::all_matching(Filter::eq("source", path));
+    let page = ctx.svc.store().find(Resource::Route, &q).await?;
+    let Some(taken) = page
+        .items
+        .iter()
+        .find(|d| d.str_field("instance_id") != Some(&instance.to_string()))
+    else {
+        return Ok(());
+    };
+    let mut issues = Issues::new();
+    issues.add(
+        "path",
+        format!(
+            "value '{path}' is the source of route {} of another instance: choose another path",
+            taken.id
+        ),
+    );
+    Err(ServiceError::Invalid(Invalid::single(issues)))
+}
 
 /// Applies the activation rule to `route` (as it will be stored, with id
 /// `id`). Returns whether the route stays active.
@@ -84,6 +140,7 @@ pub(super) async fn before_create(
         d.insert("created".into(), json!(ctx.now.to_string()));
     }
     let route = Route::from_doc(&Doc::new(*id, body.clone(), ctx.now)).map_err(view_error)?;
+    refuse_taken_source(ctx, &route.source, route.instance_id.as_ref()).await?;
     if activation(ctx, id, &route, body, plan).await? {
         plan.task(&Task::PublishRoutes {}, ctx.now);
     }
@@ -98,6 +155,9 @@ pub(super) async fn before_update(
 ) -> Result<(), ServiceError> {
     let before = Route::from_doc(old).map_err(view_error)?;
     let after = Route::from_doc(&ctx.after(old, change)).map_err(view_error)?;
+    if after.source != before.source || after.instance_id != before.instance_id {
+        refuse_taken_source(ctx, &after.source, after.instance_id.as_ref()).await?;
+    }
     let active_now = activation(ctx, &old.id, &after, change, plan).await?;
     let changed = ctx.after(old, change).body != old.body;
     if changed && (before.is_active() || active_now) {

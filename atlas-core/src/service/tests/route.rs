@@ -294,3 +294,60 @@ async fn activating_an_active_on_launch_route_of_an_installed_instance_launches_
     assert_eq!(env.jobs_of("launch").await.len(), 1);
     assert!(env.jobs_of("routes_publish").await.is_empty());
 }
+
+#[tokio::test]
+async fn a_route_source_may_not_be_another_instances_sid_or_path() {
+    let env = Env::new();
+    let a = env.instance_in(Status::Installed).await;
+    let b = env.instance_in(Status::Launched).await;
+    let b_sid = b.str_field("sid").unwrap().to_owned();
+    let e = env
+        .create_err(Resource::Route, route_body(&b_sid, &a.id, "inactive", true))
+        .await;
+    let msgs = issues_at(e, "source");
+    assert!(
+        msgs[0].contains(&format!("is the sid of instance '{b_sid}'")),
+        "{msgs:?}"
+    );
+    let b = env
+        .force(Resource::Instance, &b.id, json!({"path": "lab/b"}))
+        .await;
+    let e = env
+        .create_err(Resource::Route, route_body("lab/b", &a.id, "inactive", true))
+        .await;
+    assert!(issues_at(e, "source")[0].contains("is the path of instance"));
+    // Its own sid is the instance's to route.
+    let a_sid = a.str_field("sid").unwrap().to_owned();
+    env.create(Resource::Route, route_body(&a_sid, &a.id, "inactive", false))
+        .await;
+    // Moving a route onto another instance's path is refused too.
+    let r = env
+        .create(
+            Resource::Route,
+            route_body("lab/a-news", &a.id, "inactive", false),
+        )
+        .await;
+    let e = env
+        .patch(Resource::Route, &r, json!({"source": "lab/b"}))
+        .await
+        .unwrap_err();
+    assert!(issues_at(e, "source")[0].contains(b.id.to_string().as_str()));
+}
+
+#[tokio::test]
+async fn an_instance_path_may_not_be_another_instances_route_source() {
+    let env = Env::new();
+    let a = env.instance_in(Status::Installed).await;
+    let b = env.instance_in(Status::Installed).await;
+    env.create(Resource::Route, route_body("lab/a", &a.id, "inactive", false))
+        .await;
+    let e = env
+        .patch(Resource::Instance, &b, json!({"path": "lab/a"}))
+        .await
+        .unwrap_err();
+    assert!(issues_at(e, "path")[0].contains("is the source of route"));
+    // The route's own instance may take that path.
+    env.patch(Resource::Instance, &a, json!({"path": "lab/a"}))
+        .await
+        .unwrap();
+}
