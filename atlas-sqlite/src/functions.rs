@@ -121,8 +121,10 @@ pub(crate) fn register(conn: &Connection, residuals: &Arc<Residuals>) -> Result<
     let r = Arc::clone(residuals);
     conn.create_scalar_function("atlas_match_doc", 8, det, move |ctx| {
         let f = residual(ctx, &r)?;
-        let doc = doc_from_args(ctx)?;
-        Ok(f.matches(&doc.to_json()))
+        // `None`: SQLite's constant propagation handed a meta column's
+        // value from an `AND`ed equality with a non-integer operand
+        // (`_version $in [2.5]`); no stored row has it, so nothing matches.
+        Ok(doc_from_args(ctx)?.is_some_and(|doc| f.matches(&doc.to_json())))
     })?;
     let r = Arc::clone(residuals);
     conn.create_scalar_function("atlas_match_json", 2, det, move |ctx| {
@@ -144,18 +146,36 @@ fn residual(ctx: &Context<'_>, r: &Arc<Residuals>) -> rusqlite::Result<Arc<Filte
     Ok(Arc::clone(&f))
 }
 
-fn doc_from_args(ctx: &Context<'_>) -> rusqlite::Result<Doc> {
+/// An integer argument; a real with an integral value counts (SQLite may
+/// substitute an equality's operand for a column), any other value is
+/// `None`.
+fn int_arg(ctx: &Context<'_>, i: usize) -> Option<i64> {
+    match ctx.get_raw(i) {
+        ValueRef::Integer(n) => Some(n),
+        #[allow(clippy::cast_possible_truncation)]
+        ValueRef::Real(r) if r.fract() == 0.0 && r.abs() < 9.0e15 => Some(r as i64),
+        _ => None,
+    }
+}
+
+/// The row's document; `None` when a meta column holds a value no stored
+/// document can have.
+fn doc_from_args(ctx: &Context<'_>) -> rusqlite::Result<Option<Doc>> {
     let id = text(ctx, 1)
         .and_then(|s| Id::parse(s).ok())
         .ok_or_else(|| user_err("atlas_match_doc: bad id"))?;
     let etag = Etag::from_client(text(ctx, 2).unwrap_or_default());
-    let created = Timestamp::from_unix(ctx.get::<i64>(3)?);
-    let updated = Timestamp::from_unix(ctx.get::<i64>(4)?);
-    let version = u64::try_from(ctx.get::<i64>(5)?).unwrap_or_default();
-    let deleted = ctx.get::<i64>(6)? != 0;
+    let (Some(created), Some(updated), Some(version), Some(deleted)) =
+        (int_arg(ctx, 3), int_arg(ctx, 4), int_arg(ctx, 5), int_arg(ctx, 6))
+    else {
+        return Ok(None);
+    };
+    let (created, updated) = (Timestamp::from_unix(created), Timestamp::from_unix(updated));
+    let version = u64::try_from(version).unwrap_or_default();
+    let deleted = deleted != 0;
     let body: Body =
         serde_json::from_str(text(ctx, 7).unwrap_or("{}")).map_err(|e| user_err(e.to_string()))?;
-    Ok(Doc {
+    Ok(Some(Doc {
         id,
         etag,
         created,
@@ -163,7 +183,7 @@ fn doc_from_args(ctx: &Context<'_>) -> rusqlite::Result<Doc> {
         version,
         deleted,
         body,
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -224,6 +244,25 @@ mod tests {
             row.get::<_, bool>(0)
         });
         assert!(gone.is_err());
+    }
+
+    #[test]
+    fn residual_doc_match_takes_integral_reals_and_matches_nothing_for_other_values() {
+        let (c, r) = conn();
+        let guard = r.register(Filter::eq("_version", json!(2)));
+        let at = |version: &str| -> bool {
+            c.query_row(
+                &format!(
+                    "SELECT atlas_match_doc(?1, '6b063bb73e47cec0540baa24', 'e', 0, 0, {version}, 0, '{{}}')"
+                ),
+                [guard.token()],
+                |row| row.get(0),
+            )
+            .unwrap()
+        };
+        assert!(at("2.0"), "an integral real is the integer");
+        assert!(!at("2.5"), "no stored version is 2.5: no match, no error");
+        assert!(!at("'2'"), "text is no version either");
     }
 
     #[test]

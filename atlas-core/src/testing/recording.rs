@@ -23,6 +23,10 @@ struct Inner {
     /// operation → (nth call to fail, and every later one too?)
     failures: HashMap<String, Vec<(usize, bool)>>,
     output: CommandOutput,
+    /// The instance specs handed to each operation, in call order.
+    specs: Vec<(String, InstanceSpec)>,
+    /// The route maps handed to `publish_routes`, in call order.
+    maps: Vec<RouteMap>,
 }
 
 /// Records every executor call in order and fails the ones it was told to.
@@ -107,9 +111,31 @@ impl RecordingExecutor {
         let mut inner = self.lock();
         inner.calls.clear();
         inner.counts.clear();
+        inner.specs.clear();
+        inner.maps.clear();
     }
 
     /// Records a call and decides whether it fails.
+    fn keep_spec(&self, operation: &str, spec: &InstanceSpec) {
+        self.lock().specs.push((operation.to_owned(), spec.clone()));
+    }
+
+    /// The instance specs handed to `operation` (`write_settings` and
+    /// `launch` are kept), oldest first.
+    pub fn specs_of(&self, operation: &str) -> Vec<InstanceSpec> {
+        self.lock()
+            .specs
+            .iter()
+            .filter(|(op, _)| op == operation)
+            .map(|(_, s)| s.clone())
+            .collect()
+    }
+
+    /// The route maps handed to `publish_routes`, oldest first.
+    pub fn route_maps(&self) -> Vec<RouteMap> {
+        self.lock().maps.clone()
+    }
+
     fn record(&self, operation: &str, subject: &str) -> Result<(), ExecError> {
         let mut inner = self.lock();
         inner.calls.push((operation.to_owned(), subject.to_owned()));
@@ -168,10 +194,12 @@ impl Executor for RecordingExecutor {
     }
 
     async fn write_settings(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        self.keep_spec("write_settings", spec);
         self.record("write_settings", spec.sid.as_str())
     }
 
     async fn launch(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        self.keep_spec("launch", spec);
         self.record("launch", spec.sid.as_str())
     }
 
@@ -216,7 +244,8 @@ impl Executor for RecordingExecutor {
         Ok(self.lock().output.clone())
     }
 
-    async fn publish_routes(&self, _map: &RouteMap) -> Result<(), ExecError> {
+    async fn publish_routes(&self, map: &RouteMap) -> Result<(), ExecError> {
+        self.lock().maps.push(map.clone());
         self.record("publish_routes", "")
     }
 }

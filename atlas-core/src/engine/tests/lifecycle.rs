@@ -63,6 +63,26 @@ async fn instance_walks_from_pending_to_launched_to_down_and_back_to_installed_t
         h.exec.operations(),
         ["write_settings", "launch", "publish_routes", "publish_routes"]
     );
+    // The settings and the launch already see the route as active, and
+    // launch's own publication carries it.
+    for op in ["write_settings", "launch"] {
+        let spec = h.exec.specs_of(op).remove(0);
+        let routes: Vec<_> = spec
+            .routes
+            .iter()
+            .map(|r| (r.source.as_str(), r.route_status))
+            .collect();
+        assert_eq!(routes, [("lab/atlas", RouteStatus::Active)], "{op}");
+    }
+    let maps = h.exec.route_maps();
+    let sources = |m: &crate::executor::RouteMap| -> Vec<String> {
+        m.routes
+            .iter()
+            .filter(|r| r.route_status == RouteStatus::Active)
+            .map(|r| r.source.clone())
+            .collect()
+    };
+    assert_eq!(sources(&maps[0]), ["lab/atlas"], "launch's own publication");
     let publish = h.jobs_of("routes_publish").await;
     assert_eq!(
         publish.last().unwrap().result.as_ref().unwrap()["sources"],

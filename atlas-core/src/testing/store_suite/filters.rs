@@ -14,7 +14,7 @@ use crate::query::{Filter, FindQuery, Op, Operand};
 use crate::store::Store;
 
 use super::find_fixture::FindFixture;
-use super::{at, field, j, query, regex, sorted};
+use super::{at, field, id, j, query, regex, sorted};
 
 /// Sort by `update_group`, descending.
 const BY_GROUP: &[(&str, bool)] = &[("update_group", true)];
@@ -347,4 +347,53 @@ pub async fn find_filters_code_by_name_version_label_and_hash(store: Arc<dyn Sto
         ),
     ])
     .await;
+}
+
+/// Whole-array and whole-object equality compare numbers numerically, as
+/// the reference evaluator does: `[1.0, 10]` matches a stored `[1, 10]` and
+/// `{"a": 1.0}` a stored `{"a": 1}` — and nothing else.
+pub async fn find_compares_whole_arrays_and_objects_numerically(store: Arc<dyn Store>) {
+    use crate::batch::Batch;
+    use crate::model::Resource;
+
+    let mut b = Batch::new(at(1));
+    b.insert(
+        Resource::Statistics,
+        id(1),
+        super::body(json!({"arr": [1, 10], "obj": {"a": 1}})),
+    );
+    b.insert(
+        Resource::Statistics,
+        id(2),
+        super::body(json!({"arr": [1, 11], "obj": {"a": 2}})),
+    );
+    b.insert(
+        Resource::Statistics,
+        id(3),
+        super::body(json!({"arr": [10, 1], "obj": {"a": 1, "b": 0}})),
+    );
+    store.commit(b).await.unwrap();
+    let ids = |q: FindQuery| {
+        let store = store.clone();
+        async move {
+            let page = store.find(Resource::Statistics, &q).await.unwrap();
+            page.items.iter().map(|d| d.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        ids(query(field("arr", Op::Eq(j(json!([1.0, 10])))))).await,
+        [id(1)]
+    );
+    assert_eq!(
+        ids(query(field("obj", Op::Eq(j(json!({"a": 1.0})))))).await,
+        [id(1)]
+    );
+    assert_eq!(
+        ids(query(field("arr", Op::Ne(j(json!([1.0, 10])))))).await,
+        [id(2), id(3)]
+    );
+    assert_eq!(
+        ids(query(field("obj", Op::In(vec![j(json!({"a": 2.0}))])))).await,
+        [id(2)]
+    );
 }

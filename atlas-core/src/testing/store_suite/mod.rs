@@ -46,6 +46,7 @@ use crate::store::{Store, StoreExt};
 
 mod batches;
 mod deletes;
+mod edges;
 mod filters;
 mod find_fixture;
 mod history;
@@ -57,6 +58,7 @@ mod unique;
 
 pub use batches::*;
 pub use deletes::*;
+pub use edges::*;
 pub use filters::*;
 pub use history::*;
 pub use leases::*;
@@ -132,6 +134,11 @@ macro_rules! store_conformance {
             find_filters_code_by_type_and_currency,
             find_filters_code_by_tag_and_dependency,
             find_filters_code_by_name_version_label_and_hash,
+            find_compares_whole_arrays_and_objects_numerically,
+            // edges
+            find_agrees_with_the_reference_on_translator_edge_cases,
+            find_jobs_compares_run_at_like_the_reference,
+            find_with_an_impossible_meta_equality_beside_a_residual_matches_nothing,
             // sort
             find_sorts_on_several_keys_like_the_reference,
             find_sorts_on_a_sometimes_missing_field_like_the_reference,
