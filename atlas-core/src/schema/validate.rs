@@ -370,9 +370,11 @@ mod tests {
 
     #[test]
     fn create_of_empty_code_reports_only_the_top_level_required_fields() {
+        // As the original: `meta` is optional in the schema (the service
+        // requires it once the rest passes).
         assert_eq!(
             issues_of(Resource::Code, json!({})),
-            json!({"meta": "required field", "git_url": "required field", "commit_hash": "required field"})
+            json!({"git_url": "required field", "commit_hash": "required field"})
         );
     }
 
@@ -522,6 +524,19 @@ mod tests {
         let stats = json!({"instance": "6b063bb73e47cec0540baa24", "nodes_total": null,
                            "users": {"counts": {"site_owner": null}}});
         assert!(validate_create(Resource::Statistics, &stats).is_ok());
+    }
+
+    #[test]
+    fn tags_hold_any_json_values_as_the_original_accepted() {
+        let tags = json!(["lts", 7, {"team": "web"}, true, null]);
+        let code = json!({"git_url": "https://git.example.edu/d.git", "commit_hash": "0123abc",
+                          "meta": {"name": "cu_mod", "version": "1.0", "code_type": "module", "tag": tags}});
+        assert_eq!(validate_create(Resource::Code, &code).unwrap().body["meta"]["tag"], tags);
+        for res in [Resource::Instance, Resource::Route, Resource::Site] {
+            let v = validate_patch(res, &json!({ "tag": tags })).unwrap();
+            assert_eq!(v["tag"], tags, "{res}");
+        }
+        assert!(validate_patch(Resource::Instance, &json!({"tag": "a"})).is_err(), "still a list");
     }
 
     #[test]

@@ -22,8 +22,8 @@ pub struct CodeMeta {
     pub label: Option<String>,
     /// Whether this is the current item of its `(name, code_type)`.
     pub is_current: bool,
-    /// Free tags.
-    pub tag: Vec<String>,
+    /// Free tags (any JSON values, as the original accepted).
+    pub tag: Vec<serde_json::Value>,
     /// Code items this one needs (packages).
     pub dependency: Vec<Id>,
 }

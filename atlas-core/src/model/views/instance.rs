@@ -81,8 +81,8 @@ pub struct Instance {
     pub import_from_inventory: bool,
     /// Settings.
     pub settings: InstanceSettings,
-    /// Free tags.
-    pub tag: Vec<String>,
+    /// Free tags (any JSON values, as the original accepted).
+    pub tag: Vec<serde_json::Value>,
     /// Code it runs.
     pub code: InstanceCode,
     /// Routes serving it.

@@ -45,7 +45,7 @@ pub struct Route {
     /// Dates.
     pub dates: RouteDates,
     /// Free tags.
-    pub tag: Vec<String>,
+    pub tag: Vec<serde_json::Value>,
     /// Who created the record.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,

@@ -21,7 +21,7 @@ pub struct Site {
     /// Its users: role name → user names.
     pub users: BTreeMap<String, Vec<String>>,
     /// Free tags.
-    pub tag: Vec<String>,
+    pub tag: Vec<serde_json::Value>,
     /// Who created the record.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,

@@ -3,7 +3,7 @@
 
 use super::GIT_URL_PATTERN;
 use crate::model::{CodeType, Resource};
-use crate::schema::field::{boolean, dict, field, list, objectid, string, Schema};
+use crate::schema::field::{any_list, boolean, dict, field, list, objectid, string, Schema};
 use crate::schema::{CODE_NAME_LEN, CODE_NAME_PATTERN, COMMIT_HASH_PATTERN, VERSION_LEN, VERSION_PATTERN};
 
 pub(super) fn schema() -> Schema {
@@ -37,10 +37,9 @@ pub(super) fn schema() -> Schema {
                 ),
                 field("label", string()),
                 field("is_current", boolean().default(false).required().indexed()),
-                field("tag", list(string())),
+                field("tag", any_list()),
                 field("dependency", list(objectid(Resource::Code))),
             ])
-            .required()
             .unique(),
         ),
         field("git_url", string().regex(GIT_URL_PATTERN).required()),

@@ -2,7 +2,7 @@
 
 use super::SAFE_PATH_PATTERN;
 use crate::model::{Resource, RouteStatus, RouteType};
-use crate::schema::field::{boolean, datetime, dict, field, integer, list, objectid, string, Schema};
+use crate::schema::field::{any_list, boolean, datetime, dict, field, integer, objectid, string, Schema};
 
 pub(super) fn schema() -> Schema {
     Schema::new(vec![
@@ -27,7 +27,7 @@ pub(super) fn schema() -> Schema {
         field("instance_id", objectid(Resource::Instance)),
         field("site_id", objectid(Resource::Site)),
         field("dates", dict(vec![field("created", datetime())])),
-        field("tag", list(string())),
+        field("tag", any_list()),
         field("created_by", string()),
         field("modified_by", string()),
     ])

@@ -1,7 +1,7 @@
 //! The `site` schema: an optional wrapper grouping instances.
 
 use crate::model::{InstanceType, Resource};
-use crate::schema::field::{field, list, map, objectid, string, Schema};
+use crate::schema::field::{any_list, field, list, map, objectid, string, Schema};
 
 pub(super) fn schema() -> Schema {
     Schema::new(vec![
@@ -12,7 +12,7 @@ pub(super) fn schema() -> Schema {
         ),
         // role -> usernames
         field("users", map(list(string()))),
-        field("tag", list(string())),
+        field("tag", any_list()),
         field("created_by", string()),
         field("modified_by", string()),
     ])

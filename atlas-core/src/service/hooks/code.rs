@@ -9,7 +9,8 @@ use crate::model::{Body, Code, Doc, Id, Resource, Sid};
 use crate::query::{Filter, FindQuery};
 use crate::service::hooks::{view_error, Ctx};
 use crate::service::plan::Plan;
-use crate::service::ServiceError;
+use crate::schema::issues::{self as msg, Issues};
+use crate::service::{Invalid, ServiceError};
 use crate::task::{code_key, Task};
 
 /// Writes un-currenting every other current item of `code`'s name and type.
@@ -42,12 +43,25 @@ async fn uncurrent_others(ctx: &Ctx<'_>, code: &Code, plan: &mut Plan) -> Result
     Ok(())
 }
 
+/// The schema leaves `meta` optional, as the original did (a `POST {}`
+/// names only `commit_hash` and `git_url`); a code item still needs it, so
+/// a body that passed the schema without it is refused here.
+fn require_meta(body: &Body) -> Result<(), ServiceError> {
+    if body.contains_key("meta") {
+        return Ok(());
+    }
+    let mut issues = Issues::new();
+    issues.add("meta", msg::REQUIRED);
+    Err(ServiceError::Invalid(Invalid::single(issues)))
+}
+
 pub(super) async fn before_create(
     ctx: &Ctx<'_>,
     id: &Id,
     body: &mut Body,
     plan: &mut Plan,
 ) -> Result<(), ServiceError> {
+    require_meta(body)?;
     let doc = Doc::new(*id, body.clone(), ctx.now);
     let code = Code::from_doc(&doc).map_err(view_error)?;
     if code.meta.is_current {
@@ -89,6 +103,9 @@ pub(super) async fn before_update(
     change: &mut Body,
     plan: &mut Plan,
 ) -> Result<(), ServiceError> {
+    if ctx.replace {
+        require_meta(change)?;
+    }
     let before = Code::from_doc(old).map_err(view_error)?;
     let after = Code::from_doc(&ctx.after(old, change)).map_err(view_error)?;
     let renamed = before.meta.name != after.meta.name

@@ -145,6 +145,11 @@ pub(super) async fn before_create(
     if !body.contains_key("path") {
         let sid = body["sid"].clone();
         body.insert("path".into(), sid);
+        // Derived from the sid: a clash is the sid's, reported under the
+        // field the client sent (the store's unique index backs it up).
+        if !plan.verified.contains(&"path") {
+            plan.verified.push("path");
+        }
     }
     for field in ["sid", "path"] {
         if let Some(value) = body.get(field).and_then(Value::as_str) {

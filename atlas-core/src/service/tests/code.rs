@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{alice, code_body, conflict, core_body, invalid, module_body, profile_body, Env};
+use super::{alice, code_body, commit_hash, conflict, core_body, invalid, issues_at, module_body, profile_body, Env};
 use crate::executor::CodeSpec;
 use crate::model::{Code, Resource, Status};
 
@@ -238,4 +238,17 @@ async fn renaming_an_unused_item_redeploys_it_under_the_old_name_key() {
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].key.as_deref(), Some("code:views"));
     assert_eq!(jobs[0].payload["previous"]["name"], "views");
+}
+
+#[tokio::test]
+async fn a_code_item_without_meta_is_refused_once_the_schema_passes() {
+    let env = Env::new();
+    let e = env
+        .create_err(
+            Resource::Code,
+            json!({"git_url": "https://git.example.edu/d.git", "commit_hash": commit_hash()}),
+        )
+        .await;
+    assert_eq!(issues_at(e, "meta"), ["required field"]);
+    assert!(env.all(Resource::Code).await.is_empty());
 }

@@ -210,6 +210,11 @@ async fn creating_an_instance_with_a_taken_sid_is_invalid() {
         inv.items[0].messages_at("sid"),
         ["value 'p1abcdef0123' is not unique"]
     );
+    assert!(
+        inv.items[0].messages_at("path").is_empty(),
+        "only the field the client sent is named: {:?}",
+        inv.items[0].to_json()
+    );
     assert_eq!(env.all(Resource::Instance).await.len(), 1);
     assert_eq!(env.all(Resource::Statistics).await.len(), 1);
 }
