@@ -21,7 +21,7 @@ use crate::executor::{CommandOutput, CommandSpec, InstanceSpec};
 use crate::jobs::Job;
 use crate::lifecycle;
 use crate::model::{Command, Id, Instance, Resource, Status};
-use crate::query::{parse_where, Filter, FindQuery};
+use crate::query::{parse_command_query, Filter, FindQuery};
 use crate::store::StoreExt;
 use crate::task::{code_key, CommandOperation, Task};
 use crate::worker::{Handled, HandlerError};
@@ -162,7 +162,7 @@ impl Engine {
                     cmd.name
                 ))
             })?;
-        parse_where(q)
+        parse_command_query(q)
             .map_err(|e| HandlerError::fatal(format!("command '{}': its query is invalid: {e}", cmd.name)))
     }
 

@@ -85,7 +85,7 @@ mod sort;
 pub use embedded::parse_embedded;
 pub use error::QueryError;
 pub use filter::{Filter, Op, Operand, Pattern};
-pub use parse::parse_where;
+pub use parse::{parse_command_query, parse_where};
 pub use projection::{Projection, META_FIELDS};
 pub use select::select;
 pub use sort::{compare_docs, compare_values, parse_sort};

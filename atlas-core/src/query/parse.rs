@@ -30,6 +30,23 @@ const KNOWN_OPERATORS: &[&str] = &[
     "$options",
 ];
 
+/// Parses a command item's `query`: a `where` clause given as JSON
+/// (`{"status": "launched"}`) or, as the operator guide writes it,
+/// percent-encoded (`%7B%22status%22%3A%20%22launched%22%7D`).
+///
+/// # Errors
+/// The JSON form's [`QueryError`] when neither form parses.
+pub fn parse_command_query(q: &str) -> Result<Filter, QueryError> {
+    match parse_where(q) {
+        Ok(f) => Ok(f),
+        Err(e) if q.contains('%') => match percent_encoding::percent_decode_str(q).decode_utf8() {
+            Ok(decoded) if decoded != q => parse_where(&decoded).map_err(|_| e),
+            _ => Err(e),
+        },
+        Err(e) => Err(e),
+    }
+}
+
 /// Parses the `where` query parameter.
 ///
 /// # Errors
@@ -210,6 +227,22 @@ mod tests {
 
     use super::super::fixtures::{self, PKG1};
     use super::*;
+
+    #[test]
+    fn a_command_query_may_be_json_or_percent_encoded_json() {
+        let json = parse_command_query(r#"{"status": "launched"}"#).unwrap();
+        let encoded = parse_command_query("%7B%22status%22%3A%20%22launched%22%7D").unwrap();
+        assert_eq!(json, encoded);
+        // JSON whose values hold a `%` stays JSON.
+        let pct = parse_command_query(r#"{"path": {"$regex": "100%"}}"#).unwrap();
+        assert!(matches!(pct, Filter::Field { .. }));
+        // Neither form: the JSON form's error.
+        let e = parse_command_query("%7Bnot json").unwrap_err();
+        assert!(
+            matches!(e, QueryError::WhereNotJson | QueryError::InvalidWhere(_)),
+            "{e}"
+        );
+    }
     use crate::model::Timestamp;
 
     fn err(s: &str) -> String {

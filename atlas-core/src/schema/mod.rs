@@ -310,7 +310,10 @@ mod tests {
     fn schema_fields_expose_types_and_constraints_for_openapi() {
         let s = schema(Resource::Code);
         let meta = s.field("meta").unwrap();
-        assert!(!meta.rules.required && meta.rules.unique, "optional, as the original's");
+        assert!(
+            !meta.rules.required && meta.rules.unique,
+            "optional, as the original's"
+        );
         let Kind::Dict(inner) = &meta.rules.kind else {
             panic!("meta is a dict")
         };

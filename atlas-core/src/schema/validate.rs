@@ -531,12 +531,18 @@ mod tests {
         let tags = json!(["lts", 7, {"team": "web"}, true, null]);
         let code = json!({"git_url": "https://git.example.edu/d.git", "commit_hash": "0123abc",
                           "meta": {"name": "cu_mod", "version": "1.0", "code_type": "module", "tag": tags}});
-        assert_eq!(validate_create(Resource::Code, &code).unwrap().body["meta"]["tag"], tags);
+        assert_eq!(
+            validate_create(Resource::Code, &code).unwrap().body["meta"]["tag"],
+            tags
+        );
         for res in [Resource::Instance, Resource::Route, Resource::Site] {
             let v = validate_patch(res, &json!({ "tag": tags })).unwrap();
             assert_eq!(v["tag"], tags, "{res}");
         }
-        assert!(validate_patch(Resource::Instance, &json!({"tag": "a"})).is_err(), "still a list");
+        assert!(
+            validate_patch(Resource::Instance, &json!({"tag": "a"})).is_err(),
+            "still a list"
+        );
     }
 
     #[test]

@@ -2,7 +2,9 @@
 
 use super::SAFE_PATH_PATTERN;
 use crate::model::{Environment, InstanceType, Pool, Resource, Status, SID_PATTERN};
-use crate::schema::field::{any_list, boolean, datetime, dict, field, integer, list, objectid, string, Schema};
+use crate::schema::field::{
+    any_list, boolean, datetime, dict, field, integer, list, objectid, string, Schema,
+};
 
 pub(super) fn schema() -> Schema {
     Schema::new(vec![

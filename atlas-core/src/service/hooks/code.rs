@@ -7,9 +7,9 @@ use crate::code_rules::{self, uncurrent_patch};
 use crate::executor::CodeSpec;
 use crate::model::{Body, Code, Doc, Id, Resource, Sid};
 use crate::query::{Filter, FindQuery};
+use crate::schema::issues::{self as msg, Issues};
 use crate::service::hooks::{view_error, Ctx};
 use crate::service::plan::Plan;
-use crate::schema::issues::{self as msg, Issues};
 use crate::service::{Invalid, ServiceError};
 use crate::task::{code_key, Task};
 

@@ -4,7 +4,7 @@
 use crate::batch::Batch;
 use crate::jobs::{JobId, JobSpec};
 use crate::model::{Body, Id, Resource};
-use crate::query::parse_where;
+use crate::query::parse_command_query;
 use crate::schema::Issues;
 use crate::service::hooks::Ctx;
 use crate::service::plan::Plan;
@@ -14,7 +14,7 @@ use crate::task::Task;
 
 pub(super) fn check_query(body: &Body, issues: &mut Issues) {
     if let Some(q) = body.get("query").and_then(|v| v.as_str()) {
-        if let Err(e) = parse_where(q) {
+        if let Err(e) = parse_command_query(q) {
             issues.add("query", format!("not a valid `where` clause: {e}"));
         }
     }

@@ -3,7 +3,9 @@
 
 use serde_json::json;
 
-use super::{alice, code_body, commit_hash, conflict, core_body, invalid, issues_at, module_body, profile_body, Env};
+use super::{
+    alice, code_body, commit_hash, conflict, core_body, invalid, issues_at, module_body, profile_body, Env,
+};
 use crate::executor::CodeSpec;
 use crate::model::{Code, Resource, Status};
 

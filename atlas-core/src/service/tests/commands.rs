@@ -126,3 +126,19 @@ async fn an_unknown_job_is_not_found() {
         "{e:?}"
     );
 }
+
+#[tokio::test]
+async fn a_percent_encoded_query_is_accepted_as_the_guide_writes_it() {
+    let env = Env::new();
+    let cmd = env
+        .create(
+            Resource::Commands,
+            json!({"name": "Clear caches", "command": "drush cc all",
+                   "query": "%7B%22status%22%3A%20%22launched%22%7D"}),
+        )
+        .await;
+    assert_eq!(
+        cmd.str_field("query"),
+        Some("%7B%22status%22%3A%20%22launched%22%7D")
+    );
+}
