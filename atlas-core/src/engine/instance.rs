@@ -85,12 +85,9 @@ impl Engine {
         }
         let now = self.now();
         let mut batch = Batch::new(now);
-        batch.update(
-            Resource::Instance,
-            id,
-            PROVISION.settle_patch(now),
-            Some(doc.etag.clone()),
-        );
+        let mut settle = PROVISION.settle_patch(now);
+        clear_last_error(&doc, &mut settle);
+        batch.update(Resource::Instance, id, settle, Some(doc.etag.clone()));
         let seconds = inst.dates.created.map(|c| now.since(c).as_secs());
         info!(sid = %inst.sid, seconds, "instance provisioned");
         self.notify(notices::provision_succeeded(self.config(), &spec, seconds))
@@ -101,11 +98,13 @@ impl Engine {
     }
 
     async fn provision_failure(&self, job: &Job, inst: &Instance, e: HandlerError) -> HandlerError {
-        if is_final(job, &e) {
-            let n = notices::provision_failed(self.config(), &inst.id, &inst.sid, job.attempts, &e.error);
-            self.notify(n).await;
+        if !is_final(job, &e) {
+            return e;
         }
-        e
+        let n = notices::provision_failed(self.config(), &inst.id, &inst.sid, job.attempts, &e.error);
+        self.notify(n).await;
+        let record = failed_for_good(job, &inst.id, Body::new(), None, &e.error, self.now());
+        e.with_follow_up(record)
     }
 
     /// Lifecycle work: carries out `work` for an instance in its in-flight
@@ -137,6 +136,7 @@ impl Engine {
         let settles = work.settles();
         match outcome {
             Ok(activated) => {
+                clear_last_error(&doc, &mut patch);
                 batch.update(Resource::Instance, id, patch, Some(doc.etag.clone()));
                 let n =
                     notices::instance_updated(self.config(), &id, &inst.sid, &what, settles.as_str(), None);
@@ -150,13 +150,12 @@ impl Engine {
                     // request found it, so it is not stuck in an in-flight
                     // status that refuses every request.
                     let stays = from.unwrap_or(inst.status);
+                    let mut p = Body::new();
                     if let Some(from) = from {
-                        let mut revert = Batch::new(now);
-                        let mut p = Body::new();
                         p.insert("status".into(), json!(from.as_str()));
-                        revert.update(Resource::Instance, id, p, Some(doc.etag.clone()));
-                        e = e.with_follow_up(revert);
                     }
+                    let record = failed_for_good(job, &id, p, Some(doc.etag.clone()), &e.error, now);
+                    e = e.with_follow_up(record);
                     let what = format!("{work} work failed; the instance is '{stays}'");
                     let n = notices::instance_updated(
                         self.config(),
@@ -317,18 +316,20 @@ impl Engine {
                 ))
             }
             Err(e) => {
-                if is_final(job, &e) {
-                    let n = notices::instance_updated(
-                        self.config(),
-                        &id,
-                        &inst.sid,
-                        &format!("{} failed", job.kind),
-                        inst.status.as_str(),
-                        Some(&e.error),
-                    );
-                    self.notify(n).await;
+                if !is_final(job, &e) {
+                    return Err(e);
                 }
-                Err(e)
+                let n = notices::instance_updated(
+                    self.config(),
+                    &id,
+                    &inst.sid,
+                    &format!("{} failed", job.kind),
+                    inst.status.as_str(),
+                    Some(&e.error),
+                );
+                self.notify(n).await;
+                let record = failed_for_good(job, &id, Body::new(), None, &e.error, self.now());
+                Err(e.with_follow_up(record))
             }
         }
     }
@@ -446,4 +447,32 @@ fn settle_patch(work: Work, now: crate::model::Timestamp) -> Body {
         stamp: work.stamp(),
     }
     .settle_patch(now)
+}
+
+/// The follow-up of work on `instance` that failed for good: `patch` (a
+/// status to go back to, say) plus `last_error` naming the job and its
+/// error, so an operator sees on the instance why it is stuck. The patch
+/// merges; `expect` guards it when it also moves the status back.
+fn failed_for_good(
+    job: &Job,
+    instance: &Id,
+    mut patch: Body,
+    expect: Option<Etag>,
+    error: &str,
+    now: crate::model::Timestamp,
+) -> Batch {
+    patch.insert(
+        "last_error".into(),
+        json!({ "job": job.id.to_string(), "kind": job.kind, "error": error, "at": now.to_string() }),
+    );
+    let mut batch = Batch::new(now);
+    batch.update(Resource::Instance, *instance, patch, expect);
+    batch
+}
+
+/// Clears a stale `last_error` of `doc` in `patch` (work succeeded).
+fn clear_last_error(doc: &Doc, patch: &mut Body) {
+    if doc.body.get("last_error").is_some_and(|v| !v.is_null()) {
+        patch.insert("last_error".into(), serde_json::Value::Null);
+    }
 }

@@ -293,9 +293,18 @@ async fn execute(inner: Arc<Inner>, job: Job) {
         tracing::Span::current().record("job.outcome", outcome);
         match &result {
             Ok(_) => info!(elapsed_ms, outcome = "succeeded", "job finished"),
-            Err(e) => {
-                warn!(elapsed_ms, outcome = "failed", retryable = e.retryable, error = %e, "job failed")
+            Err(e) if outcome == "retrying" => {
+                warn!(elapsed_ms, outcome, attempt = job.attempts, error = %e, "job failed; it will be retried")
             }
+            // Out of attempts, or not retryable: the dead letter, for good.
+            Err(e) => error!(
+                elapsed_ms,
+                outcome,
+                attempts = job.attempts,
+                max_attempts = job.max_attempts,
+                error = %e,
+                "job failed for good and is dead; retry it with POST /jobs/<id>/retry once the cause is fixed"
+            ),
         }
         record(&inner, &job, result).await;
     }

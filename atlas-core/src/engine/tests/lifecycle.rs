@@ -512,3 +512,33 @@ async fn lifecycle_work_failing_for_good_puts_the_instance_back_where_the_reques
         .await;
     assert_eq!(h.status(&id).await, Status::Installing);
 }
+
+#[tokio::test]
+async fn work_failing_for_good_leaves_its_error_on_the_instance_until_work_succeeds() {
+    // The first install_assign fails for good (clear_caches fails five
+    // times); the next request's work succeeds.
+    let exec = RecordingExecutor::new();
+    let exec =
+        (1..=crate::jobs::DEFAULT_MAX_ATTEMPTS as usize).fold(exec, |e, n| e.fail_on("clear_caches", n));
+    let h = Harness::with_exec(exec);
+    let code = h.seed_code().await;
+    let id = h
+        .seed_instance(code, fixtures::instance().status(Status::Available))
+        .await;
+    h.patch(Resource::Instance, &id, json!({"status": "installing"}))
+        .await;
+    h.drain_all().await;
+    let job = h.jobs_of("install_assign").await.remove(0);
+    assert_eq!(job.status, JobStatus::Dead);
+    let last = h.raw(Resource::Instance, &id).await.body["last_error"].clone();
+    assert_eq!(last["job"], json!(job.id.to_string()), "{last}");
+    assert_eq!(last["kind"], "install_assign");
+    assert!(last["error"].as_str().unwrap().contains("clear_caches"), "{last}");
+    assert!(last["at"].is_string());
+
+    h.patch(Resource::Instance, &id, json!({"status": "installing"}))
+        .await;
+    h.drain_all().await;
+    assert_eq!(h.status(&id).await, Status::Installed);
+    assert!(h.raw(Resource::Instance, &id).await.body["last_error"].is_null());
+}

@@ -70,6 +70,19 @@ pub(super) fn schema() -> Schema {
             ]),
         ),
         field("db_key", string().readonly().internal()),
+        // Why the instance's last work failed for good (set by the engine,
+        // cleared when work next succeeds): what an operator reads first.
+        field(
+            "last_error",
+            dict(vec![
+                field("job", string()),
+                field("kind", string()),
+                field("error", string()),
+                field("at", datetime()),
+            ])
+            .nullable()
+            .readonly(),
+        ),
         field("created_by", string()),
         field("modified_by", string()),
     ])

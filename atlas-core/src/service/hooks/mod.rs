@@ -139,6 +139,7 @@ pub(crate) fn keep_server_fields(res: Resource, old: &Doc, sent: &Value, body: &
             "update_group",
             "code",
             "created_by",
+            "last_error",
         ],
         Resource::Route => &["dates", "created_by"],
         _ => &["created_by"],
