@@ -37,10 +37,12 @@ use tokio::sync::watch;
 pub use builder::{AppBuilder, AppError};
 pub use config::{AppConfig, SchedulerConfig};
 
+use crate::batch::Batch;
 use crate::engine::Engine;
 use crate::error::StoreError;
-use crate::scheduler::Scheduler;
+use crate::scheduler::{PeriodicTask, Scheduler};
 use crate::service::Service;
+use crate::task::Task;
 use crate::worker::Worker;
 
 /// Atlas wired together. Cheap to clone; clones share everything.
@@ -85,6 +87,29 @@ impl App {
         self.tick
     }
 
+    /// A node that runs the periodic tasks tops the pool up when it starts
+    /// rather than at the next tick (with `pool_top_up_on_deploy`); a
+    /// failure is logged and left to the tick.
+    async fn top_up_at_start(&self) {
+        if self.scheduler.is_none() || !self.service.config().pool_top_up_on_deploy {
+            return;
+        }
+        let now = self.service.clock().now();
+        let mut batch = Batch::new(now);
+        batch.enqueue(
+            Task::Periodic {
+                task: PeriodicTask::PoolTopUp,
+            }
+            .spec(now),
+        );
+        match self.service.store().commit(batch).await {
+            Ok(_) => self.service.jobs_enqueued().notify_one(),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not queue the pool top-up at start; the next tick does it")
+            }
+        }
+    }
+
     /// Runs queued jobs until none is claimable now (follow-up jobs
     /// included); returns how many ran. For tests, examples and one-shot
     /// tools: a job waiting for a retry time that has not come stays
@@ -103,6 +128,7 @@ impl App {
     /// # Errors
     /// Store failures the worker cannot recover from.
     pub async fn run(&self, shutdown: impl Future<Output = ()> + Send) -> Result<(), StoreError> {
+        self.top_up_at_start().await;
         let (stop, stopped) = watch::channel(false);
         let until_stopped = |mut rx: watch::Receiver<bool>| async move {
             // An error means the sender is gone: stop as well.

@@ -150,3 +150,25 @@ async fn run_wakes_the_worker_on_enqueue_and_stops_on_shutdown() {
     stop.send(()).unwrap();
     running.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_node_running_the_scheduler_tops_the_pool_up_when_it_starts() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let app = App::builder(store.clone())
+        .executor(Arc::new(RecordingExecutor::new()))
+        .build()
+        .unwrap();
+    seed_code(&app).await;
+    app.drain().await.unwrap();
+    let periodic = FindQuery::all_matching(Filter::eq("payload.task", "pool_top_up"));
+    let before = store.find_jobs(&periodic).await.unwrap().total;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let _ = stop.send(());
+    app.run(async {
+        let _ = stopped.await;
+    })
+    .await
+    .unwrap();
+    let after = store.find_jobs(&periodic).await.unwrap().total;
+    assert_eq!(after, before + 1, "one top-up queued at start");
+}

@@ -4,9 +4,12 @@
 use serde_json::json;
 
 use super::{exec_err, is_final, notices, skipped, store_err, view_err, Engine, JobResult};
+use crate::batch::Batch;
 use crate::executor::CodeSpec;
 use crate::jobs::Job;
-use crate::model::{Code, Id, Resource};
+use crate::model::{Code, CodeType, Id, Resource};
+use crate::scheduler::PeriodicTask;
+use crate::task::Task;
 use crate::worker::{Handled, HandlerError};
 
 impl Engine {
@@ -72,7 +75,8 @@ impl Engine {
             .await
             .map_err(|e| exec_err("deploy_code", e));
         let user = code.modified_by.as_deref().or(code.created_by.as_deref());
-        self.code_outcome(job, "Deploy", &spec, user, r).await
+        let handled = self.code_outcome(job, "Deploy", &spec, user, r).await?;
+        Ok(self.top_up_after(&code, handled))
     }
 
     /// `code_update`: move the checkout from `previous` to the item as it
@@ -91,7 +95,8 @@ impl Engine {
             .await
             .map_err(|e| exec_err("update_code", e));
         let user = code.modified_by.as_deref().or(code.created_by.as_deref());
-        self.code_outcome(job, "Update", &next, user, r).await
+        let handled = self.code_outcome(job, "Update", &next, user, r).await?;
+        Ok(self.top_up_after(&code, handled))
     }
 
     /// `code_remove`: remove the deleted item (`spec` is what it was).
@@ -102,5 +107,31 @@ impl Engine {
             .await
             .map_err(|e| exec_err("remove_code", e));
         self.code_outcome(job, "Remove", &spec, None, r).await
+    }
+}
+
+impl Engine {
+    /// A current core or profile now on the servers may complete what the
+    /// pool needs: top it up at once rather than at the next tick (the task
+    /// notes and does nothing while the other half is missing). The top-up
+    /// commits with the deploy's outcome, so it never runs before the code
+    /// is there. Off with `pool_top_up_on_deploy = false`.
+    fn top_up_after(&self, code: &Code, handled: Handled) -> Handled {
+        let core_or_profile = matches!(code.meta.code_type, CodeType::Core | CodeType::Profile);
+        if !self.config().pool_top_up_on_deploy || !code.meta.is_current || !core_or_profile {
+            return handled;
+        }
+        let now = self.now();
+        let mut batch = handled.follow_up.unwrap_or_else(|| Batch::new(now));
+        batch.enqueue(
+            Task::Periodic {
+                task: PeriodicTask::PoolTopUp,
+            }
+            .spec(now),
+        );
+        Handled {
+            follow_up: Some(batch),
+            ..handled
+        }
     }
 }

@@ -21,6 +21,10 @@ pub struct ServiceConfig {
     /// `available` + `pending` instances to keep; `None`: 5, or 2 when the
     /// environment is `local`.
     pub pool_size: Option<u32>,
+    /// Whether deploying a current core or profile tops the pool up at
+    /// once (a fresh install gets its pool without waiting for the
+    /// five-minute tick); the periodic top-up runs either way.
+    pub pool_top_up_on_deploy: bool,
     /// Age after which a `pending` instance counts as stuck (seconds).
     #[serde(with = "crate::serde_secs")]
     pub stuck_pending_after: Duration,
@@ -47,6 +51,7 @@ impl Default for ServiceConfig {
             default_core: "drupal".into(),
             default_profile: "express".into(),
             pool_size: None,
+            pool_top_up_on_deploy: true,
             stuck_pending_after: Duration::from_secs(15 * 60),
             take_down_installed_after: Duration::from_secs(35 * 24 * 3600),
             statistics_stale_after: Duration::from_secs(36 * 3600),

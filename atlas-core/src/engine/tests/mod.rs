@@ -72,9 +72,25 @@ impl Harness {
         Self::build(cfg, RecordingExecutor::new())
     }
 
-    pub(super) fn build(cfg: ServiceConfig, exec: RecordingExecutor) -> Self {
+    /// A harness with `cfg`, except that deploys do not top the pool up:
+    /// the tests drive the pool through the periodic task itself (see
+    /// [`Harness::with_deploy_top_up`] for the default behaviour).
+    pub(super) fn build(mut cfg: ServiceConfig, exec: RecordingExecutor) -> Self {
+        cfg.pool_top_up_on_deploy = false;
         let notes = RecordingNotifier::default();
         Self::build_with_notifier(cfg, exec, notes.clone(), Arc::new(notes))
+    }
+
+    /// A harness with the default configuration: deploying a current core
+    /// or profile tops the pool up.
+    pub(super) fn with_deploy_top_up() -> Self {
+        let notes = RecordingNotifier::default();
+        Self::build_with_notifier(
+            ServiceConfig::default(),
+            RecordingExecutor::new(),
+            notes.clone(),
+            Arc::new(notes),
+        )
     }
 
     pub(super) fn build_with_notifier(

@@ -419,3 +419,28 @@ async fn a_periodic_job_naming_no_known_task_fails_for_good() {
         .unwrap()
         .contains("unknown periodic task 'defragment'"));
 }
+
+#[tokio::test]
+async fn deploying_the_current_core_and_profile_tops_the_pool_up_at_once() {
+    let h = Harness::with_deploy_top_up();
+    // No tick has run: the deploys themselves queue the top-up.
+    h.seed_code().await;
+    h.drain_all().await;
+    assert_eq!(pool_count(&h).await, 2, "the local pool target");
+    let q = FindQuery::all_matching(Filter::eq("status", "available"));
+    assert_eq!(h.store.find(Resource::Instance, &q).await.unwrap().items.len(), 2);
+    let top_ups = h.jobs_of("periodic").await;
+    assert!(!top_ups.is_empty());
+    assert!(top_ups
+        .iter()
+        .all(|j| j.key.as_deref() == Some("periodic:pool_top_up")));
+    // A module deploy does not touch the pool.
+    let before = h.jobs_of("periodic").await.len();
+    h.post(
+        Resource::Code,
+        Value::Object(fixtures::code().module("views", "3").current().build()),
+    )
+    .await;
+    h.drain_all().await;
+    assert_eq!(h.jobs_of("periodic").await.len(), before);
+}
