@@ -7,9 +7,16 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum QueryError {
-    /// `where` is not JSON (Eve's message).
-    #[error("Unable to parse `where` clause")]
-    WhereNotJson,
+    /// `where` is not JSON (Eve's message, then what the JSON parser
+    /// found and what to send instead).
+    #[error(
+        "Unable to parse `where` clause: it is not JSON ({detail}); send JSON such as \
+         {{\"status\": \"installed\"}}, URL-encoded"
+    )]
+    WhereNotJson {
+        /// Where the JSON parser stopped (`expected value at line 1 column 2`).
+        detail: String,
+    },
     /// `where` looks like Eve's Python syntax (`meta.name=="drupal"`), which
     /// Atlas does not accept.
     #[error(
@@ -63,10 +70,13 @@ mod tests {
 
     #[test]
     fn messages_match_eves_wording() {
-        assert_eq!(
-            QueryError::WhereNotJson.to_string(),
-            "Unable to parse `where` clause"
-        );
+        assert!(QueryError::WhereNotJson {
+            detail: "key must be a string at line 1 column 2".into()
+        }
+        .to_string()
+        .starts_with(
+            "Unable to parse `where` clause: it is not JSON (key must be a string at line 1 column 2)"
+        ));
         assert_eq!(
             QueryError::BannedOperator.to_string(),
             "Query contains operators banned in MONGO_QUERY_BLACKLIST"

@@ -219,6 +219,22 @@ fn looks_like_date(s: &str) -> bool {
         && b[8..10].iter().all(u8::is_ascii_digit)
 }
 
+/// The one-line reason of a regex error (the crate's syntax errors span
+/// several lines with a caret under the pattern).
+fn regex_reason(e: &regex::Error) -> String {
+    match e {
+        regex::Error::Syntax(text) => text
+            .lines()
+            .rev()
+            .find_map(|l| l.trim().strip_prefix("error: "))
+            .unwrap_or_else(|| text.lines().last().unwrap_or(text))
+            .trim()
+            .to_owned(),
+        regex::Error::CompiledTooBig(_) => "the pattern is too large".to_owned(),
+        other => other.to_string().replace('\n', " "),
+    }
+}
+
 impl Pattern {
     /// Compiles `$regex` `source` with `$options` flags (`i` case
     /// insensitive, `m` multi-line, `s` dot matches newline, `x` extended).
@@ -244,9 +260,13 @@ impl Pattern {
                 }
             };
         }
-        let regex = builder
-            .build()
-            .map_err(|e| QueryError::InvalidWhere(format!("invalid $regex '{source}': {e}")))?;
+        let regex = builder.build().map_err(|e| {
+            QueryError::InvalidWhere(format!(
+                "$regex '{source}' is not a valid pattern: {}; patterns use Rust regex syntax \
+                 (no look-around or back-references)",
+                regex_reason(&e)
+            ))
+        })?;
         Ok(Pattern {
             source,
             options,

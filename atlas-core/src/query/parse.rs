@@ -56,11 +56,13 @@ pub fn parse_where(s: &str) -> Result<Filter, QueryError> {
     if trimmed.is_empty() {
         return Ok(Filter::All);
     }
-    let value: Value = serde_json::from_str(trimmed).map_err(|_| {
+    let value: Value = serde_json::from_str(trimmed).map_err(|e| {
         if looks_like_python(trimmed) {
             QueryError::WherePythonSyntax
         } else {
-            QueryError::WhereNotJson
+            QueryError::WhereNotJson {
+                detail: e.to_string(),
+            }
         }
     })?;
     Filter::from_json(&value)
@@ -239,7 +241,7 @@ mod tests {
         // Neither form: the JSON form's error.
         let e = parse_command_query("%7Bnot json").unwrap_err();
         assert!(
-            matches!(e, QueryError::WhereNotJson | QueryError::InvalidWhere(_)),
+            matches!(e, QueryError::WhereNotJson { .. } | QueryError::InvalidWhere(_)),
             "{e}"
         );
     }
@@ -380,8 +382,12 @@ mod tests {
 
     #[test]
     fn parse_where_refuses_text_that_is_not_json() {
-        assert_eq!(err("{status: installed"), "Unable to parse `where` clause");
-        assert_eq!(err("nope"), "Unable to parse `where` clause");
+        for text in ["{status: installed", "nope"] {
+            let e = err(text);
+            assert!(e.starts_with("Unable to parse `where` clause: it is not JSON ("), "{e}");
+            assert!(e.contains("line 1 column"), "says where it breaks: {e}");
+            assert!(e.ends_with("send JSON such as {\"status\": \"installed\"}, URL-encoded"), "{e}");
+        }
     }
 
     #[test]
@@ -465,7 +471,12 @@ mod tests {
 
     #[test]
     fn parse_where_refuses_bad_regexes_and_options() {
-        assert!(err(r#"{"a": {"$regex": "("}}"#).contains("invalid $regex '('"));
+        let bad = err(r#"{"a": {"$regex": "("}}"#);
+        assert!(
+            bad.contains("$regex '(' is not a valid pattern: unclosed group"),
+            "{bad}"
+        );
+        assert!(!bad.contains('\n'), "one line for an operator: {bad}");
         assert!(err(r#"{"a": {"$regex": 5}}"#).contains("$regex on 'a' needs a string"));
         assert!(err(r#"{"a": {"$regex": "x", "$options": "q"}}"#).contains("unknown $options flag 'q'"));
         assert!(err(r#"{"a": {"$options": "i"}}"#).contains("$options on 'a' needs a $regex"));

@@ -119,6 +119,9 @@ pub struct Rules {
     pub maxlength: Option<usize>,
     /// A whole-string pattern strings must match.
     pub regex: Option<FieldPattern>,
+    /// What a value matching `regex` looks like, in words; the issue says
+    /// this instead of quoting a regex too long to read.
+    pub regex_description: Option<&'static str>,
     /// Declared unique among live records (enforced through the store, see
     /// [`crate::schema::unique_keys`]).
     pub unique: bool,
@@ -144,6 +147,7 @@ impl Rules {
             minlength: None,
             maxlength: None,
             regex: None,
+            regex_description: None,
             unique: false,
             relation: None,
             readonly: false,
@@ -205,6 +209,17 @@ impl Rules {
     pub fn regex(mut self, source: &'static str) -> Self {
         self.regex = Some(FieldPattern::new(source).expect("schema regexes are valid constants"));
         self
+    }
+
+    /// Sets the pattern, refusing a mismatch with `description` (what the
+    /// value should look like, for people) instead of quoting the regex.
+    ///
+    /// # Panics
+    /// As [`Rules::regex`].
+    pub fn regex_described(self, source: &'static str, description: &'static str) -> Self {
+        let mut rules = self.regex(source);
+        rules.regex_description = Some(description);
+        rules
     }
 
     /// Declares it unique (and indexed).

@@ -32,6 +32,11 @@ pub fn max_length(n: usize) -> String {
     format!("max length is {n}")
 }
 
+/// `value is not <what it should be>`, for patterns described in words.
+pub fn not_like(description: &str) -> String {
+    format!("value is not {description}")
+}
+
 /// `value does not match regex '<pattern>'`.
 pub fn no_match(pattern: &str) -> String {
     format!("value does not match regex '{pattern}'")

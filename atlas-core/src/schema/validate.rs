@@ -238,7 +238,11 @@ fn check_value(rules: &Rules, v: &Value, mode: Mode, path: &mut Vec<String>, iss
                 check_length(rules, s.chars().count(), path, issues);
                 if let Some(p) = &rules.regex {
                     if !p.is_match(s) {
-                        issues.add_at(path.iter(), msg::no_match(p.source()));
+                        let message = match rules.regex_description {
+                            Some(d) => msg::not_like(d),
+                            None => msg::no_match(p.source()),
+                        };
+                        issues.add_at(path.iter(), message);
                     }
                 }
             }
@@ -334,7 +338,7 @@ fn check_length(rules: &Rules, len: usize, path: &[String], issues: &mut Issues)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{GIT_URL_PATTERN, SAFE_PATH_PATTERN};
+    use crate::schema::SAFE_PATH_PATTERN;
     use serde_json::json;
 
     const HASH: &str = "9ee4a3c9b3fcd2a1b3c5d6e7f8091a2b3c4d5e6f";
@@ -449,7 +453,9 @@ mod tests {
 
     #[test]
     fn git_url_must_match_the_whole_pattern() {
-        let msg = format!("value does not match regex '{GIT_URL_PATTERN}'");
+        let msg = "value is not a git URL: use https://host/path.git, ssh://host/path.git, \
+                   git@host:path.git, or a local path or file:// URL ending in .git"
+            .to_owned();
         for bad in [
             "not a url",
             "https://github.com/drupal/drupal.git; rm -rf /",

@@ -42,7 +42,16 @@ pub(super) fn schema() -> Schema {
             ])
             .unique(),
         ),
-        field("git_url", string().regex(GIT_URL_PATTERN).required()),
+        field(
+            "git_url",
+            string()
+                .regex_described(
+                    GIT_URL_PATTERN,
+                    "a git URL: use https://host/path.git, ssh://host/path.git, git@host:path.git, \
+                     or a local path or file:// URL ending in .git",
+                )
+                .required(),
+        ),
         field(
             "commit_hash",
             string().regex(COMMIT_HASH_PATTERN).required().unique(),
