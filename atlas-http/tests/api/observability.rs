@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use atlas_core::model::Timestamp;
 use atlas_core::testing::{ManualClock, RecordingExecutor};
-use atlas_core::{App, Scheduler, SecretKey, Worker};
+use atlas_core::{App, AppConfig, Scheduler, SecretKey, Worker};
 use atlas_http::{AppState, StaticUsers};
 use atlas_observe::testing::{BreakableStore, Exposition};
 use atlas_observe::{MeteredStore, Metrics, MetricsState, Readiness, METRICS_CONTENT_TYPE};
@@ -45,10 +45,14 @@ impl ObservedApp {
         let clock = Arc::new(ManualClock::at(Timestamp::from_unix(
             Timestamp::now().unix_seconds(),
         )));
+        // The tests count jobs: deploys do not also top the pool up.
+        let mut config = AppConfig::default();
+        config.service.pool_top_up_on_deploy = false;
         let app = App::builder(store.clone())
             .executor(Arc::new(RecordingExecutor::new()))
             .clock(clock.clone())
             .secret_key(SecretKey::from_bytes([7; 32]))
+            .config(config)
             .build()
             .unwrap();
         let (worker, scheduler) = (
