@@ -280,6 +280,10 @@ mod tests {
             "service.pool_size",
             "shell.homepage_extra_files",
             "shell.server_name",
+            "shell.ssh.config_file",
+            "shell.ssh.known_hosts",
+            "shell.ssh.identity",
+            "shell.ssh.control_dir",
             "shell.permissions.web_group",
         ] {
             keys.push(optional.to_owned());

@@ -67,22 +67,43 @@ pub fn secret_key(cfg: &AtlasConfig) -> anyhow::Result<SecretKey> {
     }
 }
 
-/// The executor on this host, its roots created.
+/// The executor: this host alone (its roots created) when no
+/// `[[shell.hosts]]` are configured, else the fleet (the roots of its
+/// `local` hosts created).
 ///
 /// # Errors
 /// Invalid shell configuration; roots that cannot be created.
 pub fn executor(cfg: &AtlasConfig) -> anyhow::Result<Arc<dyn Executor>> {
     let shell = &cfg.shell;
-    for root in [
-        &shell.code_root,
-        &shell.instances_code_root,
-        &shell.instances_web_root,
-        &shell.files_root,
-    ] {
-        ensure_dir(root)?;
+    let mut local = Vec::new();
+    if shell.hosts.is_empty() {
+        local.push(shell.clone());
+    } else {
+        local.extend(
+            shell
+                .hosts
+                .iter()
+                .filter(|h| h.is_local())
+                .map(|h| h.effective(shell)),
+        );
+    }
+    for c in &local {
+        for root in [
+            &c.code_root,
+            &c.instances_code_root,
+            &c.instances_web_root,
+            &c.files_root,
+        ] {
+            ensure_dir(root)?;
+        }
+    }
+    if shell.hosts.is_empty() {
+        let exec =
+            atlas_shell::ShellExecutor::new(shell.clone()).context("the [shell] configuration is invalid")?;
+        return Ok(Arc::new(exec));
     }
     let exec =
-        atlas_shell::ShellExecutor::new(shell.clone()).context("the [shell] configuration is invalid")?;
+        atlas_shell::FleetExecutor::new(shell.clone()).context("the [shell] configuration is invalid")?;
     Ok(Arc::new(exec))
 }
 

@@ -8,6 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use atlas_core::model::{Environment, Secret};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::hosts::{HostConfig, SshConfig};
 use crate::perms;
 
 /// Why a [`ShellConfig`] is not usable.
@@ -279,6 +280,14 @@ pub struct ShellConfig {
     pub clear_apc_command: Vec<String>,
     /// Name reported in command output (`None`: this host's name).
     pub server_name: Option<String>,
+    /// The fleet (`[[shell.hosts]]`); empty: this host alone, no SSH.
+    pub hosts: Vec<HostConfig>,
+    /// SSH client settings for the hosts.
+    pub ssh: SshConfig,
+    /// Whether `files_root` is shared storage (NFS) seen by every web host:
+    /// files directories are then created, fixed and removed by the first
+    /// web host only.
+    pub shared_files: bool,
 }
 
 impl Default for ShellConfig {
@@ -305,6 +314,9 @@ impl Default for ShellConfig {
             timeouts: Timeouts::default(),
             clear_apc_command: Vec::new(),
             server_name: None,
+            hosts: Vec::new(),
+            ssh: SshConfig::default(),
+            shared_files: false,
         }
     }
 }
@@ -318,6 +330,14 @@ impl ShellConfig {
     /// # Errors
     /// The first problem found, naming the field.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_roots()?;
+        self.validate_rest()?;
+        crate::hosts::validate(self)
+    }
+
+    /// The root checks of [`Self::validate`] (also applied to each host's
+    /// effective roots).
+    pub(crate) fn validate_roots(&self) -> Result<(), ConfigError> {
         check_root("code_root", &self.code_root)?;
         check_root("instances_code_root", &self.instances_code_root)?;
         check_root("instances_web_root", &self.instances_web_root)?;
@@ -343,6 +363,10 @@ impl ShellConfig {
                 }
             }
         }
+        Ok(())
+    }
+
+    fn validate_rest(&self) -> Result<(), ConfigError> {
         for (field, p) in [
             ("programs.git", &self.programs.git),
             ("programs.mysql", &self.programs.mysql),

@@ -60,6 +60,31 @@ pub(crate) fn render(format: RouteMapFormat, map: &RouteMap) -> Result<String, E
     Ok(out)
 }
 
+/// The differences between the map the records render to (`want`) and
+/// the map found on a load balancer (`have`), comments ignored: one line
+/// per route entry missing there or extra there.
+pub(crate) fn diff(want: &str, have: &str) -> Vec<String> {
+    let entries = |t: &str| -> Vec<String> {
+        t.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_owned)
+            .collect()
+    };
+    let (want, have) = (entries(want), entries(have));
+    let mut out: Vec<String> = want
+        .iter()
+        .filter(|l| !have.contains(l))
+        .map(|l| format!("missing on the load balancer: {l}"))
+        .collect();
+    out.extend(
+        have.iter()
+            .filter(|l| !want.contains(l))
+            .map(|l| format!("not in the records: {l}")),
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
