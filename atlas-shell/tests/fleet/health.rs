@@ -4,8 +4,8 @@ use atlas_core::model::{RouteStatus, RouteType};
 use atlas_core::{Executor, RouteMap};
 use atlas_shell::Role;
 
+use crate::harness::Fleet;
 use crate::helpers::route;
-use crate::Fleet;
 
 #[tokio::test]
 async fn check_hosts_reports_each_hosts_missing_roots() {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use atlas_core::model::Status;
 use atlas_core::Executor;
 
+use crate::harness::Fleet;
 use crate::helpers::{command, link, DB_PASSWORD};
-use crate::Fleet;
 
 const SID: &str = "p1fleet00001";
 

@@ -4,8 +4,8 @@
 
 use atlas_core::{ExecError, Executor};
 
+use crate::harness::Fleet;
 use crate::helpers::snapshot;
-use crate::Fleet;
 
 #[tokio::test]
 async fn a_host_killed_mid_deploy_fails_the_step_and_the_retry_converges_both_hosts() {
