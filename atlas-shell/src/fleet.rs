@@ -148,11 +148,23 @@ impl FleetExecutor {
         self.board.snapshot()
     }
 
+    /// Unix seconds of the last [`Self::check_hosts`] that found every host
+    /// reachable and healthy (0: none yet).
+    pub fn last_all_healthy(&self) -> i64 {
+        self.board.last_all_healthy()
+    }
+
     /// Connects to every host and checks its roots and programs there.
     /// One entry per host: its name and its problems (empty: healthy).
     pub async fn check_hosts(&self) -> Vec<(String, Vec<String>)> {
         let all: Vec<&Member> = self.members.iter().collect();
         let results = self.run_on(all, |_| Op::Check, self.deadline()).await;
+        if results
+            .iter()
+            .all(|(_, r)| matches!(r, Ok(Reply::Health { problems }) if problems.is_empty()))
+        {
+            self.board.all_healthy();
+        }
         results
             .into_iter()
             .map(|(name, r)| match r {

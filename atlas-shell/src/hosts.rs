@@ -184,6 +184,10 @@ pub struct SshConfig {
     pub control_dir: Option<PathBuf>,
     /// How many hosts an operation works on at once.
     pub parallelism: usize,
+    /// Seconds between the periodic checks of every host by `atlas serve`
+    /// and `atlas worker` (0: none). `/readyz` fails when no check found
+    /// every host healthy within three intervals.
+    pub health_check_secs: u64,
 }
 
 impl Default for SshConfig {
@@ -195,6 +199,7 @@ impl Default for SshConfig {
             connect_timeout_secs: 10,
             control_dir: None,
             parallelism: 8,
+            health_check_secs: 300,
         }
     }
 }

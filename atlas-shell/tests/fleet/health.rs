@@ -23,6 +23,41 @@ async fn check_hosts_reports_each_hosts_missing_roots() {
         problems[0].starts_with("code_root ") && problems[0].contains("web2/code"),
         "{problems:?}"
     );
+    assert_eq!(
+        f.exec.last_all_healthy(),
+        0,
+        "no check found every host healthy yet"
+    );
+
+    for d in ["code", "instances", "web", "files"] {
+        std::fs::create_dir_all(f.p("web2", d)).unwrap();
+    }
+    assert!(f.exec.check_hosts().await.iter().all(|(_, p)| p.is_empty()));
+    assert!(
+        f.exec.last_all_healthy() > 0,
+        "the readiness beat moves once every host is healthy"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_host_is_a_problem_of_the_check_naming_it() {
+    let Some(mut f) = Fleet::start(|_, _| {}) else {
+        return;
+    };
+    f.hosts[0].kill();
+    let report = f.exec.check_hosts().await;
+    assert_eq!(report[0].0, "web1");
+    assert!(
+        report[0].1[0].contains("host web1") && report[0].1[0].contains("cannot connect"),
+        "{report:?}"
+    );
+    let web1 = f
+        .exec
+        .host_states()
+        .into_iter()
+        .find(|s| s.name == "web1")
+        .unwrap();
+    assert!(!web1.reachable && web1.failures == 1, "{web1:?}");
 }
 
 #[tokio::test]
