@@ -231,7 +231,9 @@ impl From<&ExecError> for WireError {
 
 impl WireError {
     /// The error as it happened on `host`: the host is named in the
-    /// program or message; the kind (and so retry or not) is kept.
+    /// program or message; a refusal stays a refusal (final), everything
+    /// else stays retryable (a time limit becomes an I/O error naming the
+    /// host).
     pub fn on_host(self, host: &str) -> ExecError {
         match self {
             Self::Failed {
@@ -243,7 +245,10 @@ impl WireError {
                 status,
                 stderr,
             },
-            Self::Timeout { millis } => ExecError::Timeout(Duration::from_millis(millis)),
+            Self::Timeout { millis } => ExecError::Io(std::io::Error::other(format!(
+                "on host {host}: {}",
+                ExecError::Timeout(Duration::from_millis(millis))
+            ))),
             Self::Refused { what, reason } => ExecError::Refused {
                 what,
                 reason: format!("{reason} (on host {host})"),
@@ -339,4 +344,41 @@ pub async fn run_stdio() -> std::io::Result<()> {
     let mut stdout = tokio::io::stdout();
     stdout.write_all(&out).await?;
     stdout.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_from_a_host_name_it_and_keep_refusals_final() {
+        let failed = WireError::from(&ExecError::Failed {
+            program: "git".into(),
+            status: Some(128),
+            stderr: "fatal: bad object".into(),
+        })
+        .on_host("web2");
+        assert_eq!(
+            failed.to_string(),
+            "git on host web2 failed (exit status 128): fatal: bad object"
+        );
+        let refused = WireError::from(&ExecError::Refused {
+            what: "sid".into(),
+            reason: "bad".into(),
+        })
+        .on_host("web2");
+        assert!(matches!(&refused, ExecError::Refused { reason, .. } if reason.contains("web2")));
+        let timeout = WireError::from(&ExecError::Timeout(Duration::from_secs(60))).on_host("web1");
+        assert_eq!(timeout.to_string(), "on host web1: timed out after 60 s");
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_request_is_answered_with_an_error_reply() {
+        let out = handle(b"not json").await;
+        let reply: Reply = serde_json::from_slice(&out).unwrap();
+        assert!(
+            matches!(&reply, Reply::Error { error: WireError::Io { message } } if message.contains("unreadable request")),
+            "{reply:?}"
+        );
+    }
 }
