@@ -175,3 +175,35 @@ async fn shared_files_are_created_and_removed_by_the_first_web_host_only() {
     f.exec.remove_instance(&spec).await.unwrap();
     assert!(!f.p("web1", &format!("files/sitefiles/{SID}")).exists());
 }
+
+#[tokio::test]
+async fn a_local_host_and_an_ssh_db_client_host_share_the_work() {
+    let Some(f) = Fleet::start(|c, _| {
+        c.hosts[0].address = "local".into();
+        c.hosts[1].roles.push(atlas_shell::Role::DbClient);
+    }) else {
+        return;
+    };
+    f.deploy_all().await;
+    let spec = f.env.instance(SID);
+    f.exec.provision(&spec).await.unwrap();
+    for h in ["web1", "web2"] {
+        assert!(
+            f.p(h, &format!("instances/{SID}/{SID}/index.php")).exists(),
+            "{h}"
+        );
+    }
+    // The database is created once, by web2's agent, with the admin
+    // password in its option file (never in argv).
+    let mysql = f.env.calls_of("mysql");
+    assert_eq!(mysql.len(), 1);
+    assert!(
+        mysql[0]
+            .opts
+            .iter()
+            .any(|o| o.contains(crate::helpers::ADMIN_PASSWORD)),
+        "{mysql:?}"
+    );
+    assert_eq!(mysql[0].optmode.as_deref(), Some("600"));
+    f.env.assert_no_password_in_argv();
+}
