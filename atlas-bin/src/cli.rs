@@ -45,6 +45,9 @@ pub enum Command {
     },
     /// Create or upgrade the database schema, then check its integrity.
     Migrate,
+    /// Do one operation of a fleet host: read the request the controlling
+    /// Atlas sends over SSH on standard input, answer on standard output.
+    Agent,
 }
 
 /// `atlas user …`.

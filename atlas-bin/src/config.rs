@@ -120,7 +120,8 @@ impl AtlasConfig {
             config::Environment::with_prefix("ATLAS")
                 .prefix_separator("_")
                 .separator("__")
-                .try_parsing(true),
+                .try_parsing(true)
+                .source(Some(settings_from_env())),
         );
         let mut cfg: AtlasConfig = b
             .build()
@@ -197,6 +198,15 @@ impl AtlasConfig {
     pub fn users_file(&self) -> PathBuf {
         self.data_dir.join("users.toml")
     }
+}
+
+/// The `ATLAS_*` environment variables that are settings: all but
+/// `ATLAS_CONFIG` (the file) and `ATLAS_TEST_*` (what the test suites read,
+/// e.g. `ATLAS_TEST_REQUIRE`, `ATLAS_TEST_MARIADB`).
+fn settings_from_env() -> config::Map<String, String> {
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with("ATLAS_") && k != "ATLAS_CONFIG" && !k.starts_with("ATLAS_TEST_"))
+        .collect()
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -280,6 +290,10 @@ mod tests {
             "service.pool_size",
             "shell.homepage_extra_files",
             "shell.server_name",
+            "shell.ssh.config_file",
+            "shell.ssh.known_hosts",
+            "shell.ssh.identity",
+            "shell.ssh.control_dir",
             "shell.permissions.web_group",
         ] {
             keys.push(optional.to_owned());

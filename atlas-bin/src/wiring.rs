@@ -67,23 +67,60 @@ pub fn secret_key(cfg: &AtlasConfig) -> anyhow::Result<SecretKey> {
     }
 }
 
-/// The executor on this host, its roots created.
+/// The executor, and the fleet behind it when `[[shell.hosts]]` are
+/// configured (for host checks and readiness).
+#[derive(Debug)]
+pub struct Executors {
+    /// What the worker acts through.
+    pub executor: Arc<dyn Executor>,
+    /// The same executor as a fleet, when it is one.
+    pub fleet: Option<atlas_shell::FleetExecutor>,
+}
+
+/// The executor: this host alone (its roots created) when no
+/// `[[shell.hosts]]` are configured, else the fleet (the roots of its
+/// `local` hosts created).
 ///
 /// # Errors
 /// Invalid shell configuration; roots that cannot be created.
-pub fn executor(cfg: &AtlasConfig) -> anyhow::Result<Arc<dyn Executor>> {
+pub fn executor(cfg: &AtlasConfig) -> anyhow::Result<Executors> {
     let shell = &cfg.shell;
-    for root in [
-        &shell.code_root,
-        &shell.instances_code_root,
-        &shell.instances_web_root,
-        &shell.files_root,
-    ] {
-        ensure_dir(root)?;
+    let mut local = Vec::new();
+    if shell.hosts.is_empty() {
+        local.push(shell.clone());
+    } else {
+        local.extend(
+            shell
+                .hosts
+                .iter()
+                .filter(|h| h.is_local())
+                .map(|h| h.effective(shell)),
+        );
     }
-    let exec =
-        atlas_shell::ShellExecutor::new(shell.clone()).context("the [shell] configuration is invalid")?;
-    Ok(Arc::new(exec))
+    for c in &local {
+        for root in [
+            &c.code_root,
+            &c.instances_code_root,
+            &c.instances_web_root,
+            &c.files_root,
+        ] {
+            ensure_dir(root)?;
+        }
+    }
+    if shell.hosts.is_empty() {
+        let exec =
+            atlas_shell::ShellExecutor::new(shell.clone()).context("the [shell] configuration is invalid")?;
+        return Ok(Executors {
+            executor: Arc::new(exec),
+            fleet: None,
+        });
+    }
+    let fleet =
+        atlas_shell::FleetExecutor::new(shell.clone()).context("the [shell] configuration is invalid")?;
+    Ok(Executors {
+        executor: Arc::new(fleet.clone()),
+        fleet: Some(fleet),
+    })
 }
 
 /// The wall clock.
@@ -108,18 +145,25 @@ pub fn metered(store: Arc<dyn Store>, metrics: &atlas_observe::Metrics) -> Arc<d
 }
 
 /// Atlas over `store`: the service, and the worker and scheduler with the
-/// configured executor and notifier.
+/// configured executor and notifier; and the fleet that executor is when
+/// `[[shell.hosts]]` are configured (for host checks and readiness).
 ///
 /// # Errors
 /// An invalid `[shell]`, `[notify]` or `[scheduler]` setting; roots that
 /// cannot be created.
-pub fn app(cfg: &AtlasConfig, store: Arc<dyn Store>, key: SecretKey) -> anyhow::Result<App> {
-    App::builder(store)
-        .executor(executor(cfg)?)
+pub fn app(
+    cfg: &AtlasConfig,
+    store: Arc<dyn Store>,
+    key: SecretKey,
+) -> anyhow::Result<(App, Option<atlas_shell::FleetExecutor>)> {
+    let Executors { executor, fleet } = executor(cfg)?;
+    let app = App::builder(store)
+        .executor(executor)
         .notifier(notifier(cfg)?)
         .clock(clock())
         .secret_key(key)
         .config(cfg.app_config())
         .build()
-        .context("the [scheduler] configuration is invalid")
+        .context("the [scheduler] configuration is invalid")?;
+    Ok((app, fleet))
 }

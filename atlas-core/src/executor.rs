@@ -53,14 +53,34 @@ impl From<&Code> for CodeSpec {
 }
 
 /// An instance's database credentials (the password decrypted).
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Serializing writes the password in clear: that is only for an executor
+/// handing a spec to its own hosts (on a program's standard input), never
+/// for logs or API output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatabaseSpec {
     /// Database name.
     pub name: String,
     /// Database user.
     pub user: String,
     /// Database password.
+    #[serde(with = "secret_in_clear")]
     pub password: Secret,
+}
+
+/// Serde of a [`Secret`] as its text (see [`DatabaseSpec`]).
+mod secret_in_clear {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::model::Secret;
+
+    pub(super) fn serialize<S: Serializer>(s: &Secret, ser: S) -> Result<S::Ok, S::Error> {
+        ser.serialize_str(s.expose())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+        String::deserialize(d).map(Secret::new)
+    }
 }
 
 /// An instance's own settings (`settings` in the schema).
@@ -100,7 +120,7 @@ pub struct RouteSpec {
 }
 
 /// Everything an executor needs to act on one instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceSpec {
     /// Record id.
     pub id: Id,
@@ -136,7 +156,7 @@ pub struct InstanceSpec {
 
 /// The one deliberate shell string: a command item run for one instance
 /// (or once, when `instance` is `None`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandSpec {
     /// The command item's `name`.
     pub name: String,
@@ -163,10 +183,30 @@ pub struct CommandOutput {
     pub duration: Duration,
     /// Servers it ran on.
     pub servers: Vec<String>,
+    /// One outcome per host it ran on (a fleet executor); the fields above
+    /// then summarise them (the first failing host's status and output,
+    /// the longest duration).
+    #[serde(default)]
+    pub hosts: Vec<HostOutput>,
+}
+
+/// What a command run produced on one host.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct HostOutput {
+    /// The host's configured name.
+    pub host: String,
+    /// Exit status (`None`: killed by a signal).
+    pub exit_status: Option<i32>,
+    /// Tail of standard output.
+    pub stdout: String,
+    /// Tail of standard error.
+    pub stderr: String,
+    /// Wall time on that host.
+    pub duration: Duration,
 }
 
 /// The routes to publish to the load balancer: the `active` ones only.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct RouteMap {
     /// Active routes, in a stable order.
     pub routes: Vec<RouteSpec>,

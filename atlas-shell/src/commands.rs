@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use atlas_core::{CommandOutput, CommandSpec, ExecError};
+use atlas_core::{CommandOutput, CommandSpec, ExecError, HostOutput};
 
 use crate::config::ShellConfig;
 use crate::fs::{blocking, entry, Entry};
@@ -67,9 +67,16 @@ pub(crate) async fn run_command(
     let f = run(&inv).await?;
     Ok(CommandOutput {
         exit_status: f.status,
-        stdout: f.stdout,
-        stderr: f.stderr,
+        stdout: f.stdout.clone(),
+        stderr: f.stderr.clone(),
         duration: f.duration,
         servers: vec![server.to_owned()],
+        hosts: vec![HostOutput {
+            host: server.to_owned(),
+            exit_status: f.status,
+            stdout: f.stdout,
+            stderr: f.stderr,
+            duration: f.duration,
+        }],
     })
 }

@@ -8,6 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use atlas_core::model::{Environment, Secret};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::hosts::{HostConfig, SshConfig};
 use crate::perms;
 
 /// Why a [`ShellConfig`] is not usable.
@@ -253,6 +254,16 @@ pub struct ShellConfig {
     pub memcache_servers: Vec<String>,
     /// Varnish servers (reverse proxies), rendered into settings.
     pub varnish_servers: Vec<String>,
+    /// Varnish major version, rendered as `$conf['varnish_version']` so
+    /// Drupal's varnish module speaks the right control protocol.
+    pub varnish_version: u8,
+    /// Secret of the Varnish control terminal (`$conf['varnish_control_key']`),
+    /// with which Drupal purges pages.
+    pub varnish_control_key: ConfigSecret,
+    /// Scheme and host sites are served at in this environment
+    /// (`https://www.example.edu`, no trailing slash): `$base_url` is this
+    /// plus `/<path>` of the instance (the host alone for the domain root).
+    pub base_url: String,
     /// Environment Atlas runs in (rendered into settings).
     pub environment: Environment,
     /// Atlas URL as instances should call it (rendered into settings).
@@ -269,6 +280,14 @@ pub struct ShellConfig {
     pub clear_apc_command: Vec<String>,
     /// Name reported in command output (`None`: this host's name).
     pub server_name: Option<String>,
+    /// The fleet (`[[shell.hosts]]`); empty: this host alone, no SSH.
+    pub hosts: Vec<HostConfig>,
+    /// SSH client settings for the hosts.
+    pub ssh: SshConfig,
+    /// Whether `files_root` is shared storage (NFS) seen by every web host:
+    /// files directories are then created, fixed and removed by the first
+    /// web host only.
+    pub shared_files: bool,
 }
 
 impl Default for ShellConfig {
@@ -284,6 +303,9 @@ impl Default for ShellConfig {
             database: DatabaseConfig::default(),
             memcache_servers: Vec::new(),
             varnish_servers: Vec::new(),
+            varnish_version: 4,
+            varnish_control_key: ConfigSecret::default(),
+            base_url: "https://localhost".into(),
             environment: Environment::Local,
             atlas_url: "https://localhost/atlas/".into(),
             service_account: ServiceAccount::default(),
@@ -292,6 +314,9 @@ impl Default for ShellConfig {
             timeouts: Timeouts::default(),
             clear_apc_command: Vec::new(),
             server_name: None,
+            hosts: Vec::new(),
+            ssh: SshConfig::default(),
+            shared_files: false,
         }
     }
 }
@@ -305,6 +330,14 @@ impl ShellConfig {
     /// # Errors
     /// The first problem found, naming the field.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_roots()?;
+        self.validate_rest()?;
+        crate::hosts::validate(self)
+    }
+
+    /// The root checks of [`Self::validate`] (also applied to each host's
+    /// effective roots).
+    pub(crate) fn validate_roots(&self) -> Result<(), ConfigError> {
         check_root("code_root", &self.code_root)?;
         check_root("instances_code_root", &self.instances_code_root)?;
         check_root("instances_web_root", &self.instances_web_root)?;
@@ -330,6 +363,10 @@ impl ShellConfig {
                 }
             }
         }
+        Ok(())
+    }
+
+    fn validate_rest(&self) -> Result<(), ConfigError> {
         for (field, p) in [
             ("programs.git", &self.programs.git),
             ("programs.mysql", &self.programs.mysql),
@@ -389,6 +426,10 @@ impl ShellConfig {
                 return Err(ConfigError::new(field, format!("'{s}' is not host or host:port")));
             }
         }
+        if !(2..=7).contains(&self.varnish_version) {
+            return Err(ConfigError::new("varnish_version", "must be 2-7"));
+        }
+        check_base_url(&self.base_url)?;
         for (field, mode) in [
             ("permissions.dir_mode", self.permissions.dir_mode),
             ("permissions.file_mode", self.permissions.file_mode),
@@ -445,6 +486,23 @@ fn check_root(field: &str, p: &Path) -> Result<(), ConfigError> {
     }
     if s.bytes().any(|c| c.is_ascii_control()) {
         return Err(ConfigError::new(field, "contains a control character"));
+    }
+    Ok(())
+}
+
+/// `base_url`: `http(s)://host[:port]`, no path, no trailing slash.
+fn check_base_url(url: &str) -> Result<(), ConfigError> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| {
+            ConfigError::new("base_url", format!("'{url}' must start with https:// or http://"))
+        })?;
+    if !is_host(rest) {
+        return Err(ConfigError::new(
+            "base_url",
+            format!("'{url}' must be a scheme and host (optionally :port), without a path or trailing slash"),
+        ));
     }
     Ok(())
 }
@@ -536,6 +594,27 @@ mod tests {
         assert_eq!(cfg.code_root, PathBuf::from("/data/code"));
         let err = serde_json::from_str::<ShellConfig>(r#"{"code_rot": "/x"}"#).unwrap_err();
         assert!(err.to_string().contains("code_rot"));
+    }
+
+    #[test]
+    fn validate_refuses_a_base_url_with_a_path_or_without_a_scheme() {
+        for bad in [
+            "www.example.edu",
+            "https://www.example.edu/",
+            "https://x/y",
+            "ftp://x",
+        ] {
+            let cfg = ShellConfig {
+                base_url: bad.into(),
+                ..ShellConfig::default()
+            };
+            assert_eq!(cfg.validate().unwrap_err().field, "base_url", "{bad}");
+        }
+        let cfg = ShellConfig {
+            base_url: "http://localhost:8080".into(),
+            ..ShellConfig::default()
+        };
+        cfg.validate().unwrap();
     }
 
     #[test]

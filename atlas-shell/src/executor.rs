@@ -104,6 +104,90 @@ impl ShellExecutor {
     fn timeout(&self) -> Duration {
         Duration::from_secs(self.cfg.timeouts.program_secs)
     }
+
+    /// Provision's part on this host: the tree, files directories (when
+    /// `own_files`) and link, `current`, settings, the web link,
+    /// permissions.
+    pub(crate) async fn provision_files(
+        &self,
+        spec: &InstanceSpec,
+        own_files: bool,
+    ) -> Result<(), ExecError> {
+        check_instance(spec)?;
+        self.fs(spec, |_, l, s| inst::require_code(l, s)).await?;
+        self.fs(spec, move |c, l, s| {
+            inst::assemble_tree(c, l, s)?;
+            inst::files_dirs(c, l, s, own_files)?;
+            inst::point_current_at_tree(l, s)?;
+            inst::write_settings(c, l, s)?;
+            inst::web_link(l, s)?;
+            inst::correct_permissions(c, l, s, own_files)
+        })
+        .await
+    }
+
+    /// Switch's part on this host: the tree re-assembled for the spec's
+    /// code, settings rewritten.
+    pub(crate) async fn relink(&self, spec: &InstanceSpec, own_files: bool) -> Result<(), ExecError> {
+        check_instance(spec)?;
+        self.tree(spec).await?;
+        self.fs(spec, move |c, l, s| {
+            inst::assemble_tree(c, l, s)?;
+            inst::files_dirs(c, l, s, own_files)?;
+            inst::write_settings(c, l, s)
+        })
+        .await
+    }
+
+    /// Restore's part on this host: `current` → the tree.
+    pub(crate) async fn point_at_tree(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        check_instance(spec)?;
+        self.tree(spec).await?;
+        self.fs(spec, |_, l, s| inst::point_current_at_tree(l, s)).await
+    }
+
+    /// Removal's part on this host: links, files (when `own_files`), code.
+    pub(crate) async fn remove_files(&self, spec: &InstanceSpec, own_files: bool) -> Result<(), ExecError> {
+        check_instance(spec)?;
+        self.fs(spec, move |_, l, s| inst::remove(l, s, own_files)).await
+    }
+
+    /// Group and modes on this host (the files directories when
+    /// `own_files`).
+    pub(crate) async fn fix_permissions(
+        &self,
+        spec: &InstanceSpec,
+        own_files: bool,
+    ) -> Result<(), ExecError> {
+        check_instance(spec)?;
+        self.tree(spec).await?;
+        self.fs(spec, move |c, l, s| inst::correct_permissions(c, l, s, own_files))
+            .await
+    }
+
+    /// `drush` commands in the instance's tree on this host.
+    pub(crate) async fn drush_here(
+        &self,
+        spec: &InstanceSpec,
+        commands: &[Vec<String>],
+    ) -> Result<(), ExecError> {
+        let cmds: Vec<Vec<&str>> = commands
+            .iter()
+            .map(|c| c.iter().map(String::as_str).collect())
+            .collect();
+        let refs: Vec<&[&str]> = cmds.iter().map(Vec::as_slice).collect();
+        self.drush(spec, &refs).await
+    }
+
+    /// Creates (or refreshes) the instance's database and user.
+    pub(crate) async fn create_database(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        database::run_sql(&self.cfg, database::create_sql(&self.cfg, &spec.database)?).await
+    }
+
+    /// Drops the instance's database and user.
+    pub(crate) async fn drop_database(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        database::run_sql(&self.cfg, database::drop_sql(&self.cfg, &spec.database)?).await
+    }
 }
 
 /// This host's name: `HOSTNAME`, else the kernel's, else `localhost`.
@@ -156,16 +240,8 @@ impl Executor for ShellExecutor {
         self.traced("provision", Some(&spec.sid), async {
             check_instance(spec)?;
             self.fs(spec, |_, l, s| inst::require_code(l, s)).await?;
-            database::run_sql(&self.cfg, database::create_sql(&self.cfg, &spec.database)?).await?;
-            self.fs(spec, |c, l, s| {
-                inst::assemble_tree(c, l, s)?;
-                inst::files_dirs(c, l, s)?;
-                inst::point_current_at_tree(l, s)?;
-                inst::write_settings(c, l, s)?;
-                inst::web_link(l, s)?;
-                inst::correct_permissions(c, l, s)
-            })
-            .await
+            self.create_database(spec).await?;
+            self.provision_files(spec, true).await
         })
         .await
     }
@@ -178,7 +254,7 @@ impl Executor for ShellExecutor {
             let profile = spec.profile.name.clone();
             self.drush(spec, &[&["site-install", "-y", &profile], &["rr"]])
                 .await?;
-            self.fs(spec, inst::correct_permissions).await
+            self.fix_permissions(spec, true).await
         })
         .await
     }
@@ -189,14 +265,7 @@ impl Executor for ShellExecutor {
     /// `drush updb -y`: callers need not run those separately.
     async fn switch_code(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
         self.traced("switch_code", Some(&spec.sid), async {
-            check_instance(spec)?;
-            self.tree(spec).await?;
-            self.fs(spec, |c, l, s| {
-                inst::assemble_tree(c, l, s)?;
-                inst::files_dirs(c, l, s)?;
-                inst::write_settings(c, l, s)
-            })
-            .await?;
+            self.relink(spec, true).await?;
             self.drush(spec, &[&["rr"], &["updb", "-y"]]).await
         })
         .await
@@ -256,9 +325,7 @@ impl Executor for ShellExecutor {
     /// `current` → the tree, then `drush updb -y`.
     async fn restore(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
         self.traced("restore", Some(&spec.sid), async {
-            check_instance(spec)?;
-            self.tree(spec).await?;
-            self.fs(spec, |_, l, s| inst::point_current_at_tree(l, s)).await?;
+            self.point_at_tree(spec).await?;
             self.drush(spec, &[&["updb", "-y"]]).await
         })
         .await
@@ -271,8 +338,8 @@ impl Executor for ShellExecutor {
     async fn remove_instance(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
         self.traced("remove_instance", Some(&spec.sid), async {
             check_instance(spec)?;
-            database::run_sql(&self.cfg, database::drop_sql(&self.cfg, &spec.database)?).await?;
-            self.fs(spec, |_, l, s| inst::remove(l, s)).await
+            self.drop_database(spec).await?;
+            self.remove_files(spec, true).await
         })
         .await
     }
@@ -282,11 +349,11 @@ impl Executor for ShellExecutor {
     /// the directory mode, files the file mode, settings the settings mode,
     /// all the web group (when configured and present); links are skipped.
     async fn correct_file_permissions(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
-        self.traced("correct_file_permissions", Some(&spec.sid), async {
-            check_instance(spec)?;
-            self.tree(spec).await?;
-            self.fs(spec, inst::correct_permissions).await
-        })
+        self.traced(
+            "correct_file_permissions",
+            Some(&spec.sid),
+            self.fix_permissions(spec, true),
+        )
         .await
     }
 

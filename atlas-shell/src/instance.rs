@@ -228,14 +228,22 @@ pub(crate) fn assemble_tree(
 
 /// Creates `<files_root>/sitefiles/<sid>/{files,tmp}` and links
 /// `sites/default/files` to the first.
-pub(crate) fn files_dirs(cfg: &ShellConfig, layout: &Layout, spec: &InstanceSpec) -> Result<(), ExecError> {
-    let froot = &layout.files_root;
-    ensure_root(froot)?;
+/// `own_files` false (shared storage, another host owns it): only the link.
+pub(crate) fn files_dirs(
+    cfg: &ShellConfig,
+    layout: &Layout,
+    spec: &InstanceSpec,
+    own_files: bool,
+) -> Result<(), ExecError> {
     let base = layout.files_dir(&spec.sid);
-    for sub in ["files", "tmp"] {
-        let d = base.join(sub);
-        ensure_dir(froot, &d)?;
-        set_mode(&d, cfg.permissions.dir_mode)?;
+    if own_files {
+        let froot = &layout.files_root;
+        ensure_root(froot)?;
+        for sub in ["files", "tmp"] {
+            let d = base.join(sub);
+            ensure_dir(froot, &d)?;
+            set_mode(&d, cfg.permissions.dir_mode)?;
+        }
     }
     let link = layout.site_default(&spec.sid).join("files");
     let root = &layout.instances_code_root;
@@ -368,8 +376,9 @@ fn all_launch_links(layout: &Layout, spec: &InstanceSpec) -> Result<Vec<PathBuf>
     Ok(links)
 }
 
-/// Removes links (only those pointing at this instance), files and code.
-pub(crate) fn remove(layout: &Layout, spec: &InstanceSpec) -> Result<(), ExecError> {
+/// Removes links (only those pointing at this instance), files (when
+/// `own_files`) and code.
+pub(crate) fn remove(layout: &Layout, spec: &InstanceSpec, own_files: bool) -> Result<(), ExecError> {
     let web = &layout.instances_web_root;
     let current = layout.current(&spec.sid);
     let links = all_launch_links(layout, spec)?;
@@ -382,16 +391,20 @@ pub(crate) fn remove(layout: &Layout, spec: &InstanceSpec) -> Result<(), ExecErr
             }
         }
     }
-    remove_tree(&layout.files_root, &layout.files_dir(&spec.sid))?;
+    if own_files {
+        remove_tree(&layout.files_root, &layout.files_dir(&spec.sid))?;
+    }
     remove_tree(&layout.instances_code_root, &layout.instance_dir(&spec.sid))?;
     Ok(())
 }
 
-/// Resets group and modes of `sites/default` and the files directories.
+/// Resets group and modes of `sites/default` and (when `own_files`) the
+/// files directories.
 pub(crate) fn correct_permissions(
     cfg: &ShellConfig,
     layout: &Layout,
     spec: &InstanceSpec,
+    own_files: bool,
 ) -> Result<(), ExecError> {
     let p = &cfg.permissions;
     let gid = match &p.web_group {
@@ -416,9 +429,11 @@ pub(crate) fn correct_permissions(
     for name in settings::FILES {
         set_mode(&default.join(name), p.settings_mode)?;
     }
-    let files = layout.files_dir(&spec.sid);
-    confined(&layout.files_root, &files)?;
-    apply_recursive(&files, modes)?;
+    if own_files {
+        let files = layout.files_dir(&spec.sid);
+        confined(&layout.files_root, &files)?;
+        apply_recursive(&files, modes)?;
+    }
     Ok(())
 }
 

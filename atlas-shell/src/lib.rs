@@ -15,7 +15,12 @@
 //!   (process-group kill), output tails and one log event per run.
 //! - `code`, `instance`, `database`, `settings` (+ `templates/`), `routes`,
 //!   `commands`: the operations.
-//! - `executor`: [`ShellExecutor`], the trait implementation.
+//! - `executor`: [`ShellExecutor`], the trait implementation for this host.
+//! - [`hosts`]: the fleet's hosts and SSH settings; `ssh`: the transport
+//!   (one multiplexed OpenSSH master per host); [`agent`]: the request a
+//!   host's agent does with its own `ShellExecutor`; `fleet`:
+//!   [`FleetExecutor`], fan-out over the hosts; `health`: host checks and
+//!   last known state.
 //!
 //! On disk:
 //! ```text
@@ -47,21 +52,29 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
+pub mod agent;
 mod code;
 mod commands;
 pub mod config;
 mod database;
 mod executor;
+mod fleet;
 mod fs;
+mod health;
+pub mod hosts;
 mod instance;
 mod paths;
 mod perms;
 mod process;
 mod routes;
 mod settings;
+mod ssh;
 
 pub use config::{
     ConfigError, ConfigSecret, DatabaseConfig, PermissionsConfig, Programs, RouteMapConfig, RouteMapFormat,
     ServiceAccount, ShellConfig, Timeouts,
 };
 pub use executor::ShellExecutor;
+pub use fleet::FleetExecutor;
+pub use health::HostState;
+pub use hosts::{Address, HostConfig, HostRoots, Role, SshConfig};

@@ -122,6 +122,9 @@ struct Context {
     varnish_servers: Vec<String>,
     reverse_proxies: Vec<String>,
     varnish_control: String,
+    varnish_version: u8,
+    varnish_control_key: String,
+    base_url: String,
     environment: &'static str,
     tmp_path: String,
 }
@@ -160,6 +163,12 @@ pub(crate) fn render(
     layout: &Layout,
     spec: &InstanceSpec,
 ) -> Result<Vec<(&'static str, String)>, ExecError> {
+    let path = site_path(spec)?;
+    let base_url = if path.is_empty() {
+        cfg.base_url.clone()
+    } else {
+        format!("{}/{path}", cfg.base_url)
+    };
     let ctx = Context {
         header: HEADER,
         profile: spec.profile.name.clone(),
@@ -169,7 +178,7 @@ pub(crate) fn render(
         atlas_username: cfg.service_account.username.clone(),
         atlas_password: cfg.service_account.password.expose().to_owned(),
         status: spec.status.as_str(),
-        path: site_path(spec)?,
+        path,
         launched: is_launched(spec.status),
         pool: spec.pool.as_str(),
         instance_type: spec.instance_type.as_str(),
@@ -200,6 +209,9 @@ pub(crate) fn render(
             })
             .collect::<Vec<_>>()
             .join(" "),
+        varnish_version: cfg.varnish_version,
+        varnish_control_key: cfg.varnish_control_key.expose().to_owned(),
+        base_url,
         environment: cfg.environment.as_str(),
         tmp_path: tmp_dir(layout, spec).to_string_lossy().into_owned(),
     };

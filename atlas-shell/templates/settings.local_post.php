@@ -38,5 +38,10 @@ $conf['memcache_servers'] = array(
 );
 {% endif %}
 {% if varnish_servers %}
+// Varnish: Drupal's varnish module purges pages through the control terminal.
+$conf['cache_backends'][] = 'profiles/' . {{ profile|php }} . '/modules/contrib/varnish/varnish.cache.inc';
+$conf['cache_class_cache_page'] = 'VarnishCache';
 $conf['varnish_control_terminal'] = {{ varnish_control|php }};
+$conf['varnish_version'] = {{ varnish_version|php }};
+$conf['varnish_control_key'] = {{ varnish_control_key|php }};
 {% endif %}

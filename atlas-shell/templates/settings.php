@@ -15,6 +15,9 @@ if (file_exists(__DIR__ . '/settings.local_pre.php')) {
 $conf['install_profile'] = {{ profile|php }};
 $conf['cu_sid'] = {{ sid|php }};
 
+// The site's URL in this environment: the environment's host plus the path.
+$base_url = {{ base_url|php }};
+
 // Caching and performance.
 $conf['cache'] = 1;
 $conf['block_cache'] = 0;

@@ -69,12 +69,32 @@ pub(crate) fn problems(cfg: &AtlasConfig) -> Vec<String> {
     out
 }
 
+/// Connects to every `[[shell.hosts]]` host and checks its roots and
+/// programs there (nothing without hosts, or with an invalid `[shell]`).
+async fn host_problems(cfg: &AtlasConfig) -> Vec<String> {
+    if cfg.shell.hosts.is_empty() {
+        return Vec::new();
+    }
+    let Ok(fleet) = atlas_shell::FleetExecutor::new(cfg.shell.clone()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (host, problems) in fleet.check_hosts().await {
+        if problems.is_empty() {
+            println!("host {host}: ok");
+        }
+        out.extend(problems.into_iter().map(|p| format!("[shell.hosts] {host}: {p}")));
+    }
+    out
+}
+
 /// Prints the checks and fails when any problem was found.
 ///
 /// # Errors
 /// One error summarising the problems.
 pub async fn check(cfg: AtlasConfig) -> anyhow::Result<()> {
-    let found = problems(&cfg);
+    let mut found = problems(&cfg);
+    found.extend(host_problems(&cfg).await);
     println!("data_dir: {}", cfg.data_dir.display());
     println!("key file: {}", cfg.key_file().display());
     for p in &found {

@@ -31,6 +31,11 @@ pub async fn run(command: Command, cfg: AtlasConfig) -> anyhow::Result<()> {
             action: ConfigAction::Check,
         } => config::check(cfg).await,
         Command::Migrate => migrate::run(cfg).await,
+        Command::Agent => {
+            drop(cfg);
+            atlas_shell::agent::run_stdio().await?;
+            Ok(())
+        }
     }
 }
 

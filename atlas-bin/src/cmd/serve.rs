@@ -25,8 +25,8 @@ pub async fn run(mut cfg: AtlasConfig, listen: Option<String>) -> anyhow::Result
     wiring::ensure_dir(&cfg.data_dir)?;
     let metrics = atlas_observe::Metrics::new();
     let store = wiring::metered(wiring::store(&cfg).await?, &metrics);
-    let app = wiring::app(&cfg, store, wiring::secret_key(&cfg)?)?;
-    let readiness = observe::readiness(&app);
+    let (app, fleet) = wiring::app(&cfg, store, wiring::secret_key(&cfg)?)?;
+    let readiness = observe::readiness(&app, fleet.as_ref());
 
     let users = UsersFile::at(cfg.users_file());
     if let Some(password) = users.ensure_first_user()? {
@@ -55,6 +55,7 @@ pub async fn run(mut cfg: AtlasConfig, listen: Option<String>) -> anyhow::Result
 
     let stop = super::shutdown_signal();
     let served = observe::spawn(metrics_listener, metrics, &app, readiness, stop.clone());
+    let host_checks = observe::spawn_host_checks(fleet.as_ref(), stop.clone());
     let background = tokio::spawn({
         let app = app.clone();
         let stop = stop.clone();
@@ -64,6 +65,9 @@ pub async fn run(mut cfg: AtlasConfig, listen: Option<String>) -> anyhow::Result
         .await
         .context("the HTTP server failed")?;
     background.await.context("the worker task panicked")??;
+    if let Some(task) = host_checks {
+        task.await.context("the host check task panicked")?;
+    }
     if let Some(task) = served {
         task.await
             .context("the metrics task panicked")?

@@ -15,16 +15,20 @@ pub async fn run(cfg: AtlasConfig) -> anyhow::Result<()> {
     wiring::ensure_dir(&cfg.data_dir)?;
     let metrics = atlas_observe::Metrics::new();
     let store = wiring::metered(wiring::store(&cfg).await?, &metrics);
-    let app = wiring::app(&cfg, store, wiring::secret_key(&cfg)?)?;
+    let (app, fleet) = wiring::app(&cfg, store, wiring::secret_key(&cfg)?)?;
     let metrics_listener = observe::bind(&cfg).await?;
     println!(
         "atlas worker running (data in {}); Ctrl-C stops it",
         cfg.data_dir.display()
     );
     let stop = super::shutdown_signal();
-    let readiness = observe::readiness(&app);
+    let readiness = observe::readiness(&app, fleet.as_ref());
     let served = observe::spawn(metrics_listener, metrics, &app, readiness, stop.clone());
+    let host_checks = observe::spawn_host_checks(fleet.as_ref(), stop.clone());
     app.run(super::until(stop)).await?;
+    if let Some(task) = host_checks {
+        task.await.context("the host check task panicked")?;
+    }
     if let Some(task) = served {
         task.await.context("the metrics task panicked")??;
     }

@@ -65,6 +65,13 @@ fn output_json(spec: &InstanceSpec, out: &CommandOutput) -> Value {
         "stdout": tail(&out.stdout, OUTPUT_TAIL),
         "stderr": tail(&out.stderr, OUTPUT_TAIL),
         "servers": out.servers,
+        "hosts": out.hosts.iter().map(|h| json!({
+            "host": h.host,
+            "exit_status": h.exit_status,
+            "duration_ms": u64::try_from(h.duration.as_millis()).unwrap_or(u64::MAX),
+            "stdout": tail(&h.stdout, OUTPUT_TAIL),
+            "stderr": tail(&h.stderr, OUTPUT_TAIL),
+        })).collect::<Vec<_>>(),
     })
 }
 

@@ -25,11 +25,14 @@
 //! - [`RecordingExecutor`]: an executor fake recording every call;
 //!   [`MockExecutor`]: the mockall mock of [`crate::Executor`].
 //! - [`ManualClock`]: a clock that moves only when told to.
+//! - [`service`]: the skip/require rule of tests that need a real service
+//!   (`ATLAS_TEST_REQUIRE`).
 
 mod faulty;
 pub mod fixtures;
 mod fleet;
 mod recording;
+pub mod service;
 pub mod store_suite;
 
 pub use crate::clock::ManualClock;

@@ -53,6 +53,39 @@ async fn launched_fleet(h: &Harness) -> (Vec<String>, String) {
 }
 
 #[tokio::test]
+async fn each_instance_result_keeps_one_outcome_per_host() {
+    let host = |name: &str, status: i32, stdout: &str| crate::executor::HostOutput {
+        host: name.into(),
+        exit_status: Some(status),
+        stdout: stdout.into(),
+        stderr: String::new(),
+        duration: Duration::from_millis(20),
+    };
+    let out = CommandOutput {
+        exit_status: Some(2),
+        stdout: "web2 says no".into(),
+        servers: vec!["web1".into(), "web2".into()],
+        hosts: vec![host("web1", 0, "ok"), host("web2", 2, "web2 says no")],
+        ..CommandOutput::default()
+    };
+    let h = Harness::with_exec(RecordingExecutor::new().with_command_output(out));
+    launched_fleet(&h).await;
+    let id = command(&h, "Status", "drush status", Some(r#"{"status": "launched"}"#)).await;
+    let run = execute(&h, &id).await;
+    for kid in children(&h, &run).await {
+        let r = kid.result.as_ref().unwrap();
+        assert_eq!(r["servers"], json!(["web1", "web2"]));
+        assert_eq!(
+            r["hosts"],
+            json!([
+                {"host": "web1", "exit_status": 0, "duration_ms": 20, "stdout": "ok", "stderr": ""},
+                {"host": "web2", "exit_status": 2, "duration_ms": 20, "stdout": "web2 says no", "stderr": ""}
+            ])
+        );
+    }
+}
+
+#[tokio::test]
 async fn command_fans_out_to_the_instances_its_query_selects_with_outcomes_readable_from_the_jobs() {
     let out = CommandOutput {
         exit_status: Some(0),

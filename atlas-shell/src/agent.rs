@@ -1,0 +1,384 @@
+//! The host agent: what a fleet host runs for each operation. The
+//! controller sends one JSON [`Request`] (the host's configuration and one
+//! [`Op`]) on the agent's standard input; the agent does it with a local
+//! [`ShellExecutor`] and writes one JSON [`Reply`] on standard output. So
+//! every host runs exactly the same idempotent code as a single host, with
+//! its own roots, and record data never reaches a command line: the remote
+//! command is the configured agent program and its fixed arguments.
+//!
+//! `atlas agent` (the binary) and the `atlas-shell-agent` test program call
+//! [`run_stdio`].
+
+use std::time::Duration;
+
+use atlas_core::{CodeSpec, CommandOutput, CommandSpec, ExecError, Executor, InstanceSpec, RouteMap};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::config::ShellConfig;
+use crate::executor::ShellExecutor;
+
+/// One operation on one host.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// Checks the host: roots and programs ([`Reply::Health`]).
+    Check,
+    /// `deploy_code`.
+    DeployCode {
+        /// The item.
+        spec: CodeSpec,
+    },
+    /// `update_code`.
+    UpdateCode {
+        /// What is deployed.
+        previous: CodeSpec,
+        /// What should be.
+        next: CodeSpec,
+    },
+    /// `remove_code`.
+    RemoveCode {
+        /// The item.
+        spec: CodeSpec,
+    },
+    /// Provision's part on a host (no database work).
+    ProvisionFiles {
+        /// The instance.
+        spec: InstanceSpec,
+        /// Whether this host creates the files directories.
+        own_files: bool,
+    },
+    /// Switch's re-link on a host (no drush).
+    Relink {
+        /// The instance.
+        spec: InstanceSpec,
+        /// Whether this host owns the files directories.
+        own_files: bool,
+    },
+    /// `drush` commands in the instance's tree.
+    Drush {
+        /// The instance.
+        spec: InstanceSpec,
+        /// Argument lists, run in order.
+        commands: Vec<Vec<String>>,
+    },
+    /// `write_settings`.
+    WriteSettings {
+        /// The instance.
+        spec: InstanceSpec,
+    },
+    /// `launch`.
+    Launch {
+        /// The instance.
+        spec: InstanceSpec,
+    },
+    /// `take_down`.
+    TakeDown {
+        /// The instance.
+        spec: InstanceSpec,
+    },
+    /// Restore's part on a host: `current` → the tree (no drush).
+    PointAtTree {
+        /// The instance.
+        spec: InstanceSpec,
+    },
+    /// Removal's part on a host (no database work).
+    RemoveFiles {
+        /// The instance.
+        spec: InstanceSpec,
+        /// Whether this host removes the files directories.
+        own_files: bool,
+    },
+    /// Creates (or refreshes) the instance's database and user (the
+    /// `db_client` host; its configuration carries the admin password).
+    CreateDatabase {
+        /// The instance.
+        spec: InstanceSpec,
+    },
+    /// Drops the instance's database and user.
+    DropDatabase {
+        /// The instance.
+        spec: InstanceSpec,
+    },
+    /// `correct_file_permissions` on a host.
+    FixPermissions {
+        /// The instance.
+        spec: InstanceSpec,
+        /// Whether this host fixes the files directories.
+        own_files: bool,
+    },
+    /// `clear_apc`.
+    ClearApc,
+    /// `update_homepage_extra_files`.
+    HomepageExtraFiles,
+    /// `run_command` on this host.
+    RunCommand {
+        /// The command.
+        spec: CommandSpec,
+    },
+    /// `publish_routes` on a load balancer.
+    PublishRoutes {
+        /// The routes.
+        map: RouteMap,
+    },
+    /// The route map file as it is on the host ([`Reply::Text`]; empty when
+    /// missing).
+    ReadRouteMap,
+}
+
+/// What the agent reads: the host's configuration and the operation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Request {
+    /// The host's effective configuration.
+    pub config: ShellConfig,
+    /// What to do.
+    pub op: Op,
+    /// How long the controller waits (informational; program time limits
+    /// come from `config.timeouts`).
+    #[serde(with = "atlas_core::serde_secs")]
+    pub deadline: Duration,
+}
+
+/// What the agent answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Reply {
+    /// Done.
+    Done,
+    /// A command's output.
+    Command {
+        /// The output.
+        output: CommandOutput,
+    },
+    /// A file's text.
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// Problems found by [`Op::Check`] (empty: healthy).
+    Health {
+        /// One line per problem.
+        problems: Vec<String>,
+    },
+    /// The operation failed.
+    Error {
+        /// The error.
+        error: WireError,
+    },
+}
+
+/// An [`ExecError`] on the wire, so a refusal stays final and a failure
+/// stays retryable across hosts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WireError {
+    /// [`ExecError::Failed`].
+    Failed {
+        /// Program.
+        program: String,
+        /// Exit status.
+        status: Option<i32>,
+        /// Standard error tail.
+        stderr: String,
+    },
+    /// [`ExecError::Timeout`].
+    Timeout {
+        /// Limit in milliseconds.
+        millis: u64,
+    },
+    /// [`ExecError::Refused`].
+    Refused {
+        /// What.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+    /// [`ExecError::Io`] (its message).
+    Io {
+        /// Message.
+        message: String,
+    },
+}
+
+impl From<&ExecError> for WireError {
+    fn from(e: &ExecError) -> Self {
+        match e {
+            ExecError::Failed {
+                program,
+                status,
+                stderr,
+            } => Self::Failed {
+                program: program.clone(),
+                status: *status,
+                stderr: stderr.clone(),
+            },
+            ExecError::Timeout(d) => Self::Timeout {
+                millis: u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+            },
+            ExecError::Refused { what, reason } => Self::Refused {
+                what: what.clone(),
+                reason: reason.clone(),
+            },
+            ExecError::Io(e) => Self::Io {
+                message: e.to_string(),
+            },
+            other => Self::Io {
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+impl WireError {
+    /// The error as it happened on `host`: the host is named in the
+    /// program or message; a refusal stays a refusal (final), everything
+    /// else stays retryable (a time limit becomes an I/O error naming the
+    /// host).
+    pub fn on_host(self, host: &str) -> ExecError {
+        match self {
+            Self::Failed {
+                program,
+                status,
+                stderr,
+            } => ExecError::Failed {
+                program: format!("{program} on host {host}"),
+                status,
+                stderr,
+            },
+            Self::Timeout { millis } => ExecError::Io(std::io::Error::other(format!(
+                "on host {host}: {}",
+                ExecError::Timeout(Duration::from_millis(millis))
+            ))),
+            Self::Refused { what, reason } => ExecError::Refused {
+                what,
+                reason: format!("{reason} (on host {host})"),
+            },
+            Self::Io { message } => {
+                ExecError::Io(std::io::Error::other(format!("on host {host}: {message}")))
+            }
+        }
+    }
+}
+
+/// Does `op` with `exec` (this host's executor).
+///
+/// # Errors
+/// The operation's.
+pub(crate) async fn dispatch(exec: &ShellExecutor, op: Op) -> Result<Reply, ExecError> {
+    match op {
+        Op::Check => {
+            return Ok(Reply::Health {
+                problems: crate::health::check_here(exec.config()).await,
+            })
+        }
+        Op::DeployCode { spec } => exec.deploy_code(&spec).await?,
+        Op::UpdateCode { previous, next } => exec.update_code(&previous, &next).await?,
+        Op::RemoveCode { spec } => exec.remove_code(&spec).await?,
+        Op::ProvisionFiles { spec, own_files } => exec.provision_files(&spec, own_files).await?,
+        Op::Relink { spec, own_files } => exec.relink(&spec, own_files).await?,
+        Op::Drush { spec, commands } => exec.drush_here(&spec, &commands).await?,
+        Op::WriteSettings { spec } => exec.write_settings(&spec).await?,
+        Op::Launch { spec } => exec.launch(&spec).await?,
+        Op::TakeDown { spec } => exec.take_down(&spec).await?,
+        Op::PointAtTree { spec } => exec.point_at_tree(&spec).await?,
+        Op::RemoveFiles { spec, own_files } => exec.remove_files(&spec, own_files).await?,
+        Op::FixPermissions { spec, own_files } => exec.fix_permissions(&spec, own_files).await?,
+        Op::CreateDatabase { spec } => exec.create_database(&spec).await?,
+        Op::DropDatabase { spec } => exec.drop_database(&spec).await?,
+        Op::ClearApc => exec.clear_apc().await?,
+        Op::HomepageExtraFiles => exec.update_homepage_extra_files().await?,
+        Op::RunCommand { spec } => {
+            return Ok(Reply::Command {
+                output: exec.run_command(&spec).await?,
+            })
+        }
+        Op::PublishRoutes { map } => exec.publish_routes(&map).await?,
+        Op::ReadRouteMap => {
+            let path = exec.config().route_map.path.clone();
+            let text = match tokio::fs::read_to_string(&path).await {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                Err(e) => return Err(e.into()),
+            };
+            return Ok(Reply::Text { text });
+        }
+    }
+    Ok(Reply::Done)
+}
+
+/// Handles one request (JSON bytes) and answers the reply (JSON bytes).
+pub async fn handle(input: &[u8]) -> Vec<u8> {
+    let reply = match serde_json::from_slice::<Request>(input) {
+        Err(e) => Reply::Error {
+            error: WireError::Io {
+                message: format!("agent: unreadable request: {e}"),
+            },
+        },
+        Ok(req) => match ShellExecutor::new(req.config) {
+            Err(e) => Reply::Error {
+                error: WireError::Refused {
+                    what: "host configuration".into(),
+                    reason: e.to_string(),
+                },
+            },
+            Ok(exec) => dispatch(&exec, req.op).await.unwrap_or_else(|e| Reply::Error {
+                error: WireError::from(&e),
+            }),
+        },
+    };
+    serde_json::to_vec(&reply).unwrap_or_else(|e| {
+        format!(r#"{{"reply":"error","error":{{"kind":"io","message":"agent: {e}"}}}}"#).into_bytes()
+    })
+}
+
+/// The agent's main: one request from standard input, one reply on
+/// standard output. Exits 0 whenever a reply was written (errors travel in
+/// the reply).
+///
+/// # Errors
+/// Reading standard input or writing standard output failed.
+pub async fn run_stdio() -> std::io::Result<()> {
+    let mut input = Vec::new();
+    tokio::io::stdin().read_to_end(&mut input).await?;
+    let out = handle(&input).await;
+    let mut stdout = tokio::io::stdout();
+    stdout.write_all(&out).await?;
+    stdout.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_from_a_host_name_it_and_keep_refusals_final() {
+        let failed = WireError::from(&ExecError::Failed {
+            program: "git".into(),
+            status: Some(128),
+            stderr: "fatal: bad object".into(),
+        })
+        .on_host("web2");
+        assert_eq!(
+            failed.to_string(),
+            "git on host web2 failed (exit status 128): fatal: bad object"
+        );
+        let refused = WireError::from(&ExecError::Refused {
+            what: "sid".into(),
+            reason: "bad".into(),
+        })
+        .on_host("web2");
+        assert!(matches!(&refused, ExecError::Refused { reason, .. } if reason.contains("web2")));
+        let timeout = WireError::from(&ExecError::Timeout(Duration::from_secs(60))).on_host("web1");
+        assert_eq!(timeout.to_string(), "on host web1: timed out after 60 s");
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_request_is_answered_with_an_error_reply() {
+        let out = handle(b"not json").await;
+        let reply: Reply = serde_json::from_slice(&out).unwrap();
+        assert!(
+            matches!(&reply, Reply::Error { error: WireError::Io { message } } if message.contains("unreadable request")),
+            "{reply:?}"
+        );
+    }
+}

@@ -1,0 +1,531 @@
+//! [`FleetExecutor`]: the [`Executor`] for a fleet of hosts
+//! (`[[shell.hosts]]`). Each host is this host (`address = "local"`, done
+//! in-process) or an SSH host whose agent does the work
+//! ([`crate::agent`]).
+//!
+//! # Semantics
+//! - Code deploy/update/remove, provision's file part, settings, links,
+//!   launch/take-down/restore, permissions, opcode cache and homepage files
+//!   run on every `web` host in parallel (at most `ssh.parallelism` at
+//!   once). The operation succeeds only when every host succeeded; every
+//!   host step is idempotent, so a retry converges the hosts that failed.
+//! - Database create/drop/grant run once: on the first `db_client` host,
+//!   else on this host. `drush` work that changes the shared database
+//!   (site install, `rr`, `updb`, `cc all`, `cron`) runs once: on the first
+//!   `cron` host, else the first `web` host.
+//! - Command items run on every `web` host, or on the first only when
+//!   `single_server`; the output holds one [`HostOutput`] per host.
+//! - With `shared_files`, the files directories (shared storage) are
+//!   created, fixed and removed by the first `web` host only.
+//! - The route map goes to every `lb` host (this host when none is).
+//! - A spec is validated here before any host is contacted.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use atlas_core::{
+    CodeSpec, CommandOutput, CommandSpec, ExecError, Executor, HostOutput, InstanceSpec, RouteMap,
+};
+use futures::stream::{self, StreamExt};
+
+use crate::agent::{dispatch, Op, Reply, Request};
+use crate::config::{ConfigError, ShellConfig};
+use crate::executor::ShellExecutor;
+use crate::health::{Board, HostState};
+use crate::hosts::{HostConfig, Role};
+use crate::paths::{check_code, check_instance, check_routes};
+use crate::routes;
+use crate::ssh::SshHost;
+
+/// One host's result in a fan-out: its position, name and result.
+type Called = (usize, String, Result<Reply, ExecError>);
+
+/// How a host is reached.
+#[derive(Debug)]
+enum Link {
+    /// This host, in-process.
+    Local(ShellExecutor),
+    /// Over SSH, through the host's agent.
+    Ssh(SshHost),
+}
+
+#[derive(Debug)]
+struct Member {
+    host: HostConfig,
+    config: ShellConfig,
+    link: Link,
+}
+
+impl Member {
+    /// Does `op` on this host. `Err((reached, e))`: `reached` is false when
+    /// the host itself could not be reached.
+    async fn call(&self, op: Op, deadline: Duration) -> Result<Reply, (bool, ExecError)> {
+        let reply = match &self.link {
+            Link::Local(exec) => dispatch(exec, op).await.map_err(|e| (true, e))?,
+            Link::Ssh(ssh) => {
+                let req = Request {
+                    config: self.config.clone(),
+                    op,
+                    deadline,
+                };
+                ssh.call(&req, deadline).await.map_err(|e| (false, e))?
+            }
+        };
+        match reply {
+            Reply::Error { error } => Err((true, error.on_host(&self.host.name))),
+            r => Ok(r),
+        }
+    }
+}
+
+/// The executor of a fleet. Cheap to clone; share as `Arc<dyn Executor>`.
+#[derive(Debug, Clone)]
+pub struct FleetExecutor {
+    cfg: Arc<ShellConfig>,
+    members: Arc<Vec<Member>>,
+    /// This host with the shared configuration: database work when no
+    /// `db_client` host is configured, the route map when no `lb` host is.
+    here: ShellExecutor,
+    board: Arc<Board>,
+}
+
+impl FleetExecutor {
+    /// An executor for the hosts of `cfg` (validated first). No connection
+    /// is made until the first operation.
+    ///
+    /// # Errors
+    /// [`ConfigError`] from [`ShellConfig::validate`], or no hosts.
+    pub fn new(cfg: ShellConfig) -> Result<Self, ConfigError> {
+        cfg.validate()?;
+        if cfg.hosts.is_empty() {
+            return Err(ConfigError {
+                field: "hosts".into(),
+                reason: "a fleet needs at least one host (or use ShellExecutor)".into(),
+            });
+        }
+        let mut here_cfg = cfg.clone();
+        here_cfg.hosts.clear();
+        let here = ShellExecutor::new(here_cfg)?;
+        let mut members = Vec::new();
+        for (i, h) in cfg.hosts.iter().enumerate() {
+            let mut config = h.effective(&cfg);
+            if h.has(Role::DbClient) {
+                config.database.admin_password = cfg.database.admin_password.clone();
+            }
+            let link = if h.is_local() {
+                Link::Local(ShellExecutor::new(config.clone())?)
+            } else {
+                Link::Ssh(SshHost::new(h, &cfg.ssh).map_err(|e| ConfigError {
+                    field: format!("hosts[{i}].address"),
+                    reason: e.to_string(),
+                })?)
+            };
+            members.push(Member {
+                host: h.clone(),
+                config,
+                link,
+            });
+        }
+        let board = Board::new(cfg.hosts.iter().map(|h| h.name.clone()));
+        Ok(Self {
+            cfg: Arc::new(cfg),
+            members: Arc::new(members),
+            here,
+            board: Arc::new(board),
+        })
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &ShellConfig {
+        &self.cfg
+    }
+
+    /// The last known state of every host (reachable, last error).
+    pub fn host_states(&self) -> Vec<HostState> {
+        self.board.snapshot()
+    }
+
+    /// Unix seconds of the last [`Self::check_hosts`] that found every host
+    /// reachable and healthy (0: none yet).
+    pub fn last_all_healthy(&self) -> i64 {
+        self.board.last_all_healthy()
+    }
+
+    /// Connects to every host and checks its roots and programs there.
+    /// One entry per host: its name and its problems (empty: healthy).
+    pub async fn check_hosts(&self) -> Vec<(String, Vec<String>)> {
+        let all: Vec<&Member> = self.members.iter().collect();
+        let results = self.run_on(all, |_| Op::Check, self.deadline()).await;
+        if results
+            .iter()
+            .all(|(_, r)| matches!(r, Ok(Reply::Health { problems }) if problems.is_empty()))
+        {
+            self.board.all_healthy();
+        }
+        results
+            .into_iter()
+            .map(|(name, r)| match r {
+                Ok(Reply::Health { problems }) => (name, problems),
+                Ok(other) => (name, vec![format!("unexpected reply {other:?}")]),
+                Err(e) => (name, vec![e.to_string()]),
+            })
+            .collect()
+    }
+
+    /// Compares the route map on each load balancer with what `map`
+    /// renders to: one entry per load balancer with the differences
+    /// (empty: identical).
+    ///
+    /// # Errors
+    /// A refused route, or a load balancer that cannot be read.
+    pub async fn check_route_maps(&self, map: &RouteMap) -> Result<Vec<(String, Vec<String>)>, ExecError> {
+        check_routes(&map.routes)?;
+        let want = routes::render(self.cfg.route_map.format, map)?;
+        let lbs = self.with_role(Role::Lb);
+        if lbs.is_empty() {
+            let have = tokio::fs::read_to_string(&self.cfg.route_map.path)
+                .await
+                .unwrap_or_default();
+            return Ok(vec![("local".into(), routes::diff(&want, &have))]);
+        }
+        let mut out = Vec::new();
+        for (name, r) in self.run_on(lbs, |_| Op::ReadRouteMap, self.deadline()).await {
+            match r? {
+                Reply::Text { text } => out.push((name, routes::diff(&want, &text))),
+                other => {
+                    return Err(ExecError::Io(std::io::Error::other(format!(
+                        "unexpected reply {other:?}"
+                    ))))
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn with_role(&self, role: Role) -> Vec<&Member> {
+        self.members.iter().filter(|m| m.host.has(role)).collect()
+    }
+
+    fn web(&self) -> Vec<&Member> {
+        self.with_role(Role::Web)
+    }
+
+    /// Where once-only drush work runs: the first `cron` host, else the
+    /// first `web` host.
+    fn drush_host(&self) -> &Member {
+        self.members
+            .iter()
+            .find(|m| m.host.has(Role::Cron))
+            .or_else(|| self.members.iter().find(|m| m.host.has(Role::Web)))
+            .expect("validated: a web host exists")
+    }
+
+    /// Whether `m` owns the files directories (all do, unless they are on
+    /// shared storage: then the first web host).
+    fn owns_files(&self, m: &Member) -> bool {
+        !self.cfg.shared_files || self.web().first().is_some_and(|w| w.host.name == m.host.name)
+    }
+
+    /// How long a host may take for one operation.
+    fn deadline(&self) -> Duration {
+        Duration::from_secs(
+            self.cfg.timeouts.program_secs.saturating_mul(4) + self.cfg.ssh.connect_timeout_secs,
+        )
+    }
+
+    /// Runs `op` on `members`, at most `ssh.parallelism` at once; one
+    /// result per member, in their order.
+    async fn run_on<'a>(
+        &'a self,
+        members: Vec<&'a Member>,
+        op: impl Fn(&Member) -> Op,
+        deadline: Duration,
+    ) -> Vec<(String, Result<Reply, ExecError>)> {
+        let mut calls: Vec<Pin<Box<dyn Future<Output = Called> + Send + 'a>>> = Vec::new();
+        for (i, m) in members.into_iter().enumerate() {
+            let op = op(m);
+            calls.push(Box::pin(async move {
+                let r = m.call(op, deadline).await;
+                match &r {
+                    Ok(_) => self.board.record(&m.host.name, true, None),
+                    Err((reached, e)) => self.board.record(&m.host.name, *reached, Some(e.to_string())),
+                }
+                (i, m.host.name.clone(), r.map_err(|(_, e)| e))
+            }));
+        }
+        let mut out: Vec<Called> = stream::iter(calls)
+            .buffer_unordered(self.cfg.ssh.parallelism)
+            .collect()
+            .await;
+        out.sort_by_key(|(i, _, _)| *i);
+        out.into_iter().map(|(_, n, r)| (n, r)).collect()
+    }
+
+    /// Runs `op` on every web host; succeeds when all did.
+    async fn on_web(&self, op: impl Fn(&Member, bool) -> Op) -> Result<(), ExecError> {
+        let results = self
+            .run_on(self.web(), |m| op(m, self.owns_files(m)), self.deadline())
+            .await;
+        combine(results).map(|_| ())
+    }
+
+    /// Runs `commands` with drush once.
+    async fn drush_once(&self, spec: &InstanceSpec, commands: &[&[&str]]) -> Result<(), ExecError> {
+        let commands: Vec<Vec<String>> = commands
+            .iter()
+            .map(|c| c.iter().map(|s| (*s).to_owned()).collect())
+            .collect();
+        let op = Op::Drush {
+            spec: spec.clone(),
+            commands,
+        };
+        let results = self
+            .run_on(vec![self.drush_host()], |_| op.clone(), self.deadline())
+            .await;
+        combine(results).map(|_| ())
+    }
+
+    /// Database work once: on the first `db_client` host, else here.
+    async fn database(&self, spec: &InstanceSpec, create: bool) -> Result<(), ExecError> {
+        match self.members.iter().find(|m| m.host.has(Role::DbClient)) {
+            Some(m) => {
+                let op = if create {
+                    Op::CreateDatabase { spec: spec.clone() }
+                } else {
+                    Op::DropDatabase { spec: spec.clone() }
+                };
+                combine(self.run_on(vec![m], |_| op.clone(), self.deadline()).await).map(|_| ())
+            }
+            None if create => self.here.create_database(spec).await,
+            None => self.here.drop_database(spec).await,
+        }
+    }
+}
+
+/// Every host's reply, or the error: one host's as it is, several hosts'
+/// in one message naming each (a refusal wins: it is final).
+fn combine(results: Vec<(String, Result<Reply, ExecError>)>) -> Result<Vec<(String, Reply)>, ExecError> {
+    let mut ok = Vec::new();
+    let mut errors = Vec::new();
+    for (name, r) in results {
+        match r {
+            Ok(reply) => ok.push((name, reply)),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        return Ok(ok);
+    }
+    if let Some(i) = errors.iter().position(|e| matches!(e, ExecError::Refused { .. })) {
+        return Err(errors.swap_remove(i));
+    }
+    if errors.len() == 1 {
+        return Err(errors.swap_remove(0));
+    }
+    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    Err(ExecError::Io(std::io::Error::other(format!(
+        "{} hosts failed: {}",
+        errors.len(),
+        text.join("; ")
+    ))))
+}
+
+#[async_trait]
+impl Executor for FleetExecutor {
+    async fn deploy_code(&self, spec: &CodeSpec) -> Result<(), ExecError> {
+        check_code(spec)?;
+        self.on_web(|_, _| Op::DeployCode { spec: spec.clone() }).await
+    }
+
+    async fn update_code(&self, previous: &CodeSpec, next: &CodeSpec) -> Result<(), ExecError> {
+        check_code(previous)?;
+        check_code(next)?;
+        self.on_web(|_, _| Op::UpdateCode {
+            previous: previous.clone(),
+            next: next.clone(),
+        })
+        .await
+    }
+
+    async fn remove_code(&self, spec: &CodeSpec) -> Result<(), ExecError> {
+        check_code(spec)?;
+        self.on_web(|_, _| Op::RemoveCode { spec: spec.clone() }).await
+    }
+
+    /// # Behavior
+    /// The file part on every web host, then the database once.
+    async fn provision(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        check_instance(spec)?;
+        self.on_web(|_, own_files| Op::ProvisionFiles {
+            spec: spec.clone(),
+            own_files,
+        })
+        .await?;
+        self.database(spec, true).await
+    }
+
+    /// # Behavior
+    /// `drush site-install -y <profile>` and `drush rr` once, then
+    /// permissions on every web host.
+    async fn install(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        check_instance(spec)?;
+        let profile = spec.profile.name.clone();
+        self.drush_once(spec, &[&["site-install", "-y", &profile], &["rr"]])
+            .await?;
+        self.on_web(|_, own_files| Op::FixPermissions {
+            spec: spec.clone(),
+            own_files,
+        })
+        .await
+    }
+
+    async fn switch_code(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        check_instance(spec)?;
+        self.on_web(|_, own_files| Op::Relink {
+            spec: spec.clone(),
+            own_files,
+        })
+        .await?;
+        self.drush_once(spec, &[&["rr"], &["updb", "-y"]]).await
+    }
+
+    async fn rebuild_registry(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        check_instance(spec)?;
+        self.drush_once(spec, &[&["rr"]]).await
+    }
+
+    async fn update_database(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        check_instance(spec)?;
+        self.drush_once(spec, &[&["updb", "-y"]]).await
+    }
+
+    async fn write_settings(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        check_instance(spec)?;
+        self.on_web(|_, _| Op::WriteSettings { spec: spec.clone() }).await
+    }
+
+    async fn launch(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        check_instance(spec)?;
+        self.on_web(|_, _| Op::Launch { spec: spec.clone() }).await
+    }
+
+    async fn take_down(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        check_instance(spec)?;
+        self.on_web(|_, _| Op::TakeDown { spec: spec.clone() }).await
+    }
+
+    async fn restore(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        check_instance(spec)?;
+        self.on_web(|_, _| Op::PointAtTree { spec: spec.clone() }).await?;
+        self.drush_once(spec, &[&["updb", "-y"]]).await
+    }
+
+    /// # Behavior
+    /// The database once, then the files on every web host.
+    async fn remove_instance(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        check_instance(spec)?;
+        self.database(spec, false).await?;
+        self.on_web(|_, own_files| Op::RemoveFiles {
+            spec: spec.clone(),
+            own_files,
+        })
+        .await
+    }
+
+    async fn correct_file_permissions(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        check_instance(spec)?;
+        self.on_web(|_, own_files| Op::FixPermissions {
+            spec: spec.clone(),
+            own_files,
+        })
+        .await
+    }
+
+    async fn clear_caches(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        check_instance(spec)?;
+        self.drush_once(spec, &[&["cc", "all"]]).await
+    }
+
+    async fn drush_cron(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        check_instance(spec)?;
+        self.drush_once(spec, &[&["cron"]]).await
+    }
+
+    async fn clear_apc(&self) -> Result<(), ExecError> {
+        self.on_web(|_, _| Op::ClearApc).await
+    }
+
+    async fn update_homepage_extra_files(&self) -> Result<(), ExecError> {
+        self.on_web(|_, _| Op::HomepageExtraFiles).await
+    }
+
+    /// # Behavior
+    /// On every web host (the first only when `single_server`); the output
+    /// has one [`HostOutput`] per host and summarises them: the first
+    /// failing host's exit status and output (else the first host's), the
+    /// longest duration, every host in `servers`.
+    async fn run_command(&self, spec: &CommandSpec) -> Result<CommandOutput, ExecError> {
+        if let Some(i) = &spec.instance {
+            check_instance(i)?;
+        }
+        let mut targets = self.web();
+        if spec.single_server {
+            targets.truncate(1);
+        }
+        let deadline = spec
+            .timeout
+            .min(Duration::from_secs(self.cfg.timeouts.command_max_secs))
+            + Duration::from_secs(self.cfg.ssh.connect_timeout_secs + 30);
+        let results = self
+            .run_on(targets, |_| Op::RunCommand { spec: spec.clone() }, deadline)
+            .await;
+        let mut hosts = Vec::new();
+        for (name, reply) in combine(results)? {
+            let Reply::Command { output } = reply else {
+                return Err(ExecError::Io(std::io::Error::other(format!(
+                    "host {name}: unexpected reply to a command"
+                ))));
+            };
+            hosts.push(HostOutput {
+                host: name,
+                exit_status: output.exit_status,
+                stdout: output.stdout,
+                stderr: output.stderr,
+                duration: output.duration,
+            });
+        }
+        let lead = hosts
+            .iter()
+            .find(|h| h.exit_status != Some(0))
+            .or(hosts.first())
+            .cloned()
+            .unwrap_or_default();
+        Ok(CommandOutput {
+            exit_status: lead.exit_status,
+            stdout: lead.stdout,
+            stderr: lead.stderr,
+            duration: hosts.iter().map(|h| h.duration).max().unwrap_or_default(),
+            servers: hosts.iter().map(|h| h.host.clone()).collect(),
+            hosts,
+        })
+    }
+
+    /// # Behavior
+    /// Written and reloaded on every `lb` host (this host when none is).
+    async fn publish_routes(&self, map: &RouteMap) -> Result<(), ExecError> {
+        check_routes(&map.routes)?;
+        routes::render(self.cfg.route_map.format, map)?;
+        let lbs = self.with_role(Role::Lb);
+        if lbs.is_empty() {
+            return self.here.publish_routes(map).await;
+        }
+        combine(
+            self.run_on(lbs, |_| Op::PublishRoutes { map: map.clone() }, self.deadline())
+                .await,
+        )
+        .map(|_| ())
+    }
+}
