@@ -191,7 +191,8 @@ pub struct PermissionsConfig {
     pub dir_mode: u32,
     /// Mode of regular files there.
     pub file_mode: u32,
-    /// Mode of the settings files.
+    /// Mode of the settings files (default 0640: they hold passwords; the
+    /// web server reads them through `web_group`).
     pub settings_mode: u32,
 }
 
@@ -201,7 +202,7 @@ impl Default for PermissionsConfig {
             web_group: None,
             dir_mode: 0o775,
             file_mode: 0o664,
-            settings_mode: 0o664,
+            settings_mode: 0o640,
         }
     }
 }

@@ -256,7 +256,25 @@ pub(crate) fn files_dirs(
     Ok(())
 }
 
-/// Renders and writes the three settings files atomically.
+/// The gid of the configured web group (`None`: none configured, or no
+/// such group here — logged).
+fn web_gid(cfg: &ShellConfig) -> Result<Option<u32>, ExecError> {
+    let Some(g) = &cfg.permissions.web_group else {
+        return Ok(None);
+    };
+    match group_id(g) {
+        Ok(Some(gid)) => Ok(Some(gid)),
+        Ok(None) => {
+            tracing::warn!(group = %g, "web group not found; leaving group ownership alone");
+            Ok(None)
+        }
+        Err(e) => Err(io_err(e, "reading", Path::new("/etc/group"))),
+    }
+}
+
+/// Renders and writes the three settings files atomically, readable by
+/// their owner and the web server's group only (`settings_mode`, 0640 by
+/// default: they hold database and service-account passwords).
 pub(crate) fn write_settings(
     cfg: &ShellConfig,
     layout: &Layout,
@@ -266,13 +284,14 @@ pub(crate) fn write_settings(
     let root = &layout.instances_code_root;
     let default = layout.site_default(&spec.sid);
     ensure_dir(root, &default)?;
+    let gid = web_gid(cfg)?;
     for (name, text) in files {
-        write_atomic(
-            root,
-            &default.join(name),
-            text.as_bytes(),
-            cfg.permissions.settings_mode,
-        )?;
+        let path = default.join(name);
+        write_atomic(root, &path, text.as_bytes(), cfg.permissions.settings_mode)?;
+        if let Some(gid) = gid {
+            std::os::unix::fs::lchown(&path, None, Some(gid))
+                .map_err(|e| io_err(e, "changing group of", &path))?;
+        }
     }
     Ok(())
 }
@@ -407,17 +426,7 @@ pub(crate) fn correct_permissions(
     own_files: bool,
 ) -> Result<(), ExecError> {
     let p = &cfg.permissions;
-    let gid = match &p.web_group {
-        None => None,
-        Some(g) => match group_id(g) {
-            Ok(Some(gid)) => Some(gid),
-            Ok(None) => {
-                tracing::warn!(group = %g, "web group not found; leaving group ownership alone");
-                None
-            }
-            Err(e) => return Err(io_err(e, "reading", Path::new("/etc/group"))),
-        },
-    };
+    let gid = web_gid(cfg)?;
     let modes = Modes {
         dir: p.dir_mode,
         file: p.file_mode,

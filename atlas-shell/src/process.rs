@@ -12,6 +12,23 @@ use atlas_core::ExecError;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
+/// The variables a spawned program inherits from Atlas's environment; all
+/// others (every `ATLAS_*` setting, credentials of the service account)
+/// stay behind. `SSH_AUTH_SOCK` lets `git` reach ssh repositories through
+/// the operator's agent.
+pub(crate) const INHERITED_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "USER",
+    "LOGNAME",
+    "TMPDIR",
+    "SSH_AUTH_SOCK",
+];
+
 /// How much of stdout and stderr is kept (the tail).
 pub(crate) const TAIL_BYTES: usize = 64 * 1024;
 
@@ -126,6 +143,15 @@ pub(crate) async fn run(inv: &Invocation) -> Result<Finished, ExecError> {
         .kill_on_drop(true);
     if let Some(dir) = &inv.cwd {
         cmd.current_dir(dir);
+    }
+    // A cleaned environment: only the allow-listed variables of this
+    // process (never ATLAS_* settings such as notification passwords),
+    // then the invocation's own.
+    cmd.env_clear();
+    for (k, v) in std::env::vars_os() {
+        if k.to_str().is_some_and(|k| INHERITED_ENV.contains(&k)) {
+            cmd.env(k, v);
+        }
     }
     for (k, v) in &inv.env {
         cmd.env(k, v);
@@ -318,6 +344,31 @@ mod tests {
             shown_args(&args),
             vec!["https://***@host/r.git".to_string(), "plain".to_string()]
         );
+    }
+
+    #[tokio::test]
+    async fn programs_get_only_the_allow_listed_environment_and_their_own() {
+        // A secret setting of this process must not reach a command.
+        std::env::set_var("ATLAS_NOTIFY__EMAIL__PASSWORD", "s3cret-from-env");
+        std::env::set_var("LANG", "C.UTF-8");
+        let inv = Invocation::new("env", Duration::from_secs(10)).env("ATLAS_INSTANCE_VAR_OK", "1");
+        let out = run(&inv).await.unwrap();
+        let stdout = &out.stdout;
+        assert!(!stdout.contains("s3cret-from-env"), "{stdout}");
+        assert!(!stdout.contains("ATLAS_NOTIFY"), "{stdout}");
+        assert!(stdout.contains("PATH="), "{stdout}");
+        assert!(stdout.contains("LANG=C.UTF-8"), "{stdout}");
+        assert!(
+            stdout.contains("ATLAS_INSTANCE_VAR_OK=1"),
+            "the invocation's own variables: {stdout}"
+        );
+        let names: Vec<&str> = stdout.lines().filter_map(|l| l.split('=').next()).collect();
+        for name in names {
+            assert!(
+                INHERITED_ENV.contains(&name) || name == "ATLAS_INSTANCE_VAR_OK",
+                "{name} leaked into the program's environment"
+            );
+        }
     }
 
     #[tokio::test]

@@ -384,9 +384,15 @@ mod tests {
     fn parse_where_refuses_text_that_is_not_json() {
         for text in ["{status: installed", "nope"] {
             let e = err(text);
-            assert!(e.starts_with("Unable to parse `where` clause: it is not JSON ("), "{e}");
+            assert!(
+                e.starts_with("Unable to parse `where` clause: it is not JSON ("),
+                "{e}"
+            );
             assert!(e.contains("line 1 column"), "says where it breaks: {e}");
-            assert!(e.ends_with("send JSON such as {\"status\": \"installed\"}, URL-encoded"), "{e}");
+            assert!(
+                e.ends_with("send JSON such as {\"status\": \"installed\"}, URL-encoded"),
+                "{e}"
+            );
         }
     }
 

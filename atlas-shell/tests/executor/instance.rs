@@ -87,7 +87,11 @@ async fn provision_assembles_the_tree_from_links_into_the_checkouts() {
         "settings.local_pre.php",
         "settings.local_post.php",
     ] {
-        assert_eq!(mode(&t.join("sites/default").join(f)), 0o664, "{f}");
+        assert_eq!(
+            mode(&t.join("sites/default").join(f)),
+            0o640,
+            "{f}: owner and web group only"
+        );
     }
     assert_eq!(mode(&env.p(&format!("files/sitefiles/{SID}/files"))), 0o775);
 }
@@ -430,7 +434,11 @@ async fn correct_file_permissions_resets_modes_and_group() {
 
     env.exec.correct_file_permissions(&spec).await.unwrap();
     assert_eq!(mode(&dflt), 0o775);
-    assert_eq!(mode(&dflt.join("settings.php")), 0o664);
+    assert_eq!(
+        mode(&dflt.join("settings.php")),
+        0o640,
+        "settings keep their own mode"
+    );
     assert_eq!(mode(&dflt.join("default.settings.php")), 0o664);
     assert_eq!(mode(&files.join("styles")), 0o775);
     assert_eq!(mode(&files.join("styles/a.png")), 0o664);

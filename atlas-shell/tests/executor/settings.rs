@@ -120,5 +120,5 @@ async fn write_settings_is_atomic_idempotent_and_mode_0664() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(names.iter().all(|n| !n.contains("atlas-tmp")), "{names:?}");
-    assert_eq!(mode(&dir.join("settings.local_post.php")), 0o664);
+    assert_eq!(mode(&dir.join("settings.local_post.php")), 0o640);
 }
