@@ -25,11 +25,14 @@
 //! - [`RecordingExecutor`]: an executor fake recording every call;
 //!   [`MockExecutor`]: the mockall mock of [`crate::Executor`].
 //! - [`ManualClock`]: a clock that moves only when told to.
+//! - [`require_service`]: the skip-or-fail rule of tests that need an outside
+//!   service (`ATLAS_TEST_REQUIRE`).
 
 mod faulty;
 pub mod fixtures;
 mod fleet;
 mod recording;
+mod services;
 pub mod store_suite;
 
 pub use crate::clock::ManualClock;
@@ -37,3 +40,4 @@ pub use crate::executor::MockExecutor;
 pub use faulty::{FailingStore, InjectedFailure};
 pub use fleet::{seed_fleet, Fleet};
 pub use recording::{Call, RecordingExecutor};
+pub use services::{require_service, service_required, REQUIRE_VAR};
