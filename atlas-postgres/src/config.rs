@@ -47,6 +47,17 @@ impl PgConfig {
         self
     }
 
+    /// The `NOTIFY` channel announcing claimable jobs: `atlas_jobs`, or
+    /// `atlas_jobs_<schema>` so that Atlas installations in different
+    /// schemas of one database do not wake each other. (The schema is
+    /// checked to be a plain name before any channel is used.)
+    pub fn channel(&self) -> String {
+        match &self.schema {
+            Some(s) if s.len() <= 52 => format!("atlas_jobs_{s}"),
+            _ => "atlas_jobs".to_owned(),
+        }
+    }
+
     /// The driver's configuration.
     pub(crate) fn driver(&self) -> Result<tokio_postgres::Config> {
         let mut cfg: tokio_postgres::Config = self.url.parse().map_err(|e| {

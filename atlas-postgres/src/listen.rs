@@ -1,5 +1,5 @@
 //! Waking idle workers: [`JobListener`] keeps a dedicated connection in
-//! `LISTEN atlas_jobs` and calls its callback for each notification, so a
+//! `LISTEN` on the store's channel and calls its callback for each notification, so a
 //! worker on any node starts on a job as soon as the transaction that
 //! enqueued (or requeued) it commits, instead of at its next poll. A lost
 //! connection is reopened after a second; polling covers the gap.
@@ -13,7 +13,6 @@ use tokio_postgres::{AsyncMessage, NoTls};
 
 use crate::config::PgConfig;
 use crate::error::Result;
-use crate::queue::CHANNEL;
 
 /// A running listener; stops when dropped.
 #[derive(Debug)]
@@ -32,9 +31,10 @@ impl JobListener {
     /// once after each reconnect, for what was missed meanwhile).
     pub(crate) fn start(config: &PgConfig, wake: Arc<dyn Fn() + Send + Sync>) -> Result<Self> {
         let cfg = config.driver()?;
+        let channel = config.channel();
         let task = tokio::spawn(async move {
             loop {
-                if let Err(e) = listen_once(&cfg, &wake).await {
+                if let Err(e) = listen_once(&cfg, &channel, &wake).await {
                     tracing::warn!(error = %e, "job notifications lost; reconnecting in 1 s");
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -44,10 +44,14 @@ impl JobListener {
     }
 }
 
-async fn listen_once(cfg: &tokio_postgres::Config, wake: &Arc<dyn Fn() + Send + Sync>) -> Result<()> {
+async fn listen_once(
+    cfg: &tokio_postgres::Config,
+    channel: &str,
+    wake: &Arc<dyn Fn() + Send + Sync>,
+) -> Result<()> {
     let (client, mut conn) = cfg.connect(NoTls).await?;
     let mut messages = futures::stream::poll_fn(move |cx| conn.poll_message(cx));
-    let listen = format!("LISTEN {CHANNEL}");
+    let listen = format!("LISTEN {channel}");
     let subscribe = client.batch_execute(&listen);
     tokio::pin!(subscribe);
     // Drive the connection while the LISTEN runs.

@@ -13,7 +13,7 @@
 //!   `finish` check the owner under the row lock; `requeue_expired` (any
 //!   node) takes over jobs whose lease ran out.
 //! - **Wake-up**: every transaction that makes a job claimable sends
-//!   `NOTIFY atlas_jobs` (delivered at commit); see [`crate::listen`].
+//!   a notification on the store's channel (delivered at commit); see [`crate::listen`].
 
 use crate::db::{self, Tx};
 use atlas_core::model::Timestamp;
@@ -22,12 +22,10 @@ use atlas_core::{Job, JobId, JobStatus, LeaseSpec, StoreError};
 use crate::error::Result;
 use crate::rows::{self, secs};
 
-/// The channel workers listen on.
-pub(crate) const CHANNEL: &str = "atlas_jobs";
-
-/// `NOTIFY atlas_jobs`, delivered when the transaction commits.
-pub(crate) async fn notify(tx: &Tx<'_>) -> Result<()> {
-    tx.batch_execute("NOTIFY atlas_jobs").await?;
+/// `NOTIFY <channel>` (see [`PgConfig::channel`](crate::PgConfig::channel)),
+/// delivered when the transaction commits.
+pub(crate) async fn notify(tx: &Tx<'_>, channel: &str) -> Result<()> {
+    db::execute(tx, "SELECT pg_notify($1, '')", &[&channel]).await?;
     Ok(())
 }
 

@@ -27,6 +27,7 @@ pub const SCHEMA_VERSION: i64 = migrations::LATEST;
 pub struct PgStore {
     pool: Pool,
     config: Arc<PgConfig>,
+    channel: Arc<str>,
 }
 
 impl fmt::Debug for PgStore {
@@ -70,6 +71,7 @@ impl PgStore {
             .map_err(|e| Error::Config(format!("cannot build the connection pool: {e}")))?;
         Ok(PgStore {
             pool,
+            channel: config.channel().into(),
             config: Arc::new(config),
         })
     }
@@ -198,7 +200,7 @@ impl PgStore {
                         wake |= job.status == atlas_core::JobStatus::Queued || job.key.is_some();
                     }
                     if wake {
-                        queue::notify(&tx).await?;
+                        queue::notify(&tx, &self.channel).await?;
                     }
                     tx.commit().await?;
                     return Ok(committed);
@@ -300,12 +302,13 @@ impl Store for PgStore {
     }
 
     async fn requeue_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let channel = self.channel.clone();
         Ok(self
             .in_tx(move |tx| {
                 Box::pin(async move {
                     let (n, requeued) = queue::requeue_expired(tx, now).await?;
                     if requeued {
-                        queue::notify(tx).await?;
+                        queue::notify(tx, &channel).await?;
                     }
                     Ok(n)
                 })
