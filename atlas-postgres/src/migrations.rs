@@ -73,6 +73,7 @@ fn version_1() -> Vec<String> {
     );
     ddl.push("CREATE INDEX ix_jobs_claim ON jobs (run_at, created, id) WHERE status = 'queued'".to_owned());
     ddl.push("CREATE INDEX ix_jobs_key ON jobs (key, status, created, id) WHERE key IS NOT NULL".to_owned());
+    ddl.push("CREATE INDEX ix_jobs_key_created ON jobs (key, created, id)".to_owned());
     ddl.push("CREATE INDEX ix_jobs_lease ON jobs (lease_until) WHERE status = 'running'".to_owned());
     ddl.push("CREATE INDEX ix_jobs_status ON jobs (status)".to_owned());
     ddl.push(

@@ -330,9 +330,37 @@ impl Store for PgStore {
     }
 
     async fn find_jobs(&self, q: &FindQuery) -> Result<JobPage, StoreError> {
-        let pre = translate::jobs(q);
-        let sql = format!("SELECT doc FROM jobs{}", pre.where_sql());
+        let (pre, exact) = translate::jobs(q);
         let client = self.pool.get().await.map_err(Error::from)?;
+        if let (true, Some(order)) = (exact, translate::jobs_order(q)) {
+            // The filter and sort are the columns': count and page in SQL.
+            let limit = i64::try_from(q.paging.max_results).unwrap_or(i64::MAX);
+            let offset = i64::try_from(q.paging.offset()).unwrap_or(i64::MAX);
+            let mut args = pre.args();
+            args.push(&limit);
+            args.push(&offset);
+            let sql = format!(
+                "SELECT doc FROM jobs{}{order} LIMIT ${} OFFSET ${}",
+                pre.where_sql(),
+                args.len() - 1,
+                args.len()
+            );
+            let stmt = client.prepare_cached(&sql).await.map_err(Error::from)?;
+            let page = client.query(&stmt, &args).await.map_err(Error::from)?;
+            let count_sql = format!("SELECT count(*) FROM jobs{}", pre.where_sql());
+            let stmt = client.prepare_cached(&count_sql).await.map_err(Error::from)?;
+            let total: i64 = client
+                .query_one(&stmt, &pre.args())
+                .await
+                .map_err(Error::from)?
+                .get(0);
+            let items = page.iter().map(|r| rows::job(r, 0)).collect::<Result<Vec<_>>>()?;
+            return Ok(JobPage {
+                items,
+                total: u64::try_from(total).unwrap_or(0),
+            });
+        }
+        let sql = format!("SELECT doc FROM jobs{}", pre.where_sql());
         let stmt = client.prepare_cached(&sql).await.map_err(Error::from)?;
         let found = client.query(&stmt, &pre.args()).await.map_err(Error::from)?;
         drop(client);

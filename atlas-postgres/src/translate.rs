@@ -148,27 +148,55 @@ pub(crate) fn records(q: &FindQuery) -> Prefilter {
     p
 }
 
-/// The prefilter of a `find_jobs`.
-pub(crate) fn jobs(q: &FindQuery) -> Prefilter {
+/// The prefilter of a `find_jobs`, and whether it is exact: every
+/// condition of the filter became a clause (equalities of `_id`, `status`
+/// and `key` with strings, which their columns answer exactly).
+pub(crate) fn jobs(q: &FindQuery) -> (Prefilter, bool) {
     let mut p = Prefilter::default();
+    let mut exact = true;
     for f in conjuncts(&q.filter) {
-        let Filter::Field {
-            path,
-            op: Op::Eq(Operand::Json(Value::String(s))),
-        } = f
-        else {
-            continue;
+        let (path, s) = match f {
+            Filter::All => continue,
+            Filter::Field {
+                path,
+                op: Op::Eq(Operand::Json(Value::String(s))),
+            } => (path, s),
+            _ => {
+                exact = false;
+                continue;
+            }
         };
         let col = match path.as_str() {
             "_id" => "id",
             "status" => "status",
             "key" => "key",
-            _ => continue,
+            _ => {
+                exact = false;
+                continue;
+            }
         };
         let n = p.bind(Box::new(s.clone()));
         p.clauses.push(format!("{col} = {n}"));
     }
-    p
+    (p, exact)
+}
+
+/// `ORDER BY` for a job query whose sort keys are all on the `created` and
+/// `run_at` columns (dates, never missing, whose `DATE_FORMAT` strings sort
+/// as the seconds do), ties by id as the reference breaks them; `None`
+/// for any other sort.
+pub(crate) fn jobs_order(q: &FindQuery) -> Option<String> {
+    let mut keys = Vec::new();
+    for k in &q.sort {
+        let col = match k.path.as_str() {
+            "created" => "created",
+            "run_at" => "run_at",
+            _ => return None,
+        };
+        keys.push(format!("{col}{}", if k.descending { " DESC" } else { "" }));
+    }
+    keys.push("id".to_owned());
+    Some(format!(" ORDER BY {}", keys.join(", ")))
 }
 
 #[cfg(test)]
