@@ -9,6 +9,7 @@
 //! - `queue`: claims with `FOR UPDATE SKIP LOCKED`, per-key exclusion,
 //!   leases.
 //! - `listen`: `LISTEN/NOTIFY` wake-ups for idle workers.
+//! - `leader`: one holder of a role (the periodic scheduler) across nodes.
 //! - `translate`: the indexed prefilter of `find` (bound parameters only).
 //! - `tables`: table and index names, unique index DDL.
 //! - `migrations`: the versioned schema.
@@ -31,6 +32,7 @@ mod apply;
 pub mod config;
 mod db;
 mod error;
+mod leader;
 mod listen;
 mod migrations;
 mod queue;

@@ -16,7 +16,7 @@ use crate::db::Tx;
 use crate::error::{Error, Result};
 use crate::listen::JobListener;
 use crate::tables::{history_name, table_name};
-use crate::{migrations, queue, rows, translate};
+use crate::{leader, migrations, queue, rows, translate};
 
 /// The newest schema version this build writes.
 pub const SCHEMA_VERSION: i64 = migrations::LATEST;
@@ -327,6 +327,17 @@ impl Store for PgStore {
             .await
             .map_err(Error::from)?;
         Ok(row.as_ref().map(|r| rows::job(r, 0)).transpose()?)
+    }
+
+    async fn lead(
+        &self,
+        role: &str,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let client = self.pool.get().await.map_err(Error::from)?;
+        Ok(leader::lead(&client, role, owner, now, until).await?)
     }
 
     async fn find_jobs(&self, q: &FindQuery) -> Result<JobPage, StoreError> {
