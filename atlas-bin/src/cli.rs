@@ -28,6 +28,10 @@ pub enum Command {
         /// Listen address, overriding `http.listen` (e.g. 127.0.0.1:8080).
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
+        /// Serve the API only: no worker and no scheduler (API nodes in
+        /// front of `atlas worker` nodes on one PostgreSQL database).
+        #[arg(long)]
+        no_worker: bool,
     },
     /// Run only the worker and the scheduler (next to a separate API).
     Worker,
@@ -99,6 +103,11 @@ mod tests {
             "127.0.0.1:9",
         ]);
         assert_eq!(cli.data_dir, Some(PathBuf::from("/tmp/x")));
-        assert!(matches!(cli.command, Command::Serve { listen: Some(ref l) } if l == "127.0.0.1:9"));
+        assert!(matches!(
+            cli.command,
+            Command::Serve { listen: Some(ref l), no_worker: false } if l == "127.0.0.1:9"
+        ));
+        let api = Cli::parse_from(["atlas", "serve", "--no-worker"]);
+        assert!(matches!(api.command, Command::Serve { no_worker: true, .. }));
     }
 }

@@ -88,9 +88,13 @@ fn version_1() -> Vec<String> {
 
 /// The version the database is at (0 for an empty schema).
 pub(crate) async fn version(client: &Client) -> Result<i64> {
-    client
-        .batch_execute("CREATE TABLE IF NOT EXISTS atlas_schema (version bigint NOT NULL)")
-        .await?;
+    let exists: bool = client
+        .query_one("SELECT to_regclass('atlas_schema') IS NOT NULL", &[])
+        .await?
+        .get(0);
+    if !exists {
+        return Ok(0);
+    }
     let row = client.query_opt("SELECT version FROM atlas_schema", &[]).await?;
     Ok(row.map_or(0, |r| r.get(0)))
 }
@@ -101,8 +105,14 @@ pub(crate) async fn migrate_to(client: &mut Client, target: i64) -> Result<i64> 
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS atlas_schema (version bigint NOT NULL)")
-        .await?;
+    let exists: bool = tx
+        .query_one("SELECT to_regclass('atlas_schema') IS NOT NULL", &[])
+        .await?
+        .get(0);
+    if !exists {
+        tx.batch_execute("CREATE TABLE atlas_schema (version bigint NOT NULL)")
+            .await?;
+    }
     let found: i64 = tx
         .query_opt("SELECT version FROM atlas_schema", &[])
         .await?

@@ -94,7 +94,7 @@ impl PgStore {
         if let Some(schema) = &self.config.schema {
             crate::config::check_schema(schema)?;
             client
-                .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                .batch_execute(&format!("SET client_min_messages = warning; CREATE SCHEMA IF NOT EXISTS {schema}; RESET client_min_messages"))
                 .await
                 .map_err(Error::from)?;
         }

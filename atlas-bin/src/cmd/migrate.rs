@@ -1,5 +1,5 @@
-//! `atlas migrate`: opens (and so migrates) the database, then checks its
-//! integrity.
+//! `atlas migrate`: opens (and so migrates) the database, then checks it:
+//! SQLite's integrity check, or PostgreSQL's schema version.
 
 use anyhow::bail;
 use atlas_sqlite::SqliteStore;
@@ -7,17 +7,30 @@ use atlas_sqlite::SqliteStore;
 use crate::config::{AtlasConfig, Backend};
 use crate::wiring;
 
-/// Migrates and checks the configured SQLite database.
+/// Migrates and checks the configured database.
 ///
 /// # Errors
-/// A database that cannot be opened or fails its integrity check.
+/// A database that cannot be opened, is from a newer Atlas, or fails its
+/// integrity check.
 pub async fn run(cfg: AtlasConfig) -> anyhow::Result<()> {
-    if cfg.store.backend != Backend::Sqlite {
-        bail!(
-            "atlas migrate works on the sqlite store; store.backend is {:?}",
-            cfg.store.backend
-        );
+    match cfg.store.backend {
+        Backend::Sqlite => sqlite(&cfg).await,
+        Backend::Postgres => {
+            let store = wiring::postgres(&cfg).await?;
+            let version = store.schema_version().await?;
+            println!(
+                "PostgreSQL database {} is at schema version {version}, up to date",
+                atlas_postgres::config::redact(&store.config().url)
+            );
+            Ok(())
+        }
+        Backend::Memory => {
+            bail!("atlas migrate works on a database; store.backend is \"memory\", which keeps nothing")
+        }
     }
+}
+
+async fn sqlite(cfg: &AtlasConfig) -> anyhow::Result<()> {
     if let Some(dir) = cfg.store.sqlite.path.parent() {
         wiring::ensure_dir(dir)?;
     }

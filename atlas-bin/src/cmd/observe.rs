@@ -15,8 +15,18 @@ use crate::config::AtlasConfig;
 /// The readiness of a process running `app`: the store answers, the
 /// worker loop beats, and the scheduler (when enabled) ticks.
 pub(crate) fn readiness(app: &App) -> Readiness {
+    readiness_of(app, true)
+}
+
+/// The readiness checks of a node: the store, and the worker and
+/// scheduler when it runs them (`with_worker`; an API-only node does not).
+pub(crate) fn readiness_of(app: &App, with_worker: bool) -> Readiness {
     let svc = app.service();
-    let mut r = Readiness::new(svc.store().clone(), svc.clock().clone()).worker(app.worker());
+    let r = Readiness::new(svc.store().clone(), svc.clock().clone());
+    if !with_worker {
+        return r;
+    }
+    let mut r = r.worker(app.worker());
     if let Some(scheduler) = app.scheduler() {
         r = r.scheduler(scheduler, app.tick());
     }

@@ -16,6 +16,7 @@ pub async fn run(cfg: AtlasConfig) -> anyhow::Result<()> {
     let metrics = atlas_observe::Metrics::new();
     let store = wiring::metered(wiring::store(&cfg).await?, &metrics);
     let app = wiring::app(&cfg, store, wiring::secret_key(&cfg)?)?;
+    let _wake = wiring::wake_on_jobs(&cfg, &app)?;
     let metrics_listener = observe::bind(&cfg).await?;
     println!(
         "atlas worker running (data in {}); Ctrl-C stops it",
