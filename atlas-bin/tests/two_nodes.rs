@@ -1,0 +1,171 @@
+//! Two `atlas serve` processes on one PostgreSQL database (a fresh schema
+//! per test, on `ATLAS_TEST_POSTGRES_URL`; skipped with a printed reason
+//! when the server is unreachable, unless `ATLAS_TEST_REQUIRE` names
+//! `postgres`): jobs created through one node run exactly once across both,
+//! and an etag race between the nodes gives one 200 and one 412.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use atlas_core::query::{Filter, FindQuery, Paging};
+use atlas_core::{JobStatus, Store};
+use atlas_postgres::testing::TestSchema;
+use base64::Engine as _;
+use serde_json::Value;
+
+/// One `atlas serve` process; killed when dropped.
+struct Node {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `atlas serve` on `schema` with `dir` as data directory; returns
+/// the node and the first user's password when this start created it.
+fn start(schema: &TestSchema, dir: &Path, name: &str) -> (Node, Option<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_atlas"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .env("ATLAS_METRICS__ENABLED", "false")
+        .env("ATLAS_STORE__BACKEND", "postgres")
+        .env("ATLAS_STORE__POSTGRES__URL", schema.url())
+        .env("ATLAS_STORE__POSTGRES__SCHEMA", schema.name())
+        .env("ATLAS_STORE__POSTGRES__POOL_SIZE", "4")
+        .env("ATLAS_WORKER__OWNER", name)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("atlas runs");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut password = None;
+    let mut addr = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("Created the first API user: admin / ") {
+            password = Some(rest.trim().to_owned());
+        }
+        if let Some(rest) = line.strip_prefix("Atlas is listening on http://") {
+            addr = Some(rest.split('/').next().unwrap().to_owned());
+            break;
+        }
+    }
+    // Keep reading stdout so the node never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    let addr = addr.unwrap_or_else(|| panic!("{name} printed no URL"));
+    (Node { child, addr }, password)
+}
+
+/// Sends one request; answers the status code and the JSON body.
+fn request(addr: &str, method: &str, path: &str, password: &str, if_match: Option<&str>, body: &str) -> (u16, Value) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("admin:{password}"));
+    let cond = if_match.map(|e| format!("If-Match: {e}\r\n")).unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {auth}\r\n{cond}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out[9..12].parse().expect("a status code");
+    let json = out
+        .split_once("\r\n\r\n")
+        .and_then(|(_, b)| serde_json::from_str(b).ok())
+        .unwrap_or(Value::Null);
+    (status, json)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Two nodes on a fresh schema sharing one data directory (users, key).
+fn two_nodes(rt: &tokio::runtime::Runtime) -> Option<(TestSchema, tempfile::TempDir, Node, Node, String)> {
+    let schema = rt.block_on(TestSchema::create())?;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, password) = start(&schema, dir.path(), "node-a");
+    let (b, _) = start(&schema, dir.path(), "node-b");
+    Some((schema, dir, a, b, password.expect("the first start prints the password")))
+}
+
+#[test]
+fn jobs_created_through_node_a_run_exactly_once_across_both_nodes() {
+    let rt = runtime();
+    let Some((schema, _dir, a, _b, pw)) = two_nodes(&rt) else {
+        return;
+    };
+    let n = 30;
+    for i in 0..n {
+        let body = format!(r#"{{"name": "noop-{i}", "command": "cc all", "query": "{{}}"}}"#);
+        let (status, created) = request(&a.addr, "POST", "/commands", &pw, None, &body);
+        assert_eq!(status, 201, "{created}");
+        let id = created["_id"].as_str().unwrap().to_owned();
+        let (status, job) = request(&a.addr, "POST", &format!("/commands/{id}/execute"), &pw, None, "");
+        assert!(status == 200 || status == 201 || status == 202, "{status} {job}");
+    }
+    let store = rt.block_on(schema.store());
+    let q = FindQuery {
+        filter: Filter::eq("kind", "command_run"),
+        paging: Paging::all(),
+        ..FindQuery::default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let jobs = loop {
+        let jobs = rt.block_on(store.find_jobs(&q)).unwrap().items;
+        if jobs.len() == n && jobs.iter().all(|j| j.status == JobStatus::Succeeded) {
+            break jobs;
+        }
+        assert!(Instant::now() < deadline, "jobs not done: {jobs:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    for j in &jobs {
+        assert_eq!(j.attempts, 1, "job {} was claimed {} times", j.id, j.attempts);
+    }
+}
+
+#[test]
+fn an_etag_race_between_two_nodes_gives_one_200_and_one_412() {
+    let rt = runtime();
+    let Some((_schema, _dir, a, b, pw)) = two_nodes(&rt) else {
+        return;
+    };
+    for round in 0..5 {
+        let body = format!(r#"{{"name": "race-{round}", "command": "cc all", "query": "{{}}"}}"#);
+        let (status, created) = request(&a.addr, "POST", "/commands", &pw, None, &body);
+        assert_eq!(status, 201, "{created}");
+        let id = created["_id"].as_str().unwrap().to_owned();
+        let etag = created["_etag"].as_str().unwrap().to_owned();
+        let path = format!("/commands/{id}");
+        let racers: Vec<_> = [a.addr.clone(), b.addr.clone()]
+            .into_iter()
+            .enumerate()
+            .map(|(k, addr)| {
+                let (pw, path, etag) = (pw.clone(), path.clone(), etag.clone());
+                std::thread::spawn(move || {
+                    let body = format!(r#"{{"command": "racer {k}"}}"#);
+                    request(&addr, "PATCH", &path, &pw, Some(&etag), &body).0
+                })
+            })
+            .collect();
+        let mut codes: Vec<u16> = racers.into_iter().map(|t| t.join().unwrap()).collect();
+        codes.sort_unstable();
+        assert_eq!(codes, [200, 412], "round {round}");
+    }
+}
