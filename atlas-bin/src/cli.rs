@@ -48,7 +48,13 @@ pub enum Command {
         action: ConfigAction,
     },
     /// Create or upgrade the database schema, then check its integrity.
-    Migrate,
+    Migrate {
+        /// Copy every record (with all its versions) and every job from
+        /// this SQLite database (`sqlite:PATH`) into the configured
+        /// PostgreSQL store, which must be empty.
+        #[arg(long, value_name = "sqlite:PATH")]
+        from: Option<String>,
+    },
 }
 
 /// `atlas user …`.

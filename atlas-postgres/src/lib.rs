@@ -6,6 +6,7 @@
 //! - [`config`]: [`PgConfig`] (URL, password, pool size, schema).
 //! - `store`: [`PgStore`] — the pool, migrations on open, the `Store` impl.
 //! - `apply`: applying a batch in a transaction; unique clashes named.
+//! - `import`: copying another store's records, versions and jobs as they are.
 //! - `queue`: claims with `FOR UPDATE SKIP LOCKED`, per-key exclusion,
 //!   leases.
 //! - `listen`: `LISTEN/NOTIFY` wake-ups for idle workers.
@@ -32,6 +33,7 @@ mod apply;
 pub mod config;
 mod db;
 mod error;
+mod import;
 mod leader;
 mod listen;
 mod migrations;

@@ -146,6 +146,11 @@ impl PgStore {
         Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
     }
 
+    /// A pooled connection.
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        Ok(self.pool.get().await.map_err(Error::from)?)
+    }
+
     /// Runs one statement with parameters on a pooled connection.
     #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     pub(crate) async fn execute(

@@ -30,7 +30,7 @@ pub async fn run(command: Command, cfg: AtlasConfig) -> anyhow::Result<()> {
         Command::Config {
             action: ConfigAction::Check,
         } => config::check(cfg).await,
-        Command::Migrate => migrate::run(cfg).await,
+        Command::Migrate { from } => migrate::run(cfg, from).await,
     }
 }
 
