@@ -177,11 +177,17 @@ impl AtlasConfig {
             }
             b = b.add_source(config::File::from(p.as_path()).format(config::FileFormat::Toml));
         }
+        // `ATLAS_TEST_*` variables belong to the test suites (which service
+        // they require, where it is), not to the configuration.
+        let vars: config::Map<String, String> = std::env::vars()
+            .filter(|(k, _)| !k.starts_with("ATLAS_TEST_"))
+            .collect();
         b = b.add_source(
             config::Environment::with_prefix("ATLAS")
                 .prefix_separator("_")
                 .separator("__")
-                .try_parsing(true),
+                .try_parsing(true)
+                .source(Some(vars)),
         );
         let mut cfg: AtlasConfig = b
             .build()
