@@ -7,6 +7,7 @@
 //! | --------- | --------------- | ----------------------------------------------- |
 //! | (always)  | `atlas-core`    | domain, rules, engine, `Store`/`Executor` ports |
 //! | `sqlite`  | `atlas-sqlite`  | the embedded SQLite `Store`                     |
+//! | `postgres` | `atlas-postgres` | the PostgreSQL `Store` for several nodes      |
 //! | `http`    | `atlas-http`    | the Eve-dialect REST server (implies `observe`) |
 //! | `shell`   | `atlas-shell`   | the `Executor` that works on this host          |
 //! | `observe` | `atlas-observe` | metrics, metered store, readiness, `/metrics`   |
@@ -17,6 +18,8 @@ pub use atlas_core as core;
 pub use atlas_http as http;
 #[cfg(feature = "observe")]
 pub use atlas_observe as observe;
+#[cfg(feature = "postgres")]
+pub use atlas_postgres as postgres;
 #[cfg(feature = "shell")]
 pub use atlas_shell as shell;
 #[cfg(feature = "sqlite")]

@@ -28,6 +28,10 @@ pub enum Command {
         /// Listen address, overriding `http.listen` (e.g. 127.0.0.1:8080).
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
+        /// Serve the API only: no worker and no scheduler (API nodes in
+        /// front of `atlas worker` nodes on one PostgreSQL database).
+        #[arg(long)]
+        no_worker: bool,
     },
     /// Run only the worker and the scheduler (next to a separate API).
     Worker,
@@ -44,7 +48,13 @@ pub enum Command {
         action: ConfigAction,
     },
     /// Create or upgrade the database schema, then check its integrity.
-    Migrate,
+    Migrate {
+        /// Copy every record (with all its versions) and every job from
+        /// this SQLite database (`sqlite:PATH`) into the configured
+        /// PostgreSQL store, which must be empty.
+        #[arg(long, value_name = "sqlite:PATH")]
+        from: Option<String>,
+    },
     /// Do one operation of a fleet host: read the request the controlling
     /// Atlas sends over SSH on standard input, answer on standard output.
     Agent,
@@ -102,6 +112,11 @@ mod tests {
             "127.0.0.1:9",
         ]);
         assert_eq!(cli.data_dir, Some(PathBuf::from("/tmp/x")));
-        assert!(matches!(cli.command, Command::Serve { listen: Some(ref l) } if l == "127.0.0.1:9"));
+        assert!(matches!(
+            cli.command,
+            Command::Serve { listen: Some(ref l), no_worker: false } if l == "127.0.0.1:9"
+        ));
+        let api = Cli::parse_from(["atlas", "serve", "--no-worker"]);
+        assert!(matches!(api.command, Command::Serve { no_worker: true, .. }));
     }
 }

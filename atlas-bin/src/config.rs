@@ -25,7 +25,8 @@ pub enum Backend {
     Sqlite,
     /// In memory: everything is lost on exit (trying things out, tests).
     Memory,
-    /// PostgreSQL (a later adapter; this build does not include it).
+    /// PostgreSQL: several Atlas nodes (API servers, workers) on one
+    /// database.
     Postgres,
 }
 
@@ -37,6 +38,66 @@ pub struct StoreConfig {
     pub backend: Backend,
     /// SQLite settings; a relative `path` is under `data_dir`.
     pub sqlite: atlas_sqlite::SqliteConfig,
+    /// PostgreSQL settings.
+    pub postgres: PostgresConfig,
+}
+
+/// The `[store.postgres]` section. The password is never in this file:
+/// it is read from `password_file` or the variable `password_env` names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PostgresConfig {
+    /// `postgres://user@host:5432/database` (or libpq key-value form).
+    pub url: String,
+    /// Connections per process.
+    pub pool_size: usize,
+    /// Schema holding Atlas's tables; empty: the server's `search_path`.
+    pub schema: String,
+    /// File holding the password (first line); relative to `data_dir`.
+    pub password_file: Option<PathBuf>,
+    /// Environment variable holding the password.
+    pub password_env: Option<String>,
+}
+
+impl Default for PostgresConfig {
+    fn default() -> Self {
+        Self {
+            url: "postgres://atlas@127.0.0.1:5432/atlas".to_owned(),
+            pool_size: 16,
+            schema: String::new(),
+            password_file: None,
+            password_env: None,
+        }
+    }
+}
+
+impl PostgresConfig {
+    /// The store configuration, the password read from its file or
+    /// variable.
+    ///
+    /// # Errors
+    /// A password file that cannot be read, a variable that is not set.
+    pub fn store_config(&self) -> anyhow::Result<atlas_postgres::PgConfig> {
+        let mut c = atlas_postgres::PgConfig::new(self.url.clone()).pool_size(self.pool_size);
+        if !self.schema.is_empty() {
+            c = c.schema(self.schema.clone());
+        }
+        if let Some(path) = &self.password_file {
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!(
+                    "reading store.postgres.password_file {}: create it (mode 0600) with the password on its first line",
+                    path.display()
+                )
+            })?;
+            c.password = Some(text.lines().next().unwrap_or_default().to_owned());
+        } else if let Some(var) = &self.password_env {
+            let pw = std::env::var(var).with_context(|| {
+                format!("store.postgres.password_env names {var}, which is not set: export it or drop the setting")
+            })?;
+            c.password = Some(pw);
+        }
+        Ok(c)
+    }
 }
 
 /// The `[secrets]` section.
@@ -145,6 +206,15 @@ impl AtlasConfig {
         self.shell.environment = self.environment;
         if self.store.sqlite.path.is_relative() && !self.store.sqlite.is_in_memory() {
             self.store.sqlite.path = data.join(&self.store.sqlite.path);
+        }
+        if let Some(p) = self
+            .store
+            .postgres
+            .password_file
+            .as_mut()
+            .filter(|p| p.is_relative())
+        {
+            *p = data.join(&*p);
         }
         let dflt = atlas_shell::ShellConfig::default();
         let roots = [
@@ -287,6 +357,8 @@ mod tests {
         for optional in [
             "http.public_url",
             "secrets.key_file",
+            "store.postgres.password_file",
+            "store.postgres.password_env",
             "service.pool_size",
             "shell.homepage_extra_files",
             "shell.server_name",
@@ -372,5 +444,26 @@ mod tests {
         assert!(s.schedule().is_ok());
         s.tasks.insert("pool_refill".into(), "*/1 * * * *".into());
         assert!(s.schedule().unwrap_err().to_string().contains("pool_top_up"));
+    }
+
+    #[test]
+    fn the_postgres_password_comes_from_its_file_and_is_never_in_debug_output() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pg.pw"), "s3cret-pw\n").unwrap();
+        let mut cfg = AtlasConfig {
+            data_dir: dir.path().to_path_buf(),
+            ..AtlasConfig::default()
+        };
+        cfg.store.postgres.password_file = Some(PathBuf::from("pg.pw"));
+        let cfg = cfg.resolved();
+        let pg = cfg.store.postgres.store_config().unwrap();
+        assert_eq!(pg.password.as_deref(), Some("s3cret-pw"));
+        assert!(!format!("{pg:?}").contains("s3cret-pw"));
+        let missing = PostgresConfig {
+            password_env: Some("ATLAS_TEST_SURELY_UNSET_PW_VAR".into()),
+            ..PostgresConfig::default()
+        };
+        let e = missing.store_config().unwrap_err().to_string();
+        assert!(e.contains("ATLAS_TEST_SURELY_UNSET_PW_VAR"), "{e}");
     }
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use atlas_core::{App, Clock, Executor, MemoryStore, Notifier, SecretKey, Store, SystemClock};
 use atlas_sqlite::SqliteStore;
 
@@ -31,10 +31,35 @@ pub async fn store(cfg: &AtlasConfig) -> anyhow::Result<Arc<dyn Store>> {
             Ok(Arc::new(s))
         }
         Backend::Memory => Ok(Arc::new(MemoryStore::new())),
-        Backend::Postgres => {
-            bail!("store.backend = \"postgres\": this atlas was built without postgres; use \"sqlite\"")
-        }
+        Backend::Postgres => Ok(Arc::new(postgres(cfg).await?)),
     }
+}
+
+/// Opens (and migrates) the configured PostgreSQL store.
+///
+/// # Errors
+/// An unreadable password, an unreachable server, a newer schema.
+pub async fn postgres(cfg: &AtlasConfig) -> anyhow::Result<atlas_postgres::PgStore> {
+    let pg = cfg.store.postgres.store_config()?;
+    let shown = atlas_postgres::config::redact(&pg.url);
+    atlas_postgres::PgStore::open(pg)
+        .await
+        .with_context(|| format!("opening the PostgreSQL store {shown} (store.postgres.url)"))
+}
+
+/// On PostgreSQL, wakes `app`'s worker whenever any node makes a job
+/// claimable (`LISTEN/NOTIFY`); `None` on other backends, whose jobs are
+/// only enqueued by this process (which wakes its worker itself).
+///
+/// # Errors
+/// An unusable `[store.postgres]` setting.
+pub fn wake_on_jobs(cfg: &AtlasConfig, app: &App) -> anyhow::Result<Option<atlas_postgres::JobListener>> {
+    if cfg.store.backend != Backend::Postgres {
+        return Ok(None);
+    }
+    let store = atlas_postgres::PgStore::connect(cfg.store.postgres.store_config()?)?;
+    let worker = app.worker().clone();
+    Ok(Some(store.listen_for_jobs(move || worker.wake())?))
 }
 
 /// Reads the secrets key, generating the key file (mode 0600) when absent.

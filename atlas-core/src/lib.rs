@@ -68,6 +68,6 @@ pub use scheduler::{PeriodicTask, Schedule, ScheduleError, Scheduler, TaskStatus
 pub use secrets::{generate_password, SecretError, SecretKey};
 pub use service::{Actor, Invalid, RunOutcome, RunSummary, Service, ServiceConfig, ServiceError, Version};
 pub use store::memory::MemoryStore;
-pub use store::{write_target, FindPage, JobPage, Outcome, Store, StoreExt};
+pub use store::{write_target, FindPage, JobPage, Outcome, Store, StoreExt, SCHEDULER_ROLE};
 pub use task::{code_key, instance_key, CommandOperation, Task, TaskError, ROUTES_KEY};
 pub use worker::{Handled, HandlerError, JobHandler, Worker, WorkerConfig};

@@ -186,7 +186,35 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// # Errors
     /// [`StoreError::Backend`] only.
     async fn find_jobs(&self, q: &FindQuery) -> Result<JobPage, StoreError>;
+
+    /// Makes `owner` the one process acting as `role` (the periodic
+    /// scheduler uses [`SCHEDULER_ROLE`]) until `until`, unless another
+    /// owner holds the role past `now`.
+    ///
+    /// # Behavior
+    /// Answers `true` when `owner` holds the role after the call: it held
+    /// it and renews, nobody held it, or the holder's time ran out
+    /// (takeover). A store that several processes share keeps one holder
+    /// at a time; the default, for stores one process opens, always
+    /// answers `true`.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] only.
+    async fn lead(
+        &self,
+        role: &str,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let _ = (role, owner, now, until);
+        Ok(true)
+    }
 }
+
+/// The role of the periodic scheduler in [`Store::lead`]: one scheduler
+/// across every process sharing a store.
+pub const SCHEDULER_ROLE: &str = "scheduler";
 
 /// Conveniences over [`Store`].
 #[async_trait]
@@ -237,5 +265,14 @@ impl<S: Store + ?Sized> Store for Arc<S> {
     }
     async fn find_jobs(&self, q: &FindQuery) -> Result<JobPage, StoreError> {
         (**self).find_jobs(q).await
+    }
+    async fn lead(
+        &self,
+        role: &str,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        (**self).lead(role, owner, now, until).await
     }
 }

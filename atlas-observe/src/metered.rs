@@ -128,6 +128,19 @@ impl<S: Store> Store for MeteredStore<S> {
         self.time("find_jobs", t, &r);
         r
     }
+
+    async fn lead(
+        &self,
+        role: &str,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let t = Instant::now();
+        let r = self.inner.lead(role, owner, now, until).await;
+        self.time("lead", t, &r);
+        r
+    }
 }
 
 #[cfg(test)]

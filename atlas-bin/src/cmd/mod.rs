@@ -18,7 +18,7 @@ use crate::config::AtlasConfig;
 /// Whatever the subcommand fails with.
 pub async fn run(command: Command, cfg: AtlasConfig) -> anyhow::Result<()> {
     match command {
-        Command::Serve { listen } => serve::run(cfg, listen).await,
+        Command::Serve { listen, no_worker } => serve::run(cfg, listen, !no_worker).await,
         Command::Worker => worker::run(cfg).await,
         Command::User { action } => user::run(cfg, action),
         Command::Config {
@@ -30,7 +30,7 @@ pub async fn run(command: Command, cfg: AtlasConfig) -> anyhow::Result<()> {
         Command::Config {
             action: ConfigAction::Check,
         } => config::check(cfg).await,
-        Command::Migrate => migrate::run(cfg).await,
+        Command::Migrate { from } => migrate::run(cfg, from).await,
         Command::Agent => {
             drop(cfg);
             atlas_shell::agent::run_stdio().await?;

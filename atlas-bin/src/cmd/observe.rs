@@ -16,12 +16,17 @@ use tokio::task::JoinHandle;
 use crate::config::AtlasConfig;
 
 /// The readiness of a process running `app`: the store answers, the
-/// worker loop beats, the scheduler (when enabled) ticks, and, for a fleet
-/// with periodic host checks, a check found every host healthy within
-/// three intervals (`hosts`).
-pub(crate) fn readiness(app: &App, fleet: Option<&FleetExecutor>) -> Readiness {
+/// worker loop beats and the scheduler (when enabled) ticks — when this
+/// node runs them (`with_worker`; an API-only node does not) — and, for a
+/// fleet with periodic host checks, a check found every host healthy
+/// within three intervals (`hosts`).
+pub(crate) fn readiness(app: &App, fleet: Option<&FleetExecutor>, with_worker: bool) -> Readiness {
     let svc = app.service();
-    let mut r = Readiness::new(svc.store().clone(), svc.clock().clone()).worker(app.worker());
+    let r = Readiness::new(svc.store().clone(), svc.clock().clone());
+    if !with_worker {
+        return r;
+    }
+    let mut r = r.worker(app.worker());
     if let Some(scheduler) = app.scheduler() {
         r = r.scheduler(scheduler, app.tick());
     }

@@ -1,6 +1,6 @@
-//! `atlas serve`: the API, the worker and the scheduler in one process on
-//! the embedded SQLite store, with the metrics listener when `[metrics]`
-//! is enabled.
+//! `atlas serve`: the API, the worker and the scheduler in one process
+//! (or the API alone with `--no-worker`), with the metrics listener when
+//! `[metrics]` is enabled.
 
 use std::sync::Arc;
 
@@ -16,7 +16,7 @@ use crate::wiring;
 ///
 /// # Errors
 /// Configuration, store, key or listen-address problems at start-up.
-pub async fn run(mut cfg: AtlasConfig, listen: Option<String>) -> anyhow::Result<()> {
+pub async fn run(mut cfg: AtlasConfig, listen: Option<String>, with_worker: bool) -> anyhow::Result<()> {
     if let Some(l) = listen {
         cfg.http.listen = l
             .parse()
@@ -26,7 +26,12 @@ pub async fn run(mut cfg: AtlasConfig, listen: Option<String>) -> anyhow::Result
     let metrics = atlas_observe::Metrics::new();
     let store = wiring::metered(wiring::store(&cfg).await?, &metrics);
     let (app, fleet) = wiring::app(&cfg, store, wiring::secret_key(&cfg)?)?;
-    let readiness = observe::readiness(&app, fleet.as_ref());
+    let readiness = observe::readiness(&app, fleet.as_ref(), with_worker);
+    let _wake = if with_worker {
+        wiring::wake_on_jobs(&cfg, &app)?
+    } else {
+        None
+    };
 
     let users = UsersFile::at(cfg.users_file());
     if let Some(password) = users.ensure_first_user()? {
@@ -49,8 +54,9 @@ pub async fn run(mut cfg: AtlasConfig, listen: Option<String>) -> anyhow::Result
     let addr = listener.local_addr()?;
     let metrics_listener = observe::bind(&cfg).await?;
     println!(
-        "Atlas is listening on http://{addr}/ (data in {})",
-        cfg.data_dir.display()
+        "Atlas is listening on http://{addr}/ (data in {}{})",
+        cfg.data_dir.display(),
+        if with_worker { "" } else { "; API only, no worker" }
     );
 
     let stop = super::shutdown_signal();
@@ -59,7 +65,13 @@ pub async fn run(mut cfg: AtlasConfig, listen: Option<String>) -> anyhow::Result
     let background = tokio::spawn({
         let app = app.clone();
         let stop = stop.clone();
-        async move { app.run(super::until(stop)).await }
+        async move {
+            if with_worker {
+                app.run(super::until(stop)).await
+            } else {
+                Ok(())
+            }
+        }
     });
     atlas_http::serve(listener, state, super::until(stop))
         .await

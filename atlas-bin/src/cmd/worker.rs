@@ -16,13 +16,14 @@ pub async fn run(cfg: AtlasConfig) -> anyhow::Result<()> {
     let metrics = atlas_observe::Metrics::new();
     let store = wiring::metered(wiring::store(&cfg).await?, &metrics);
     let (app, fleet) = wiring::app(&cfg, store, wiring::secret_key(&cfg)?)?;
+    let _wake = wiring::wake_on_jobs(&cfg, &app)?;
     let metrics_listener = observe::bind(&cfg).await?;
     println!(
         "atlas worker running (data in {}); Ctrl-C stops it",
         cfg.data_dir.display()
     );
     let stop = super::shutdown_signal();
-    let readiness = observe::readiness(&app, fleet.as_ref());
+    let readiness = observe::readiness(&app, fleet.as_ref(), true);
     let served = observe::spawn(metrics_listener, metrics, &app, readiness, stop.clone());
     let host_checks = observe::spawn_host_checks(fleet.as_ref(), stop.clone());
     app.run(super::until(stop)).await?;

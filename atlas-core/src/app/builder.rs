@@ -97,6 +97,7 @@ impl AppBuilder {
         let executor = self.executor.ok_or(AppError::NoExecutor)?;
         let key = self.key.unwrap_or_else(|| SecretKey::generate().0);
         let cfg = self.config;
+        let scheduler_owner = format!("{}/scheduler", cfg.worker.owner_name());
         let service = Service::new(self.store.clone(), self.clock.clone(), key, cfg.service);
         let engine = Engine::new(service.clone(), executor, self.notifier);
         let worker = Worker::new(
@@ -107,7 +108,13 @@ impl AppBuilder {
         )
         .with_wake(service.jobs_enqueued());
         let scheduler = if cfg.scheduler.enabled {
-            Some(Scheduler::new(self.store, self.clock, cfg.scheduler.schedule()?))
+            // The role is held for three ticks: a node that dies is replaced
+            // by another within three ticks of its last one.
+            let hold = (cfg.scheduler.tick() * 3).max(std::time::Duration::from_secs(3));
+            Some(
+                Scheduler::new(self.store, self.clock, cfg.scheduler.schedule()?)
+                    .with_leadership(scheduler_owner, hold),
+            )
         } else {
             None
         };

@@ -1,6 +1,13 @@
 //! [`Scheduler`]: turns due periodic tasks into queued jobs. The job queue
 //! is its memory: the last run of a task is its newest `periodic` job, so
 //! restarts neither lose nor repeat runs.
+//!
+//! Several processes may share one store (nodes on PostgreSQL): each tick
+//! first takes or renews the scheduler role ([`Store::lead`]) for three
+//! ticks. Only the holder enqueues, so a task fires once per due time
+//! however many nodes run; when the holder dies, another node takes over
+//! once its time has run out. A scheduler that was not leading (or whose
+//! hold lapsed) reloads the last runs from the queue before enqueueing.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -17,10 +24,10 @@ use crate::batch::Batch;
 use crate::clock::Clock;
 use crate::error::StoreError;
 use crate::jobs::{Job, JobStatus};
-use crate::model::Timestamp;
+use crate::model::{Id, Timestamp};
 use crate::query::{Filter, FindQuery, Op, Operand, Paging, SortKey};
 use crate::scheduler::{PeriodicTask, Schedule};
-use crate::store::Store;
+use crate::store::{Store, SCHEDULER_ROLE};
 use crate::task::Task;
 
 /// One task's schedule and last run, as `/jobs`-style readers show it.
@@ -43,8 +50,19 @@ pub struct Scheduler {
     clock: Arc<dyn Clock>,
     schedule: Schedule,
     since: Timestamp,
-    last: Arc<Mutex<Option<BTreeMap<PeriodicTask, Timestamp>>>>,
+    last: Arc<Mutex<Memory>>,
     heartbeat: Arc<AtomicI64>,
+    owner: String,
+    hold: Duration,
+}
+
+/// What a scheduler remembers between ticks.
+#[derive(Debug, Default)]
+struct Memory {
+    /// Each task's last run, loaded from the queue while leading.
+    last: Option<BTreeMap<PeriodicTask, Timestamp>>,
+    /// Until when this scheduler holds the scheduler role.
+    held_until: Option<Timestamp>,
 }
 
 fn key_filter(task: PeriodicTask) -> Filter {
@@ -55,7 +73,9 @@ fn key_filter(task: PeriodicTask) -> Filter {
 }
 
 impl Scheduler {
-    /// A scheduler over `store`; tasks that never ran count from now.
+    /// A scheduler over `store`; tasks that never ran count from now. It
+    /// holds the scheduler role for 90 s at a time under a fresh owner name
+    /// (see [`Scheduler::with_leadership`]).
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, schedule: Schedule) -> Self {
         let since = clock.now();
         Self {
@@ -63,9 +83,26 @@ impl Scheduler {
             clock,
             schedule,
             since,
-            last: Arc::new(Mutex::new(None)),
+            last: Arc::new(Mutex::new(Memory::default())),
             heartbeat: Arc::new(AtomicI64::new(0)),
+            owner: format!("scheduler-{}", Id::generate(since)),
+            hold: Duration::from_secs(90),
         }
+    }
+
+    /// The same scheduler, taking the scheduler role as `owner` (unique per
+    /// process) for `hold` at a time; renewing every tick, so `hold` should
+    /// be a few ticks. Another node takes over `hold` after this one's last
+    /// tick.
+    pub fn with_leadership(mut self, owner: impl Into<String>, hold: Duration) -> Self {
+        self.owner = owner.into();
+        self.hold = hold;
+        self
+    }
+
+    /// The name this scheduler holds the scheduler role under.
+    pub fn owner(&self) -> &str {
+        &self.owner
     }
 
     /// The schedule.
@@ -114,14 +151,28 @@ impl Scheduler {
 
     /// Enqueues every task due now and returns them. A task whose previous
     /// run is still queued or running is not started twice (that tick is
-    /// skipped).
+    /// skipped). Does nothing while another process holds the scheduler
+    /// role.
     ///
     /// # Errors
     /// Store failures; nothing is enqueued for the task that failed.
     pub async fn tick(&self) -> Result<Vec<PeriodicTask>, StoreError> {
         let now = self.clock.now();
         self.heartbeat.store(now.unix_seconds(), Ordering::Relaxed);
-        let mut guard = self.last.lock().await;
+        let mut memory = self.last.lock().await;
+        let until = now.plus(self.hold);
+        if !self.store.lead(SCHEDULER_ROLE, &self.owner, now, until).await? {
+            // Another node schedules; forget what we knew of the runs.
+            *memory = Memory::default();
+            return Ok(Vec::new());
+        }
+        if memory.held_until.is_none_or(|held| held < now) {
+            // Newly leading, or our hold lapsed: another node may have run
+            // tasks meanwhile, so the queue is read again.
+            memory.last = None;
+        }
+        memory.held_until = Some(until);
+        let guard = &mut memory.last;
         if guard.is_none() {
             let mut last = BTreeMap::new();
             for task in PeriodicTask::ALL {

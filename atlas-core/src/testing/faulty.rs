@@ -102,6 +102,15 @@ impl<S: Store> Store for FailingStore<S> {
     async fn find_jobs(&self, q: &FindQuery) -> Result<JobPage, StoreError> {
         self.inner.find_jobs(q).await
     }
+    async fn lead(
+        &self,
+        role: &str,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.inner.lead(role, owner, now, until).await
+    }
 }
 
 #[cfg(test)]

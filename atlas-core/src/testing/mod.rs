@@ -27,12 +27,15 @@
 //! - [`ManualClock`]: a clock that moves only when told to.
 //! - [`service`]: the skip/require rule of tests that need a real service
 //!   (`ATLAS_TEST_REQUIRE`).
+//! - [`require_service`]: the skip-or-fail rule of tests that need an outside
+//!   service (`ATLAS_TEST_REQUIRE`).
 
 mod faulty;
 pub mod fixtures;
 mod fleet;
 mod recording;
 pub mod service;
+mod services;
 pub mod store_suite;
 
 pub use crate::clock::ManualClock;
@@ -40,3 +43,4 @@ pub use crate::executor::MockExecutor;
 pub use faulty::{FailingStore, InjectedFailure};
 pub use fleet::{seed_fleet, Fleet};
 pub use recording::{Call, RecordingExecutor};
+pub use services::{require_service, service_required, REQUIRE_VAR};

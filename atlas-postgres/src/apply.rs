@@ -1,0 +1,328 @@
+//! Applying a [`Batch`] inside a transaction: each record write locks its
+//! row (`FOR UPDATE`), checks the etag, stamps the new version (the core's
+//! [`Doc::compute_etag`]) and writes the current row and its history row in
+//! one statement; each enqueue inserts a job. Unique keys are enforced by
+//! the partial unique indexes; when one refuses a write, the batch is
+//! applied again up to that write in a fresh transaction and the write's
+//! keys are probed in schema order ([`probe_clash`]), so the error names
+//! the same key the reference store names.
+
+use crate::db::{self, Tx};
+use atlas_core::model::{merge_patch, Doc, Etag, Id, Resource, Timestamp};
+use atlas_core::schema::{unique_keys, unique_values};
+use atlas_core::{Batch, Committed, Job, JobId, JobSpec, StoreError, Write, Written};
+use serde_json::Value;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+
+use crate::error::{sqlstate, Error, Result};
+use crate::rows::{self, body_json, secs, version, DOC_COLUMNS};
+use crate::tables::{history_name, key_expr, path_literal, table_name, unique_key_by_index};
+
+/// How applying a batch ended.
+#[derive(Debug)]
+pub(crate) enum Applied {
+    /// Every write landed (the transaction is not committed yet).
+    Done {
+        /// Per-write results.
+        committed: Committed,
+        /// Whether the batch enqueued jobs (workers are to be woken).
+        enqueued: bool,
+    },
+    /// A unique index refused write `write`; the transaction is aborted.
+    Clash {
+        /// Index of the refused write.
+        write: usize,
+        /// The refusing constraint's name, when the server named it.
+        constraint: Option<String>,
+    },
+}
+
+/// Applies `batch` in `tx`. With `probe = Some(i)`, stops at write `i` and
+/// reports which unique key it clashes on (as a [`StoreError::Unique`]),
+/// or [`Applied::Clash`] again when none does any more.
+pub(crate) async fn apply(tx: &Tx<'_>, batch: &Batch, probe: Option<usize>) -> Result<Applied> {
+    let now = batch.now;
+    let mut results = Vec::with_capacity(batch.writes.len());
+    let mut enqueued = false;
+    for (write, w) in batch.writes.iter().enumerate() {
+        let probing = probe == Some(write);
+        let outcome = match w {
+            Write::Insert { res, id, body } => {
+                let doc = Doc::new(*id, body.clone(), now);
+                if probing {
+                    return probe_clash(tx, write, *res, &doc, true).await;
+                }
+                insert(tx, *res, &doc).await.map(|()| Written::Doc(doc))
+            }
+            Write::Update {
+                res,
+                id,
+                patch,
+                expect,
+            } => {
+                let mut doc = live_target(tx, write, *res, id, expect.as_ref()).await?;
+                merge_patch(&mut doc.body, patch);
+                next_version(&mut doc, now);
+                if probing {
+                    return probe_clash(tx, write, *res, &doc, false).await;
+                }
+                store_version(tx, *res, &doc).await.map(|()| Written::Doc(doc))
+            }
+            Write::Replace {
+                res,
+                id,
+                body,
+                expect,
+            } => {
+                let mut doc = live_target(tx, write, *res, id, expect.as_ref()).await?;
+                doc.body = body.clone();
+                next_version(&mut doc, now);
+                if probing {
+                    return probe_clash(tx, write, *res, &doc, false).await;
+                }
+                store_version(tx, *res, &doc).await.map(|()| Written::Doc(doc))
+            }
+            Write::Delete { res, id, expect } => {
+                match current(tx, *res, id).await? {
+                    Some(d) if d.deleted => {
+                        results.push(Written::Doc(d));
+                        continue;
+                    }
+                    Some(_) => {}
+                    None => {
+                        return Err(StoreError::WriteTargetMissing {
+                            write,
+                            res: *res,
+                            id: *id,
+                        }
+                        .into())
+                    }
+                }
+                let mut doc = live_target(tx, write, *res, id, expect.as_ref()).await?;
+                doc.deleted = true;
+                next_version(&mut doc, now);
+                store_version(tx, *res, &doc).await.map(|()| Written::Doc(doc))
+            }
+            Write::Enqueue(spec) => {
+                enqueued = true;
+                enqueue(tx, spec, now).await.map(Written::Job)
+            }
+        };
+        match outcome {
+            Ok(w) => results.push(w),
+            Err(Error::Db(e)) if sqlstate(&e) == Some(&SqlState::UNIQUE_VIOLATION) => {
+                let constraint = e.as_db_error().and_then(|d| d.constraint()).map(str::to_owned);
+                return Ok(Applied::Clash { write, constraint });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Applied::Done {
+        committed: Committed { results },
+        enqueued,
+    })
+}
+
+/// The error for a clash the probe could not attribute: the key whose
+/// index refused the write, or a backend error.
+pub(crate) fn unattributed_clash(batch: &Batch, write: usize, constraint: Option<&str>) -> Error {
+    let res = match batch.writes.get(write) {
+        Some(Write::Insert { res, .. } | Write::Update { res, .. } | Write::Replace { res, .. }) => *res,
+        _ => {
+            return Error::Config(format!(
+                "write #{write} was refused by a unique constraint that is not Atlas's"
+            ))
+        }
+    };
+    let field = match constraint {
+        Some(c) if c.ends_with("_pkey") => "_id".to_owned(),
+        Some(c) => unique_key_by_index(res, c).map_or_else(|| c.to_owned(), |k| k.field.to_owned()),
+        None => "unknown".to_owned(),
+    };
+    StoreError::Unique {
+        write,
+        res,
+        field,
+        value: String::new(),
+    }
+    .into()
+}
+
+fn next_version(doc: &mut Doc, now: Timestamp) {
+    doc.version += 1;
+    doc.updated = now;
+    doc.etag = doc.compute_etag();
+}
+
+/// The current version of a record, its row locked until the transaction ends.
+pub(crate) async fn current(tx: &Tx<'_>, res: Resource, id: &Id) -> Result<Option<Doc>> {
+    let sql = format!(
+        "SELECT {DOC_COLUMNS} FROM {} WHERE id = $1 FOR UPDATE",
+        table_name(res)
+    );
+    let id = id.to_string();
+    match db::query_opt(tx, &sql, &[&id]).await? {
+        Some(row) => rows::doc(&row).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The live current version of a write's target, its etag checked.
+async fn live_target(
+    tx: &Tx<'_>,
+    write: usize,
+    res: Resource,
+    id: &Id,
+    expect: Option<&Etag>,
+) -> Result<Doc> {
+    let doc = match current(tx, res, id).await? {
+        Some(d) if !d.deleted => d,
+        _ => return Err(StoreError::WriteTargetMissing { write, res, id: *id }.into()),
+    };
+    if let Some(expected) = expect {
+        if *expected != doc.etag {
+            return Err(StoreError::PreconditionFailed {
+                write,
+                res,
+                id: *id,
+                expected: expected.to_string(),
+                found: doc.etag.to_string(),
+            }
+            .into());
+        }
+    }
+    Ok(doc)
+}
+
+fn doc_params(doc: &Doc) -> (String, String, i64, i64, i64, Value) {
+    (
+        doc.id.to_string(),
+        doc.etag.to_string(),
+        secs(doc.created),
+        secs(doc.updated),
+        version(doc.version),
+        body_json(doc),
+    )
+}
+
+/// Inserts a new record and its first history row.
+pub(crate) async fn insert(tx: &Tx<'_>, res: Resource, doc: &Doc) -> Result<()> {
+    let sql = format!(
+        "WITH h AS (INSERT INTO {h} (id, version, etag, created, updated, deleted, body) \
+         VALUES ($1, $5, $2, $3, $4, $6, $7)) \
+         INSERT INTO {t} (id, etag, created, updated, version, deleted, body) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        h = history_name(res),
+        t = table_name(res),
+    );
+    let (id, etag, created, updated, ver, body) = doc_params(doc);
+    db::execute(
+        tx,
+        &sql,
+        &[&id, &etag, &created, &updated, &ver, &doc.deleted, &body],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Writes a new version of an existing record and its history row.
+async fn store_version(tx: &Tx<'_>, res: Resource, doc: &Doc) -> Result<()> {
+    let sql = format!(
+        "WITH h AS (INSERT INTO {h} (id, version, etag, created, updated, deleted, body) \
+         VALUES ($1, $5, $2, $3, $4, $6, $7)) \
+         UPDATE {t} SET etag = $2, created = $3, updated = $4, version = $5, deleted = $6, body = $7 \
+         WHERE id = $1",
+        h = history_name(res),
+        t = table_name(res),
+    );
+    let (id, etag, created, updated, ver, body) = doc_params(doc);
+    db::execute(
+        tx,
+        &sql,
+        &[&id, &etag, &created, &updated, &ver, &doc.deleted, &body],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Inserts a freshly enqueued job.
+async fn enqueue(tx: &Tx<'_>, spec: &JobSpec, now: Timestamp) -> Result<JobId> {
+    let job = Job::from_spec(JobId(Id::generate(now)), spec.clone(), now);
+    insert_job(tx, &job).await?;
+    Ok(job.id)
+}
+
+/// Inserts a job as it is (enqueueing, or importing a queue).
+pub(crate) async fn insert_job(tx: &Tx<'_>, job: &Job) -> Result<()> {
+    db::execute(
+        tx,
+        "INSERT INTO jobs (id, status, key, run_at, created, lease_until, doc) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &job.id.to_string(),
+            &job.status.as_str(),
+            &job.key,
+            &secs(job.run_at),
+            &secs(job.created),
+            &job.lease_until.map(secs),
+            &rows::job_json(job),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Which unique key `doc` (about to be written as write `write`) clashes
+/// on, in schema order, as the reference store reports it; `_id` first for
+/// an insert.
+async fn probe_clash(
+    tx: &Tx<'_>,
+    write: usize,
+    res: Resource,
+    doc: &Doc,
+    is_insert: bool,
+) -> Result<Applied> {
+    let t = table_name(res);
+    let id = doc.id.to_string();
+    if is_insert {
+        let sql = format!("SELECT 1 FROM {t} WHERE id = $1");
+        if db::query_opt(tx, &sql, &[&id]).await?.is_some() {
+            return Err(StoreError::Unique {
+                write,
+                res,
+                field: "_id".into(),
+                value: id,
+            }
+            .into());
+        }
+    }
+    for key in unique_keys(res) {
+        let Some(values) = unique_values(key, doc) else {
+            continue;
+        };
+        let owned: Vec<Value> = values.as_slice().iter().map(|v| (*v).clone()).collect();
+        let mut args: Vec<&(dyn ToSql + Sync)> = vec![&id];
+        let mut sql = format!("SELECT 1 FROM {t} WHERE NOT deleted AND id <> $1");
+        for (p, v) in key.paths.iter().zip(&owned) {
+            args.push(v);
+            sql.push_str(&format!(" AND {} = ${}", key_expr(p), args.len()));
+        }
+        if let Some(flag) = key.only_when_true {
+            sql.push_str(&format!(" AND body #> {} = 'true'::jsonb", path_literal(flag)));
+        }
+        if db::query_opt(tx, &sql, &args).await?.is_some() {
+            return Err(StoreError::Unique {
+                write,
+                res,
+                field: key.field.to_owned(),
+                value: values.to_string(),
+            }
+            .into());
+        }
+    }
+    Ok(Applied::Clash {
+        write,
+        constraint: None,
+    })
+}

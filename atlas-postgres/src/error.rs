@@ -1,0 +1,105 @@
+//! The crate's private error type and its mapping into the core
+//! [`StoreError`]: domain failures (preconditions, unique clashes, missing
+//! targets, lost leases) pass through unchanged; everything else (the
+//! database, the pool, rows that do not decode, a schema from a newer Atlas)
+//! becomes [`StoreError::Backend`] with backend `"postgres"`.
+
+use atlas_core::{BoxError, StoreError};
+
+/// The backend name in the core errors this crate returns.
+pub(crate) const BACKEND: &str = "postgres";
+
+/// Everything the PostgreSQL store can fail with internally.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Error {
+    /// A domain failure to hand to the caller as is.
+    #[error(transparent)]
+    Store(StoreError),
+    /// A statement failed.
+    #[error(transparent)]
+    Db(#[from] tokio_postgres::Error),
+    /// No connection could be taken from the pool.
+    #[error(
+        "no PostgreSQL connection available: {0}; check that the server is up and `[store] url` is right"
+    )]
+    Pool(#[from] deadpool_postgres::PoolError),
+    /// A stored row holds a value Atlas never writes.
+    #[error(
+        "{what} in the database does not decode ({source}): the database was changed outside \
+         Atlas or is damaged; restore a backup"
+    )]
+    Corrupt {
+        /// What was read, for people.
+        what: String,
+        /// Why it does not decode.
+        #[source]
+        source: BoxError,
+    },
+    /// The database was migrated by a newer Atlas.
+    #[error(
+        "database schema version {found} is newer than the {supported} this Atlas supports; \
+         run a newer Atlas or point `[store] url` at another database"
+    )]
+    NewerSchema {
+        /// The version stored in the database.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
+    /// The configuration cannot be used.
+    #[error("{0}")]
+    Config(String),
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        Error::Store(e)
+    }
+}
+
+impl From<Error> for StoreError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Store(s) => s,
+            other => StoreError::Backend {
+                backend: BACKEND,
+                source: Box::new(other),
+            },
+        }
+    }
+}
+
+/// Results of this crate's internals.
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A [`Error::Corrupt`] for `what`.
+pub(crate) fn corrupt(what: impl Into<String>, source: impl Into<BoxError>) -> Error {
+    Error::Corrupt {
+        what: what.into(),
+        source: source.into(),
+    }
+}
+
+/// The SQLSTATE of a database error, if it is one.
+pub(crate) fn sqlstate(e: &tokio_postgres::Error) -> Option<&tokio_postgres::error::SqlState> {
+    e.code()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newer_schema_names_both_versions() {
+        let e: StoreError = Error::NewerSchema {
+            found: 7,
+            supported: 1,
+        }
+        .into();
+        let text = format!("{}", std::error::Error::source(&e).expect("source"));
+        assert!(
+            text.contains("version 7") && text.contains("the 1 this Atlas"),
+            "{text}"
+        );
+    }
+}

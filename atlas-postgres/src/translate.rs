@@ -1,0 +1,226 @@
+//! `find` → SQL: the conditions of a filter that an index can answer become
+//! a prefilter (`WHERE` clauses with bound parameters only), and the store
+//! then runs the core evaluator ([`atlas_core::query::select`]) over the
+//! rows it returns, so results, order and totals equal the reference.
+//!
+//! A prefilter clause never drops a row the filter matches: only
+//! conditions of the filter's top-level conjunction are used, and each is
+//! translated to a condition at least as broad.
+//! - `path == "text"` or `== true/false` on a body path becomes
+//!   `body @@ '$."a"."b" == "text"'` (a jsonpath in lax mode, which reaches
+//!   into arrays as the query language does); the resource's GIN index
+//!   (`jsonb_path_ops`) answers it, array-contains (`code.package`) included.
+//! - `_id == "<id>"` becomes `id = $n` (the primary key).
+//! - `_created`/`_updated` compared with a date become comparisons of the
+//!   seconds columns (`ix_<table>_updated` serves `_updated`).
+//! - On jobs, `status`, `key` and `_id` equalities use their columns.
+
+use atlas_core::model::Id;
+use atlas_core::query::{Filter, FindQuery, Op, Operand};
+use serde_json::Value;
+use tokio_postgres::types::ToSql;
+
+use crate::tables::plain_path;
+
+/// A bound parameter.
+pub(crate) type Param = Box<dyn ToSql + Sync + Send>;
+
+/// The prefilter of a query: `WHERE` clauses and their parameters.
+#[derive(Default)]
+pub(crate) struct Prefilter {
+    /// Clauses, all of which hold for every matching row.
+    pub(crate) clauses: Vec<String>,
+    /// Parameters, `$1` first.
+    pub(crate) params: Vec<Param>,
+}
+
+impl std::fmt::Debug for Prefilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prefilter")
+            .field("clauses", &self.clauses)
+            .field("params", &self.params.len())
+            .finish()
+    }
+}
+
+impl Prefilter {
+    fn bind(&mut self, p: Param) -> String {
+        self.params.push(p);
+        format!("${}", self.params.len())
+    }
+
+    /// ` WHERE a AND b`, or nothing.
+    pub(crate) fn where_sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+
+    /// The parameters as the driver takes them.
+    pub(crate) fn args(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.params
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect()
+    }
+}
+
+/// The conditions every match must meet: the filter itself, or the members
+/// of its (nested) top-level `and`.
+fn conjuncts(f: &Filter) -> Vec<&Filter> {
+    match f {
+        Filter::And(fs) => fs.iter().flat_map(conjuncts).collect(),
+        other => vec![other],
+    }
+}
+
+/// A jsonpath string literal: JSON string syntax, which jsonpath shares.
+fn jsonpath_string(s: &str) -> String {
+    Value::String(s.to_owned()).to_string()
+}
+
+/// `$."a"."b" == <value>` for a plain body path and a string or boolean.
+pub(crate) fn jsonpath_eq(path: &str, v: &Value) -> Option<String> {
+    if !plain_path(path) {
+        return None;
+    }
+    let value = match v {
+        Value::String(s) => jsonpath_string(s),
+        Value::Bool(b) => b.to_string(),
+        _ => return None,
+    };
+    let mut jp = String::from("$");
+    for seg in path.split('.') {
+        jp.push('.');
+        jp.push_str(&jsonpath_string(seg));
+    }
+    Some(format!("{jp} == {value}"))
+}
+
+/// A canonical record id given as a string.
+fn canonical_id(v: &Value) -> Option<String> {
+    let s = v.as_str()?;
+    let id = Id::parse(s).ok()?;
+    (id.to_string() == s).then(|| s.to_owned())
+}
+
+/// The prefilter of a `find` on a resource table.
+pub(crate) fn records(q: &FindQuery) -> Prefilter {
+    let mut p = Prefilter::default();
+    if !q.includes_deleted() {
+        p.clauses.push("NOT deleted".to_owned());
+    }
+    for f in conjuncts(&q.filter) {
+        let Filter::Field { path, op } = f else {
+            continue;
+        };
+        match (path.as_str(), op) {
+            ("_id", Op::Eq(Operand::Json(v))) => {
+                if let Some(id) = canonical_id(v) {
+                    let n = p.bind(Box::new(id));
+                    p.clauses.push(format!("id = {n}"));
+                }
+            }
+            (col @ ("_created" | "_updated"), op) => {
+                let (sym, t) = match op {
+                    Op::Eq(Operand::Date(t)) => ("=", t),
+                    Op::Gt(Operand::Date(t)) => (">", t),
+                    Op::Gte(Operand::Date(t)) => (">=", t),
+                    Op::Lt(Operand::Date(t)) => ("<", t),
+                    Op::Lte(Operand::Date(t)) => ("<=", t),
+                    _ => continue,
+                };
+                let n = p.bind(Box::new(t.unix_seconds()));
+                let col = if col == "_created" { "created" } else { "updated" };
+                p.clauses.push(format!("{col} {sym} {n}"));
+            }
+            (path, Op::Eq(Operand::Json(v))) if !path.starts_with('_') => {
+                if let Some(jp) = jsonpath_eq(path, v) {
+                    let n = p.bind(Box::new(jp));
+                    p.clauses.push(format!("body @@ ({n}::text)::jsonpath"));
+                }
+            }
+            _ => {}
+        }
+    }
+    p
+}
+
+/// The prefilter of a `find_jobs`, and whether it is exact: every
+/// condition of the filter became a clause (equalities of `_id`, `status`
+/// and `key` with strings, which their columns answer exactly).
+pub(crate) fn jobs(q: &FindQuery) -> (Prefilter, bool) {
+    let mut p = Prefilter::default();
+    let mut exact = true;
+    for f in conjuncts(&q.filter) {
+        let (path, s) = match f {
+            Filter::All => continue,
+            Filter::Field {
+                path,
+                op: Op::Eq(Operand::Json(Value::String(s))),
+            } => (path, s),
+            _ => {
+                exact = false;
+                continue;
+            }
+        };
+        let col = match path.as_str() {
+            "_id" => "id",
+            "status" => "status",
+            "key" => "key",
+            _ => {
+                exact = false;
+                continue;
+            }
+        };
+        let n = p.bind(Box::new(s.clone()));
+        p.clauses.push(format!("{col} = {n}"));
+    }
+    (p, exact)
+}
+
+/// `ORDER BY` for a job query whose sort keys are all on the `created` and
+/// `run_at` columns (dates, never missing, whose `DATE_FORMAT` strings sort
+/// as the seconds do), ties by id as the reference breaks them; `None`
+/// for any other sort.
+pub(crate) fn jobs_order(q: &FindQuery) -> Option<String> {
+    let mut keys = Vec::new();
+    for k in &q.sort {
+        let col = match k.path.as_str() {
+            "created" => "created",
+            "run_at" => "run_at",
+            _ => return None,
+        };
+        keys.push(format!("{col}{}", if k.descending { " DESC" } else { "" }));
+    }
+    keys.push("id".to_owned());
+    Some(format!(" ORDER BY {}", keys.join(", ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn equality_on_a_body_path_becomes_a_quoted_jsonpath() {
+        assert_eq!(
+            jsonpath_eq("code.package", &json!("a\"b")).as_deref(),
+            Some(r#"$."code"."package" == "a\"b""#)
+        );
+        assert_eq!(jsonpath_eq("a.0", &json!("x")), None);
+        assert_eq!(jsonpath_eq("a", &json!(1)), None);
+    }
+
+    #[test]
+    fn only_the_top_level_conjunction_is_prefiltered() {
+        let q = FindQuery::all_matching(Filter::and(vec![
+            Filter::eq("status", "installed"),
+            Filter::Or(vec![Filter::eq("sid", "x")]),
+        ]));
+        let p = records(&q);
+        assert_eq!(p.clauses, ["NOT deleted", "body @@ ($1::text)::jsonpath"]);
+    }
+}

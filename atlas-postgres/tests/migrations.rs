@@ -1,0 +1,54 @@
+//! Versioned migrations: a fresh schema is brought to the latest version,
+//! opening again changes nothing, and a database from a newer Atlas is
+//! refused with both versions named.
+
+use atlas_core::model::{Id, Resource, Timestamp};
+use atlas_core::{Batch, Store};
+use atlas_postgres::testing::TestSchema;
+use atlas_postgres::{PgStore, SCHEMA_VERSION};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_schema_is_migrated_and_reopening_keeps_the_records() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = schema.store().await;
+    assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
+    let now = Timestamp::from_unix(1_795_564_800);
+    let id = Id::generate(now);
+    let mut b = Batch::new(now);
+    b.insert(Resource::Site, id, json!({"x": 1}).as_object().cloned().unwrap());
+    store.commit(b).await.unwrap();
+    let again = PgStore::open(schema.config(2)).await.unwrap();
+    assert_eq!(again.migrate().await.unwrap(), SCHEMA_VERSION);
+    assert!(again.get(Resource::Site, &id).await.unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_opening_together_migrate_once() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let opens = (0..4).map(|_| PgStore::open(schema.config(1)));
+    for r in futures::future::join_all(opens).await {
+        r.expect("every node opens");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_from_a_newer_atlas_is_refused_naming_both_versions() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = schema.store().await;
+    let newer = SCHEMA_VERSION + 1;
+    store.set_schema_version_for_tests(newer).await.unwrap();
+    let err = PgStore::open(schema.config(1)).await.unwrap_err();
+    let text = std::error::Error::source(&err).map_or(err.to_string(), |s| s.to_string());
+    assert!(
+        text.contains(&format!("version {newer}"))
+            && text.contains(&format!("the {SCHEMA_VERSION} this Atlas")),
+        "{text}"
+    );
+}
