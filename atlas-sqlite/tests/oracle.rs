@@ -7,7 +7,7 @@
 //! wrong type, arrays where scalars usually are, arrays of objects, date
 //! strings, strings that look like JSON) and are updated and soft-deleted
 //! after insertion, so the shape catalog, the side table and every SQL
-//! branch of the translation are exercised. `ATLAS_ORACLE_CASES` sets the
+//! branch of the translation are exercised. `ATLAS_TEST_ORACLE_CASES` sets the
 //! number of cases per property (default 96; `.ci/run` runs many more).
 
 use std::time::Duration;
@@ -443,11 +443,11 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-/// Cases per property: `ATLAS_ORACLE_CASES`, else 96 (a quick local run;
+/// Cases per property: `ATLAS_TEST_ORACLE_CASES`, else 96 (a quick local run;
 /// CI sets a high count so rarely hit translation branches are reached on
 /// every run, not on the n-th rerun).
 fn oracle_cases() -> u32 {
-    std::env::var("ATLAS_ORACLE_CASES")
+    std::env::var("ATLAS_TEST_ORACLE_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
         .filter(|n| *n > 0)
