@@ -120,13 +120,15 @@ impl AtlasConfig {
             config::Environment::with_prefix("ATLAS")
                 .prefix_separator("_")
                 .separator("__")
-                .try_parsing(true),
+                .try_parsing(true)
+                .source(Some(settings_env(std::env::vars_os()))),
         );
         let mut cfg: AtlasConfig = b
             .build()
             .context("reading the configuration")?
             .try_deserialize()
             .context("the configuration is invalid")?;
+        cfg.http.validate().context("the configuration is invalid")?;
         if let Some(dir) = data_dir {
             cfg.data_dir = dir.to_path_buf();
         }
@@ -197,6 +199,22 @@ impl AtlasConfig {
     pub fn users_file(&self) -> PathBuf {
         self.data_dir.join("users.toml")
     }
+}
+
+/// `ATLAS_*` variables that are not settings: the configuration file to
+/// read and the password `atlas user add|passwd` reads.
+pub const NOT_SETTINGS: [&str; 2] = ["ATLAS_CONFIG", "ATLAS_PASSWORD"];
+
+/// The environment variables the settings layer reads: every `ATLAS_*`
+/// variable except [`NOT_SETTINGS`] (and names or values that are not
+/// UTF-8, which no setting could use).
+fn settings_env(
+    vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> config::Map<String, String> {
+    vars.into_iter()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| k.starts_with("ATLAS_") && !NOT_SETTINGS.contains(&k.as_str()))
+        .collect()
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -296,6 +314,29 @@ mod tests {
                 "{task}"
             );
         }
+    }
+
+    #[test]
+    fn the_config_file_and_password_variables_are_not_settings() {
+        let vars = [
+            ("ATLAS_CONFIG", "/etc/atlas.toml"),
+            ("ATLAS_PASSWORD", "s3cret"),
+            ("ATLAS_HTTP__LISTEN", "127.0.0.1:9"),
+            ("PATH", "/bin"),
+        ]
+        .map(|(k, v)| (k.into(), v.into()));
+        let env = settings_env(vars);
+        assert_eq!(env.len(), 1, "{:?}", env.keys().collect::<Vec<_>>());
+        assert_eq!(env["ATLAS_HTTP__LISTEN"], "127.0.0.1:9");
+    }
+
+    #[test]
+    fn credentials_with_any_origin_fail_the_load_naming_the_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("atlas.toml");
+        std::fs::write(&f, "[http.cors]\nallow_credentials = true\n").unwrap();
+        let e = AtlasConfig::load(Some(&f), None).unwrap_err();
+        assert!(format!("{e:#}").contains("allow_credentials"), "{e:#}");
     }
 
     #[test]

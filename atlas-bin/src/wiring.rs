@@ -25,6 +25,9 @@ pub async fn store(cfg: &AtlasConfig) -> anyhow::Result<Arc<dyn Store>> {
             if let Some(dir) = cfg.store.sqlite.path.parent() {
                 ensure_dir(dir)?;
             }
+            if !cfg.store.sqlite.is_in_memory() {
+                owner_only(&cfg.store.sqlite.path)?;
+            }
             let s = SqliteStore::open(cfg.store.sqlite.clone())
                 .await
                 .with_context(|| format!("opening the database {}", cfg.store.sqlite.path.display()))?;
@@ -35,6 +38,26 @@ pub async fn store(cfg: &AtlasConfig) -> anyhow::Result<Arc<dyn Store>> {
             bail!("store.backend = \"postgres\": this atlas was built without postgres; use \"sqlite\"")
         }
     }
+}
+
+/// Makes the database file readable and writable by its owner only (0600),
+/// creating it empty when absent, so SQLite, which gives its `-wal` and
+/// `-shm` files the database's mode, creates those 0600 too. The records
+/// hold sealed database passwords and the job results command output.
+///
+/// # Errors
+/// A file that cannot be created or whose mode cannot be changed.
+pub fn owner_only(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating the database {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("making the database {} private (mode 0600)", path.display()))
 }
 
 /// Reads the secrets key, generating the key file (mode 0600) when absent.
@@ -122,4 +145,47 @@ pub fn app(cfg: &AtlasConfig, store: Arc<dyn Store>, key: SecretKey) -> anyhow::
         .config(cfg.app_config())
         .build()
         .context("the [scheduler] configuration is invalid")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(p: &std::path::Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[tokio::test]
+    async fn the_database_and_its_wal_are_private_to_the_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = AtlasConfig {
+            data_dir: dir.path().to_path_buf(),
+            ..AtlasConfig::default()
+        }
+        .resolved();
+        let _store = store(&cfg).await.unwrap();
+        let db = &cfg.store.sqlite.path;
+        assert_eq!(mode(db), 0o600);
+        let wal = db.with_extension("db-wal");
+        if wal.exists() {
+            assert_eq!(mode(&wal), 0o600);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_existing_world_readable_database_is_made_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = AtlasConfig {
+            data_dir: dir.path().to_path_buf(),
+            ..AtlasConfig::default()
+        }
+        .resolved();
+        drop(store(&cfg).await.unwrap());
+        let db = &cfg.store.sqlite.path;
+        std::fs::set_permissions(db, std::fs::Permissions::from_mode(0o664)).unwrap();
+        drop(store(&cfg).await.unwrap());
+        assert_eq!(mode(db), 0o600);
+    }
 }

@@ -25,7 +25,7 @@ use serde_json::Value;
 
 use crate::batch::{Batch, Committed};
 use crate::error::StoreError;
-use crate::jobs::{Job, JobFailure, JobId, LeaseSpec};
+use crate::jobs::{Job, JobAction, JobChange, JobFailure, JobId, LeaseSpec};
 use crate::model::{Doc, Etag, Id, Resource, Timestamp};
 use crate::query::FindQuery;
 
@@ -186,6 +186,24 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// # Errors
     /// [`StoreError::Backend`] only.
     async fn find_jobs(&self, q: &FindQuery) -> Result<JobPage, StoreError>;
+
+    /// Applies an operator's action to one job, atomically: reads it,
+    /// applies [`Job::act`] at `now` and stores the result, so a worker's
+    /// concurrent claim or finish sees the job either before or after.
+    ///
+    /// # Behavior
+    /// [`JobChange::Applied`] with the new job; [`JobChange::Refused`] with
+    /// the unchanged job when its status does not allow the action (see
+    /// [`Job::act`]); [`JobChange::Missing`] when there is no such job.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] only.
+    async fn act_on_job(
+        &self,
+        id: &JobId,
+        action: &JobAction,
+        now: Timestamp,
+    ) -> Result<JobChange, StoreError>;
 }
 
 /// Conveniences over [`Store`].
@@ -237,5 +255,13 @@ impl<S: Store + ?Sized> Store for Arc<S> {
     }
     async fn find_jobs(&self, q: &FindQuery) -> Result<JobPage, StoreError> {
         (**self).find_jobs(q).await
+    }
+    async fn act_on_job(
+        &self,
+        id: &JobId,
+        action: &JobAction,
+        now: Timestamp,
+    ) -> Result<JobChange, StoreError> {
+        (**self).act_on_job(id, action, now).await
     }
 }

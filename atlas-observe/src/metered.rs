@@ -9,7 +9,10 @@ use std::time::Instant;
 use async_trait::async_trait;
 use atlas_core::model::{Doc, Id, Resource, Timestamp};
 use atlas_core::query::FindQuery;
-use atlas_core::{Batch, Committed, FindPage, Job, JobId, JobPage, LeaseSpec, Outcome, Store, StoreError};
+use atlas_core::{
+    Batch, Committed, FindPage, Job, JobAction, JobChange, JobId, JobPage, LeaseSpec, Outcome, Store,
+    StoreError,
+};
 
 use crate::metrics::Metrics;
 
@@ -126,6 +129,18 @@ impl<S: Store> Store for MeteredStore<S> {
         let t = Instant::now();
         let r = self.inner.find_jobs(q).await;
         self.time("find_jobs", t, &r);
+        r
+    }
+
+    async fn act_on_job(
+        &self,
+        id: &JobId,
+        action: &JobAction,
+        now: Timestamp,
+    ) -> Result<JobChange, StoreError> {
+        let t = Instant::now();
+        let r = self.inner.act_on_job(id, action, now).await;
+        self.time("act_on_job", t, &r);
         r
     }
 }

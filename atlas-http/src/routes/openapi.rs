@@ -525,6 +525,23 @@ pub(crate) fn openapi() -> Value {
                        "parameters": [id_param("The job's `_id`")],
                        "responses": responses(vec![("200", ok("The job", schema_ref("Job")))], &["401", "404"])}}),
     );
+    for (action, summary) in [
+        (
+            "retry",
+            "Run a dead job again, now, with a full attempt budget (409 unless it is dead)",
+        ),
+        (
+            "cancel",
+            "Stop a queued job: it becomes dead, `cancelled by <user>` (409 unless it is queued)",
+        ),
+    ] {
+        paths.insert(
+            format!("/jobs/{{id}}/{action}"),
+            json!({"post": {"operationId": format!("{action}_job"), "summary": summary, "tags": ["jobs"], "security": basic(),
+                            "parameters": [id_param("The job's `_id`")],
+                            "responses": responses(vec![("200", ok("The job as it now is", schema_ref("Job")))], &["401", "404", "405", "409"])}}),
+        );
+    }
     paths.insert(
         "/instance/{id}/jobs".into(),
         json!({"get": {"operationId": "list_instance_jobs",

@@ -10,6 +10,7 @@ mod helpers;
 mod instance;
 mod instance_jobs;
 mod jobs;
+mod limits;
 mod meta;
 mod observability;
 mod others;

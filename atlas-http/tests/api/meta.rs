@@ -65,6 +65,8 @@ async fn openapi_document_parses_as_3_1_and_lists_every_route() {
         ("/openapi.json".into(), vec!["get"]),
         ("/jobs".into(), vec!["get"]),
         ("/jobs/{id}".into(), vec!["get"]),
+        ("/jobs/{id}/retry".into(), vec!["post"]),
+        ("/jobs/{id}/cancel".into(), vec!["post"]),
         ("/commands/{id}/execute".into(), vec!["post"]),
         ("/instance/{id}/jobs".into(), vec!["get"]),
         ("/healthz".into(), vec!["get"]),
