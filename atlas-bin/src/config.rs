@@ -182,13 +182,14 @@ impl AtlasConfig {
                 .prefix_separator("_")
                 .separator("__")
                 .try_parsing(true)
-                .source(Some(settings_from_env())),
+                .source(Some(settings_env(std::env::vars_os()))),
         );
         let mut cfg: AtlasConfig = b
             .build()
             .context("reading the configuration")?
             .try_deserialize()
             .context("the configuration is invalid")?;
+        cfg.http.validate().context("the configuration is invalid")?;
         if let Some(dir) = data_dir {
             cfg.data_dir = dir.to_path_buf();
         }
@@ -270,12 +271,22 @@ impl AtlasConfig {
     }
 }
 
-/// The `ATLAS_*` environment variables that are settings: all but
-/// `ATLAS_CONFIG` (the file) and `ATLAS_TEST_*` (what the test suites read,
-/// e.g. `ATLAS_TEST_REQUIRE`, `ATLAS_TEST_MARIADB`).
-fn settings_from_env() -> config::Map<String, String> {
-    std::env::vars()
-        .filter(|(k, _)| k.starts_with("ATLAS_") && k != "ATLAS_CONFIG" && !k.starts_with("ATLAS_TEST_"))
+/// `ATLAS_*` variables that are not settings: the configuration file to
+/// read and the password `atlas user add|passwd` reads (every `ATLAS_TEST_*`
+/// variable, read by the test suites, is not one either).
+pub const NOT_SETTINGS: [&str; 2] = ["ATLAS_CONFIG", "ATLAS_PASSWORD"];
+
+/// The environment variables the settings layer reads: every `ATLAS_*`
+/// variable except [`NOT_SETTINGS`] (and names or values that are not
+/// UTF-8, which no setting could use).
+fn settings_env(
+    vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> config::Map<String, String> {
+    vars.into_iter()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| {
+            k.starts_with("ATLAS_") && !k.starts_with("ATLAS_TEST_") && !NOT_SETTINGS.contains(&k.as_str())
+        })
         .collect()
 }
 
@@ -382,6 +393,29 @@ mod tests {
                 "{task}"
             );
         }
+    }
+
+    #[test]
+    fn the_config_file_and_password_variables_are_not_settings() {
+        let vars = [
+            ("ATLAS_CONFIG", "/etc/atlas.toml"),
+            ("ATLAS_PASSWORD", "s3cret"),
+            ("ATLAS_HTTP__LISTEN", "127.0.0.1:9"),
+            ("PATH", "/bin"),
+        ]
+        .map(|(k, v)| (k.into(), v.into()));
+        let env = settings_env(vars);
+        assert_eq!(env.len(), 1, "{:?}", env.keys().collect::<Vec<_>>());
+        assert_eq!(env["ATLAS_HTTP__LISTEN"], "127.0.0.1:9");
+    }
+
+    #[test]
+    fn credentials_with_any_origin_fail_the_load_naming_the_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("atlas.toml");
+        std::fs::write(&f, "[http.cors]\nallow_credentials = true\n").unwrap();
+        let e = AtlasConfig::load(Some(&f), None).unwrap_err();
+        assert!(format!("{e:#}").contains("allow_credentials"), "{e:#}");
     }
 
     #[test]

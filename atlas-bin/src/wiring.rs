@@ -25,6 +25,9 @@ pub async fn store(cfg: &AtlasConfig) -> anyhow::Result<Arc<dyn Store>> {
             if let Some(dir) = cfg.store.sqlite.path.parent() {
                 ensure_dir(dir)?;
             }
+            if !cfg.store.sqlite.is_in_memory() {
+                owner_only(&cfg.store.sqlite.path)?;
+            }
             let s = SqliteStore::open(cfg.store.sqlite.clone())
                 .await
                 .with_context(|| format!("opening the database {}", cfg.store.sqlite.path.display()))?;
@@ -60,6 +63,26 @@ pub fn wake_on_jobs(cfg: &AtlasConfig, app: &App) -> anyhow::Result<Option<atlas
     let store = atlas_postgres::PgStore::connect(cfg.store.postgres.store_config()?)?;
     let worker = app.worker().clone();
     Ok(Some(store.listen_for_jobs(move || worker.wake())?))
+}
+
+/// Makes the database file readable and writable by its owner only (0600),
+/// creating it empty when absent, so SQLite, which gives its `-wal` and
+/// `-shm` files the database's mode, creates those 0600 too. The records
+/// hold sealed database passwords and the job results command output.
+///
+/// # Errors
+/// A file that cannot be created or whose mode cannot be changed.
+pub fn owner_only(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating the database {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("making the database {} private (mode 0600)", path.display()))
 }
 
 /// Reads the secrets key, generating the key file (mode 0600) when absent.
@@ -191,4 +214,47 @@ pub fn app(
         .build()
         .context("the [scheduler] configuration is invalid")?;
     Ok((app, fleet))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(p: &std::path::Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[tokio::test]
+    async fn the_database_and_its_wal_are_private_to_the_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = AtlasConfig {
+            data_dir: dir.path().to_path_buf(),
+            ..AtlasConfig::default()
+        }
+        .resolved();
+        let _store = store(&cfg).await.unwrap();
+        let db = &cfg.store.sqlite.path;
+        assert_eq!(mode(db), 0o600);
+        let wal = db.with_extension("db-wal");
+        if wal.exists() {
+            assert_eq!(mode(&wal), 0o600);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_existing_world_readable_database_is_made_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = AtlasConfig {
+            data_dir: dir.path().to_path_buf(),
+            ..AtlasConfig::default()
+        }
+        .resolved();
+        drop(store(&cfg).await.unwrap());
+        let db = &cfg.store.sqlite.path;
+        std::fs::set_permissions(db, std::fs::Permissions::from_mode(0o664)).unwrap();
+        drop(store(&cfg).await.unwrap());
+        assert_eq!(mode(db), 0o600);
+    }
 }

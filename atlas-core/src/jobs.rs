@@ -230,6 +230,72 @@ impl Job {
     pub fn leased_to(&self, owner: &str) -> bool {
         self.status == JobStatus::Running && self.lease_owner.as_deref() == Some(owner)
     }
+
+    /// Applies an operator's `action` at `now`; `false`, and nothing
+    /// changes, when the job's status does not allow it.
+    ///
+    /// - [`JobAction::Retry`] needs a `dead` job: it becomes `queued`, due
+    ///   `now`, with `attempts` back at 0 (a full attempt budget) and no
+    ///   `finished`; `last_error` and `result` stay until the next attempt.
+    /// - [`JobAction::Cancel`] needs a `queued` job (due or waiting for a
+    ///   retry): it becomes `dead`, `finished` at `now`, with the reason as
+    ///   `last_error`. A running job cannot be cancelled: its worker holds
+    ///   the lease.
+    pub fn act(&mut self, action: &JobAction, now: Timestamp) -> bool {
+        match (action, self.status) {
+            (JobAction::Retry, JobStatus::Dead) => {
+                self.status = JobStatus::Queued;
+                self.attempts = 0;
+                self.run_at = now;
+                self.finished = None;
+            }
+            (JobAction::Cancel { reason }, JobStatus::Queued) => {
+                self.status = JobStatus::Dead;
+                self.finished = Some(now);
+                self.last_error = Some(reason.clone());
+            }
+            _ => return false,
+        }
+        self.updated = now;
+        self.lease_owner = None;
+        self.lease_until = None;
+        true
+    }
+}
+
+/// What an operator asks of one job (`POST /jobs/<id>/retry` and
+/// `/cancel`); see [`Job::act`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JobAction {
+    /// Run a dead job again, now, with a full attempt budget.
+    Retry,
+    /// Stop a queued job: it becomes dead with `reason` as its last error.
+    Cancel {
+        /// Why, and who asked (e.g. `cancelled by alice`).
+        reason: String,
+    },
+}
+
+impl JobAction {
+    /// The status a job needs for this action.
+    pub fn requires(&self) -> JobStatus {
+        match self {
+            JobAction::Retry => JobStatus::Dead,
+            JobAction::Cancel { .. } => JobStatus::Queued,
+        }
+    }
+}
+
+/// How [`Store::act_on_job`](crate::Store::act_on_job) went.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobChange {
+    /// The action was applied; the job as it now is.
+    Applied(Job),
+    /// The job's status does not allow the action; the job, unchanged.
+    Refused(Job),
+    /// No such job.
+    Missing,
 }
 
 /// How a worker claims jobs.

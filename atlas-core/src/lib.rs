@@ -60,7 +60,9 @@ pub use executor::{
     CodeSpec, CommandOutput, CommandSpec, DatabaseSpec, Executor, HostOutput, InstanceSpec, RouteMap,
     RouteSpec, SiteSettings,
 };
-pub use jobs::{Backoff, Job, JobFailure, JobSpec, JobStatus, LeaseSpec, DEFAULT_MAX_ATTEMPTS};
+pub use jobs::{
+    Backoff, Job, JobAction, JobChange, JobFailure, JobSpec, JobStatus, LeaseSpec, DEFAULT_MAX_ATTEMPTS,
+};
 pub use lifecycle::{GuardError, TransitionError, Work};
 pub use model::JobId;
 pub use notify::{Level, Notification, Notifier, NotifyError, NullNotifier, RecordingNotifier};

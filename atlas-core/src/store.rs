@@ -25,7 +25,7 @@ use serde_json::Value;
 
 use crate::batch::{Batch, Committed};
 use crate::error::StoreError;
-use crate::jobs::{Job, JobFailure, JobId, LeaseSpec};
+use crate::jobs::{Job, JobAction, JobChange, JobFailure, JobId, LeaseSpec};
 use crate::model::{Doc, Etag, Id, Resource, Timestamp};
 use crate::query::FindQuery;
 
@@ -210,6 +210,24 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         let _ = (role, owner, now, until);
         Ok(true)
     }
+
+    /// Applies an operator's action to one job, atomically: reads it,
+    /// applies [`Job::act`] at `now` and stores the result, so a worker's
+    /// concurrent claim or finish sees the job either before or after.
+    ///
+    /// # Behavior
+    /// [`JobChange::Applied`] with the new job; [`JobChange::Refused`] with
+    /// the unchanged job when its status does not allow the action (see
+    /// [`Job::act`]); [`JobChange::Missing`] when there is no such job.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] only.
+    async fn act_on_job(
+        &self,
+        id: &JobId,
+        action: &JobAction,
+        now: Timestamp,
+    ) -> Result<JobChange, StoreError>;
 }
 
 /// The role of the periodic scheduler in [`Store::lead`]: one scheduler
@@ -274,5 +292,13 @@ impl<S: Store + ?Sized> Store for Arc<S> {
         until: Timestamp,
     ) -> Result<bool, StoreError> {
         (**self).lead(role, owner, now, until).await
+    }
+    async fn act_on_job(
+        &self,
+        id: &JobId,
+        action: &JobAction,
+        now: Timestamp,
+    ) -> Result<JobChange, StoreError> {
+        (**self).act_on_job(id, action, now).await
     }
 }

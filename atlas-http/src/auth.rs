@@ -7,14 +7,13 @@
 //! - Checking a password takes the same work whether the user exists or not
 //!   (unknown users are checked against a dummy hash with the same cost).
 //! - Comparisons of secrets are constant-time.
-//! - A password that verified once is remembered as a keyed SHA-256 digest,
-//!   so later requests with the same credentials skip the deliberately slow
-//!   argon2 check (a write-heavy client would otherwise be limited to a few
-//!   dozen requests per second per core).
+//! - Remembering verified credentials, throttling failures and bounding
+//!   concurrent checks are the gate's (`crate::gate`), in front of any
+//!   [`Authenticator`].
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -22,8 +21,6 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use async_trait::async_trait;
 use axum::http::{header, HeaderMap};
 use base64::Engine as _;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 /// Checks a user name and password. Share as `Arc<dyn Authenticator>`; an
 /// LDAP bind (the original's method) is another implementation.
@@ -60,8 +57,6 @@ pub enum AuthConfigError {
 pub struct StaticUsers {
     users: HashMap<String, Arc<str>>,
     dummy: Arc<str>,
-    cache_key: [u8; 32],
-    verified: Mutex<HashMap<String, [u8; 32]>>,
 }
 
 impl fmt::Debug for StaticUsers {
@@ -102,53 +97,23 @@ impl StaticUsers {
             map.insert(user, Arc::<str>::from(hash));
         }
         let dummy = hash_with(&random_text(), cost.unwrap_or_default());
-        let mut cache_key = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut cache_key);
         Ok(Self {
             users: map,
             dummy: dummy.into(),
-            cache_key,
-            verified: Mutex::new(HashMap::new()),
         })
-    }
-
-    fn digest(&self, user: &str, password: &str) -> [u8; 32] {
-        let mut h = Sha256::new();
-        h.update(self.cache_key);
-        h.update((user.len() as u64).to_be_bytes());
-        h.update(user.as_bytes());
-        h.update(password.as_bytes());
-        h.finalize().into()
-    }
-
-    fn remembered(&self, user: &str, digest: &[u8; 32]) -> bool {
-        let verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
-        verified.get(user).is_some_and(|d| bool::from(d.ct_eq(digest)))
     }
 }
 
 #[async_trait]
 impl Authenticator for StaticUsers {
     async fn authenticate(&self, user: &str, password: &str) -> Option<String> {
-        let digest = self.digest(user, password);
-        if self.remembered(user, &digest) {
-            return Some(user.to_owned());
-        }
         let known = self.users.get(user).cloned();
         let hash = known.clone().unwrap_or_else(|| self.dummy.clone());
         let password = password.to_owned();
         let ok = tokio::task::spawn_blocking(move || verify(&password, &hash))
             .await
             .unwrap_or(false);
-        if ok && known.is_some() {
-            self.verified
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(user.to_owned(), digest);
-            Some(user.to_owned())
-        } else {
-            None
-        }
+        (ok && known.is_some()).then(|| user.to_owned())
     }
 }
 
@@ -235,7 +200,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn remembered_credentials_are_per_user() {
+    async fn a_password_is_checked_against_its_own_user_only() {
         let u = StaticUsers::new([("alice", cheap("pw")), ("bob", cheap("other"))]).unwrap();
         assert!(u.authenticate("alice", "pw").await.is_some());
         assert_eq!(u.authenticate("bob", "pw").await, None);

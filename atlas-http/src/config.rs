@@ -24,6 +24,12 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// [http.cors]
 /// allowed_origins = ["*"]
 ///
+/// [http.auth]
+/// concurrent_checks = 2         # password hashes checked at once; more wait
+/// max_failures = 10             # failed logins per address or user, then 429
+/// failure_window = 60           # seconds
+/// remember_verified = 300       # seconds a verified login skips the hash
+///
 /// [http.users]
 /// alice = "$argon2id$v=19$m=19456,t=2,p=1$…"   # `atlas user add alice`
 /// ```
@@ -41,10 +47,13 @@ pub struct HttpConfig {
     pub request_timeout: Duration,
     /// Base URL clients reach this server at (scheme, host and any path
     /// prefix of a reverse proxy), used for the absolute `Location` header.
-    /// `None`: `http://` plus the request's `Host` header, as Eve does.
+    /// `None`: `http://` plus the address the connection reached (never the
+    /// client's `Host` header, which anyone can forge).
     pub public_url: Option<String>,
     /// Cross-origin resource sharing.
     pub cors: CorsConfig,
+    /// Limits on password checks and failed logins.
+    pub auth: AuthLimits,
     /// Basic-auth users: name → argon2id PHC hash (see
     /// [`crate::hash_password`]).
     pub users: BTreeMap<String, String>,
@@ -58,6 +67,7 @@ impl Default for HttpConfig {
             request_timeout: Duration::from_secs(30),
             public_url: None,
             cors: CorsConfig::default(),
+            auth: AuthLimits::default(),
             users: BTreeMap::new(),
         }
     }
@@ -72,6 +82,7 @@ impl fmt::Debug for HttpConfig {
             .field("request_timeout", &self.request_timeout)
             .field("public_url", &self.public_url)
             .field("cors", &self.cors)
+            .field("auth", &self.auth)
             .field(
                 "users",
                 &self
@@ -99,6 +110,77 @@ pub struct CorsConfig {
     pub expose_headers: Vec<String>,
     /// How long a browser may cache a preflight answer (seconds).
     pub max_age: u64,
+    /// Send `Access-Control-Allow-Credentials: true`, so browsers include
+    /// cookies and stored credentials. Only with explicit origins: combined
+    /// with `"*"` any web site could act as a logged-in user, so
+    /// [`HttpConfig::validate`] refuses it.
+    pub allow_credentials: bool,
+}
+
+/// Limits on checking passwords: each argon2id check takes about 19 MiB and
+/// tens of milliseconds of CPU, so a flood of wrong passwords must neither
+/// run them all at once nor run them forever.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthLimits {
+    /// Password checks run at once; further requests wait their turn
+    /// (bounded by `request_timeout`).
+    pub concurrent_checks: usize,
+    /// Failed logins from one client address, or for one user name, within
+    /// `failure_window` after which further attempts are answered 429
+    /// without checking the password (credentials that verified recently
+    /// still pass).
+    pub max_failures: u32,
+    /// How long failed logins are counted (seconds).
+    #[serde(with = "atlas_core::serde_secs")]
+    pub failure_window: Duration,
+    /// How long credentials that verified are remembered (as a keyed digest,
+    /// never the password), so repeated requests skip the slow hash
+    /// (seconds; 0 disables).
+    #[serde(with = "atlas_core::serde_secs")]
+    pub remember_verified: Duration,
+}
+
+impl Default for AuthLimits {
+    fn default() -> Self {
+        Self {
+            concurrent_checks: 2,
+            max_failures: 10,
+            failure_window: Duration::from_secs(60),
+            remember_verified: Duration::from_secs(300),
+        }
+    }
+}
+
+/// A setting of `[http]` that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HttpConfigError {
+    /// `allow_credentials` with the `"*"` origin.
+    #[error(
+        "http.cors.allow_credentials = true cannot be combined with allowed_origins = [\"*\"]: \
+         list the origins that may send credentials, or turn allow_credentials off"
+    )]
+    CredentialsWithAnyOrigin,
+    /// `concurrent_checks` is 0: no password could ever be checked.
+    #[error("http.auth.concurrent_checks must be at least 1")]
+    NoConcurrentChecks,
+}
+
+impl HttpConfig {
+    /// Refuses settings that cannot work or are unsafe together.
+    ///
+    /// # Errors
+    /// [`HttpConfigError`] naming the setting and what to change.
+    pub fn validate(&self) -> Result<(), HttpConfigError> {
+        if self.cors.allow_credentials && self.cors.allowed_origins.iter().any(|o| o == "*") {
+            return Err(HttpConfigError::CredentialsWithAnyOrigin);
+        }
+        if self.auth.concurrent_checks == 0 {
+            return Err(HttpConfigError::NoConcurrentChecks);
+        }
+        Ok(())
+    }
 }
 
 impl Default for CorsConfig {
@@ -117,6 +199,7 @@ impl Default for CorsConfig {
             .collect(),
             expose_headers: Vec::new(),
             max_age: 21600,
+            allow_credentials: false,
         }
     }
 }
@@ -168,6 +251,18 @@ mod tests {
         assert_eq!(c.users["alice"], "$argon2id$x");
         assert!(c.cors.allows("https://a.example"));
         assert!(!c.cors.allows("https://b.example"));
+    }
+
+    #[test]
+    fn credentials_with_any_origin_are_refused_and_with_listed_origins_accepted() {
+        let mut c = HttpConfig::default();
+        assert_eq!(c.validate(), Ok(()));
+        c.cors.allow_credentials = true;
+        let e = c.validate().unwrap_err();
+        assert_eq!(e, HttpConfigError::CredentialsWithAnyOrigin);
+        assert!(e.to_string().contains("allowed_origins"), "{e}");
+        c.cors.allowed_origins = vec!["https://ops.example.edu".into()];
+        assert_eq!(c.validate(), Ok(()));
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub enum WriteKind {
 pub fn service_status(e: &ServiceError) -> StatusCode {
     match e {
         ServiceError::BadRequest(_) | ServiceError::Query(_) => StatusCode::BAD_REQUEST,
+        ServiceError::TooManyItems { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ServiceError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
         ServiceError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
         ServiceError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
@@ -101,6 +102,10 @@ pub enum ApiError {
     /// The request ran longer than the configured limit (503).
     #[error("the request took longer than {0:?}")]
     Timeout(Duration),
+    /// Too many failed logins from this client address or for this user
+    /// (429); the value is `Retry-After` in seconds.
+    #[error("too many failed logins; retry in {0} seconds")]
+    TooManyRequests(u64),
 }
 
 impl From<ServiceError> for ApiError {
@@ -132,6 +137,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -159,6 +165,9 @@ impl ApiError {
                 "The request did not finish within {} seconds and was cancelled.",
                 d.as_secs()
             ),
+            ApiError::TooManyRequests(secs) => {
+                format!("Too many failed logins from this address or for this user; retry in {secs} seconds.")
+            }
         }
     }
 }
@@ -218,6 +227,10 @@ impl IntoResponse for ApiError {
             ApiError::MethodNotAllowed(allow) => {
                 res.headers_mut()
                     .insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            ApiError::TooManyRequests(secs) => {
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
             }
             _ => {}
         }
@@ -342,6 +355,7 @@ mod tests {
         };
         let cases: Vec<(ServiceError, u16)> = vec![
             (ServiceError::BadRequest("Empty bulk insert".into()), 400),
+            (ServiceError::TooManyItems { max: 1, got: 2 }, 413),
             (ServiceError::Query(query), 400),
             (ServiceError::Invalid(Invalid::single(Issues::new())), 422),
             (ServiceError::PreconditionRequired, 428),

@@ -11,7 +11,10 @@
 //! - `config`: [`HttpConfig`] (listen address, body limit, timeout, CORS,
 //!   users); `state`: [`AppState`].
 //! - `auth`: the [`Authenticator`] port, [`StaticUsers`] (argon2id),
-//!   [`hash_password`].
+//!   [`hash_password`]; `gate`: what every credential check passes through
+//!   (remembered logins, failed-login throttling per address and user, a
+//!   bound on concurrent password hashes); `client`: the connection's
+//!   addresses.
 //! - `eve`: Python-style JSON and Eve's envelopes and links.
 //! - `error`: [`ApiError`], Eve's error envelopes, and [`service_status`]
 //!   (the status of each core [`ServiceError`](atlas_core::ServiceError)).
@@ -41,9 +44,11 @@
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 mod auth;
+mod client;
 mod config;
 mod error;
 mod eve;
+mod gate;
 mod health;
 mod metering;
 mod routes;
@@ -62,7 +67,7 @@ use axum::Router;
 use tower_http::trace::TraceLayer;
 
 pub use auth::{hash_password, AuthConfigError, Authenticator, StaticUsers};
-pub use config::{CorsConfig, HttpConfig, DEFAULT_BODY_LIMIT};
+pub use config::{AuthLimits, CorsConfig, HttpConfig, HttpConfigError, DEFAULT_BODY_LIMIT};
 pub use error::{
     service_status, ApiError, WriteKind, CHALLENGE, INTERNAL_MESSAGE, NOT_FOUND_MESSAGE, UNAUTHORIZED_MESSAGE,
 };
@@ -81,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/jobs", any(routes::jobs::collection))
         .route("/jobs/{id}", any(routes::jobs::item))
+        .route("/jobs/{id}/{action}", any(routes::jobs::act))
         .route("/commands/{id}/execute", any(routes::commands::execute))
         .route("/instance/{id}/jobs", any(routes::instance_jobs::list))
         .route("/{res}", any(routes::resources::collection))
@@ -107,15 +113,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    use axum::serve::ListenerExt as _;
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY not set");
-        }
-    });
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let listener = client::NoDelay(listener);
+    let app = router(state).into_make_service_with_connect_info::<client::Connection>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 
 async fn not_found() -> Response {
@@ -153,7 +153,9 @@ fn method_override(req: &Request) -> Option<Method> {
 
 /// CORS as Eve: only for an allowed `Origin`, which is echoed, with
 /// `Vary: Origin`, the allowed headers, the methods (the response's `Allow`
-/// when it has one), the exposed headers (none by default) and the max age.
+/// when it has one), the exposed headers (none by default) and the max age;
+/// `Access-Control-Allow-Credentials` only when configured (never with the
+/// `"*"` origin, see [`HttpConfig::validate`]).
 fn cors(cfg: &CorsConfig, origin: HeaderValue, res: &mut Response) {
     if !origin.to_str().is_ok_and(|o| cfg.allows(o)) {
         return;
@@ -174,4 +176,10 @@ fn cors(cfg: &CorsConfig, origin: HeaderValue, res: &mut Response) {
         h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, v);
     }
     h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(cfg.max_age));
+    if cfg.allow_credentials {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+    }
 }

@@ -9,6 +9,7 @@ use atlas_observe::{Metrics, Readiness};
 
 use crate::auth::Authenticator;
 use crate::config::HttpConfig;
+use crate::gate::AuthGate;
 
 /// Shared by every request. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -19,6 +20,9 @@ pub struct AppState {
     pub auth: Arc<dyn Authenticator>,
     /// Server settings.
     pub config: Arc<HttpConfig>,
+    /// Every credential check goes through it (remembered logins,
+    /// throttling, the bound on concurrent hashes) to `auth`.
+    pub(crate) gate: Arc<AuthGate>,
     /// Where requests are counted (`None`: not counted).
     pub metrics: Option<Metrics>,
     /// What `/readyz` checks (`None`: the service's store only).
@@ -29,6 +33,7 @@ impl AppState {
     /// State over `service`, checking credentials with `auth`.
     pub fn new(service: Service, auth: Arc<dyn Authenticator>, config: HttpConfig) -> Self {
         Self {
+            gate: Arc::new(AuthGate::new(auth.clone(), config.auth.clone())),
             service,
             auth,
             config: Arc::new(config),

@@ -9,7 +9,10 @@ use std::time::Instant;
 use async_trait::async_trait;
 use atlas_core::model::{Doc, Id, Resource, Timestamp};
 use atlas_core::query::FindQuery;
-use atlas_core::{Batch, Committed, FindPage, Job, JobId, JobPage, LeaseSpec, Outcome, Store, StoreError};
+use atlas_core::{
+    Batch, Committed, FindPage, Job, JobAction, JobChange, JobId, JobPage, LeaseSpec, Outcome, Store,
+    StoreError,
+};
 
 use crate::metrics::Metrics;
 
@@ -139,6 +142,17 @@ impl<S: Store> Store for MeteredStore<S> {
         let t = Instant::now();
         let r = self.inner.lead(role, owner, now, until).await;
         self.time("lead", t, &r);
+        r
+    }
+    async fn act_on_job(
+        &self,
+        id: &JobId,
+        action: &JobAction,
+        now: Timestamp,
+    ) -> Result<JobChange, StoreError> {
+        let t = Instant::now();
+        let r = self.inner.act_on_job(id, action, now).await;
+        self.time("act_on_job", t, &r);
         r
     }
 }

@@ -17,7 +17,7 @@
 
 use crate::db::{self, Tx};
 use atlas_core::model::Timestamp;
-use atlas_core::{Job, JobId, JobStatus, LeaseSpec, StoreError};
+use atlas_core::{Job, JobAction, JobChange, JobId, JobStatus, LeaseSpec, StoreError};
 
 use crate::error::Result;
 use crate::rows::{self, secs};
@@ -77,6 +77,35 @@ pub(crate) async fn locked(tx: &Tx<'_>, id: &JobId) -> Result<Job> {
     .await?
     .ok_or(StoreError::JobNotFound(*id))?;
     rows::job(&row, 0)
+}
+
+/// Applies an operator's `action` to job `id` under its row lock; a job
+/// queued again wakes the workers of every node.
+pub(crate) async fn act_on(
+    tx: &Tx<'_>,
+    channel: &str,
+    id: &JobId,
+    action: &JobAction,
+    now: Timestamp,
+) -> Result<JobChange> {
+    let Some(row) = db::query_opt(
+        tx,
+        "SELECT doc FROM jobs WHERE id = $1 FOR UPDATE",
+        &[&id.to_string()],
+    )
+    .await?
+    else {
+        return Ok(JobChange::Missing);
+    };
+    let mut job = rows::job(&row, 0)?;
+    if !job.act(action, now) {
+        return Ok(JobChange::Refused(job));
+    }
+    save(tx, &job).await?;
+    if job.status == JobStatus::Queued {
+        notify(tx, channel).await?;
+    }
+    Ok(JobChange::Applied(job))
 }
 
 /// The job, locked, when `owner` holds its lease.

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use atlas_core::model::{Doc, Id, Resource, Timestamp};
 use atlas_core::query::{select, FindQuery};
-use atlas_core::{Batch, Committed, FindPage, Job, JobId, JobPage, LeaseSpec, Outcome, Store, StoreError};
+use atlas_core::{
+    Batch, Committed, FindPage, Job, JobAction, JobChange, JobId, JobPage, LeaseSpec, Outcome, Store,
+    StoreError,
+};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
@@ -332,6 +335,18 @@ impl Store for PgStore {
             .await
             .map_err(Error::from)?;
         Ok(row.as_ref().map(|r| rows::job(r, 0)).transpose()?)
+    }
+
+    async fn act_on_job(
+        &self,
+        id: &JobId,
+        action: &JobAction,
+        now: Timestamp,
+    ) -> Result<JobChange, StoreError> {
+        let (id, action, channel) = (*id, action.clone(), self.channel.clone());
+        Ok(self
+            .in_tx(move |tx| Box::pin(async move { queue::act_on(tx, &channel, &id, &action, now).await }))
+            .await?)
     }
 
     async fn lead(

@@ -1,12 +1,13 @@
 //! The job queue's state changes, run by the writer thread inside its
 //! transaction: storing enqueued jobs, and the [`Claim`], [`Renew`],
-//! [`Finish`] and [`RequeueExpired`] changes of the `Store` job API (which
-//! reuse [`Job::claim`], [`Job::finish`] and [`Job::expire_lease`]), each
+//! [`Finish`], [`RequeueExpired`] and [`ActOnJob`] changes of the `Store`
+//! job API (which reuse [`Job::claim`], [`Job::finish`],
+//! [`Job::expire_lease`] and [`Job::act`]), each
 //! answered with its own type. Semantics follow the reference
 //! `MemoryStore`.
 
 use atlas_core::model::Timestamp;
-use atlas_core::{Job, JobId, LeaseSpec, Outcome, StoreError};
+use atlas_core::{Job, JobAction, JobChange, JobId, LeaseSpec, Outcome, StoreError};
 use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{params_from_iter, Connection};
 use serde_json::Value;
@@ -104,6 +105,38 @@ impl Change for RequeueExpired {
 
     fn answer(self, n: u64) -> u64 {
         n
+    }
+}
+
+/// `Store::act_on_job`: an operator's retry or cancel of one job.
+#[derive(Debug)]
+pub(crate) struct ActOnJob {
+    /// The job.
+    pub(crate) job: JobId,
+    /// What to do.
+    pub(crate) action: JobAction,
+    /// The time of the action.
+    pub(crate) now: Timestamp,
+}
+
+impl Change for ActOnJob {
+    type Ran = JobChange;
+    type Answer = JobChange;
+
+    fn run(&self, conn: &Connection, delta: &mut ShapeDelta) -> Result<JobChange> {
+        let Some(old) = load_job(conn, &self.job)? else {
+            return Ok(JobChange::Missing);
+        };
+        let mut job = old.clone();
+        if !job.act(&self.action, self.now) {
+            return Ok(JobChange::Refused(old));
+        }
+        save_job(conn, &old, &job, delta)?;
+        Ok(JobChange::Applied(job))
+    }
+
+    fn answer(self, change: JobChange) -> JobChange {
+        change
     }
 }
 

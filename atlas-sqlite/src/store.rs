@@ -10,7 +10,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use atlas_core::model::{Doc, Id, Resource, Timestamp};
 use atlas_core::query::FindQuery;
-use atlas_core::{Batch, Committed, FindPage, Job, JobId, JobPage, LeaseSpec, Outcome, Store, StoreError};
+use atlas_core::{
+    Batch, Committed, FindPage, Job, JobAction, JobChange, JobId, JobPage, LeaseSpec, Outcome, Store,
+    StoreError,
+};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::apply;
@@ -21,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::functions::{self, Residuals};
 use crate::migrations;
 use crate::prepare::Prepared;
-use crate::queue::{self, Claim, Finish, Renew, RequeueExpired};
+use crate::queue::{self, ActOnJob, Claim, Finish, Renew, RequeueExpired};
 use crate::read::{self, Readers};
 use crate::shape::ShapeCache;
 use crate::writer_thread::{Writer, WriterStats};
@@ -407,6 +410,17 @@ impl Store for SqliteStore {
         let q = q.clone();
         self.read(move |c, r, s| read::find_jobs(c, r, s, &q, usize::MAX))
             .await
+    }
+
+    #[tracing::instrument(skip_all, fields(job.id = %id))]
+    async fn act_on_job(
+        &self,
+        id: &JobId,
+        action: &JobAction,
+        now: Timestamp,
+    ) -> Result<JobChange, StoreError> {
+        let (job, action) = (*id, action.clone());
+        self.inner.writer.call(ActOnJob { job, action, now }).await
     }
 }
 

@@ -15,7 +15,7 @@ mod on_disk {
     use atlas_core::query::FindQuery;
     use atlas_core::StoreError;
     use atlas_core::{Batch, Committed, FindPage, JobPage, Store};
-    use atlas_core::{Job, JobId, LeaseSpec, Outcome};
+    use atlas_core::{Job, JobAction, JobChange, JobId, LeaseSpec, Outcome};
     use atlas_sqlite::SqliteStore;
 
     /// A file-backed store that removes its directory when dropped.
@@ -67,6 +67,14 @@ mod on_disk {
         }
         async fn find_jobs(&self, q: &FindQuery) -> Result<JobPage, StoreError> {
             self.store.find_jobs(q).await
+        }
+        async fn act_on_job(
+            &self,
+            id: &JobId,
+            action: &JobAction,
+            now: Timestamp,
+        ) -> Result<JobChange, StoreError> {
+            self.store.act_on_job(id, action, now).await
         }
     }
 

@@ -36,6 +36,14 @@ pub enum QueryError {
     /// `sort` is not one of the accepted syntaxes (Eve's message).
     #[error("Unable to parse `sort` clause")]
     Sort,
+    /// `sort` names more keys than the cap (32).
+    #[error("`sort` names {got} keys; at most {max} are allowed: sort by fewer fields")]
+    TooManySortKeys {
+        /// The cap.
+        max: usize,
+        /// How many keys the request named.
+        got: usize,
+    },
     /// `projection` is not a valid projection (Eve's message).
     #[error("Unable to parse `projection` clause")]
     Projection,

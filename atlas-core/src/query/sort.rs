@@ -25,6 +25,11 @@ use super::eval::num_cmp;
 use super::path::resolve;
 use super::{QueryError, SortKey};
 
+/// The most keys a `sort` may name: more is a 400
+/// ([`QueryError::TooManySortKeys`]), so no backend is handed an `ORDER BY`
+/// beyond its limits (SQLite refuses 1,000 terms).
+pub(crate) const MAX_SORT_KEYS: usize = 32;
+
 impl SortKey {
     /// Ascending on `path`.
     pub fn asc(path: impl Into<String>) -> SortKey {
@@ -173,8 +178,20 @@ fn cmp_sort_values(a: SortValue<'_>, b: SortValue<'_>) -> Ordering {
 ///
 /// # Errors
 /// [`QueryError::Sort`] ("Unable to parse `sort` clause") for anything else,
-/// including empty or malformed paths.
+/// including empty or malformed paths; [`QueryError::TooManySortKeys`] for
+/// more than 32 keys.
 pub fn parse_sort(s: &str) -> Result<Vec<SortKey>, QueryError> {
+    let keys = parse_sort_keys(s)?;
+    if keys.len() > MAX_SORT_KEYS {
+        return Err(QueryError::TooManySortKeys {
+            max: MAX_SORT_KEYS,
+            got: keys.len(),
+        });
+    }
+    Ok(keys)
+}
+
+fn parse_sort_keys(s: &str) -> Result<Vec<SortKey>, QueryError> {
     let s = s.trim();
     if s.is_empty() {
         return Ok(Vec::new());
@@ -268,6 +285,18 @@ mod tests {
         docs.iter()
             .map(|d| d["_id"].as_str().unwrap_or_default().to_owned())
             .collect()
+    }
+
+    #[test]
+    fn parse_sort_refuses_more_than_32_keys_in_either_syntax() {
+        let comma: Vec<String> = (0..33).map(|i| format!("f{i}")).collect();
+        let list: Vec<String> = (0..1000).map(|i| format!("[\"f{i}\", 1]")).collect();
+        for s in [comma.join(","), format!("[{}]", list.join(","))] {
+            let e = parse_sort(&s).unwrap_err();
+            assert!(matches!(e, QueryError::TooManySortKeys { max: 32, .. }), "{e}");
+            assert!(e.to_string().contains("at most 32"), "{e}");
+        }
+        assert_eq!(parse_sort(&comma[..32].join(",")).unwrap().len(), 32);
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub struct ServiceConfig {
     pub command_timeout: Duration,
     /// Base URL of this Atlas, for links in notifications.
     pub atlas_url: String,
+    /// Most documents one bulk create may hold; a longer list is refused
+    /// whole ([`ServiceError::TooManyItems`](crate::ServiceError::TooManyItems)).
+    pub max_bulk_items: usize,
 }
 
 impl Default for ServiceConfig {
@@ -58,6 +61,7 @@ impl Default for ServiceConfig {
             classes_bundle: "cu_classes_bundle".into(),
             command_timeout: Duration::from_secs(600),
             atlas_url: "http://127.0.0.1:8080".into(),
+            max_bulk_items: 1000,
         }
     }
 }

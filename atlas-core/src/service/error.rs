@@ -52,6 +52,14 @@ pub enum ServiceError {
     /// object).
     #[error("{0}")]
     BadRequest(String),
+    /// A bulk create holds more documents than `[service] max_bulk_items`.
+    #[error("a bulk insert may hold at most {max} documents, this one holds {got}: split it into smaller requests")]
+    TooManyItems {
+        /// The configured cap.
+        max: usize,
+        /// How many documents the request held.
+        got: usize,
+    },
     /// A bad `where`/`sort`/paging/projection parameter.
     #[error(transparent)]
     Query(#[from] QueryError),

@@ -13,6 +13,7 @@ mod check;
 mod config;
 mod error;
 mod hooks;
+mod job_actions;
 pub(crate) mod plan;
 mod read;
 mod runs;

@@ -99,13 +99,20 @@ impl Service {
     ///
     /// # Errors
     /// [`ServiceError::BadRequest`] for an empty list or a non-object;
-    /// [`ServiceError::Invalid`] with per-document issues;
+    /// [`ServiceError::TooManyItems`] for a list longer than
+    /// `max_bulk_items`; [`ServiceError::Invalid`] with per-document issues;
     /// [`ServiceError::Conflict`] when a rule refuses; store failures.
     #[tracing::instrument(skip_all, fields(res = %res, user = %actor))]
     pub async fn create(&self, res: Resource, actor: &Actor, body: Value) -> Result<Vec<Doc>, ServiceError> {
         let (items, bulk) = match body {
             Value::Array(items) if items.is_empty() => {
                 return Err(ServiceError::BadRequest("Empty bulk insert".into()))
+            }
+            Value::Array(items) if items.len() > self.config().max_bulk_items => {
+                return Err(ServiceError::TooManyItems {
+                    max: self.config().max_bulk_items,
+                    got: items.len(),
+                })
             }
             Value::Array(items) => (items, true),
             obj @ Value::Object(_) => (vec![obj], false),

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::batch::{Batch, Committed, Write, Written};
 use crate::error::StoreError;
-use crate::jobs::{Job, JobId, JobStatus, LeaseSpec};
+use crate::jobs::{Job, JobAction, JobChange, JobId, JobStatus, LeaseSpec};
 use crate::model::{canonical_json, merge_patch, Doc, Id, Resource, Timestamp};
 use crate::query::{select, FindQuery};
 use crate::schema::{unique_keys, unique_values, UniqueValues};
@@ -461,6 +461,23 @@ impl Store for MemoryStore {
         let (page, total) = select(state.jobs.values().map(|j| (j, j.to_json())), q);
         let items = page.into_iter().cloned().collect();
         Ok(JobPage { items, total })
+    }
+
+    async fn act_on_job(
+        &self,
+        id: &JobId,
+        action: &JobAction,
+        now: Timestamp,
+    ) -> Result<JobChange, StoreError> {
+        let mut state = self.lock()?;
+        let Some(job) = state.jobs.get_mut(id) else {
+            return Ok(JobChange::Missing);
+        };
+        Ok(if job.act(action, now) {
+            JobChange::Applied(job.clone())
+        } else {
+            JobChange::Refused(job.clone())
+        })
     }
 }
 

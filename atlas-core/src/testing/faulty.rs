@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use crate::batch::{Batch, Committed};
 use crate::error::StoreError;
-use crate::jobs::{Job, JobId, LeaseSpec};
+use crate::jobs::{Job, JobAction, JobChange, JobId, LeaseSpec};
 use crate::model::{Doc, Id, Resource, Timestamp};
 use crate::query::FindQuery;
 use crate::store::Outcome;
@@ -110,6 +110,14 @@ impl<S: Store> Store for FailingStore<S> {
         until: Timestamp,
     ) -> Result<bool, StoreError> {
         self.inner.lead(role, owner, now, until).await
+    }
+    async fn act_on_job(
+        &self,
+        id: &JobId,
+        action: &JobAction,
+        now: Timestamp,
+    ) -> Result<JobChange, StoreError> {
+        self.inner.act_on_job(id, action, now).await
     }
 }
 

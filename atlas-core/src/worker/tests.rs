@@ -358,6 +358,15 @@ impl Store for ClaimProbe {
     ) -> Result<crate::store::JobPage, crate::StoreError> {
         self.inner.find_jobs(q).await
     }
+
+    async fn act_on_job(
+        &self,
+        id: &JobId,
+        action: &crate::JobAction,
+        now: Timestamp,
+    ) -> Result<crate::JobChange, crate::StoreError> {
+        self.inner.act_on_job(id, action, now).await
+    }
 }
 
 fn probed(handler: Arc<Scripted>) -> (Arc<ClaimProbe>, Arc<dyn Store>, Worker) {

@@ -24,11 +24,11 @@ pub(crate) async fn execute(State(state): State<AppState>, Path(id): Path<String
 }
 
 async fn run(state: &AppState, id: &str, parts: &Parts) -> Result<Response, ApiError> {
-    let actor = require_user(state, &parts.headers).await?;
+    let actor = require_user(state, parts).await?;
     let job_id = state.service.execute_command(id, &actor).await?;
     let job = state.service.job(&job_id.to_string()).await?;
     let mut response = eve::json_response(StatusCode::ACCEPTED, &accepted(&job));
-    let location = format!("{}/jobs/{}", base_url(state, &parts.headers), job.id);
+    let location = format!("{}/jobs/{}", base_url(state, parts), job.id);
     if let Ok(v) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, v);
     }

@@ -47,7 +47,7 @@ async fn resolve(state: &AppState, id: &str) -> Result<Id, ApiError> {
 }
 
 async fn page(state: &AppState, id: &str, parts: &Parts) -> Result<Response, ApiError> {
-    require_user(state, &parts.headers).await?;
+    require_user(state, parts).await?;
     let instance = resolve(state, id).await?;
     let params = Params::of(parts);
     let mine = Filter::eq("payload.instance", instance.to_string());

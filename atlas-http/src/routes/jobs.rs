@@ -1,7 +1,9 @@
-//! The read-only view of the job queue: `GET /jobs` (with `where`, `sort`
-//! and paging, as resources) and `GET /jobs/<id>`: kind, key, status,
-//! attempts, last error, timings and each job's result (a command's
-//! per-instance outcome). Job results may hold command output, so this view
+//! The job queue: `GET /jobs` (with `where`, `sort` and paging, as
+//! resources) and `GET /jobs/<id>`: kind, key, status, attempts, last
+//! error, timings and each job's result (a command's per-instance outcome);
+//! and an operator's `POST /jobs/<id>/retry` (a dead job runs again) and
+//! `POST /jobs/<id>/cancel` (a queued job is stopped), 409 when the job's
+//! status forbids it. Job results may hold command output, so all of it
 //! needs credentials.
 
 use atlas_core::query::{Filter, FindQuery, Paging, SortKey};
@@ -12,7 +14,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-use super::{other_method, require_user, Params, READ_ALLOW};
+use super::{other_method, require_user, Params, EXECUTE_ALLOW, READ_ALLOW};
 use crate::eve::{self, link};
 use crate::{ApiError, AppState};
 
@@ -47,7 +49,7 @@ pub(crate) async fn collection(State(state): State<AppState>, req: Request) -> R
 }
 
 async fn list(state: &AppState, parts: &Parts) -> Result<Response, ApiError> {
-    require_user(state, &parts.headers).await?;
+    require_user(state, parts).await?;
     let params = Params::of(parts);
     let (page, paging) = find_page(state, &params, None, Vec::new()).await?;
     let mut links = Map::new();
@@ -107,14 +109,41 @@ pub(crate) async fn item(State(state): State<AppState>, Path(id): Path<String>, 
         return other_method(&parts.method, READ_ALLOW);
     }
     let result = async {
-        require_user(&state, &parts.headers).await?;
+        require_user(&state, &parts).await?;
         let job = state.service.job(&id).await?;
         Ok::<_, ApiError>(eve::json_response(StatusCode::OK, &job_json(&job, true)))
     };
     result.await.unwrap_or_else(IntoResponse::into_response)
 }
 
-/// The job envelope of `execute`: the job plus `"_status": "OK"`.
+/// `POST /jobs/<id>/retry` and `POST /jobs/<id>/cancel`: 200 with the job
+/// envelope as it now is, plus `"_status": "OK"`.
+pub(crate) async fn act(
+    State(state): State<AppState>,
+    Path((id, action)): Path<(String, String)>,
+    req: Request,
+) -> Response {
+    let (parts, _) = req.into_parts();
+    if action != "retry" && action != "cancel" {
+        return ApiError::NotFound.into_response();
+    }
+    if parts.method != Method::POST {
+        return other_method(&parts.method, EXECUTE_ALLOW);
+    }
+    let result = async {
+        let actor = require_user(&state, &parts).await?;
+        let job = if action == "retry" {
+            state.service.retry_job(&id, &actor).await?
+        } else {
+            state.service.cancel_job(&id, &actor).await?
+        };
+        Ok::<_, ApiError>(eve::json_response(StatusCode::OK, &accepted(&job)))
+    };
+    result.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The job envelope of `execute`, `retry` and `cancel`: the job plus
+/// `"_status": "OK"`.
 pub(crate) fn accepted(job: &Job) -> Value {
     let mut v = job_json(job, true);
     if let Some(m) = v.as_object_mut() {

@@ -6,7 +6,7 @@
 //! - `resources`: collections and items of the six resources (and the
 //!   instance lookup by `sid`).
 //! - `commands`: `POST /commands/<id>/execute`.
-//! - `jobs`: the read-only job queue view.
+//! - `jobs`: the job queue view, and retrying or cancelling one job.
 //! - `instance_jobs`: an instance's operation log.
 //! - `meta`: `GET /`, `GET /version`.
 //! - `openapi`: `GET /openapi.json`.
@@ -29,6 +29,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::Value;
 
 use crate::auth::basic_credentials;
+use crate::client::Connection;
 use crate::eve::LinkQuery;
 use crate::{ApiError, AppState};
 
@@ -38,7 +39,7 @@ pub(crate) const COLLECTION_ALLOW: &str = "POST, GET, HEAD, OPTIONS";
 pub(crate) const ITEM_ALLOW: &str = "GET, HEAD, PATCH, PUT, DELETE, OPTIONS";
 /// `Allow` of read-only URLs (the sid lookup, jobs, meta).
 pub(crate) const READ_ALLOW: &str = "GET, HEAD, OPTIONS";
-/// `Allow` of `POST /commands/<id>/execute`.
+/// `Allow` of `POST /commands/<id>/execute` and `POST /jobs/<id>/retry|cancel`.
 pub(crate) const EXECUTE_ALLOW: &str = "POST, OPTIONS";
 
 /// The query parameters of a request, decoded, in order.
@@ -121,15 +122,12 @@ impl Params {
 }
 
 /// The authenticated user of a request, or 401.
-pub(crate) async fn require_user(state: &AppState, headers: &HeaderMap) -> Result<Actor, ApiError> {
-    let (user, password) = basic_credentials(headers).ok_or(ApiError::Unauthorized)?;
-    match state.auth.authenticate(&user, &password).await {
-        Some(name) => {
-            crate::trace::record_user(&name);
-            Ok(Actor(name))
-        }
-        None => Err(ApiError::Unauthorized),
-    }
+pub(crate) async fn require_user(state: &AppState, parts: &Parts) -> Result<Actor, ApiError> {
+    let (user, password) = basic_credentials(&parts.headers).ok_or(ApiError::Unauthorized)?;
+    let client = Connection::of(parts).map(|c| c.peer.ip());
+    let name = state.gate.check(client, &user, &password).await?;
+    crate::trace::record_user(&name);
+    Ok(Actor(name))
 }
 
 /// The `If-Match` etag, bare or quoted.
@@ -198,16 +196,15 @@ pub(crate) fn other_method(method: &Method, allow: &'static str) -> Response {
 }
 
 /// Where clients reach this server: the configured public URL, else
-/// `http://<Host>`.
-pub(crate) fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+/// `http://` plus the address the connection reached (the configured
+/// listen address when there is no connection). Never the `Host` header: a
+/// client could point `Location` anywhere with it.
+pub(crate) fn base_url(state: &AppState, parts: &Parts) -> String {
     if let Some(url) = &state.config.public_url {
         return url.trim_end_matches('/').to_owned();
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    format!("http://{host}")
+    let addr = Connection::of(parts).map_or(state.config.listen, |c| c.local);
+    format!("http://{addr}")
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

@@ -84,7 +84,10 @@ fn rules_schema(rules: &Rules, shape: Shape) -> Value {
         }
         _ => "object",
     };
-    let type_value = if rules.nullable {
+    // A POST / PUT body may send `null` for a field with a default: it
+    // takes the default (Cerberus).
+    let null_takes_default = shape == Shape::Input && rules.default.is_some();
+    let type_value = if rules.nullable || null_takes_default {
         json!([ty, "null"])
     } else {
         json!(ty)
@@ -212,10 +215,14 @@ fn with_errors(mut responses: Map<String, Value>, codes: &[&str]) -> Value {
             "415" => "UnsupportedMediaType",
             "422" => "Invalid",
             "428" => "PreconditionRequired",
+            "429" => "TooManyRequests",
             "503" => "Timeout",
             _ => "Internal",
         };
         responses.insert((*code).to_owned(), response_ref(name));
+    }
+    if codes.contains(&"401") {
+        responses.insert("429".into(), response_ref("TooManyRequests"));
     }
     responses.insert("500".into(), response_ref("Internal"));
     Value::Object(responses)
@@ -237,8 +244,16 @@ fn public() -> Value {
     json!([{}, { "basicAuth": [] }])
 }
 
+/// 24 lowercase hex: a record or job `_id`.
+const ID_PATTERN: &str = "^[a-f0-9]{24}$";
+
 fn id_param(description: &str) -> Value {
-    json!({ "name": "id", "in": "path", "required": true, "description": description, "schema": {"type": "string"} })
+    id_param_matching(description, ID_PATTERN)
+}
+
+fn id_param_matching(description: &str, pattern: &str) -> Value {
+    json!({ "name": "id", "in": "path", "required": true, "description": description,
+            "schema": {"type": "string", "pattern": pattern} })
 }
 
 fn resource_paths(res: Resource, paths: &mut Map<String, Value>) {
@@ -294,10 +309,14 @@ fn resource_paths(res: Resource, paths: &mut Map<String, Value>) {
             }
         }),
     );
-    let id_desc = if res == Resource::Instance {
-        "The record's `_id` (24 lowercase hex), or for GET also its `sid`"
+    let id_desc = "The record's `_id` (24 lowercase hex)";
+    let get_id = if res == Resource::Instance {
+        id_param_matching(
+            "The record's `_id` (24 lowercase hex) or its `sid`",
+            "^([a-f0-9]{24}|[a-z0-9_]{9,14})$",
+        )
     } else {
-        "The record's `_id` (24 lowercase hex)"
+        id_param(id_desc)
     };
     let write = |op: &str, summary: String, body: Option<String>, ok_code: &str, ok_body: Value| {
         let mut m = Map::new();
@@ -345,7 +364,7 @@ fn resource_paths(res: Resource, paths: &mut Map<String, Value>) {
                 "summary": format!("One {name} record, or its versions with `?version=`"),
                 "tags": [name],
                 "security": get_security,
-                "parameters": [id_param(id_desc), param_ref("version"), param_ref("projection"), param_ref("embedded"),
+                "parameters": [get_id, param_ref("version"), param_ref("projection"), param_ref("embedded"),
                                param_ref("If-None-Match"), param_ref("If-Modified-Since")],
                 "responses": responses(vec![("200", json!({
                     "description": "The record (`ETag`, `Last-Modified`), or with `version=all|diffs` a page of versions",
@@ -366,19 +385,51 @@ fn resource_paths(res: Resource, paths: &mut Map<String, Value>) {
 fn parameters() -> Value {
     let q = |name: &str, description: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema });
     let h = |name: &str, description: &str| json!({ "name": name, "in": "header", "required": false, "description": description, "schema": {"type": "string"} });
+    // A query parameter holding JSON (OpenAPI `content`, so clients and
+    // fuzzers send JSON text, not free strings).
+    let qj = |name: &str, description: &str, schema: Value| {
+        json!({ "name": name, "in": "query", "required": false, "description": description,
+                                                                     "content": {"application/json": {"schema": schema}} })
+    };
+    let path = json!({"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z0-9_]+)*$"});
+    // A field path: dot-separated non-empty segments, not starting with
+    // `$` (which marks operators).
+    let plain = json!({"pattern": "^[^$.][^.]*(\\.[^.]+)*$"});
+    // The keys of an object compared for equality: anything not starting
+    // with `$` (an object of `$` keys is an operator expression).
+    let literal = json!({"pattern": "^([^$][\\s\\S]*)?$"});
+    let flags = json!({"type": "object", "propertyNames": path, "additionalProperties": {"enum": [0, 1]}, "maxProperties": 32});
     json!({
-        "where": q("where", "MongoDB-style JSON filter, e.g. `{\"status\": \"installed\"}`; operators $and $or $nor $eq $ne $gt $gte $lt $lte $in $nin $exists $regex", json!({"type": "string"})),
-        "sort": q("sort", "`-field`, `a,-b`, or `[(\"a\", -1)]`", json!({"type": "string"})),
+        "where": qj("where", "MongoDB-style JSON filter, e.g. `{\"status\": \"installed\"}`. The schema describes equality on (dotted) field names; the operators $and $or $nor $eq $ne $gt $gte $lt $lte $in $nin $exists $regex are accepted too",
+                    json!({"type": "object", "propertyNames": plain.clone(),
+                           "additionalProperties": {"anyOf": [{"not": {"type": "object"}}, {"type": "object", "propertyNames": literal}]}})),
+        "sort": q("sort", "`-field`, `a,-b` (at most 32 keys), or `[(\"a\", -1)]`",
+                  json!({"type": "string", "pattern": sort_pattern()})),
         "page": q("page", "1-based page number", json!({"type": "integer", "minimum": 1, "default": 1})),
         "max_results": q("max_results", "Page size; values above 2000 are capped", json!({"type": "integer", "minimum": 1, "default": 500})),
-        "projection": q("projection", "`{\"field\": 1}` to include, `{\"field\": 0}` to exclude; meta fields are always kept", json!({"type": "string"})),
-        "embedded": q("embedded", "`{\"path\": 1}` inlines the records a data relation refers to", json!({"type": "string"})),
+        "projection": qj("projection", "`{\"field\": 1}` to include, `{\"field\": 0}` to exclude (not both); meta fields are always kept", json!({"oneOf": [
+            {"type": "object", "propertyNames": path, "additionalProperties": {"const": 1}, "maxProperties": 32},
+            {"type": "object", "propertyNames": path, "additionalProperties": {"const": 0}, "maxProperties": 32, "minProperties": 1}]})),
+        "embedded": qj("embedded", "`{\"path\": 1}` inlines the records a data relation refers to", flags),
         "show_deleted": q("show_deleted", "Include soft-deleted records (presence is enough)", json!({"type": "string"})),
-        "version": q("version", "`all`, `diffs`, or a version number", json!({"type": "string", "pattern": "^(all|diffs|[1-9][0-9]*)$"})),
-        "If-Match": h("If-Match", "The record's current `_etag` (bare or quoted); required for writes"),
+        "version": q("version", "`all`, `diffs`, or a version number", json!({"type": "string", "pattern": "^(all|diffs|[1-9][0-9]{0,8})$"})),
+        "If-Match": {"name": "If-Match", "in": "header", "required": true,
+                     "description": "The record's current `_etag` (bare, quoted or `W/`); without it a write is 428, stale it is 412",
+                     "schema": {"type": "string", "pattern": "^(W/)?\"?[a-f0-9]{40}\"?$"}},
         "If-None-Match": h("If-None-Match", "An `_etag` (bare, quoted or `W/`); 304 when it is current"),
         "If-Modified-Since": h("If-Modified-Since", "RFC 1123 date; 304 when the record has not changed since"),
     })
+}
+
+/// What `parse_sort` accepts in its comma syntax, as a regex: up to 32
+/// keys, each an optional `-` and a dotted path (non-empty segments, not
+/// starting with `$`, without whitespace, control characters, quotes,
+/// brackets, braces or commas), spaces around keys allowed.
+fn sort_pattern() -> String {
+    let seg = r#"[^\s\x00-\x1f\x7f-\x9f"'()\[\]{},.]"#;
+    let first = r#"[^\s\x00-\x1f\x7f-\x9f"'()\[\]{},.$]"#;
+    let key = format!(r"-?{first}{seg}*(\.{seg}+)*");
+    format!(r"^\s*({key}(\s*,\s*{key}){{0,31}})?\s*$")
 }
 
 fn error_response(description: &str, schema: &str) -> Value {
@@ -422,7 +473,7 @@ fn components_schemas() -> Map<String, Value> {
     s.insert(
         "Issues".into(),
         json!({"type": "object", "description": "Per field: a message, a list of messages, or nested issues (list items by index)",
-               "additionalProperties": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}, schema_ref("Issues")]}}),
+               "additionalProperties": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"anyOf": [{"type": "string"}, schema_ref("Issues")]}}, schema_ref("Issues")]}}),
     );
     s.insert(
         "ValidationError".into(),
@@ -525,12 +576,29 @@ pub(crate) fn openapi() -> Value {
                        "parameters": [id_param("The job's `_id`")],
                        "responses": responses(vec![("200", ok("The job", schema_ref("Job")))], &["401", "404"])}}),
     );
+    for (action, summary) in [
+        (
+            "retry",
+            "Run a dead job again, now, with a full attempt budget (409 unless it is dead)",
+        ),
+        (
+            "cancel",
+            "Stop a queued job: it becomes dead, `cancelled by <user>` (409 unless it is queued)",
+        ),
+    ] {
+        paths.insert(
+            format!("/jobs/{{id}}/{action}"),
+            json!({"post": {"operationId": format!("{action}_job"), "summary": summary, "tags": ["jobs"], "security": basic(),
+                            "parameters": [id_param("The job's `_id`")],
+                            "responses": responses(vec![("200", ok("The job as it now is", schema_ref("Job")))], &["401", "404", "405", "409"])}}),
+        );
+    }
     paths.insert(
         "/instance/{id}/jobs".into(),
         json!({"get": {"operationId": "list_instance_jobs",
                        "summary": "An instance's operation log: its jobs, newest first", "tags": ["jobs"],
                        "security": basic(),
-                       "parameters": [id_param("The instance's `_id` or `sid`")],
+                       "parameters": [id_param_matching("The instance's `_id` or `sid`", "^([a-f0-9]{24}|[a-z0-9_]{9,14})$")],
                        "responses": responses(vec![("200", json!({"description": "A page of the instance's jobs",
                             "headers": {"X-Total-Count": {"description": "Jobs matching in all", "schema": {"type": "integer"}}},
                             "content": json_content(schema_ref("JobCollection"))}))], &["400", "401", "404"])}}),
@@ -556,6 +624,9 @@ pub(crate) fn openapi() -> Value {
         "UnsupportedMediaType": error_response("The body is not JSON", "Error"),
         "Invalid": error_response("Validation failed", "ValidationError"),
         "PreconditionRequired": error_response("A write without `If-Match`", "Error"),
+        "TooManyRequests": {"description": "Too many failed logins from this address or for this user",
+                            "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+                            "content": json_content(schema_ref("Error"))},
         "Timeout": error_response("The request ran longer than the configured limit", "Error"),
         "Internal": error_response("Server failure (details only in the server log)", "Error"),
     });

@@ -143,8 +143,8 @@ async fn list(state: &AppState, res: Resource, parts: &Parts) -> Result<Response
 }
 
 async fn create(state: &AppState, res: Resource, parts: &Parts, body: Body) -> Result<Response, ApiError> {
-    let actor = require_user(state, &parts.headers).await?;
-    let base = base_url(state, &parts.headers);
+    let actor = require_user(state, parts).await?;
+    let base = base_url(state, parts);
     let body = json_body(state, parts, body).await?;
     let bulk = body.is_array();
     let docs = state
@@ -180,7 +180,7 @@ fn parse_version(raw: &str) -> Result<Version, ApiError> {
 
 async fn get_item(state: &AppState, res: Resource, id: &str, parts: &Parts) -> Result<Response, ApiError> {
     if res == Resource::Commands {
-        require_user(state, &parts.headers).await?;
+        require_user(state, parts).await?;
     }
     let params = Params::of(parts);
     let projection = params.projection()?;
@@ -271,7 +271,7 @@ async fn change(
     body: Body,
     replace: bool,
 ) -> Result<Response, ApiError> {
-    let actor = require_user(state, &parts.headers).await?;
+    let actor = require_user(state, parts).await?;
     let etag = if_match(&parts.headers);
     let body = json_body(state, parts, body).await?;
     if !replace {
@@ -300,7 +300,7 @@ fn written(res: Resource, doc: &atlas_core::model::Doc, put: bool) -> Response {
 }
 
 async fn delete(state: &AppState, res: Resource, id: &str, parts: &Parts) -> Result<Response, ApiError> {
-    let actor = require_user(state, &parts.headers).await?;
+    let actor = require_user(state, parts).await?;
     let etag = if_match(&parts.headers);
     state.service.delete(res, id, etag.as_ref(), &actor).await?;
     let mut response = Response::new(Body::empty());

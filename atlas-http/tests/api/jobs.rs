@@ -1,4 +1,5 @@
-//! `/jobs`: the read-only queue view with `where`, `sort` and paging.
+//! `/jobs`: the queue view with `where`, `sort` and paging, and an
+//! operator's retry and cancel of one job.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -75,4 +76,82 @@ async fn unknown_jobs_are_404_and_bad_queries_400() {
     let res = app.authed(Method::POST, "/jobs").send().await.unwrap();
     assert_eq!(res.headers()["allow"], "GET, HEAD, OPTIONS");
     error_message(res, 405).await;
+}
+
+/// A queued code deploy's job id.
+async fn queued_job(app: &TestApp) -> String {
+    app.seed_code().await;
+    let page = authed_json(app, "/jobs?max_results=1&sort=created").await;
+    id_of(&page["_items"][0])
+}
+
+async fn act(app: &TestApp, id: &str, action: &str) -> reqwest::Response {
+    app.authed(Method::POST, &format!("/jobs/{id}/{action}"))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_queued_job_is_cancelled_to_dead_and_a_dead_job_is_retried_to_queued() {
+    let app = TestApp::spawn().await;
+    let id = queued_job(&app).await;
+
+    let res = act(&app, &id, "cancel").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let job: Value = res.json().await.unwrap();
+    assert_eq!(job["status"], "dead");
+    assert_eq!(job["last_error"], "cancelled by alice");
+    assert_eq!(job["_status"], "OK");
+    assert_eq!(authed_json(&app, &format!("/jobs/{id}")).await["status"], "dead");
+
+    let res = act(&app, &id, "retry").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let job: Value = res.json().await.unwrap();
+    assert_eq!(job["status"], "queued");
+    assert_eq!(job["attempts"], 0);
+    app.settle().await;
+    assert_eq!(
+        authed_json(&app, &format!("/jobs/{id}")).await["status"],
+        "succeeded"
+    );
+}
+
+#[tokio::test]
+async fn retrying_a_job_that_is_not_dead_or_cancelling_one_not_queued_is_409() {
+    let app = TestApp::spawn().await;
+    let id = queued_job(&app).await;
+    let message = error_message(act(&app, &id, "retry").await, 409).await;
+    assert!(message.contains("is queued and cannot be retried"), "{message}");
+    app.settle().await;
+    let message = error_message(act(&app, &id, "cancel").await, 409).await;
+    assert!(
+        message.contains("is succeeded and cannot be cancelled"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn job_actions_need_credentials_post_and_a_known_job() {
+    let app = TestApp::spawn().await;
+    let id = queued_job(&app).await;
+    let anonymous = app
+        .request(Method::POST, &format!("/jobs/{id}/cancel"))
+        .send()
+        .await
+        .unwrap();
+    error_message(anonymous, 401).await;
+    error_message(act(&app, "6b063bb73e47cec0540baa24", "retry").await, 404).await;
+    error_message(act(&app, &id, "restart").await, 404).await;
+    let res = app
+        .authed(Method::GET, &format!("/jobs/{id}/retry"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["allow"], "POST, OPTIONS");
+    error_message(res, 405).await;
+    assert_eq!(
+        authed_json(&app, &format!("/jobs/{id}")).await["status"],
+        "queued"
+    );
 }

@@ -11,6 +11,7 @@ mod hidden;
 mod instance;
 mod instance_jobs;
 mod jobs;
+mod limits;
 mod meta;
 mod observability;
 mod others;

@@ -65,6 +65,8 @@ async fn openapi_document_parses_as_3_1_and_lists_every_route() {
         ("/openapi.json".into(), vec!["get"]),
         ("/jobs".into(), vec!["get"]),
         ("/jobs/{id}".into(), vec!["get"]),
+        ("/jobs/{id}/retry".into(), vec!["post"]),
+        ("/jobs/{id}/cancel".into(), vec!["post"]),
         ("/commands/{id}/execute".into(), vec!["post"]),
         ("/instance/{id}/jobs".into(), vec!["get"]),
         ("/healthz".into(), vec!["get"]),
@@ -116,6 +118,28 @@ async fn openapi_document_parses_as_3_1_and_lists_every_route() {
             "{code}"
         );
     }
+}
+
+#[tokio::test]
+async fn openapi_types_json_parameters_requires_if_match_and_documents_429() {
+    let app = TestApp::spawn().await;
+    let json = app.get_json("/openapi.json").await;
+    let params = &json["components"]["parameters"];
+    for p in ["where", "projection", "embedded"] {
+        let schema = &params[p]["content"]["application/json"]["schema"];
+        assert!(schema.is_object(), "{p} is JSON: {}", params[p]);
+        assert!(params[p].get("schema").is_none(), "{p} is not a free string");
+    }
+    assert!(params["sort"]["schema"]["pattern"].is_string());
+    assert_eq!(params["If-Match"]["required"], true);
+    let delete = &json["paths"]["/code/{id}"]["delete"];
+    assert!(delete["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["$ref"] == "#/components/parameters/If-Match"));
+    assert!(delete["responses"]["429"].is_object());
+    assert!(json["paths"]["/jobs/{id}/retry"]["post"]["responses"]["409"].is_object());
 }
 
 #[tokio::test]

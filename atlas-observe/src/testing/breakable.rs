@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use atlas_core::model::{Doc, Id, Resource, Timestamp};
 use atlas_core::query::FindQuery;
 use atlas_core::{
-    Batch, Committed, FindPage, Job, JobId, JobPage, LeaseSpec, MemoryStore, Outcome, Store, StoreError,
+    Batch, Committed, FindPage, Job, JobAction, JobChange, JobId, JobPage, LeaseSpec, MemoryStore, Outcome,
+    Store, StoreError,
 };
 
 /// A [`MemoryStore`]; once [`BreakableStore::break_it`] is called every
@@ -82,5 +83,15 @@ impl Store for BreakableStore {
     async fn find_jobs(&self, q: &FindQuery) -> Result<JobPage, StoreError> {
         self.check()?;
         self.inner.find_jobs(q).await
+    }
+
+    async fn act_on_job(
+        &self,
+        id: &JobId,
+        action: &JobAction,
+        now: Timestamp,
+    ) -> Result<JobChange, StoreError> {
+        self.check()?;
+        self.inner.act_on_job(id, action, now).await
     }
 }

@@ -157,6 +157,7 @@ macro_rules! store_conformance {
             failed_job_waits_for_its_backoff_time,
             job_is_dead_lettered_after_max_attempts,
             finish_commits_follow_up_atomically,
+            operators_retry_dead_jobs_and_cancel_queued_ones,
         );
     };
     (@tests { $make:expr } $($case:ident,)+) => {

@@ -1,6 +1,6 @@
 //! Finishing jobs: a failed attempt waits for its backoff time, a job out
-//! of attempts is dead-lettered, and a finish commits its follow-up batch
-//! atomically.
+//! of attempts is dead-lettered, a finish commits its follow-up batch
+//! atomically, and an operator retries dead jobs and cancels queued ones.
 
 use std::sync::Arc;
 
@@ -179,4 +179,60 @@ pub async fn finish_commits_follow_up_atomically(store: Arc<dyn Store>) {
         .await
         .expect("the lease is still held");
     assert_eq!(job(s, &jobs[1]).await.status, JobStatus::Dead);
+}
+
+/// An operator's actions: a queued job is cancelled (dead, the reason as
+/// its last error, never claimed), a dead job is retried (queued, due now,
+/// attempts back at 0, claimable again); a running job can be neither, and
+/// an unknown job is missing.
+pub async fn operators_retry_dead_jobs_and_cancel_queued_ones(store: Arc<dyn Store>) {
+    use crate::jobs::{JobAction, JobChange};
+    let s = &*store;
+    let cancel = JobAction::Cancel {
+        reason: "cancelled by alice".into(),
+    };
+    let a = enqueue(s, JobSpec::new("provision", json!({}), at(0)), at(0)).await;
+    let JobChange::Applied(cancelled) = s.act_on_job(&a, &cancel, at(1)).await.expect("cancel") else {
+        panic!("a queued job is cancelled");
+    };
+    assert_eq!(
+        (
+            cancelled.status,
+            cancelled.finished,
+            cancelled.last_error.as_deref()
+        ),
+        (JobStatus::Dead, Some(at(1)), Some("cancelled by alice"))
+    );
+    assert_eq!(job(s, &a).await, cancelled);
+    assert!(
+        claim(s, "w", 60, at(2)).await.is_none(),
+        "a cancelled job is not claimed"
+    );
+    assert!(matches!(
+        s.act_on_job(&a, &cancel, at(3)).await.expect("cancel"),
+        JobChange::Refused(j) if j == cancelled
+    ));
+
+    let JobChange::Applied(retried) = s.act_on_job(&a, &JobAction::Retry, at(4)).await.expect("retry") else {
+        panic!("a dead job is retried");
+    };
+    assert_eq!(
+        (retried.status, retried.attempts, retried.run_at, retried.finished),
+        (JobStatus::Queued, 0, at(4), None)
+    );
+    let running = claim(s, "w", 60, at(4)).await.expect("claimable again");
+    assert_eq!((running.id, running.attempts), (a, 1));
+    for action in [&JobAction::Retry, &cancel] {
+        assert!(matches!(
+            s.act_on_job(&a, action, at(5)).await.expect("act"),
+            JobChange::Refused(j) if j.status == JobStatus::Running
+        ));
+    }
+    let missing = JobId(id(99));
+    assert_eq!(
+        s.act_on_job(&missing, &JobAction::Retry, at(6))
+            .await
+            .expect("act"),
+        JobChange::Missing
+    );
 }

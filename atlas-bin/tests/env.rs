@@ -1,0 +1,59 @@
+//! The documented environment variables that are not settings:
+//! `ATLAS_CONFIG` names the file to read and `ATLAS_PASSWORD` carries the
+//! password of `atlas user add|passwd`; neither may be read as a
+//! configuration key ("unknown field").
+
+use std::process::Command;
+
+fn atlas() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_atlas"));
+    c.env("RUST_LOG", "warn");
+    c
+}
+
+#[test]
+fn config_check_reads_the_file_named_by_atlas_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("atlas.toml");
+    let data = dir.path().join("data");
+    std::fs::write(
+        &file,
+        format!(
+            "data_dir = \"{}\"\n[shell.programs]\ngit = \"/bin/sh\"\nmysql = \"/bin/sh\"\ndrush = \"/bin/sh\"\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let out = atlas()
+        .env("ATLAS_CONFIG", &file)
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        stdout.contains(&format!("data_dir: {}", data.display())),
+        "{stdout}"
+    );
+    assert!(stdout.contains("configuration ok"), "{stdout}");
+}
+
+#[test]
+fn user_add_reads_the_password_from_atlas_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = atlas()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("ATLAS_PASSWORD", "correct horse")
+        .args(["user", "add", "carol"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let users = std::fs::read_to_string(dir.path().join("users.toml")).unwrap();
+    assert!(users.contains("carol = \"$argon2id$"), "{users}");
+    assert!(!users.contains("correct horse"), "{users}");
+}
