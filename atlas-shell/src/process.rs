@@ -12,22 +12,12 @@ use atlas_core::ExecError;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
-/// The variables a spawned program inherits from Atlas's environment; all
-/// others (every `ATLAS_*` setting, credentials of the service account)
-/// stay behind. `SSH_AUTH_SOCK` lets `git` reach ssh repositories through
-/// the operator's agent.
-pub(crate) const INHERITED_ENV: &[&str] = &[
-    "PATH",
-    "HOME",
-    "LANG",
-    "LC_ALL",
-    "LC_CTYPE",
-    "TZ",
-    "USER",
-    "LOGNAME",
-    "TMPDIR",
-    "SSH_AUTH_SOCK",
-];
+/// Whether Atlas withholds its variable `name` from the programs it runs:
+/// every `ATLAS_*` variable (settings, some of them secrets such as
+/// `ATLAS_NOTIFY__EMAIL__PASSWORD`).
+pub(crate) fn is_withheld(name: &str) -> bool {
+    name.starts_with("ATLAS_")
+}
 
 /// How much of stdout and stderr is kept (the tail).
 pub(crate) const TAIL_BYTES: usize = 64 * 1024;
@@ -144,13 +134,11 @@ pub(crate) async fn run(inv: &Invocation) -> Result<Finished, ExecError> {
     if let Some(dir) = &inv.cwd {
         cmd.current_dir(dir);
     }
-    // A cleaned environment: only the allow-listed variables of this
-    // process (never ATLAS_* settings such as notification passwords),
-    // then the invocation's own.
-    cmd.env_clear();
-    for (k, v) in std::env::vars_os() {
-        if k.to_str().is_some_and(|k| INHERITED_ENV.contains(&k)) {
-            cmd.env(k, v);
+    // No ATLAS_* setting of this process (a notification password, say)
+    // reaches a program; the invocation's own variables are set below.
+    for (k, _) in std::env::vars_os() {
+        if k.to_str().is_some_and(is_withheld) {
+            cmd.env_remove(k);
         }
     }
     for (k, v) in &inv.env {
@@ -347,7 +335,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn programs_get_only_the_allow_listed_environment_and_their_own() {
+    async fn programs_never_see_atlas_settings_but_get_their_own_variables() {
         // A secret setting of this process must not reach a command.
         std::env::set_var("ATLAS_NOTIFY__EMAIL__PASSWORD", "s3cret-from-env");
         std::env::set_var("LANG", "C.UTF-8");
@@ -365,7 +353,7 @@ mod tests {
         let names: Vec<&str> = stdout.lines().filter_map(|l| l.split('=').next()).collect();
         for name in names {
             assert!(
-                INHERITED_ENV.contains(&name) || name == "ATLAS_INSTANCE_VAR_OK",
+                !is_withheld(name) || name == "ATLAS_INSTANCE_VAR_OK",
                 "{name} leaked into the program's environment"
             );
         }
