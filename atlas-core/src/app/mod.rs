@@ -5,10 +5,11 @@
 //! examples, the HTTP tests and the benchmarks.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
-//! use atlas_core::{App, MemoryStore};
-//! # let executor: Arc<dyn atlas_core::Executor> = unimplemented!();
+//! use atlas_core::{App, Executor, MemoryStore};
+//!
+//! # async fn demo(executor: Arc<dyn Executor>) -> Result<(), Box<dyn std::error::Error>> {
+//! // `executor`: a ShellExecutor on servers, a MockExecutor in tests.
 //! let app = App::builder(Arc::new(MemoryStore::new()))
 //!     .executor(executor)
 //!     .build()?;
