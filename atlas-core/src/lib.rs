@@ -20,7 +20,7 @@
 //!   `MockExecutor`, `RecordingExecutor`, `FailingStore`.
 //!
 //! # Contracts
-//! - Every store passes `testing::store_suite` (via [`store_conformance!`]).
+//! - Every store passes `testing::store_suite` (via `store_conformance!`, feature `testing`).
 //! - The in-memory evaluator in [`query`] defines filter, sort and paging
 //!   semantics; stores reproduce it exactly.
 //! - Nothing here reads the wall clock except [`SystemClock`].
