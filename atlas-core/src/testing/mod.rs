@@ -26,16 +26,14 @@
 //!   [`MockExecutor`]: the mockall mock of [`crate::Executor`].
 //! - [`ManualClock`]: a clock that moves only when told to.
 //! - [`service`]: the skip/require rule of tests that need a real service
-//!   (`ATLAS_TEST_REQUIRE`).
-//! - [`require_service`]: the skip-or-fail rule of tests that need an outside
-//!   service (`ATLAS_TEST_REQUIRE`).
+//!   (`ATLAS_TEST_REQUIRE`); [`require_service`] applies it to a
+//!   reachability check.
 
 mod faulty;
 pub mod fixtures;
 mod fleet;
 mod recording;
 pub mod service;
-mod services;
 pub mod store_suite;
 
 pub use crate::clock::ManualClock;
@@ -43,4 +41,4 @@ pub use crate::executor::MockExecutor;
 pub use faulty::{FailingStore, InjectedFailure};
 pub use fleet::{seed_fleet, Fleet};
 pub use recording::{Call, RecordingExecutor};
-pub use services::{require_service, service_required, REQUIRE_VAR};
+pub use service::{is_required as service_required, require_service, REQUIRE_VAR};

@@ -20,7 +20,11 @@ pub const REQUIRE_VAR: &str = "ATLAS_TEST_REQUIRE";
 
 /// Whether `ATLAS_TEST_REQUIRE` names `service` (case-insensitive).
 pub fn is_required(service: &str) -> bool {
-    std::env::var(REQUIRE_VAR).is_ok_and(|v| v.split(',').any(|s| s.trim().eq_ignore_ascii_case(service)))
+    std::env::var(REQUIRE_VAR).is_ok_and(|list| required_in(&list, service))
+}
+
+fn required_in(list: &str, service: &str) -> bool {
+    list.split(',').any(|s| s.trim().eq_ignore_ascii_case(service))
 }
 
 /// Applies the rule to a service found missing for `reason`: panics when it
@@ -36,6 +40,19 @@ pub fn skip(service: &str, reason: &str) -> bool {
     );
     eprintln!("SKIPPED: {service} not available: {reason} (set {REQUIRE_VAR}={service} to fail instead)");
     false
+}
+
+/// Decides whether a test that needs `service` runs: `true` when it is
+/// `reachable`; otherwise [`skip`] with the reason (which panics when the
+/// service is required).
+///
+/// # Panics
+/// When the service is unreachable and `ATLAS_TEST_REQUIRE` names it.
+pub fn require_service(service: &str, reachable: Result<(), String>) -> bool {
+    match reachable {
+        Ok(()) => true,
+        Err(reason) => skip(service, &reason),
+    }
 }
 
 /// The address of a TCP service: `env_var` when set, else `default`. `None`
@@ -89,6 +106,22 @@ pub fn program(service: &str, program: &str) -> Option<std::path::PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_require_list_is_comma_separated_and_case_blind() {
+        assert!(required_in("sqlite, Postgres", "postgres"));
+        assert!(!required_in("postgresql", "postgres"));
+        assert!(!required_in("", "postgres"));
+    }
+
+    #[test]
+    fn a_reachable_service_runs_and_an_unrequired_unreachable_one_skips() {
+        assert!(require_service("some-service-nobody-requires", Ok(())));
+        assert!(!require_service(
+            "some-service-nobody-requires",
+            Err("connection refused".into())
+        ));
+    }
 
     #[test]
     fn a_missing_program_is_skipped_when_not_required() {
