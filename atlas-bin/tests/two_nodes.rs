@@ -228,8 +228,9 @@ fn free_port() -> u16 {
 
 /// A git server on loopback whose first connection hangs (the clone of the
 /// first attempt never ends) and whose later ones reach `git daemon`
-/// serving `base`. Answers the port and the daemon process.
-fn stalling_git_server(base: &Path) -> (u16, Child) {
+/// serving `base`. Answers the port, the daemon process, and a receiver
+/// that gets one message once the first connection is held.
+fn stalling_git_server(base: &Path) -> (u16, Child, std::sync::mpsc::Receiver<()>) {
     let daemon_port = free_port();
     let daemon = Command::new("git")
         .args(["daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1"])
@@ -242,12 +243,14 @@ fn stalling_git_server(base: &Path) -> (u16, Child) {
         .expect("git daemon runs");
     let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = proxy.local_addr().unwrap().port();
+    let (first_held, held_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut held = Vec::new();
         for (n, conn) in proxy.incoming().enumerate() {
             let Ok(client) = conn else { continue };
             if n == 0 {
                 held.push(client);
+                let _ = first_held.send(());
                 continue;
             }
             let Ok(server) = TcpStream::connect(("127.0.0.1", daemon_port)) else {
@@ -271,7 +274,7 @@ fn stalling_git_server(base: &Path) -> (u16, Child) {
         assert!(Instant::now() < deadline, "git daemon did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    (port, daemon)
+    (port, daemon, held_rx)
 }
 
 #[test]
@@ -282,7 +285,7 @@ fn after_sigkill_of_the_node_holding_a_lease_the_other_node_finishes_the_job() {
     };
     let repos = tempfile::tempdir().unwrap();
     let commit = bare_repo(repos.path());
-    let (port, mut daemon) = stalling_git_server(repos.path());
+    let (port, mut daemon, first_held) = stalling_git_server(repos.path());
     let dir = tempfile::tempdir().unwrap();
     // Short leases, reaped every second.
     let env = [("ATLAS_WORKER__LEASE", "4"), ("ATLAS_WORKER__REAP_INTERVAL", "1")];
@@ -317,6 +320,12 @@ fn after_sigkill_of_the_node_holding_a_lease_the_other_node_finishes_the_job() {
         );
         std::thread::sleep(Duration::from_millis(100));
     };
+    // Kill the holder only once its clone is stuck on the held connection:
+    // killed earlier, the survivor's clone would be the first connection
+    // and hang instead.
+    first_held
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the first attempt's clone never connected");
     let (mut victim, survivor) = if holder == "node-a" { (a, b) } else { (b, a) };
     victim.child.kill().expect("SIGKILL");
     victim.child.wait().unwrap();
