@@ -16,9 +16,13 @@ use crate::paths::{check_code, refused, Layout};
 use crate::process::{run, run_checked, Invocation};
 
 fn git(cfg: &ShellConfig) -> Invocation {
-    Invocation::new(&cfg.programs.git, Duration::from_secs(cfg.timeouts.program_secs))
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .args(["-c", "protocol.ext.allow=never", "-c", "protocol.fd.allow=never"])
+    Invocation::new(
+        &cfg.programs,
+        &cfg.programs.git,
+        Duration::from_secs(cfg.timeouts.program_secs),
+    )
+    .env("GIT_TERMINAL_PROMPT", "0")
+    .args(["-c", "protocol.ext.allow=never", "-c", "protocol.fd.allow=never"])
 }
 
 fn git_in(cfg: &ShellConfig, dir: &Path) -> Invocation {

@@ -49,7 +49,7 @@ pub(crate) async fn run_command(
     let timeout = spec
         .timeout
         .min(Duration::from_secs(cfg.timeouts.command_max_secs));
-    let mut inv = Invocation::new(&cfg.programs.sh, timeout)
+    let mut inv = Invocation::new(&cfg.programs, &cfg.programs.sh, timeout)
         .arg("-c")
         .arg(&spec.command)
         .cwd(&cwd)

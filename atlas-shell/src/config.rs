@@ -84,6 +84,12 @@ pub struct Programs {
     pub drush: String,
     /// The shell that runs command items (`sh -c <command>`).
     pub sh: String,
+    /// Names of Atlas's own environment variables that programs get besides
+    /// the fixed allow-list (`PATH`, `HOME`, `USER`, `LOGNAME`, `LANG`,
+    /// `LANGUAGE`, `LC_*`, `TZ`, `TMPDIR`, `SSH_AUTH_SOCK`), e.g. a proxy
+    /// for git. `ATLAS_*` names are refused: Atlas's settings never reach a
+    /// program.
+    pub pass_env: Vec<String>,
 }
 
 impl Default for Programs {
@@ -93,6 +99,7 @@ impl Default for Programs {
             mysql: "mysql".into(),
             drush: "drush".into(),
             sh: "/bin/sh".into(),
+            pass_env: Vec::new(),
         }
     }
 }
@@ -376,6 +383,9 @@ impl ShellConfig {
         ] {
             check_program(field, p)?;
         }
+        for name in &self.programs.pass_env {
+            check_pass_env(name)?;
+        }
         if let Some(p) = self.route_map.reload_command.first() {
             check_program("route_map.reload_command", p)?;
         }
@@ -508,6 +518,26 @@ fn check_base_url(url: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
+fn check_pass_env(name: &str) -> Result<(), ConfigError> {
+    let field = "programs.pass_env";
+    let mut chars = name.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(ConfigError::new(
+            field,
+            format!("'{name}' is not an environment variable name (letters, digits and '_', not starting with a digit)"),
+        ));
+    }
+    if name.starts_with("ATLAS_") {
+        return Err(ConfigError::new(
+            field,
+            format!("'{name}': Atlas's own ATLAS_* settings never reach programs; remove it"),
+        ));
+    }
+    Ok(())
+}
+
 fn check_program(field: &str, p: &str) -> Result<(), ConfigError> {
     if p.is_empty() {
         return Err(ConfigError::new(field, "must not be empty"));
@@ -573,6 +603,18 @@ mod tests {
         let mut cfg = ShellConfig::default();
         cfg.database.user_host = "x' OR 1".into();
         assert_eq!(cfg.validate().unwrap_err().field, "database.user_host");
+    }
+
+    #[test]
+    fn pass_env_refuses_atlas_settings_and_malformed_names() {
+        let mut cfg = ShellConfig::default();
+        cfg.programs.pass_env = vec!["https_proxy".into(), "GIT_SSH_COMMAND".into()];
+        cfg.validate().unwrap();
+        for bad in ["ATLAS_NOTIFY__EMAIL__PASSWORD", "1X", "A-B", ""] {
+            cfg.programs.pass_env = vec![bad.into()];
+            let err = cfg.validate().unwrap_err();
+            assert_eq!(err.field, "programs.pass_env", "{bad}");
+        }
     }
 
     #[test]

@@ -75,6 +75,7 @@ pub(crate) async fn run_sql(cfg: &ShellConfig, sql: String) -> Result<(), ExecEr
     file.write_all(option_file(cfg).as_bytes())?;
     file.flush()?;
     let inv = Invocation::new(
+        &cfg.programs,
         &cfg.programs.mysql,
         Duration::from_secs(cfg.timeouts.program_secs),
     )

@@ -378,7 +378,8 @@ impl Executor for ShellExecutor {
             tracing::debug!("no clear_apc_command configured");
             return Ok(());
         };
-        let inv = Invocation::new(program, self.timeout()).args(args.iter().map(String::as_str));
+        let inv = Invocation::new(&self.cfg.programs, program, self.timeout())
+            .args(args.iter().map(String::as_str));
         self.traced("clear_apc", None, async { run_checked(&inv).await.map(|_| ()) })
             .await
     }
@@ -437,7 +438,8 @@ impl Executor for ShellExecutor {
             })
             .await?;
             if let Some((program, args)) = rm.reload_command.split_first() {
-                let inv = Invocation::new(program, self.timeout()).args(args.iter().map(String::as_str));
+                let inv = Invocation::new(&self.cfg.programs, program, self.timeout())
+                    .args(args.iter().map(String::as_str));
                 run_checked(&inv).await?;
             }
             Ok(())

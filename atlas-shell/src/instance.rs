@@ -449,6 +449,7 @@ pub(crate) fn correct_permissions(
 /// A `drush` run against the instance's tree.
 pub(crate) fn drush(cfg: &ShellConfig, tree: &Path, args: &[&str]) -> Invocation {
     Invocation::new(
+        &cfg.programs,
         &cfg.programs.drush,
         Duration::from_secs(cfg.timeouts.program_secs),
     )

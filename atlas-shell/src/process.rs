@@ -12,11 +12,32 @@ use atlas_core::ExecError;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
-/// Whether Atlas withholds its variable `name` from the programs it runs:
-/// every `ATLAS_*` variable (settings, some of them secrets such as
-/// `ATLAS_NOTIFY__EMAIL__PASSWORD`).
-pub(crate) fn is_withheld(name: &str) -> bool {
-    name.starts_with("ATLAS_")
+use crate::config::Programs;
+
+/// Variables of Atlas's own environment that every program gets: the
+/// search path, the account, the locale, the time zone, the temporary
+/// directory and the SSH agent (git over SSH). Everything else, above all
+/// `ATLAS_*` settings such as `ATLAS_NOTIFY__EMAIL__PASSWORD`, is withheld
+/// unless `shell.programs.pass_env` names it.
+pub(crate) const PASSED_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TMPDIR",
+    "SSH_AUTH_SOCK",
+];
+
+/// Whether Atlas's variable `name` reaches the programs it runs: the
+/// [`PASSED_ENV`] names, the locale categories (`LC_*`), and the extra
+/// names the operator lists in `pass_env` (never an `ATLAS_*` name; the
+/// configuration refuses those).
+pub(crate) fn is_passed(name: &str, pass_env: &[String]) -> bool {
+    !name.starts_with("ATLAS_")
+        && (PASSED_ENV.contains(&name) || name.starts_with("LC_") || pass_env.iter().any(|p| p == name))
 }
 
 /// How much of stdout and stderr is kept (the tail).
@@ -33,6 +54,8 @@ pub(crate) struct Invocation {
     pub(crate) cwd: Option<PathBuf>,
     /// Extra environment.
     pub(crate) env: Vec<(String, OsString)>,
+    /// Names of Atlas's own variables passed on besides [`PASSED_ENV`].
+    pub(crate) pass_env: Vec<String>,
     /// Bytes fed on stdin (`None`: stdin is closed). Never logged.
     pub(crate) stdin: Option<Vec<u8>>,
     /// Time limit.
@@ -53,12 +76,15 @@ impl std::fmt::Debug for Invocation {
 }
 
 impl Invocation {
-    pub(crate) fn new(program: &str, timeout: Duration) -> Self {
+    /// A run of `program` (a path or bare name from `programs`) with the
+    /// environment rule of `programs.pass_env`.
+    pub(crate) fn new(programs: &Programs, program: &str, timeout: Duration) -> Self {
         Self {
             program: program.to_owned(),
             args: Vec::new(),
             cwd: None,
             env: Vec::new(),
+            pass_env: programs.pass_env.clone(),
             stdin: None,
             timeout,
         }
@@ -134,11 +160,13 @@ pub(crate) async fn run(inv: &Invocation) -> Result<Finished, ExecError> {
     if let Some(dir) = &inv.cwd {
         cmd.current_dir(dir);
     }
-    // No ATLAS_* setting of this process (a notification password, say)
-    // reaches a program; the invocation's own variables are set below.
-    for (k, _) in std::env::vars_os() {
-        if k.to_str().is_some_and(is_withheld) {
-            cmd.env_remove(k);
+    // An allow-list: no ATLAS_* setting of this process (a notification
+    // password, say) nor anything else unlisted reaches a program; the
+    // invocation's own variables are set below.
+    cmd.env_clear();
+    for (k, v) in std::env::vars_os() {
+        if k.to_str().is_some_and(|k| is_passed(k, &inv.pass_env)) {
+            cmd.env(k, v);
         }
     }
     for (k, v) in &inv.env {
@@ -314,7 +342,8 @@ mod tests {
 
     #[test]
     fn invocation_debug_never_shows_stdin() {
-        let inv = Invocation::new("mysql", Duration::from_secs(1)).stdin(b"IDENTIFIED BY 'hunter2'".to_vec());
+        let inv = Invocation::new(&Programs::default(), "mysql", Duration::from_secs(1))
+            .stdin(b"IDENTIFIED BY 'hunter2'".to_vec());
         let dbg = format!("{inv:?}");
         assert!(
             !dbg.contains("hunter2") && dbg.contains("stdin_bytes: Some(23)"),
@@ -335,33 +364,68 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn programs_never_see_atlas_settings_but_get_their_own_variables() {
-        // A secret setting of this process must not reach a command.
+    async fn programs_get_only_the_allowed_environment_and_their_own_variables() {
+        // A secret setting of this process must not reach a command, nor
+        // any other variable that is not on the allow-list.
         std::env::set_var("ATLAS_NOTIFY__EMAIL__PASSWORD", "s3cret-from-env");
+        std::env::set_var("UNLISTED_TOKEN", "unlisted-value");
         std::env::set_var("LANG", "C.UTF-8");
-        let inv = Invocation::new("env", Duration::from_secs(10)).env("ATLAS_INSTANCE_VAR_OK", "1");
+        std::env::set_var("LC_TIME", "C");
+        let inv = Invocation::new(&Programs::default(), "env", Duration::from_secs(10))
+            .env("ATLAS_INSTANCE_VAR_OK", "1");
         let out = run(&inv).await.unwrap();
         let stdout = &out.stdout;
         assert!(!stdout.contains("s3cret-from-env"), "{stdout}");
-        assert!(!stdout.contains("ATLAS_NOTIFY"), "{stdout}");
+        assert!(!stdout.contains("unlisted-value"), "{stdout}");
         assert!(stdout.contains("PATH="), "{stdout}");
         assert!(stdout.contains("LANG=C.UTF-8"), "{stdout}");
+        assert!(stdout.contains("LC_TIME=C"), "{stdout}");
         assert!(
             stdout.contains("ATLAS_INSTANCE_VAR_OK=1"),
             "the invocation's own variables: {stdout}"
         );
-        let names: Vec<&str> = stdout.lines().filter_map(|l| l.split('=').next()).collect();
-        for name in names {
+        for name in stdout.lines().filter_map(|l| l.split('=').next()) {
             assert!(
-                !is_withheld(name) || name == "ATLAS_INSTANCE_VAR_OK",
+                is_passed(name, &[]) || name == "ATLAS_INSTANCE_VAR_OK" || name == "PWD",
                 "{name} leaked into the program's environment"
             );
         }
     }
 
     #[tokio::test]
+    async fn pass_env_hands_on_the_named_variables_only() {
+        std::env::set_var("HTTPS_PROXY_FOR_TEST", "http://proxy.example.edu:3128");
+        std::env::set_var("OTHER_UNLISTED", "no");
+        let programs = Programs {
+            pass_env: vec!["HTTPS_PROXY_FOR_TEST".into()],
+            ..Programs::default()
+        };
+        let out = run(&Invocation::new(&programs, "env", Duration::from_secs(10)))
+            .await
+            .unwrap();
+        assert!(
+            out.stdout
+                .contains("HTTPS_PROXY_FOR_TEST=http://proxy.example.edu:3128"),
+            "{}",
+            out.stdout
+        );
+        assert!(!out.stdout.contains("OTHER_UNLISTED"), "{}", out.stdout);
+    }
+
+    #[test]
+    fn atlas_settings_are_never_passed_even_when_named() {
+        assert!(!is_passed(
+            "ATLAS_NOTIFY__EMAIL__PASSWORD",
+            &["ATLAS_NOTIFY__EMAIL__PASSWORD".into()]
+        ));
+        assert!(is_passed("PATH", &[]));
+        assert!(is_passed("LC_ALL", &[]));
+        assert!(!is_passed("LD_PRELOAD", &[]));
+    }
+
+    #[tokio::test]
     async fn run_feeds_stdin_and_captures_both_streams() {
-        let inv = Invocation::new("/bin/sh", Duration::from_secs(10))
+        let inv = Invocation::new(&Programs::default(), "/bin/sh", Duration::from_secs(10))
             .args(["-c", "cat; echo oops >&2; exit 3"])
             .stdin(b"hello".to_vec());
         let f = run(&inv).await.unwrap();
@@ -372,7 +436,7 @@ mod tests {
 
     #[tokio::test]
     async fn run_keeps_only_the_tail_of_long_output() {
-        let inv = Invocation::new("/bin/sh", Duration::from_secs(10))
+        let inv = Invocation::new(&Programs::default(), "/bin/sh", Duration::from_secs(10))
             .args(["-c", "i=0; while [ $i -lt 3000 ]; do echo 0123456789012345678901234567890123456789; i=$((i+1)); done; echo END"]);
         let f = run(&inv).await.unwrap();
         assert!(f.stdout.len() <= TAIL_BYTES);
@@ -381,7 +445,8 @@ mod tests {
 
     #[tokio::test]
     async fn run_checked_reports_program_status_and_stderr() {
-        let inv = Invocation::new("/bin/sh", Duration::from_secs(10)).args(["-c", "echo bad >&2; exit 2"]);
+        let inv = Invocation::new(&Programs::default(), "/bin/sh", Duration::from_secs(10))
+            .args(["-c", "echo bad >&2; exit 2"]);
         match run_checked(&inv).await {
             Err(ExecError::Failed {
                 program,
@@ -398,7 +463,8 @@ mod tests {
 
     #[tokio::test]
     async fn run_times_out_and_kills_the_whole_group() {
-        let inv = Invocation::new("/bin/sh", Duration::from_millis(200)).args(["-c", "sleep 20; echo late"]);
+        let inv = Invocation::new(&Programs::default(), "/bin/sh", Duration::from_millis(200))
+            .args(["-c", "sleep 20; echo late"]);
         let started = Instant::now();
         assert!(matches!(run(&inv).await, Err(ExecError::Timeout(_))));
         assert!(started.elapsed() < Duration::from_secs(5));
