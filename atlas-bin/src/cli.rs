@@ -60,6 +60,14 @@ pub enum Command {
     Agent,
 }
 
+impl Command {
+    /// Whether the command runs until stopped (`serve`, `worker`), logging
+    /// as it goes, rather than doing one thing and printing its result.
+    pub fn is_daemon(&self) -> bool {
+        matches!(self, Self::Serve { .. } | Self::Worker)
+    }
+}
+
 /// `atlas user …`.
 #[derive(Debug, Subcommand)]
 pub enum UserAction {

@@ -34,10 +34,15 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    let daemon = cli.command.is_daemon();
     match runtime.block_on(cmd::run(cli.command, cfg)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            telemetry::report(&e);
+            // A daemon's logs are where its operator looks; a one-shot
+            // command has already printed what it found and says it once.
+            if daemon {
+                telemetry::report(&e);
+            }
             eprintln!("atlas: {e:#}");
             std::process::ExitCode::FAILURE
         }

@@ -110,9 +110,12 @@ fn write_escaped(w: &mut impl std::fmt::Write, text: &str) -> std::fmt::Result {
     Ok(())
 }
 
-/// Logs an error once, at the boundary, with its chain.
+/// Logs the error a daemon (`serve`, `worker`) stopped with, once, at the
+/// boundary: its chain of causes on one line, never a backtrace (the
+/// `Debug` form of an `anyhow` error carries one when `RUST_BACKTRACE` is
+/// set).
 pub fn report(e: &anyhow::Error) {
-    tracing::error!(error = %e, error.chain = ?e, "atlas failed");
+    tracing::error!(error = %format_args!("{e:#}"), "atlas failed");
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The documented environment variables that are not settings:
 //! `ATLAS_CONFIG` names the file to read and `ATLAS_PASSWORD` carries the
 //! password of `atlas user add|passwd`; neither may be read as a
-//! configuration key ("unknown field").
+//! configuration key ("unknown field"). And `RUST_BACKTRACE`, which must
+//! never turn an operator's error message into a backtrace.
 
 use std::process::Command;
 
@@ -56,4 +57,39 @@ fn user_add_reads_the_password_from_atlas_password() {
     let users = std::fs::read_to_string(dir.path().join("users.toml")).unwrap();
     assert!(users.contains("carol = \"$argon2id$"), "{users}");
     assert!(!users.contains("correct horse"), "{users}");
+}
+
+#[test]
+fn config_check_prints_each_problem_once_without_a_backtrace() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("atlas.toml");
+    std::fs::write(&file, "[shell.programs]\ndrush = \"/nonexistent/drush\"\n").unwrap();
+    let out = atlas()
+        .env("RUST_BACKTRACE", "1")
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .arg("--config")
+        .arg(&file)
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    let all = format!("{stdout}{stderr}");
+    assert_eq!(
+        all.matches("/nonexistent/drush").count(),
+        1,
+        "the problem is printed once: {all}"
+    );
+    assert!(!all.contains("backtrace"), "{all}");
+    assert!(!all.contains("anyhow"), "{all}");
+    assert!(!all.contains(".rs:"), "{all}");
+    assert_eq!(
+        stderr.lines().filter(|l| l.contains("problem(s) found")).count(),
+        1,
+        "{stderr}"
+    );
 }
