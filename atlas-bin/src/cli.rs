@@ -55,6 +55,14 @@ pub enum Command {
         #[arg(long, value_name = "sqlite:PATH")]
         from: Option<String>,
     },
+    /// Set up a local demo in DIR (default `atlas-demo`): local git
+    /// repositories, stub drush and mysql, a configuration and an API
+    /// user, so the README tour runs without network or a database.
+    Demo {
+        /// Directory to create (must not exist or be empty).
+        #[arg(default_value = "atlas-demo")]
+        dir: std::path::PathBuf,
+    },
     /// Do one operation of a fleet host: read the request the controlling
     /// Atlas sends over SSH on standard input, answer on standard output.
     Agent,

@@ -1,6 +1,7 @@
 //! One module per subcommand, and the shutdown signal they share.
 
 mod config;
+mod demo;
 mod migrate;
 mod observe;
 mod serve;
@@ -31,6 +32,10 @@ pub async fn run(command: Command, cfg: AtlasConfig) -> anyhow::Result<()> {
             action: ConfigAction::Check,
         } => config::check(cfg).await,
         Command::Migrate { from } => migrate::run(cfg, from).await,
+        Command::Demo { dir } => {
+            drop(cfg);
+            demo::run(&dir)
+        }
         Command::Agent => {
             drop(cfg);
             atlas_shell::agent::run_stdio().await?;
