@@ -101,7 +101,7 @@ pub enum ApiError {
     /// The URL exists but not for this method (405); the value is `Allow`.
     #[error("method not allowed")]
     MethodNotAllowed(&'static str),
-    /// A body that is not JSON (415).
+    /// A body that is neither JSON nor a form (415).
     #[error("unsupported media type")]
     UnsupportedMediaType,
     /// A body larger than the limit (413).
@@ -163,7 +163,8 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "The method is not allowed for the requested URL.".to_owned(),
             ApiError::UnsupportedMediaType => {
                 "The server does not support the media type transmitted in the request; \
-                 send the document as JSON with 'Content-Type: application/json'."
+                 send the document as JSON with 'Content-Type: application/json' \
+                 (or as form fields: application/x-www-form-urlencoded or multipart/form-data)."
                     .to_owned()
             }
             ApiError::PayloadTooLarge(limit) => {
