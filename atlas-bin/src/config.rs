@@ -419,6 +419,23 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_base_path_fails_the_load_naming_the_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("atlas.toml");
+        for bad in ["atlas", "/atlas/", "/a/../b"] {
+            std::fs::write(&f, format!("[http]\nbase_path = \"{bad}\"\n")).unwrap();
+            let e = AtlasConfig::load(Some(&f), None).unwrap_err();
+            assert!(format!("{e:#}").contains("http.base_path"), "{e:#}");
+        }
+        std::fs::write(&f, "[http]\nbase_path = \"/atlas\"\nauth_realm = \"ops\"\n").unwrap();
+        let cfg = AtlasConfig::load(Some(&f), None).unwrap();
+        assert_eq!(
+            (cfg.http.base_path.as_str(), cfg.http.auth_realm.as_str()),
+            ("/atlas", "ops")
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_errors_naming_the_key() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("atlas.toml");

@@ -7,9 +7,9 @@
 use std::io;
 use std::net::SocketAddr;
 
-use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::extract::connect_info::ConnectInfo;
 use axum::http::request::Parts;
-use axum::serve::{IncomingStream, Listener};
+use axum::serve::Listener;
 use tokio::net::TcpStream;
 
 /// The addresses of a request's connection.
@@ -39,14 +39,6 @@ impl Listener for NoDelay {
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
         self.0.local_addr()
-    }
-}
-
-impl Connected<IncomingStream<'_, NoDelay>> for Connection {
-    fn connect_info(stream: IncomingStream<'_, NoDelay>) -> Self {
-        let peer = *stream.remote_addr();
-        let local = stream.io().local_addr().unwrap_or(peer);
-        Connection { peer, local }
     }
 }
 

@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 /// Default request body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
+/// Default realm of the 401 challenge: the original's (Eve's package name).
+pub const DEFAULT_REALM: &str = "eve";
+
 /// The HTTP server's settings.
 ///
 /// ```toml
@@ -19,7 +22,9 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// listen = "127.0.0.1:8080"
 /// body_limit = 1048576          # bytes; larger bodies get 413
 /// request_timeout = 30          # seconds; slower requests get 503
-/// # public_url = "https://atlas.example.edu/atlas"   # base of `Location`
+/// # public_url = "https://atlas.example.edu"   # base of `Location`
+/// base_path = ""                # e.g. "/atlas": the API lives under it
+/// auth_realm = "eve"            # realm of the 401 challenge
 ///
 /// [http.cors]
 /// allowed_origins = ["*"]
@@ -45,11 +50,21 @@ pub struct HttpConfig {
     /// is cancelled and answered 503.
     #[serde(with = "atlas_core::serde_secs")]
     pub request_timeout: Duration,
-    /// Base URL clients reach this server at (scheme, host and any path
-    /// prefix of a reverse proxy), used for the absolute `Location` header.
+    /// Base URL clients reach this server's root at (scheme, host and any
+    /// path prefix a reverse proxy strips), used for the absolute
+    /// `Location` header; [`base_path`](Self::base_path) follows it.
     /// `None`: `http://` plus the address the connection reached (never the
     /// client's `Host` header, which anyone can forge).
     pub public_url: Option<String>,
+    /// Path prefix the whole API is served under (`/atlas`: `/atlas/code`,
+    /// `/atlas/openapi.json`, …; requests outside it get 404). Empty: the
+    /// root. Starts with `/`, no trailing `/`, no `.` or `..` segments
+    /// (see [`HttpConfig::validate`]).
+    pub base_path: String,
+    /// Realm of the `WWW-Authenticate: Basic realm="…"` challenge of every
+    /// 401 (`eve`, as the original, so clients that pick credentials by
+    /// realm keep working).
+    pub auth_realm: String,
     /// Cross-origin resource sharing.
     pub cors: CorsConfig,
     /// Limits on password checks and failed logins.
@@ -66,6 +81,8 @@ impl Default for HttpConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: Duration::from_secs(30),
             public_url: None,
+            base_path: String::new(),
+            auth_realm: DEFAULT_REALM.to_owned(),
             cors: CorsConfig::default(),
             auth: AuthLimits::default(),
             users: BTreeMap::new(),
@@ -81,6 +98,8 @@ impl fmt::Debug for HttpConfig {
             .field("body_limit", &self.body_limit)
             .field("request_timeout", &self.request_timeout)
             .field("public_url", &self.public_url)
+            .field("base_path", &self.base_path)
+            .field("auth_realm", &self.auth_realm)
             .field("cors", &self.cors)
             .field("auth", &self.auth)
             .field(
@@ -165,6 +184,19 @@ pub enum HttpConfigError {
     /// `concurrent_checks` is 0: no password could ever be checked.
     #[error("http.auth.concurrent_checks must be at least 1")]
     NoConcurrentChecks,
+    /// `base_path` is not a clean absolute path.
+    #[error(
+        "http.base_path = \"{0}\" is not a usable path prefix: write it like \"/atlas\" \
+         (starting with '/', no trailing '/', no empty, '.' or '..' segments, only letters, \
+         digits and - . _ ~), or leave it empty to serve at the root"
+    )]
+    BasePath(String),
+    /// `auth_realm` cannot be written in a `WWW-Authenticate` header.
+    #[error(
+        "http.auth_realm = \"{0}\" cannot be sent in a WWW-Authenticate header: use printable \
+         ASCII without '\"' or '\\' (the original used \"eve\")"
+    )]
+    Realm(String),
 }
 
 impl HttpConfig {
@@ -179,8 +211,40 @@ impl HttpConfig {
         if self.auth.concurrent_checks == 0 {
             return Err(HttpConfigError::NoConcurrentChecks);
         }
+        if !valid_base_path(&self.base_path) {
+            return Err(HttpConfigError::BasePath(self.base_path.clone()));
+        }
+        if !valid_realm(&self.auth_realm) {
+            return Err(HttpConfigError::Realm(self.auth_realm.clone()));
+        }
         Ok(())
     }
+}
+
+/// Empty, or `/seg(/seg)*` where every segment is non-empty, not `.` or
+/// `..`, and made of URL-unreserved characters (so it needs no encoding
+/// and matches request paths byte for byte).
+fn valid_base_path(p: &str) -> bool {
+    if p.is_empty() {
+        return true;
+    }
+    let Some(rest) = p.strip_prefix('/') else {
+        return false;
+    };
+    rest.split('/').all(|seg| {
+        !seg.is_empty()
+            && seg != "."
+            && seg != ".."
+            && seg
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+    })
+}
+
+/// Printable ASCII without `"` and `\\` (it goes inside a quoted string).
+fn valid_realm(r: &str) -> bool {
+    r.bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
 }
 
 impl Default for CorsConfig {
@@ -272,5 +336,35 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(shown.contains("alice"), "{shown}");
         assert!(!shown.contains("$argon2id$secret"), "{shown}");
+    }
+
+    #[test]
+    fn base_path_must_be_a_clean_absolute_prefix() {
+        let mut c = HttpConfig::default();
+        for ok in ["", "/atlas", "/api/v1", "/a-b_c.d~e"] {
+            c.base_path = ok.into();
+            assert_eq!(c.validate(), Ok(()), "{ok}");
+        }
+        for bad in [
+            "atlas", "/atlas/", "/", "/a//b", "/a/../b", "/..", "/./a", "/at las", "/a?b", "/a%2F",
+        ] {
+            c.base_path = bad.into();
+            let e = c.validate().unwrap_err();
+            assert_eq!(e, HttpConfigError::BasePath(bad.into()));
+            assert!(e.to_string().contains("http.base_path"), "{e}");
+        }
+    }
+
+    #[test]
+    fn realm_defaults_to_eve_and_must_fit_a_quoted_string() {
+        let mut c = HttpConfig::default();
+        assert_eq!(c.auth_realm, "eve");
+        c.auth_realm = "Atlas API".into();
+        assert_eq!(c.validate(), Ok(()));
+        for bad in ["a\"b", "a\\b", "caf\u{e9}", "a\nb"] {
+            c.auth_realm = bad.into();
+            let e = c.validate().unwrap_err();
+            assert!(e.to_string().contains("http.auth_realm"), "{e}");
+        }
     }
 }

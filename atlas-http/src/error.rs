@@ -25,8 +25,16 @@ pub const INTERNAL_MESSAGE: &str =
      Either the server is overloaded or there is an error in the application.";
 /// Eve's 401 text.
 pub const UNAUTHORIZED_MESSAGE: &str = "Please provide proper credentials";
-/// The `WWW-Authenticate` challenge of every 401.
-pub const CHALLENGE: &str = "Basic realm=\"atlas\"";
+/// The `WWW-Authenticate` challenge of a 401 with the default realm
+/// (`http.auth_realm`, see [`challenge`] for another realm).
+pub const CHALLENGE: &str = "Basic realm=\"eve\"";
+
+/// The `WWW-Authenticate` challenge for `realm` (a realm that cannot be a
+/// header value, which [`crate::HttpConfig::validate`] refuses, gives
+/// [`CHALLENGE`]).
+pub fn challenge(realm: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!("Basic realm=\"{realm}\"")).unwrap_or(HeaderValue::from_static(CHALLENGE))
+}
 
 /// Which kind of write a validation failure belongs to (the 422 message).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +101,7 @@ pub enum ApiError {
     /// The URL exists but not for this method (405); the value is `Allow`.
     #[error("method not allowed")]
     MethodNotAllowed(&'static str),
-    /// A body that is not JSON (415).
+    /// A body that is neither JSON nor a form (415).
     #[error("unsupported media type")]
     UnsupportedMediaType,
     /// A body larger than the limit (413).
@@ -155,7 +163,8 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "The method is not allowed for the requested URL.".to_owned(),
             ApiError::UnsupportedMediaType => {
                 "The server does not support the media type transmitted in the request; \
-                 send the document as JSON with 'Content-Type: application/json'."
+                 send the document as JSON with 'Content-Type: application/json' \
+                 (or as form fields: application/x-www-form-urlencoded or multipart/form-data)."
                     .to_owned()
             }
             ApiError::PayloadTooLarge(limit) => {
@@ -308,10 +317,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn unauthorized_carries_the_atlas_basic_challenge() {
+    async fn unauthorized_carries_eves_basic_challenge() {
         let (status, body, headers) = body_of(ApiError::Unauthorized).await;
         assert_eq!(status, 401);
-        assert_eq!(headers[header::WWW_AUTHENTICATE], "Basic realm=\"atlas\"");
+        assert_eq!(headers[header::WWW_AUTHENTICATE], "Basic realm=\"eve\"");
+        assert_eq!(challenge("ops"), "Basic realm=\"ops\"");
         assert_eq!(
             body,
             json!({"_status": "ERR", "_error": {"code": 401, "message": "Please provide proper credentials"}})

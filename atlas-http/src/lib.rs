@@ -5,9 +5,14 @@
 //! did (see docs/http.md and its "Deliberate differences from Eve").
 //!
 //! # Layout
-//! - [`router`] / [`serve`] (this file): routes, the tracing layer and one
-//!   edge middleware (`X-HTTP-Method-Override`, request timeout, CORS),
-//!   graceful shutdown.
+//! - [`router`] (this file): routes, the tracing layer and one edge
+//!   middleware (`X-HTTP-Method-Override`, request timeout, the 401 realm,
+//!   CORS); `path`: the prefix (`http.base_path`) and trailing `/` taken
+//!   off before routing.
+//! - `server`: [`serve`], the accept loop and graceful shutdown;
+//!   `request_target`: the connection reader that percent-encodes what
+//!   hyper would refuse in a request line; `header_case`: Eve's spellings of
+//!   header names on HTTP/1.1.
 //! - `config`: [`HttpConfig`] (listen address, body limit, timeout, CORS,
 //!   users); `state`: [`AppState`].
 //! - `auth`: the [`Authenticator`] port, [`StaticUsers`] (argon2id),
@@ -49,17 +54,18 @@ mod config;
 mod error;
 mod eve;
 mod gate;
+mod header_case;
 mod health;
 mod metering;
+mod path;
+mod request_target;
 mod routes;
+mod server;
 mod state;
 mod trace;
 
-use std::future::Future;
-use std::io;
-
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -67,18 +73,21 @@ use axum::Router;
 use tower_http::trace::TraceLayer;
 
 pub use auth::{hash_password, AuthConfigError, Authenticator, StaticUsers};
-pub use config::{AuthLimits, CorsConfig, HttpConfig, HttpConfigError, DEFAULT_BODY_LIMIT};
+pub use config::{AuthLimits, CorsConfig, HttpConfig, HttpConfigError, DEFAULT_BODY_LIMIT, DEFAULT_REALM};
 pub use error::{
-    service_status, ApiError, WriteKind, CHALLENGE, INTERNAL_MESSAGE, NOT_FOUND_MESSAGE, UNAUTHORIZED_MESSAGE,
+    challenge, service_status, ApiError, WriteKind, CHALLENGE, INTERNAL_MESSAGE, NOT_FOUND_MESSAGE,
+    UNAUTHORIZED_MESSAGE,
 };
+pub use server::serve;
 pub use state::AppState;
 
 /// Every method, for `Access-Control-Allow-Methods` on URLs without `Allow`.
 const ALL_METHODS: &str = "POST, PUT, GET, HEAD, PATCH, DELETE, OPTIONS";
 
-/// The whole API as an axum router (state applied).
+/// The whole API as an axum router (state applied), under
+/// [`HttpConfig::base_path`], a trailing `/` ignored (see `path`).
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let api = Router::new()
         .route("/", any(routes::meta::home))
         .route("/version", any(routes::meta::version))
         .route("/openapi.json", any(routes::openapi::document))
@@ -99,23 +108,10 @@ pub fn router(state: AppState) -> Router {
                 .make_span_with(trace::make_span)
                 .on_response(trace::on_response),
         )
-        .with_state(state)
-}
-
-/// Serves [`router`] on `listener` until `shutdown` completes; then stops
-/// accepting connections and returns once in-flight requests have been
-/// answered.
-///
-/// # Errors
-/// I/O errors of the listener.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> io::Result<()> {
-    let listener = client::NoDelay(listener);
-    let app = router(state).into_make_service_with_connect_info::<client::Connection>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+        .with_state(state.clone());
+    Router::new()
+        .fallback_service(api)
+        .layer(middleware::from_fn_with_state(state, path::normalize))
 }
 
 async fn not_found() -> Response {
@@ -124,7 +120,8 @@ async fn not_found() -> Response {
 
 /// The edge of every request, in one middleware (each `from_fn` layer
 /// costs a boxed future): `X-HTTP-Method-Override` on POST (Eve's
-/// `ALLOW_OVERRIDE_HTTP_METHOD`), the request timeout (503), and CORS.
+/// `ALLOW_OVERRIDE_HTTP_METHOD`), the request timeout (503), the realm of
+/// a 401's challenge (`http.auth_realm`), and CORS.
 async fn edge(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     if req.method() == Method::POST {
         if let Some(m) = method_override(&req) {
@@ -140,6 +137,10 @@ async fn edge(State(state): State<AppState>, mut req: Request, next: Next) -> Re
             ApiError::Timeout(limit).into_response()
         }
     };
+    if res.status() == StatusCode::UNAUTHORIZED && state.config.auth_realm != DEFAULT_REALM {
+        res.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, challenge(&state.config.auth_realm));
+    }
     if let Some(origin) = origin {
         cors(&state.config.cors, origin, &mut res);
     }

@@ -1,5 +1,5 @@
-//! The handlers and what they share: query parameters, the JSON body
-//! (415 / 413 / 400 with Python's decoder messages), credentials,
+//! The handlers and what they share: query parameters, the write body
+//! (JSON or a form; 415 / 413 / 400 with Python's decoder messages), credentials,
 //! conditional requests, `OPTIONS` and the allowed-method lists.
 //!
 //! # Layout
@@ -10,8 +10,10 @@
 //! - `instance_jobs`: an instance's operation log.
 //! - `meta`: `GET /`, `GET /version`.
 //! - `openapi`: `GET /openapi.json`.
+//! - `form`: form-encoded write bodies as documents (as Eve read them).
 
 pub(crate) mod commands;
+mod form;
 pub(crate) mod instance_jobs;
 pub(crate) mod jobs;
 pub(crate) mod meta;
@@ -177,9 +179,21 @@ pub(crate) fn not_modified_response(etag: &Etag) -> Response {
     res
 }
 
+/// The `Content-Type` of Eve's bodiless answers (OPTIONS 200, DELETE 204):
+/// Flask's default.
+pub(crate) const EMPTY_BODY_TYPE: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
+
+/// An empty answer with `status` and Eve's [`EMPTY_BODY_TYPE`].
+pub(crate) fn empty(status: StatusCode) -> Response {
+    let mut res = Response::new(Body::empty());
+    *res.status_mut() = status;
+    res.headers_mut().insert(header::CONTENT_TYPE, EMPTY_BODY_TYPE);
+    res
+}
+
 /// `OPTIONS`: 200, empty body, `Allow`.
 pub(crate) fn options(allow: &'static str) -> Response {
-    let mut res = Response::new(Body::empty());
+    let mut res = empty(StatusCode::OK);
     res.headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(allow));
     res
@@ -195,34 +209,50 @@ pub(crate) fn other_method(method: &Method, allow: &'static str) -> Response {
     }
 }
 
-/// Where clients reach this server: the configured public URL, else
-/// `http://` plus the address the connection reached (the configured
-/// listen address when there is no connection). Never the `Host` header: a
-/// client could point `Location` anywhere with it.
+/// Where clients reach the API: the configured public URL, else `http://`
+/// plus the address the connection reached (the configured listen address
+/// when there is no connection), then the configured `base_path`. Never the
+/// `Host` header: a client could point `Location` anywhere with it.
 pub(crate) fn base_url(state: &AppState, parts: &Parts) -> String {
+    let base = &state.config.base_path;
     if let Some(url) = &state.config.public_url {
-        return url.trim_end_matches('/').to_owned();
+        return format!("{}{base}", url.trim_end_matches('/'));
     }
     let addr = Connection::of(parts).map_or(state.config.listen, |c| c.local);
-    format!("http://{addr}")
+    format!("http://{addr}{base}")
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
-    let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
+/// How a write's body is encoded, by its `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyType {
+    /// `application/json`, with parameters, or `application/…+json`.
+    Json,
+    /// `application/x-www-form-urlencoded`.
+    UrlEncoded,
+    /// `multipart/form-data`.
+    Multipart,
+}
+
+fn body_type(headers: &HeaderMap) -> Option<BodyType> {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())?;
     let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+    match mime.as_str() {
+        "application/json" => Some(BodyType::Json),
+        "application/x-www-form-urlencoded" => Some(BodyType::UrlEncoded),
+        "multipart/form-data" => Some(BodyType::Multipart),
+        m if m.starts_with("application/") && m.ends_with("+json") => Some(BodyType::Json),
+        _ => None,
+    }
 }
 
-/// The JSON body of a write: 415 unless the `Content-Type` is JSON, 413
-/// above the body limit, 400 with Python's decoder message when it does
-/// not parse.
+/// The document of a write: 415 unless the `Content-Type` is JSON or a
+/// form, 413 above the body limit, 400 with Python's decoder message when
+/// JSON does not parse. A form (as Eve's `payload()`) becomes an object of
+/// its fields as strings, the first value of a repeated name winning; an
+/// empty form is a 400.
 pub(crate) async fn json_body(state: &AppState, parts: &Parts, body: Body) -> Result<Value, ApiError> {
     let limit = state.config.body_limit;
-    if !is_json(&parts.headers) {
-        return Err(ApiError::UnsupportedMediaType);
-    }
+    let kind = body_type(&parts.headers).ok_or(ApiError::UnsupportedMediaType)?;
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
@@ -241,12 +271,16 @@ pub(crate) async fn json_body(state: &AppState, parts: &Parts, body: Body) -> Re
             )))
         }
     };
-    serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "Failed to decode JSON object: {}",
-            python_decode_error(&bytes, &e)
-        ))
-    })
+    match kind {
+        BodyType::Json => serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::BadRequest(format!(
+                "Failed to decode JSON object: {}",
+                python_decode_error(&bytes, &e)
+            ))
+        }),
+        BodyType::UrlEncoded => form::urlencoded(&bytes),
+        BodyType::Multipart => form::multipart(parts, bytes).await,
+    }
 }
 
 /// serde_json's error in the words and position format of Python's
@@ -344,24 +378,19 @@ mod tests {
     }
 
     #[test]
-    fn json_content_types_include_parameters_and_suffixes() {
+    fn body_types_are_json_with_parameters_or_suffixes_and_the_two_forms() {
         let mut h = HeaderMap::new();
-        assert!(!is_json(&h));
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
-        assert!(is_json(&h));
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/merge-patch+json"),
-        );
-        assert!(is_json(&h));
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/x-www-form-urlencoded"),
-        );
-        assert!(!is_json(&h));
+        assert_eq!(body_type(&h), None);
+        for (ct, expected) in [
+            ("application/json; charset=utf-8", Some(BodyType::Json)),
+            ("application/merge-patch+json", Some(BodyType::Json)),
+            ("application/x-www-form-urlencoded", Some(BodyType::UrlEncoded)),
+            ("Multipart/Form-Data; boundary=x", Some(BodyType::Multipart)),
+            ("text/plain", None),
+        ] {
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+            assert_eq!(body_type(&h), expected, "{ct}");
+        }
     }
 
     #[test]

@@ -6,22 +6,32 @@ use std::sync::OnceLock;
 
 use atlas_core::model::Resource;
 use atlas_core::schema::{self, Kind, Rules, Schema};
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use super::{other_method, READ_ALLOW};
-use crate::eve;
+use crate::{eve, AppState};
 
-/// `/openapi.json`.
-pub(crate) async fn document(req: Request) -> Response {
+/// `/openapi.json`: under a `http.base_path`, the document names it as its
+/// server, so the paths resolve under the prefix.
+pub(crate) async fn document(State(state): State<AppState>, req: Request) -> Response {
     let method = req.method();
     if method != Method::GET && method != Method::HEAD {
         return other_method(method, READ_ALLOW);
     }
     static DOC: OnceLock<Value> = OnceLock::new();
-    eve::json_response(StatusCode::OK, DOC.get_or_init(openapi))
+    let doc = DOC.get_or_init(openapi);
+    let base = &state.config.base_path;
+    if base.is_empty() {
+        return eve::json_response(StatusCode::OK, doc);
+    }
+    let mut doc = doc.clone();
+    if let Some(m) = doc.as_object_mut() {
+        m.shift_insert(1, "servers".into(), json!([{ "url": base }]));
+    }
+    eve::json_response(StatusCode::OK, &doc)
 }
 
 /// Which shape of a resource's fields to describe.
@@ -612,7 +622,7 @@ pub(crate) fn openapi() -> Value {
         "NotModified": {"description": "Not modified (only `ETag`)"},
         "BadRequest": error_response("A bad query parameter or malformed JSON", "Error"),
         "Unauthorized": {"description": "Missing or wrong credentials",
-                         "headers": {"WWW-Authenticate": {"description": "`Basic realm=\"atlas\"`", "schema": {"type": "string"}}},
+                         "headers": {"WWW-Authenticate": {"description": "`Basic realm=\"<http.auth_realm>\"` (`Basic realm=\"eve\"` by default)", "schema": {"type": "string"}}},
                          "content": json_content(schema_ref("Error"))},
         "NotFound": error_response("No such URL or record", "Error"),
         "MethodNotAllowed": {"description": "Not allowed here",
@@ -621,7 +631,7 @@ pub(crate) fn openapi() -> Value {
         "Conflict": error_response("A rule refuses the change; the message names what blocks it", "Error"),
         "PreconditionFailed": error_response("`If-Match` is not the current `_etag`", "Error"),
         "PayloadTooLarge": error_response("The body exceeds the configured limit", "Error"),
-        "UnsupportedMediaType": error_response("The body is not JSON", "Error"),
+        "UnsupportedMediaType": error_response("The body is neither JSON nor a form", "Error"),
         "Invalid": error_response("Validation failed", "ValidationError"),
         "PreconditionRequired": error_response("A write without `If-Match`", "Error"),
         "TooManyRequests": {"description": "Too many failed logins from this address or for this user",
@@ -635,7 +645,9 @@ pub(crate) fn openapi() -> Value {
         "info": {
             "title": "Atlas",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Provisions and maintains a fleet of Drupal instances. Speaks Python Eve's HTTP dialect."
+            "description": "Provisions and maintains a fleet of Drupal instances. Speaks Python Eve's HTTP dialect. \
+                            Write bodies are JSON; as in Eve, a form (`application/x-www-form-urlencoded` or \
+                            `multipart/form-data`) is also read, as a document whose fields are all strings."
         },
         "paths": paths,
         "components": {

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::{
-    base_url, date_header, etag_header, if_match, json_body, not_modified, not_modified_response,
+    base_url, date_header, empty, etag_header, if_match, json_body, not_modified, not_modified_response,
     other_method, require_user, Params, COLLECTION_ALLOW, ITEM_ALLOW, READ_ALLOW,
 };
 use crate::eve;
@@ -229,7 +229,11 @@ async fn versions(
         m.insert("_latest_version".into(), Value::from(current.version));
         let mut v = Value::Object(m);
         shape(state, res, &mut v, projection, embedded).await?;
-        return Ok(eve::json_response(StatusCode::OK, &v));
+        return Ok(with_validators(
+            eve::json_response(StatusCode::OK, &v),
+            &doc,
+            &current,
+        ));
     }
     let (_, _, paging) = params.find()?;
     let total = history.len() as u64;
@@ -259,7 +263,22 @@ async fn versions(
         total,
     );
     let body = eve::page_envelope(items, links, paging.page, paging.max_results, total);
-    Ok(eve::json_response(StatusCode::OK, &body))
+    Ok(with_validators(
+        eve::json_response(StatusCode::OK, &body),
+        &current,
+        &current,
+    ))
+}
+
+/// The `ETag` (of the version shown, the current one for a list of
+/// versions) and `Last-Modified` (of the current version: a newer version
+/// changes `_latest_version` in every old one) of a `?version=` answer,
+/// as Eve sends them.
+fn with_validators(mut response: Response, shown: &Doc, current: &Doc) -> Response {
+    let h = response.headers_mut();
+    h.insert(header::ETAG, etag_header(&shown.etag));
+    h.insert(header::LAST_MODIFIED, date_header(current.updated));
+    response
 }
 
 /// PATCH (`replace` false) or PUT (`replace` true) of one record.
@@ -303,9 +322,7 @@ async fn delete(state: &AppState, res: Resource, id: &str, parts: &Parts) -> Res
     let actor = require_user(state, parts).await?;
     let etag = if_match(&parts.headers);
     state.service.delete(res, id, etag.as_ref(), &actor).await?;
-    let mut response = Response::new(Body::empty());
-    *response.status_mut() = StatusCode::NO_CONTENT;
-    Ok(response)
+    Ok(empty(StatusCode::NO_CONTENT))
 }
 
 #[cfg(test)]

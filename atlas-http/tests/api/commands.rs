@@ -25,7 +25,7 @@ async fn command_collection_is_public_but_items_need_credentials() {
         "commands are not soft-deleted"
     );
     let res = app.get(&format!("/commands/{id}")).await;
-    assert_eq!(res.headers()["www-authenticate"], "Basic realm=\"atlas\"");
+    assert_eq!(res.headers()["www-authenticate"], "Basic realm=\"eve\"");
     error_message(res, 401).await;
     let res = app
         .request(Method::HEAD, &format!("/commands/{id}"))

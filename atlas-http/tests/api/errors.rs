@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use crate::helpers::{base64_credentials, core_body, error_message, raw_request, TestApp, USER};
 
 #[tokio::test]
-async fn writes_without_credentials_are_401_with_the_atlas_challenge() {
+async fn writes_without_credentials_are_401_with_eves_challenge() {
     let app = TestApp::spawn().await;
     let res = app
         .request(Method::POST, "/code")
@@ -15,7 +15,7 @@ async fn writes_without_credentials_are_401_with_the_atlas_challenge() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.headers()["www-authenticate"], "Basic realm=\"atlas\"");
+    assert_eq!(res.headers()["www-authenticate"], "Basic realm=\"eve\"");
     assert_eq!(error_message(res, 401).await, "Please provide proper credentials");
 }
 
@@ -78,12 +78,122 @@ async fn malformed_json_is_400_with_pythons_decoder_message() {
 }
 
 #[tokio::test]
-async fn a_form_encoded_body_is_415() {
+async fn the_challenge_realm_is_configurable() {
+    let app = TestApp::builder()
+        .config(|c| c.auth_realm = "Atlas ops".into())
+        .spawn()
+        .await;
+    let res = app
+        .request(Method::GET, "/jobs")
+        .basic_auth(USER, Some("nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["www-authenticate"], "Basic realm=\"Atlas ops\"");
+    error_message(res, 401).await;
+}
+
+#[tokio::test]
+async fn a_form_encoded_post_is_validated_like_json_with_per_field_issues() {
     // curl -d 'a=1' without -H 'Content-Type: application/json'
     let app = TestApp::spawn().await;
     let res = app
-        .authed(Method::POST, "/instance")
+        .authed(Method::POST, "/commands")
         .form(&[("a", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(
+        v["_issues"],
+        json!({"a": "unknown field", "name": "required field", "command": "required field"})
+    );
+    assert_eq!(
+        v["_error"]["message"],
+        "Insertion failure: 1 document(s) contain(s) error(s)"
+    );
+}
+
+#[tokio::test]
+async fn a_valid_form_is_stored_like_json_and_its_strings_are_not_coerced() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .authed(Method::POST, "/commands")
+        .form(&[("name", "clear caches"), ("command", "drush cc all")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let id = res.json::<Value>().await.unwrap()["_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let doc: Value = app
+        .authed(Method::GET, &format!("/commands/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["command"], "drush cc all");
+    assert_eq!(doc["single_server"], true);
+    let res = app
+        .authed(Method::POST, "/commands")
+        .form(&[
+            ("name", "again"),
+            ("command", "drush cc all"),
+            ("single_server", "false"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["_issues"], json!({"single_server": "must be of boolean type"}));
+}
+
+#[tokio::test]
+async fn a_multipart_form_is_read_as_a_document_too() {
+    let app = TestApp::spawn().await;
+    let body = "--b0undary\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nup\r\n\
+                --b0undary\r\nContent-Disposition: form-data; name=\"bogus\"\r\n\r\n1\r\n--b0undary--\r\n";
+    let res = app
+        .authed(Method::POST, "/commands")
+        .header("Content-Type", "multipart/form-data; boundary=b0undary")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(
+        v["_issues"],
+        json!({"name": "min length is 3", "bogus": "unknown field", "command": "required field"})
+    );
+}
+
+#[tokio::test]
+async fn an_empty_form_is_400_with_eves_message() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .authed(Method::POST, "/commands")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_message(res, 400).await, "No form-urlencoded data supplied");
+}
+
+#[tokio::test]
+async fn a_body_of_another_type_is_415() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .authed(Method::POST, "/commands")
+        .header("Content-Type", "text/plain")
+        .body("name=x")
         .send()
         .await
         .unwrap();

@@ -372,6 +372,7 @@ async fn curl_delete_with_if_match_is_204_and_hides_the_instance() {
     let path = format!("/instance/{id}");
     let res = app.delete(&path, &etag_of(&doc)).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
     assert!(res.text().await.unwrap().is_empty());
     error_message(app.get(&path).await, 404).await;
     error_message(app.get(&format!("{path}?show_deleted")).await, 404).await;

@@ -15,5 +15,7 @@ mod limits;
 mod meta;
 mod observability;
 mod others;
+mod paths;
 mod queries;
 mod versions;
+mod wire;

@@ -143,11 +143,12 @@ async fn openapi_types_json_parameters_requires_if_match_and_documents_429() {
 }
 
 #[tokio::test]
-async fn options_answers_200_with_allow() {
+async fn options_answers_200_with_allow_and_eves_empty_body_content_type() {
     let app = TestApp::spawn().await;
     let res = app.request(Method::OPTIONS, "/code").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["allow"], "POST, GET, HEAD, OPTIONS");
+    assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
     let res = app
         .request(Method::OPTIONS, "/code/6b063bb73e47cec0540baa24")
         .send()

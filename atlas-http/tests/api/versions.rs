@@ -119,3 +119,31 @@ async fn version_all_after_delete_lists_the_delete_as_the_last_version() {
     assert_eq!(items[3]["_deleted"], true);
     assert_eq!(items[3]["_version"], 4);
 }
+
+#[tokio::test]
+async fn version_answers_carry_the_etag_of_the_version_shown_and_the_current_last_modified() {
+    let app = TestApp::spawn().await;
+    let id = three_versions(&app).await;
+    let current = app.get(&format!("/code/{id}")).await;
+    let current_etag = current.headers()["etag"].to_str().unwrap().to_owned();
+    let current_modified = current.headers()["last-modified"].to_str().unwrap().to_owned();
+    for which in ["all", "diffs"] {
+        let res = app.get(&format!("/code/{id}?version={which}")).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["etag"], current_etag.as_str(), "{which}");
+        assert_eq!(
+            res.headers()["last-modified"],
+            current_modified.as_str(),
+            "{which}"
+        );
+    }
+    let res = app.get(&format!("/code/{id}?version=1")).await;
+    let (etag, modified) = (
+        res.headers()["etag"].to_str().unwrap().to_owned(),
+        res.headers()["last-modified"].to_str().unwrap().to_owned(),
+    );
+    let first: Value = res.json().await.unwrap();
+    assert_eq!(etag, format!("\"{}\"", etag_of(&first)));
+    assert_ne!(etag, current_etag);
+    assert_eq!(modified, current_modified);
+}
