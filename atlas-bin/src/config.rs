@@ -57,6 +57,12 @@ pub struct PostgresConfig {
     pub password_file: Option<PathBuf>,
     /// Environment variable holding the password.
     pub password_env: Option<String>,
+    /// `disable` (plain) or `verify-full` (TLS; the server's certificate
+    /// verified against the web PKI roots or `ca_file`, and its host name).
+    pub tls: String,
+    /// PEM file of the CA certificates to trust with TLS (a private CA);
+    /// relative to `data_dir`.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for PostgresConfig {
@@ -67,6 +73,8 @@ impl Default for PostgresConfig {
             schema: String::new(),
             password_file: None,
             password_env: None,
+            tls: "disable".to_owned(),
+            ca_file: None,
         }
     }
 }
@@ -78,7 +86,11 @@ impl PostgresConfig {
     /// # Errors
     /// A password file that cannot be read, a variable that is not set.
     pub fn store_config(&self) -> anyhow::Result<atlas_postgres::PgConfig> {
-        let mut c = atlas_postgres::PgConfig::new(self.url.clone()).pool_size(self.pool_size);
+        let tls = atlas_postgres::PgTls::parse(&self.tls)
+            .map_err(|e| anyhow::anyhow!("store.postgres.tls: {e}"))?;
+        let mut c = atlas_postgres::PgConfig::new(self.url.clone())
+            .pool_size(self.pool_size)
+            .tls(tls, self.ca_file.clone());
         if !self.schema.is_empty() {
             c = c.schema(self.schema.clone());
         }
@@ -91,6 +103,12 @@ impl PostgresConfig {
             })?;
             c.password = Some(text.lines().next().unwrap_or_default().to_owned());
         } else if let Some(var) = &self.password_env {
+            if var.starts_with("ATLAS_") {
+                bail!(
+                    "store.postgres.password_env names {var}: ATLAS_* variables are read as settings; \
+                     name a variable outside ATLAS_* (e.g. PGPASSWORD)"
+                );
+            }
             let pw = std::env::var(var).with_context(|| {
                 format!("store.postgres.password_env names {var}, which is not set: export it or drop the setting")
             })?;
@@ -208,11 +226,10 @@ impl AtlasConfig {
         if self.store.sqlite.path.is_relative() && !self.store.sqlite.is_in_memory() {
             self.store.sqlite.path = data.join(&self.store.sqlite.path);
         }
-        if let Some(p) = self
-            .store
-            .postgres
-            .password_file
-            .as_mut()
+        let pg = &mut self.store.postgres;
+        for p in [pg.password_file.as_mut(), pg.ca_file.as_mut()]
+            .into_iter()
+            .flatten()
             .filter(|p| p.is_relative())
         {
             *p = data.join(&*p);
@@ -370,6 +387,7 @@ mod tests {
             "secrets.key_file",
             "store.postgres.password_file",
             "store.postgres.password_env",
+            "store.postgres.ca_file",
             "service.pool_size",
             "shell.homepage_extra_files",
             "shell.server_name",
@@ -511,10 +529,40 @@ mod tests {
         assert_eq!(pg.password.as_deref(), Some("s3cret-pw"));
         assert!(!format!("{pg:?}").contains("s3cret-pw"));
         let missing = PostgresConfig {
-            password_env: Some("ATLAS_TEST_SURELY_UNSET_PW_VAR".into()),
+            password_env: Some("SURELY_UNSET_PW_VAR_OF_AN_ATLAS_TEST".into()),
             ..PostgresConfig::default()
         };
         let e = missing.store_config().unwrap_err().to_string();
-        assert!(e.contains("ATLAS_TEST_SURELY_UNSET_PW_VAR"), "{e}");
+        assert!(e.contains("SURELY_UNSET_PW_VAR_OF_AN_ATLAS_TEST"), "{e}");
+        let settings_var = PostgresConfig {
+            password_env: Some("ATLAS_POSTGRES_PASSWORD".into()),
+            ..PostgresConfig::default()
+        };
+        let e = settings_var.store_config().unwrap_err().to_string();
+        assert!(e.contains("read as settings"), "{e}");
+    }
+
+    #[test]
+    fn postgres_tls_mode_is_checked_and_its_ca_file_lives_under_data_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = AtlasConfig {
+            data_dir: dir.path().to_path_buf(),
+            ..AtlasConfig::default()
+        };
+        cfg.store.postgres.tls = "verify-full".into();
+        cfg.store.postgres.ca_file = Some(PathBuf::from("ca.pem"));
+        let cfg = cfg.resolved();
+        let pg = cfg.store.postgres.store_config().unwrap();
+        assert_eq!(pg.tls, atlas_postgres::PgTls::VerifyFull);
+        assert_eq!(pg.ca_file.as_deref(), Some(dir.path().join("ca.pem").as_path()));
+        let bad = PostgresConfig {
+            tls: "require".into(),
+            ..PostgresConfig::default()
+        };
+        let e = bad.store_config().unwrap_err().to_string();
+        assert!(
+            e.contains("store.postgres.tls") && e.contains("verify-full"),
+            "{e}"
+        );
     }
 }

@@ -3,8 +3,10 @@
 //! appears in `Debug` output or logs.
 
 use std::fmt;
+use std::path::PathBuf;
 
 use crate::error::{Error, Result};
+use crate::tls::{Connector, PgTls};
 
 /// How to connect to PostgreSQL.
 #[derive(Clone, PartialEq, Eq)]
@@ -22,6 +24,11 @@ pub struct PgConfig {
     /// the server's `search_path` (normally `public`). Letters, digits and
     /// `_` only.
     pub schema: Option<String>,
+    /// How connections are secured (default: plain).
+    pub tls: PgTls,
+    /// With TLS: PEM file of the CA certificates to trust instead of the
+    /// web PKI roots (a private CA).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl PgConfig {
@@ -32,7 +39,22 @@ impl PgConfig {
             password: None,
             pool_size: 16,
             schema: None,
+            tls: PgTls::Disable,
+            ca_file: None,
         }
+    }
+
+    /// Sets how connections are secured, trusting `ca_file`'s certificates
+    /// (else the web PKI roots) when TLS is on.
+    pub fn tls(mut self, tls: PgTls, ca_file: Option<PathBuf>) -> Self {
+        self.tls = tls;
+        self.ca_file = ca_file;
+        self
+    }
+
+    /// The connector for [`PgConfig::tls`].
+    pub(crate) fn connector(&self) -> Result<Connector> {
+        crate::tls::connector(self.tls, self.ca_file.as_deref())
     }
 
     /// Sets the schema.
@@ -73,6 +95,11 @@ impl PgConfig {
         if let Some(schema) = &self.schema {
             check_schema(schema)?;
             cfg.options(format!("-c search_path={schema}"));
+        }
+        if self.tls == PgTls::VerifyFull {
+            cfg.ssl_mode(tokio_postgres::config::SslMode::Require);
+        } else {
+            cfg.ssl_mode(tokio_postgres::config::SslMode::Disable);
         }
         if cfg.get_application_name().is_none() {
             cfg.application_name("atlas");
@@ -129,6 +156,8 @@ impl fmt::Debug for PgConfig {
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("pool_size", &self.pool_size)
             .field("schema", &self.schema)
+            .field("tls", &self.tls)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }

@@ -19,9 +19,7 @@ pub(crate) enum Error {
     #[error(transparent)]
     Db(#[from] tokio_postgres::Error),
     /// No connection could be taken from the pool.
-    #[error(
-        "no PostgreSQL connection available: {0}; check that the server is up and `[store] url` is right"
-    )]
+    #[error("no PostgreSQL connection available: {}", pool_advice(.0))]
     Pool(#[from] deadpool_postgres::PoolError),
     /// A stored row holds a value Atlas never writes.
     #[error(
@@ -83,6 +81,30 @@ pub(crate) fn corrupt(what: impl Into<String>, source: impl Into<BoxError>) -> E
 /// The SQLSTATE of a database error, if it is one.
 pub(crate) fn sqlstate(e: &tokio_postgres::Error) -> Option<&tokio_postgres::error::SqlState> {
     e.code()
+}
+
+/// A pool error with its causes (the driver hides why a TLS handshake
+/// failed in its source) and what to check.
+fn pool_advice(e: &deadpool_postgres::PoolError) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    if text.contains("TLS") || text.contains("certificate") {
+        text.push_str(
+            "; check that the server speaks TLS, that its certificate names the URL's host, \
+             and that `[store] ca_file` holds the CA that signed it",
+        );
+    } else {
+        text.push_str("; check that the server is up and `[store] url` is right");
+    }
+    text
 }
 
 #[cfg(test)]

@@ -43,8 +43,10 @@ mod store;
 mod tables;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tls;
 mod translate;
 
 pub use config::PgConfig;
 pub use listen::JobListener;
 pub use store::{PgStore, SCHEMA_VERSION};
+pub use tls::PgTls;

@@ -8,11 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinHandle;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::{AsyncMessage, Client, Connection, NoTls};
 
 use crate::config::PgConfig;
 use crate::error::Result;
+use crate::tls::Connector;
 
 /// A running listener; stops when dropped.
 #[derive(Debug)]
@@ -31,10 +33,11 @@ impl JobListener {
     /// once after each reconnect, for what was missed meanwhile).
     pub(crate) fn start(config: &PgConfig, wake: Arc<dyn Fn() + Send + Sync>) -> Result<Self> {
         let cfg = config.driver()?;
+        let connector = config.connector()?;
         let channel = config.channel();
         let task = tokio::spawn(async move {
             loop {
-                if let Err(e) = listen_once(&cfg, &channel, &wake).await {
+                if let Err(e) = listen_once(&cfg, &connector, &channel, &wake).await {
                     tracing::warn!(error = %e, "job notifications lost; reconnecting in 1 s");
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -46,10 +49,34 @@ impl JobListener {
 
 async fn listen_once(
     cfg: &tokio_postgres::Config,
+    connector: &Connector,
     channel: &str,
     wake: &Arc<dyn Fn() + Send + Sync>,
 ) -> Result<()> {
-    let (client, mut conn) = cfg.connect(NoTls).await?;
+    match connector {
+        Connector::Plain => {
+            let (client, conn) = cfg.connect(NoTls).await?;
+            listen_on(client, conn, channel, wake).await
+        }
+        Connector::Tls(tls) => {
+            let (client, conn) = cfg.connect(tls.clone()).await?;
+            listen_on(client, conn, channel, wake).await
+        }
+    }
+}
+
+/// Subscribes on `client` and wakes on each notification until the
+/// connection ends.
+async fn listen_on<S, T>(
+    client: Client,
+    mut conn: Connection<S, T>,
+    channel: &str,
+    wake: &Arc<dyn Fn() + Send + Sync>,
+) -> Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: AsyncRead + AsyncWrite + Unpin,
+{
     let mut messages = futures::stream::poll_fn(move |cx| conn.poll_message(cx));
     let listen = format!("LISTEN {channel}");
     let subscribe = client.batch_execute(&listen);

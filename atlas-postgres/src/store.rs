@@ -19,6 +19,7 @@ use crate::db::Tx;
 use crate::error::{Error, Result};
 use crate::listen::JobListener;
 use crate::tables::{history_name, table_name};
+use crate::tls::Connector;
 use crate::{leader, migrations, queue, rows, translate};
 
 /// The newest schema version this build writes.
@@ -61,13 +62,13 @@ impl PgStore {
     /// [`StoreError::Backend`] when the configuration is unusable.
     pub fn connect(config: PgConfig) -> Result<PgStore, StoreError> {
         let driver = config.driver()?;
-        let manager = Manager::from_config(
-            driver,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match config.connector()? {
+            Connector::Plain => Manager::from_config(driver, NoTls, manager_config),
+            Connector::Tls(tls) => Manager::from_config(driver, tls, manager_config),
+        };
         let pool = Pool::builder(manager)
             .max_size(config.pool_size.max(1))
             .build()
