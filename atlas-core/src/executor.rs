@@ -212,6 +212,51 @@ pub struct RouteMap {
     pub routes: Vec<RouteSpec>,
 }
 
+/// Which part of an instance a backup part holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupPartKind {
+    /// A consistent dump of the instance's database (SQL, compressed).
+    Database,
+    /// An archive of the instance's files directory (compressed).
+    Files,
+}
+
+/// One stored part of a backup, with what verifies it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupPart {
+    /// What the part holds.
+    pub kind: BackupPartKind,
+    /// File name inside the backup's directory (a plain name, no `/`).
+    pub file: String,
+    /// Size in bytes of the stored (compressed) file.
+    pub size: u64,
+    /// Lower-case hex SHA-256 of the stored file; checked before a restore
+    /// touches anything.
+    pub sha256: String,
+}
+
+/// Where a taken backup lives and what it consists of: what
+/// [`Executor::backup_instance`] answers and the `backup` record keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupArtifact {
+    /// The host holding the parts (`local` for the machine Atlas runs on,
+    /// else a fleet host's configured name).
+    pub host: String,
+    /// The backup's directory under the executor's backup root (a relative
+    /// path, `<sid>/<backup id>`).
+    pub dir: String,
+    /// The parts: one database dump and one files archive.
+    pub parts: Vec<BackupPart>,
+}
+
+impl BackupArtifact {
+    /// Total stored bytes.
+    pub fn size(&self) -> u64 {
+        self.parts.iter().map(|p| p.size).sum()
+    }
+}
+
 /// The effects on servers. Share as `Arc<dyn Executor>`.
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
@@ -345,6 +390,35 @@ pub trait Executor: Send + Sync + fmt::Debug + 'static {
     /// # Errors
     /// [`ExecError`] on refusal or failure.
     async fn publish_routes(&self, map: &RouteMap) -> Result<(), ExecError>;
+
+    /// Takes a backup of the instance into `<backup root>/<sid>/<backup>`:
+    /// a consistent dump of its database and an archive of its files
+    /// directory, each written under a temporary name, synced and renamed
+    /// into place, with its size and SHA-256. Idempotent: a retry replaces
+    /// a partial directory.
+    ///
+    /// # Errors
+    /// Dump or archive failures, I/O.
+    async fn backup_instance(&self, spec: &InstanceSpec, backup: &Id) -> Result<BackupArtifact, ExecError>;
+
+    /// Restores `artifact` onto the instance of `spec` (its database and its
+    /// files directory; the instance may be another than the one backed
+    /// up). Every part's SHA-256 is checked first; the database is loaded
+    /// beside the live one and swapped in at once, the files are unpacked
+    /// beside the live directory and swapped in, so a failed restore leaves
+    /// the instance as it was.
+    ///
+    /// # Errors
+    /// [`ExecError::Refused`] for a missing or corrupt part (nothing
+    /// touched); load or unpack failures.
+    async fn restore_instance(&self, spec: &InstanceSpec, artifact: &BackupArtifact)
+        -> Result<(), ExecError>;
+
+    /// Removes a backup's directory and parts. Idempotent.
+    ///
+    /// # Errors
+    /// I/O.
+    async fn remove_backup(&self, artifact: &BackupArtifact) -> Result<(), ExecError>;
 }
 
 macro_rules! forward_executor {
@@ -379,4 +453,7 @@ forward_executor! {
     update_homepage_extra_files() -> ();
     run_command(spec: &CommandSpec) -> CommandOutput;
     publish_routes(map: &RouteMap) -> ();
+    backup_instance(spec: &InstanceSpec, backup: &Id) -> BackupArtifact;
+    restore_instance(spec: &InstanceSpec, artifact: &BackupArtifact) -> ();
+    remove_backup(artifact: &BackupArtifact) -> ();
 }

@@ -57,8 +57,8 @@ pub use code_rules::{recommend, CurrentVersion, PostReason, Recommendation};
 pub use engine::Engine;
 pub use error::{BoxError, ExecError, StoreError};
 pub use executor::{
-    CodeSpec, CommandOutput, CommandSpec, DatabaseSpec, Executor, HostOutput, InstanceSpec, RouteMap,
-    RouteSpec, SiteSettings,
+    BackupArtifact, BackupPart, BackupPartKind, CodeSpec, CommandOutput, CommandSpec, DatabaseSpec, Executor,
+    HostOutput, InstanceSpec, RouteMap, RouteSpec, SiteSettings,
 };
 pub use jobs::{
     Backoff, Job, JobAction, JobChange, JobFailure, JobSpec, JobStatus, LeaseSpec, DEFAULT_MAX_ATTEMPTS,

@@ -422,6 +422,36 @@ impl Executor for ShellExecutor {
     /// Renders the active routes in the configured format (every source
     /// validated first), writes the map atomically, then runs the reload
     /// command when configured.
+    // TEMPORARY (replaced by the backup work in progress on its branch).
+    async fn backup_instance(
+        &self,
+        _spec: &InstanceSpec,
+        _backup: &atlas_core::model::Id,
+    ) -> Result<atlas_core::BackupArtifact, ExecError> {
+        Err(ExecError::Refused {
+            what: "backup".into(),
+            reason: "not implemented yet".into(),
+        })
+    }
+
+    async fn restore_instance(
+        &self,
+        _spec: &InstanceSpec,
+        _artifact: &atlas_core::BackupArtifact,
+    ) -> Result<(), ExecError> {
+        Err(ExecError::Refused {
+            what: "backup".into(),
+            reason: "not implemented yet".into(),
+        })
+    }
+
+    async fn remove_backup(&self, _artifact: &atlas_core::BackupArtifact) -> Result<(), ExecError> {
+        Err(ExecError::Refused {
+            what: "backup".into(),
+            reason: "not implemented yet".into(),
+        })
+    }
+
     async fn publish_routes(&self, map: &RouteMap) -> Result<(), ExecError> {
         self.traced("publish_routes", None, async {
             let rm = &self.cfg.route_map;

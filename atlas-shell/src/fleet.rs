@@ -515,6 +515,36 @@ impl Executor for FleetExecutor {
 
     /// # Behavior
     /// Written and reloaded on every `lb` host (this host when none is).
+    // TEMPORARY (replaced by the backup work in progress on its branch).
+    async fn backup_instance(
+        &self,
+        _spec: &InstanceSpec,
+        _backup: &atlas_core::model::Id,
+    ) -> Result<atlas_core::BackupArtifact, ExecError> {
+        Err(ExecError::Refused {
+            what: "backup".into(),
+            reason: "not implemented yet".into(),
+        })
+    }
+
+    async fn restore_instance(
+        &self,
+        _spec: &InstanceSpec,
+        _artifact: &atlas_core::BackupArtifact,
+    ) -> Result<(), ExecError> {
+        Err(ExecError::Refused {
+            what: "backup".into(),
+            reason: "not implemented yet".into(),
+        })
+    }
+
+    async fn remove_backup(&self, _artifact: &atlas_core::BackupArtifact) -> Result<(), ExecError> {
+        Err(ExecError::Refused {
+            what: "backup".into(),
+            reason: "not implemented yet".into(),
+        })
+    }
+
     async fn publish_routes(&self, map: &RouteMap) -> Result<(), ExecError> {
         check_routes(&map.routes)?;
         routes::render(self.cfg.route_map.format, map)?;

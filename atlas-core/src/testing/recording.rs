@@ -9,7 +9,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 
 use crate::error::ExecError;
-use crate::executor::{CodeSpec, CommandOutput, CommandSpec, Executor, InstanceSpec, RouteMap};
+use crate::executor::{
+    BackupArtifact, BackupPart, BackupPartKind, CodeSpec, CommandOutput, CommandSpec, Executor, InstanceSpec,
+    RouteMap,
+};
+use crate::model::Id;
 
 /// One recorded call: the operation (the [`Executor`] method name, e.g.
 /// `provision`) and its subject (the instance sid, the code item's name, the
@@ -247,6 +251,41 @@ impl Executor for RecordingExecutor {
     async fn publish_routes(&self, map: &RouteMap) -> Result<(), ExecError> {
         self.lock().maps.push(map.clone());
         self.record("publish_routes", "")
+    }
+
+    /// Answers an artifact at `<sid>/<backup>` on host `recording` with an
+    /// empty database dump and files archive (the SHA-256 of no bytes).
+    async fn backup_instance(&self, spec: &InstanceSpec, backup: &Id) -> Result<BackupArtifact, ExecError> {
+        self.keep_spec("backup_instance", spec);
+        self.record("backup_instance", spec.sid.as_str())?;
+        const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let part = |kind, file: &str| BackupPart {
+            kind,
+            file: file.to_owned(),
+            size: 0,
+            sha256: EMPTY_SHA256.to_owned(),
+        };
+        Ok(BackupArtifact {
+            host: "recording".to_owned(),
+            dir: format!("{}/{backup}", spec.sid.as_str()),
+            parts: vec![
+                part(BackupPartKind::Database, "database.sql.gz"),
+                part(BackupPartKind::Files, "files.tar.gz"),
+            ],
+        })
+    }
+
+    async fn restore_instance(
+        &self,
+        spec: &InstanceSpec,
+        _artifact: &BackupArtifact,
+    ) -> Result<(), ExecError> {
+        self.keep_spec("restore_instance", spec);
+        self.record("restore_instance", spec.sid.as_str())
+    }
+
+    async fn remove_backup(&self, artifact: &BackupArtifact) -> Result<(), ExecError> {
+        self.record("remove_backup", &artifact.dir)
     }
 }
 
