@@ -102,6 +102,7 @@ mod tests {
     use crate::jobs::{JobFailure, LeaseSpec};
     use crate::store::Outcome;
     use crate::task::Task;
+    use crate::testing::record_host_check;
     use crate::MemoryStore;
 
     fn host(name: &str, roles: &[&str], reachable: bool, problems: &[&str]) -> HostReport {
@@ -147,7 +148,7 @@ mod tests {
         assert_eq!(v["hosts"][1]["problems"], json!(["drush missing"]));
     }
 
-    async fn finish(store: &MemoryStore, at: i64, result: Value, ok: bool) {
+    async fn failed_check(store: &MemoryStore, at: i64) {
         let now = Timestamp::from_unix(at);
         let mut b = Batch::new(now);
         b.enqueue(
@@ -162,19 +163,14 @@ mod tests {
             duration: std::time::Duration::from_secs(60),
         };
         let job = store.claim(&lease, now).await.unwrap().unwrap();
-        let result = if ok {
-            Ok(result)
-        } else {
-            Err(JobFailure {
-                error: "boom".into(),
-                retry_at: None,
-                result: None,
-            })
-        };
         let outcome = Outcome {
             owner: "w".into(),
             now,
-            result,
+            result: Err(JobFailure {
+                error: "boom".into(),
+                retry_at: None,
+                result: None,
+            }),
             follow_up: Batch::new(now),
         };
         store.finish(&job.id, outcome).await.unwrap();
@@ -185,10 +181,10 @@ mod tests {
         let store = MemoryStore::new();
         assert_eq!(HostCheck::latest(&store).await.unwrap(), None);
         let first = [host("web1", &["web"], true, &[])];
-        finish(&store, 100, HostCheck::job_result(&first), true).await;
+        record_host_check(&store, Timestamp::from_unix(100), &first).await.unwrap();
         let second = [host("web1", &["web"], false, &["cannot connect"])];
-        finish(&store, 200, HostCheck::job_result(&second), true).await;
-        finish(&store, 300, Value::Null, false).await;
+        record_host_check(&store, Timestamp::from_unix(200), &second).await.unwrap();
+        failed_check(&store, 300).await;
         let latest = HostCheck::latest(&store).await.unwrap().unwrap();
         assert_eq!(latest.hosts, second);
         assert_eq!(latest.checked_at, Timestamp::from_unix(200));
