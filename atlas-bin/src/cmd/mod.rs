@@ -3,13 +3,14 @@
 mod config;
 mod migrate;
 mod observe;
+mod routes;
 mod serve;
 mod user;
 mod worker;
 
 use tokio::sync::watch;
 
-use crate::cli::{Command, ConfigAction};
+use crate::cli::{Command, ConfigAction, RoutesAction};
 use crate::config::AtlasConfig;
 
 /// Runs `command`.
@@ -31,6 +32,9 @@ pub async fn run(command: Command, cfg: AtlasConfig) -> anyhow::Result<()> {
             action: ConfigAction::Check,
         } => config::check(cfg).await,
         Command::Migrate { from } => migrate::run(cfg, from).await,
+        Command::Routes {
+            action: RoutesAction::Check,
+        } => routes::check(cfg).await,
         Command::Agent => {
             drop(cfg);
             atlas_shell::agent::run_stdio().await?;
