@@ -182,11 +182,7 @@ pub fn metered(store: Arc<dyn Store>, metrics: &atlas_observe::Metrics) -> Arc<d
 /// # Errors
 /// An invalid `[shell]`, `[notify]` or `[scheduler]` setting; roots that
 /// cannot be created.
-pub fn app(
-    cfg: &AtlasConfig,
-    store: Arc<dyn Store>,
-    key: SecretKey,
-) -> anyhow::Result<App> {
+pub fn app(cfg: &AtlasConfig, store: Arc<dyn Store>, key: SecretKey) -> anyhow::Result<App> {
     let app = App::builder(store)
         .executor(executor(cfg)?)
         .notifier(notifier(cfg)?)

@@ -181,9 +181,13 @@ mod tests {
         let store = MemoryStore::new();
         assert_eq!(HostCheck::latest(&store).await.unwrap(), None);
         let first = [host("web1", &["web"], true, &[])];
-        record_host_check(&store, Timestamp::from_unix(100), &first).await.unwrap();
+        record_host_check(&store, Timestamp::from_unix(100), &first)
+            .await
+            .unwrap();
         let second = [host("web1", &["web"], false, &["cannot connect"])];
-        record_host_check(&store, Timestamp::from_unix(200), &second).await.unwrap();
+        record_host_check(&store, Timestamp::from_unix(200), &second)
+            .await
+            .unwrap();
         failed_check(&store, 300).await;
         let latest = HostCheck::latest(&store).await.unwrap().unwrap();
         assert_eq!(latest.hosts, second);

@@ -262,13 +262,14 @@ impl Readiness {
             detail,
             advisory: false,
         };
-        let latest = match tokio::time::timeout(STORE_TIME_LIMIT, HostCheck::latest(self.store.as_ref())).await {
-            Ok(Ok(latest)) => latest,
-            // The store check reports the store; hosts are unknown.
-            Ok(Err(_)) | Err(_) => {
-                return (check(true, "unknown: the store did not answer".to_owned()), None)
-            }
-        };
+        let latest =
+            match tokio::time::timeout(STORE_TIME_LIMIT, HostCheck::latest(self.store.as_ref())).await {
+                Ok(Ok(latest)) => latest,
+                // The store check reports the store; hosts are unknown.
+                Ok(Err(_)) | Err(_) => {
+                    return (check(true, "unknown: the store did not answer".to_owned()), None)
+                }
+            };
         let Some(latest) = latest else {
             return (check(true, "not checked yet".to_owned()), None);
         };
@@ -292,7 +293,10 @@ impl Readiness {
                 )
             }
         } else {
-            format!("no web host was reachable (checked {age} s ago): {}", down.join(", "))
+            format!(
+                "no web host was reachable (checked {age} s ago): {}",
+                down.join(", ")
+            )
         };
         (check(latest.serving(), detail), Some(latest))
     }
@@ -484,10 +488,7 @@ mod tests {
         assert_eq!(body["status"], "ready");
         assert_eq!(body["degraded"], json!(["prerequisites"]));
         assert_eq!(body["not_ready"], json!([]));
-        assert_eq!(
-            body["checks"]["prerequisites"],
-            "shell.programs.drush: not found"
-        );
+        assert_eq!(body["checks"]["prerequisites"], "shell.programs.drush: not found");
         assert_eq!(body["checks"]["other"], "ok");
         assert_eq!(report.into_response().status(), StatusCode::OK);
     }

@@ -694,7 +694,10 @@ mod tests {
         let text = m.render(&store, None).await;
         assert_eq!(sample(&text, "atlas_host_up", &[("host", "web1")]), Some(1.0));
         assert_eq!(sample(&text, "atlas_host_up", &[("host", "web2")]), Some(0.0));
-        assert_eq!(sample(&text, "atlas_host_healthy", &[("host", "web2")]), Some(0.0));
+        assert_eq!(
+            sample(&text, "atlas_host_healthy", &[("host", "web2")]),
+            Some(0.0)
+        );
         assert_eq!(
             sample(
                 &text,
@@ -713,7 +716,10 @@ mod tests {
             .unwrap();
         let text = m.render(&store, None).await;
         assert_eq!(sample(&text, "atlas_host_up", &[("host", "web2")]), Some(1.0));
-        assert_eq!(sample(&text, "atlas_host_healthy", &[("host", "web1")]), Some(0.0));
+        assert_eq!(
+            sample(&text, "atlas_host_healthy", &[("host", "web1")]),
+            Some(0.0)
+        );
         assert_eq!(
             sample(
                 &text,

@@ -420,10 +420,8 @@ pub async fn handle(input: &[u8]) -> Vec<u8> {
         }
     };
     serde_json::to_vec(&Envelope::of(reply)).unwrap_or_else(|e| {
-        format!(
-            r#"{{"protocol":{PROTOCOL},"reply":"error","error":{{"kind":"io","message":"agent: {e}"}}}}"#
-        )
-        .into_bytes()
+        format!(r#"{{"protocol":{PROTOCOL},"reply":"error","error":{{"kind":"io","message":"agent: {e}"}}}}"#)
+            .into_bytes()
     })
 }
 

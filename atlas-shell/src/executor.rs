@@ -465,9 +465,9 @@ impl Executor for ShellExecutor {
     async fn check_routes(&self, map: &RouteMap) -> Result<Vec<RouteMapCheck>, ExecError> {
         let rm = &self.cfg.route_map;
         let want = routes::render(rm.format, map)?;
-        let have = routes::read_map(&rm.path).await.map_err(|e| {
-            format!("cannot read the route map {}: {e}", rm.path.display())
-        });
+        let have = routes::read_map(&rm.path)
+            .await
+            .map_err(|e| format!("cannot read the route map {}: {e}", rm.path.display()));
         Ok(vec![routes::compare("local", &want, have)])
     }
 }

@@ -78,17 +78,17 @@ pub(crate) struct Board(Mutex<BTreeMap<String, HostState>>);
 impl Board {
     pub(crate) fn new(names: impl IntoIterator<Item = String>) -> Self {
         Self(Mutex::new(
-                names
-                    .into_iter()
-                    .map(|n| {
-                        let s = HostState {
-                            name: n.clone(),
-                            reachable: true,
-                            ..HostState::default()
-                        };
-                        (n, s)
-                    })
-                    .collect(),
+            names
+                .into_iter()
+                .map(|n| {
+                    let s = HostState {
+                        name: n.clone(),
+                        reachable: true,
+                        ..HostState::default()
+                    };
+                    (n, s)
+                })
+                .collect(),
         ))
     }
 

@@ -68,7 +68,11 @@ async fn host_problems(cfg: &AtlasConfig) -> Vec<String> {
         if h.problems.is_empty() {
             println!("host {}: ok", h.host);
         }
-        out.extend(h.problems.into_iter().map(|p| format!("[shell.hosts] {}: {p}", h.host)));
+        out.extend(
+            h.problems
+                .into_iter()
+                .map(|p| format!("[shell.hosts] {}: {p}", h.host)),
+        );
     }
     out
 }

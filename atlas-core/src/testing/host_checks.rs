@@ -23,7 +23,11 @@ use crate::task::Task;
 /// # Panics
 /// When another job is claimable before it (use a store without queued
 /// work).
-pub async fn record_host_check(store: &dyn Store, at: Timestamp, hosts: &[HostReport]) -> Result<(), StoreError> {
+pub async fn record_host_check(
+    store: &dyn Store,
+    at: Timestamp,
+    hosts: &[HostReport],
+) -> Result<(), StoreError> {
     let mut b = Batch::new(at);
     b.enqueue(
         Task::Periodic {

@@ -86,7 +86,10 @@ async fn an_agent_of_another_protocol_version_is_refused_naming_the_host_and_bot
         return;
     };
     let e = f.exec.clear_apc().await.unwrap_err();
-    assert!(matches!(e, ExecError::Refused { .. }), "final, not retried: {e:?}");
+    assert!(
+        matches!(e, ExecError::Refused { .. }),
+        "final, not retried: {e:?}"
+    );
     let text = e.to_string();
     assert!(
         text.contains("host web2")
@@ -170,7 +173,10 @@ async fn an_unreachable_load_balancer_is_a_route_check_entry_with_its_error() {
     };
     f.hosts[1].kill();
     let report = f.exec.check_routes(&RouteMap::default()).await.unwrap();
-    assert!(!report[0].differs(), "web1's missing map is an empty one: {report:?}");
+    assert!(
+        !report[0].differs(),
+        "web1's missing map is an empty one: {report:?}"
+    );
     let err = report[1].error.as_deref().unwrap_or_default();
     assert!(report[1].differs() && err.contains("host web2"), "{report:?}");
 }

@@ -46,7 +46,10 @@ async fn a_failed_host_check_is_retried_and_is_not_taken_as_a_check() {
 async fn active_route(h: &Harness, source: &str) {
     h.insert(
         Resource::Route,
-        fixtures::route().source(source).status(RouteStatus::Active).build(),
+        fixtures::route()
+            .source(source)
+            .status(RouteStatus::Active)
+            .build(),
     )
     .await;
 }
@@ -72,7 +75,11 @@ async fn the_route_check_compares_the_records_map_and_reports_each_differing_loa
     let maps = h.exec.checked_route_maps();
     let sources: Vec<&str> = maps[0].routes.iter().map(|r| r.source.as_str()).collect();
     assert_eq!(sources, ["alpha", "zeta"], "the map the records render to");
-    assert_eq!(h.exec.subjects_of("publish_routes").len(), 0, "a check changes nothing");
+    assert_eq!(
+        h.exec.subjects_of("publish_routes").len(),
+        0,
+        "a check changes nothing"
+    );
     let result = job.result.unwrap();
     assert_eq!(result["differing"], json!(["lb2"]));
     let notes = h.notes_titled("Route Map Differs");
@@ -109,7 +116,10 @@ async fn the_route_check_is_skipped_while_a_publication_is_queued() {
     let job = h.store.job(&id).await.unwrap().unwrap();
     let handled = h.engine.handle(&job).await.unwrap();
     assert!(
-        handled.result["skipped"].as_str().unwrap().contains("publication"),
+        handled.result["skipped"]
+            .as_str()
+            .unwrap()
+            .contains("publication"),
         "{}",
         handled.result
     );
