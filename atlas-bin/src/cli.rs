@@ -63,6 +63,12 @@ pub enum Command {
         #[arg(default_value = "atlas-demo")]
         dir: std::path::PathBuf,
     },
+    /// Look at the load balancers' route maps.
+    Routes {
+        /// What to do with the route maps.
+        #[command(subcommand)]
+        action: RoutesAction,
+    },
     /// Do one operation of a fleet host: read the request the controlling
     /// Atlas sends over SSH on standard input, answer on standard output.
     Agent,
@@ -104,6 +110,14 @@ pub enum ConfigAction {
     /// Print the fully commented default configuration.
     Default,
     /// Validate the configuration, roots, key file and programs.
+    Check,
+}
+
+/// `atlas routes …`.
+#[derive(Debug, Subcommand)]
+pub enum RoutesAction {
+    /// Compare each load balancer's route map with the records, print the
+    /// differences and exit non-zero when any differs (changes nothing).
     Check,
 }
 

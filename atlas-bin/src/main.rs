@@ -4,6 +4,7 @@
 mod cli;
 mod cmd;
 mod config;
+mod prerequisites;
 mod telemetry;
 mod users;
 mod wiring;

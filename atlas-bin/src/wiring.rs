@@ -115,23 +115,13 @@ pub fn secret_key(cfg: &AtlasConfig) -> anyhow::Result<SecretKey> {
     }
 }
 
-/// The executor, and the fleet behind it when `[[shell.hosts]]` are
-/// configured (for host checks and readiness).
-#[derive(Debug)]
-pub struct Executors {
-    /// What the worker acts through.
-    pub executor: Arc<dyn Executor>,
-    /// The same executor as a fleet, when it is one.
-    pub fleet: Option<atlas_shell::FleetExecutor>,
-}
-
 /// The executor: this host alone (its roots created) when no
 /// `[[shell.hosts]]` are configured, else the fleet (the roots of its
 /// `local` hosts created).
 ///
 /// # Errors
 /// Invalid shell configuration; roots that cannot be created.
-pub fn executor(cfg: &AtlasConfig) -> anyhow::Result<Executors> {
+pub fn executor(cfg: &AtlasConfig) -> anyhow::Result<Arc<dyn Executor>> {
     let shell = &cfg.shell;
     let mut local = Vec::new();
     if shell.hosts.is_empty() {
@@ -158,17 +148,11 @@ pub fn executor(cfg: &AtlasConfig) -> anyhow::Result<Executors> {
     if shell.hosts.is_empty() {
         let exec =
             atlas_shell::ShellExecutor::new(shell.clone()).context("the [shell] configuration is invalid")?;
-        return Ok(Executors {
-            executor: Arc::new(exec),
-            fleet: None,
-        });
+        return Ok(Arc::new(exec));
     }
     let fleet =
         atlas_shell::FleetExecutor::new(shell.clone()).context("the [shell] configuration is invalid")?;
-    Ok(Executors {
-        executor: Arc::new(fleet.clone()),
-        fleet: Some(fleet),
-    })
+    Ok(Arc::new(fleet))
 }
 
 /// The wall clock.
@@ -193,27 +177,21 @@ pub fn metered(store: Arc<dyn Store>, metrics: &atlas_observe::Metrics) -> Arc<d
 }
 
 /// Atlas over `store`: the service, and the worker and scheduler with the
-/// configured executor and notifier; and the fleet that executor is when
-/// `[[shell.hosts]]` are configured (for host checks and readiness).
+/// configured executor and notifier.
 ///
 /// # Errors
 /// An invalid `[shell]`, `[notify]` or `[scheduler]` setting; roots that
 /// cannot be created.
-pub fn app(
-    cfg: &AtlasConfig,
-    store: Arc<dyn Store>,
-    key: SecretKey,
-) -> anyhow::Result<(App, Option<atlas_shell::FleetExecutor>)> {
-    let Executors { executor, fleet } = executor(cfg)?;
+pub fn app(cfg: &AtlasConfig, store: Arc<dyn Store>, key: SecretKey) -> anyhow::Result<App> {
     let app = App::builder(store)
-        .executor(executor)
+        .executor(executor(cfg)?)
         .notifier(notifier(cfg)?)
         .clock(clock())
         .secret_key(key)
         .config(cfg.app_config())
         .build()
         .context("the [scheduler] configuration is invalid")?;
-    Ok((app, fleet))
+    Ok(app)
 }
 
 #[cfg(test)]

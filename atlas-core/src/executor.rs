@@ -257,6 +257,56 @@ impl BackupArtifact {
     }
 }
 
+/// What a host check found on one host ([`Executor::check_hosts`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct HostReport {
+    /// The host's configured name (`local` for the Atlas host alone).
+    pub host: String,
+    /// Its roles (`web`, `db_client`, `cron`, `lb`).
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Whether the check reached it.
+    pub reachable: bool,
+    /// What is wrong there (empty: healthy), one line each, naming the
+    /// setting and what to do; when unreachable, why.
+    #[serde(default)]
+    pub problems: Vec<String>,
+}
+
+impl HostReport {
+    /// Whether the host was reached and has no problem.
+    pub fn healthy(&self) -> bool {
+        self.reachable && self.problems.is_empty()
+    }
+
+    /// Whether the host serves sites (`web` role).
+    pub fn is_web(&self) -> bool {
+        self.roles.iter().any(|r| r == "web")
+    }
+}
+
+/// How the route map on one load balancer compares with the records
+/// ([`Executor::check_routes`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RouteMapCheck {
+    /// The load balancer's host name (`local` for the Atlas host).
+    pub host: String,
+    /// One line per entry missing there or extra there (empty: identical).
+    #[serde(default)]
+    pub differences: Vec<String>,
+    /// Why the map there could not be read, if it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl RouteMapCheck {
+    /// Whether the map there differs from the records (or could not be
+    /// read).
+    pub fn differs(&self) -> bool {
+        self.error.is_some() || !self.differences.is_empty()
+    }
+}
+
 /// The effects on servers. Share as `Arc<dyn Executor>`.
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
@@ -419,6 +469,32 @@ pub trait Executor: Send + Sync + fmt::Debug + 'static {
     /// # Errors
     /// I/O.
     async fn remove_backup(&self, artifact: &BackupArtifact) -> Result<(), ExecError>;
+
+    /// Checks every host the executor works on: reachable, roots and
+    /// programs there. One report per host, unreachable ones included.
+    ///
+    /// # Behavior
+    /// The default answers no host (an executor without hosts of its own).
+    ///
+    /// # Errors
+    /// [`ExecError`] when the check itself could not run.
+    async fn check_hosts(&self) -> Result<Vec<HostReport>, ExecError> {
+        Ok(Vec::new())
+    }
+
+    /// Compares the route map on each load balancer with what `map`
+    /// renders to, changing nothing. One entry per load balancer.
+    ///
+    /// # Behavior
+    /// The default answers no load balancer (an executor that publishes
+    /// nowhere).
+    ///
+    /// # Errors
+    /// [`ExecError::Refused`] for a route that cannot be rendered.
+    async fn check_routes(&self, map: &RouteMap) -> Result<Vec<RouteMapCheck>, ExecError> {
+        let _ = map;
+        Ok(Vec::new())
+    }
 }
 
 macro_rules! forward_executor {
@@ -456,4 +532,6 @@ forward_executor! {
     backup_instance(spec: &InstanceSpec, backup: &Id) -> BackupArtifact;
     restore_instance(spec: &InstanceSpec, artifact: &BackupArtifact) -> ();
     remove_backup(artifact: &BackupArtifact) -> ();
+    check_hosts() -> Vec<HostReport>;
+    check_routes(map: &RouteMap) -> Vec<RouteMapCheck>;
 }

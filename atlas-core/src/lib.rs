@@ -34,6 +34,7 @@ mod code_rules;
 mod engine;
 mod error;
 mod executor;
+mod host_check;
 mod jobs;
 mod lifecycle;
 pub mod model;
@@ -54,12 +55,13 @@ pub use app::{App, AppBuilder, AppConfig, AppError, SchedulerConfig};
 pub use batch::{Batch, Committed, Write, Written};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use code_rules::{recommend, CurrentVersion, PostReason, Recommendation};
-pub use engine::Engine;
+pub use engine::{Engine, RouteCheckError};
 pub use error::{BoxError, ExecError, StoreError};
 pub use executor::{
     BackupArtifact, BackupPart, BackupPartKind, CodeSpec, CommandOutput, CommandSpec, DatabaseSpec, Executor,
-    HostOutput, InstanceSpec, RouteMap, RouteSpec, SiteSettings,
+    HostOutput, HostReport, InstanceSpec, RouteMap, RouteMapCheck, RouteSpec, SiteSettings,
 };
+pub use host_check::HostCheck;
 pub use jobs::{
     Backoff, Job, JobAction, JobChange, JobFailure, JobSpec, JobStatus, LeaseSpec, DEFAULT_MAX_ATTEMPTS,
 };

@@ -9,11 +9,13 @@
 //! # Layout
 //! - `metrics`: [`Metrics`], the registry (`prometheus-client`) with every
 //!   Atlas family, the request, store and job observations, and the
-//!   scrape-time gauges read from the store and the scheduler.
+//!   scrape-time gauges read from the store (queue, instances, hosts) and
+//!   the scheduler.
 //! - `config`: [`MetricsConfig`] (the `[metrics]` section).
 //! - `metered`: [`MeteredStore`], a `Store` decorator timing every
 //!   operation and observing job attempts.
-//! - `health`: [`Readiness`] (store, worker and scheduler checks),
+//! - `health`: [`Readiness`] (store, worker, scheduler and host checks,
+//!   and advisory checks that degrade without failing),
 //!   [`ReadinessReport`] / [`Check`], and the [`healthz`] handler.
 //! - `listener`: [`MetricsState`], [`metrics_router`] / [`serve_metrics`]
 //!   (the separate listener), [`METRICS_CONTENT_TYPE`].

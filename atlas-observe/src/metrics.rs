@@ -18,12 +18,17 @@
 //! | `atlas_task_last_outcome` | gauge (1 for the last run's status) | `task`, `status` |
 //! | `atlas_store_operation_duration_seconds` | histogram | `operation`, `result` |
 //! | `atlas_store_up` | gauge | (1 when the last scrape's queries answered) |
+//! | `atlas_host_up` | gauge (1: reached by the newest host check) | `host` |
+//! | `atlas_host_healthy` | gauge (1: reached, no problem) | `host` |
+//! | `atlas_host_last_check_timestamp_seconds` | gauge | `host` |
 //!
 //! The HTTP families are fed by the API ([`Metrics::observe_request`], from
 //! `atlas-http`'s request middleware). Job metrics are observed from
 //! outside the worker, by [`crate::MeteredStore`]: a claim starts a job, a
 //! finish ends it. Queue, instance and task gauges are computed when
-//! scraped, with one cheap counting query per status.
+//! scraped, with one cheap counting query per status; host gauges come
+//! from the newest host check in the store (`check_hosts`), so every node
+//! reports the same hosts, and a host no longer in that check disappears.
 //!
 //! # Contracts
 //! - The caller of [`Metrics::observe_request`] passes a bounded route
@@ -39,7 +44,7 @@ use std::time::{Duration, Instant};
 
 use atlas_core::model::{Resource, Status};
 use atlas_core::query::{Filter, FindQuery, Paging};
-use atlas_core::{Job, JobId, JobStatus, Outcome, Scheduler, Store};
+use atlas_core::{HostCheck, Job, JobId, JobStatus, Outcome, Scheduler, Store};
 use axum::http::{Method, StatusCode};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -81,6 +86,11 @@ struct TaskLabels {
 struct TaskStatusLabels {
     task: String,
     status: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HostLabels {
+    host: String,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -136,6 +146,9 @@ struct Inner {
     task_last_outcome: Family<TaskStatusLabels, Gauge>,
     store_duration: Timed<StoreLabels>,
     store_up: Gauge,
+    host_up: Family<HostLabels, Gauge>,
+    host_healthy: Family<HostLabels, Gauge>,
+    host_last_check: Family<HostLabels, Gauge>,
     running: Mutex<HashMap<JobId, Running>>,
 }
 
@@ -168,6 +181,9 @@ impl Metrics {
         let task_last_outcome = Family::<TaskStatusLabels, Gauge>::default();
         let store_duration: Timed<StoreLabels> = Family::new_with_constructor(store_buckets);
         let store_up = Gauge::default();
+        let host_up = Family::<HostLabels, Gauge>::default();
+        let host_healthy = Family::<HostLabels, Gauge>::default();
+        let host_last_check = Family::<HostLabels, Gauge>::default();
         r.register(
             "build",
             "Atlas build information",
@@ -230,6 +246,21 @@ impl Metrics {
             "1 when the store answered the last scrape's queries",
             store_up.clone(),
         );
+        r.register(
+            "host_up",
+            "1 when the newest host check reached the host",
+            host_up.clone(),
+        );
+        r.register(
+            "host_healthy",
+            "1 when the newest host check reached the host and found no problem",
+            host_healthy.clone(),
+        );
+        r.register(
+            "host_last_check_timestamp_seconds",
+            "Unix time of the newest host check",
+            host_last_check.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry: r,
@@ -246,6 +277,9 @@ impl Metrics {
                 task_last_outcome,
                 store_duration,
                 store_up,
+                host_up,
+                host_healthy,
+                host_last_check,
                 running: Mutex::new(HashMap::new()),
             }),
         }
@@ -370,6 +404,10 @@ impl Metrics {
                 Err(e) => return scrape_failed(&e),
             }
         }
+        match HostCheck::latest(store).await {
+            Ok(latest) => self.set_hosts(latest.as_ref()),
+            Err(e) => return scrape_failed(&e),
+        }
         let Some(scheduler) = scheduler else {
             return true;
         };
@@ -408,6 +446,23 @@ impl Metrics {
             }
         }
         true
+    }
+
+    /// The host gauges of `check` (none before the first check).
+    fn set_hosts(&self, check: Option<&HostCheck>) {
+        let i = &self.inner;
+        i.host_up.clear();
+        i.host_healthy.clear();
+        i.host_last_check.clear();
+        let Some(check) = check else { return };
+        for h in &check.hosts {
+            let labels = HostLabels { host: h.host.clone() };
+            i.host_up.get_or_create(&labels).set(i64::from(h.reachable));
+            i.host_healthy.get_or_create(&labels).set(i64::from(h.healthy()));
+            i.host_last_check
+                .get_or_create(&labels)
+                .set(check.checked_at.unix_seconds());
+        }
     }
 
     /// The registry in the text exposition format.
@@ -610,5 +665,69 @@ mod tests {
             Some(0.0),
             "never ran"
         );
+    }
+
+    #[tokio::test]
+    async fn every_host_of_the_newest_check_gets_its_gauges_and_hosts_it_dropped_disappear() {
+        use atlas_core::testing::record_host_check;
+        use atlas_core::{HostReport, MemoryStore};
+
+        let report = |host: &str, reachable: bool, problems: Vec<String>| HostReport {
+            host: host.into(),
+            roles: vec!["web".into()],
+            reachable,
+            problems,
+        };
+        let m = Metrics::new();
+        let store = MemoryStore::new();
+        let text = m.render(&store, None).await;
+        assert!(!text.contains("atlas_host_up{"), "no check yet: {text}");
+
+        let first = [
+            report("web1", true, Vec::new()),
+            report("web2", false, vec!["cannot connect".into()]),
+            report("old", true, Vec::new()),
+        ];
+        record_host_check(&store, Timestamp::from_unix(1_000), &first)
+            .await
+            .unwrap();
+        let text = m.render(&store, None).await;
+        assert_eq!(sample(&text, "atlas_host_up", &[("host", "web1")]), Some(1.0));
+        assert_eq!(sample(&text, "atlas_host_up", &[("host", "web2")]), Some(0.0));
+        assert_eq!(
+            sample(&text, "atlas_host_healthy", &[("host", "web2")]),
+            Some(0.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                "atlas_host_last_check_timestamp_seconds",
+                &[("host", "web1")]
+            ),
+            Some(1_000.0)
+        );
+
+        let second = [
+            report("web1", true, vec!["programs.drush 'drush' is not found".into()]),
+            report("web2", true, Vec::new()),
+        ];
+        record_host_check(&store, Timestamp::from_unix(2_000), &second)
+            .await
+            .unwrap();
+        let text = m.render(&store, None).await;
+        assert_eq!(sample(&text, "atlas_host_up", &[("host", "web2")]), Some(1.0));
+        assert_eq!(
+            sample(&text, "atlas_host_healthy", &[("host", "web1")]),
+            Some(0.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                "atlas_host_last_check_timestamp_seconds",
+                &[("host", "web2")]
+            ),
+            Some(2_000.0)
+        );
+        assert_eq!(sample(&text, "atlas_host_up", &[("host", "old")]), None);
     }
 }

@@ -111,7 +111,7 @@ async fn readyz_on_the_metrics_listener_is_ready_until_the_store_closes() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(
         body,
-        json!({"status": "ready", "not_ready": [], "checks": {"store": "ok"}})
+        json!({"status": "ready", "not_ready": [], "degraded": [], "checks": {"store": "ok"}})
     );
 
     app.raw.break_it();

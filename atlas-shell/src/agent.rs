@@ -8,6 +8,16 @@
 //!
 //! `atlas agent` (the binary) and the `atlas-shell-agent` test program call
 //! [`run_stdio`].
+//!
+//! # Protocol version
+//! Every request and every reply carries [`PROTOCOL`]. An agent refuses a
+//! request of another version before reading its operation, and the
+//! controller refuses a reply of another version (or one without a
+//! version: an agent older than versioning) with an
+//! [`ExecError::Refused`] naming the host, both versions and the fix:
+//! install the same Atlas version on the host. Any change to [`Op`],
+//! [`Reply`], [`Request`] or the configuration they carry that an agent
+//! of the previous version would misread raises [`PROTOCOL`].
 
 use std::time::Duration;
 
@@ -17,6 +27,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::ShellConfig;
 use crate::executor::ShellExecutor;
+
+/// The version of the agent protocol this build speaks.
+pub const PROTOCOL: u32 = 1;
+
+/// The Atlas version of this build, for messages about mismatches.
+const ATLAS_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// One operation on one host.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -126,9 +142,13 @@ pub enum Op {
     ReadRouteMap,
 }
 
-/// What the agent reads: the host's configuration and the operation.
+/// What the agent reads: the protocol version, the host's configuration
+/// and the operation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Request {
+    /// The controller's protocol version ([`PROTOCOL`]).
+    #[serde(default)]
+    pub protocol: u32,
     /// The host's effective configuration.
     pub config: ShellConfig,
     /// What to do.
@@ -165,6 +185,74 @@ pub enum Reply {
         /// The error.
         error: WireError,
     },
+}
+
+/// A reply as it travels: the agent's protocol version and Atlas version
+/// beside the [`Reply`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// The agent's protocol version (absent, read as 0, from agents older
+    /// than versioning).
+    #[serde(default)]
+    pub protocol: u32,
+    /// The agent's Atlas version.
+    #[serde(default)]
+    pub atlas_version: Option<String>,
+    /// The reply.
+    #[serde(flatten)]
+    pub reply: Reply,
+}
+
+impl Envelope {
+    fn of(reply: Reply) -> Self {
+        Self {
+            protocol: PROTOCOL,
+            atlas_version: Some(ATLAS_VERSION.to_owned()),
+            reply,
+        }
+    }
+}
+
+/// The refusal of talking across protocol versions, naming the host,
+/// both versions and what to do.
+fn mismatch(host: &str, agent: u32, agent_version: Option<&str>) -> ExecError {
+    let agent_atlas = agent_version.map_or_else(
+        || "an Atlas older than agent protocol versions".to_owned(),
+        |v| format!("Atlas {v}"),
+    );
+    ExecError::Refused {
+        what: format!("the agent on host {host}"),
+        reason: format!(
+            "it speaks agent protocol {agent} ({agent_atlas}) and this Atlas {ATLAS_VERSION} speaks \
+             protocol {PROTOCOL}; install the same Atlas version on host {host} as on this node"
+        ),
+    }
+}
+
+/// Reads an agent's reply (the bytes it wrote) from `host`: its protocol
+/// version first, then the reply.
+///
+/// # Errors
+/// [`ExecError::Refused`] for another protocol version; the `unreadable`
+/// error for a reply that does not parse.
+pub(crate) fn open_reply(
+    host: &str,
+    out: &[u8],
+    unreadable: impl Fn(String) -> ExecError,
+) -> Result<Reply, ExecError> {
+    let value: serde_json::Value = serde_json::from_slice(out)
+        .map_err(|e| unreadable(format!("{e}: {}", String::from_utf8_lossy(out))))?;
+    let protocol = value
+        .get("protocol")
+        .and_then(serde_json::Value::as_u64)
+        .map_or(0, |p| u32::try_from(p).unwrap_or(u32::MAX));
+    if protocol != PROTOCOL {
+        let version = value.get("atlas_version").and_then(serde_json::Value::as_str);
+        return Err(mismatch(host, protocol, version));
+    }
+    serde_json::from_value::<Envelope>(value)
+        .map(|e| e.reply)
+        .map_err(|e| unreadable(format!("{e}: {}", String::from_utf8_lossy(out))))
 }
 
 /// An [`ExecError`] on the wire, so a refusal stays final and a failure
@@ -294,12 +382,7 @@ pub(crate) async fn dispatch(exec: &ShellExecutor, op: Op) -> Result<Reply, Exec
         }
         Op::PublishRoutes { map } => exec.publish_routes(&map).await?,
         Op::ReadRouteMap => {
-            let path = exec.config().route_map.path.clone();
-            let text = match tokio::fs::read_to_string(&path).await {
-                Ok(t) => t,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-                Err(e) => return Err(e.into()),
-            };
+            let text = crate::routes::read_map(&exec.config().route_map.path).await?;
             return Ok(Reply::Text { text });
         }
     }
@@ -307,28 +390,61 @@ pub(crate) async fn dispatch(exec: &ShellExecutor, op: Op) -> Result<Reply, Exec
 }
 
 /// Handles one request (JSON bytes) and answers the reply (JSON bytes).
+/// A request of another protocol version is refused before its
+/// operation is read.
 pub async fn handle(input: &[u8]) -> Vec<u8> {
-    let reply = match serde_json::from_slice::<Request>(input) {
-        Err(e) => Reply::Error {
-            error: WireError::Io {
-                message: format!("agent: unreadable request: {e}"),
-            },
-        },
-        Ok(req) => match ShellExecutor::new(req.config) {
-            Err(e) => Reply::Error {
-                error: WireError::Refused {
-                    what: "host configuration".into(),
-                    reason: e.to_string(),
-                },
-            },
-            Ok(exec) => dispatch(&exec, req.op).await.unwrap_or_else(|e| Reply::Error {
-                error: WireError::from(&e),
-            }),
-        },
+    let reply = match serde_json::from_slice::<serde_json::Value>(input) {
+        Err(e) => unreadable(&e),
+        Ok(value) => {
+            let protocol = value
+                .get("protocol")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0);
+            if protocol == u64::from(PROTOCOL) {
+                match serde_json::from_value::<Request>(value) {
+                    Err(e) => unreadable(&e),
+                    Ok(req) => run(req).await,
+                }
+            } else {
+                Reply::Error {
+                    error: WireError::Refused {
+                        what: "the request".into(),
+                        reason: format!(
+                            "it is agent protocol {protocol} and this agent (Atlas {ATLAS_VERSION}) speaks \
+                             protocol {PROTOCOL}; install the same Atlas version on this host as on the \
+                             controlling node"
+                        ),
+                    },
+                }
+            }
+        }
     };
-    serde_json::to_vec(&reply).unwrap_or_else(|e| {
-        format!(r#"{{"reply":"error","error":{{"kind":"io","message":"agent: {e}"}}}}"#).into_bytes()
+    serde_json::to_vec(&Envelope::of(reply)).unwrap_or_else(|e| {
+        format!(r#"{{"protocol":{PROTOCOL},"reply":"error","error":{{"kind":"io","message":"agent: {e}"}}}}"#)
+            .into_bytes()
     })
+}
+
+fn unreadable(e: &serde_json::Error) -> Reply {
+    Reply::Error {
+        error: WireError::Io {
+            message: format!("agent: unreadable request: {e}"),
+        },
+    }
+}
+
+async fn run(req: Request) -> Reply {
+    match ShellExecutor::new(req.config) {
+        Err(e) => Reply::Error {
+            error: WireError::Refused {
+                what: "host configuration".into(),
+                reason: e.to_string(),
+            },
+        },
+        Ok(exec) => dispatch(&exec, req.op).await.unwrap_or_else(|e| Reply::Error {
+            error: WireError::from(&e),
+        }),
+    }
 }
 
 /// The agent's main: one request from standard input, one reply on
@@ -372,13 +488,67 @@ mod tests {
         assert_eq!(timeout.to_string(), "on host web1: timed out after 60 s");
     }
 
+    fn unreadable_reply(detail: String) -> ExecError {
+        ExecError::Io(std::io::Error::other(detail))
+    }
+
     #[tokio::test]
     async fn an_unreadable_request_is_answered_with_an_error_reply() {
         let out = handle(b"not json").await;
-        let reply: Reply = serde_json::from_slice(&out).unwrap();
+        let reply = open_reply("web1", &out, unreadable_reply).unwrap();
         assert!(
             matches!(&reply, Reply::Error { error: WireError::Io { message } } if message.contains("unreadable request")),
             "{reply:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_agent_refuses_a_request_of_another_protocol_before_reading_its_operation() {
+        let out = handle(br#"{"protocol": 99, "op": {"op": "no_such_operation"}}"#).await;
+        let reply = open_reply("web1", &out, unreadable_reply).unwrap();
+        let Reply::Error {
+            error: WireError::Refused { reason, .. },
+        } = &reply
+        else {
+            panic!("{reply:?}")
+        };
+        assert!(
+            reason.contains("agent protocol 99")
+                && reason.contains(&format!("speaks protocol {PROTOCOL}"))
+                && reason.contains("install the same Atlas version"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn a_reply_of_another_protocol_is_refused_naming_the_host_and_both_versions() {
+        let newer = br#"{"protocol": 7, "atlas_version": "9.1.0", "reply": "done"}"#;
+        let e = open_reply("web2", newer, unreadable_reply).unwrap_err();
+        assert!(matches!(e, ExecError::Refused { .. }), "{e:?}");
+        let text = e.to_string();
+        assert!(
+            text.contains("host web2")
+                && text.contains("agent protocol 7 (Atlas 9.1.0)")
+                && text.contains(&format!("speaks protocol {PROTOCOL}"))
+                && text.contains("install the same Atlas version on host web2"),
+            "{text}"
+        );
+        let unversioned = br#"{"reply": "done"}"#;
+        let text = open_reply("web2", unversioned, unreadable_reply)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("agent protocol 0 (an Atlas older than agent protocol versions)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_reply_of_this_protocol_is_read() {
+        let out = serde_json::to_vec(&Envelope::of(Reply::Text { text: "x".into() })).unwrap();
+        assert_eq!(
+            open_reply("web1", &out, unreadable_reply).unwrap(),
+            Reply::Text { text: "x".into() }
         );
     }
 }

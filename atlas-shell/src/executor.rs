@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use atlas_core::model::Sid;
-use atlas_core::{CodeSpec, CommandOutput, CommandSpec, ExecError, Executor, InstanceSpec, RouteMap};
+use atlas_core::{
+    CodeSpec, CommandOutput, CommandSpec, ExecError, Executor, HostReport, InstanceSpec, RouteMap,
+    RouteMapCheck,
+};
 use tracing::Instrument;
 
 use crate::config::{ConfigError, ShellConfig};
@@ -475,5 +478,28 @@ impl Executor for ShellExecutor {
             Ok(())
         })
         .await
+    }
+
+    /// # Behavior
+    /// One report, `local`: this host, in every role; its roots and
+    /// programs.
+    async fn check_hosts(&self) -> Result<Vec<HostReport>, ExecError> {
+        Ok(vec![HostReport {
+            host: "local".into(),
+            roles: ["web", "db_client", "cron", "lb"].map(String::from).to_vec(),
+            reachable: true,
+            problems: crate::health::check_here(&self.cfg).await,
+        }])
+    }
+
+    /// # Behavior
+    /// One entry, `local`: the route map file here against `map`.
+    async fn check_routes(&self, map: &RouteMap) -> Result<Vec<RouteMapCheck>, ExecError> {
+        let rm = &self.cfg.route_map;
+        let want = routes::render(rm.format, map)?;
+        let have = routes::read_map(&rm.path)
+            .await
+            .map_err(|e| format!("cannot read the route map {}: {e}", rm.path.display()));
+        Ok(vec![routes::compare("local", &want, have)])
     }
 }

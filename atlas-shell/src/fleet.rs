@@ -27,7 +27,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use atlas_core::{
-    CodeSpec, CommandOutput, CommandSpec, ExecError, Executor, HostOutput, InstanceSpec, RouteMap,
+    CodeSpec, CommandOutput, CommandSpec, ExecError, Executor, HostOutput, HostReport, InstanceSpec,
+    RouteMap, RouteMapCheck,
 };
 use futures::stream::{self, StreamExt};
 
@@ -40,8 +41,9 @@ use crate::paths::{check_code, check_instance, check_routes};
 use crate::routes;
 use crate::ssh::SshHost;
 
-/// One host's result in a fan-out: its position, name and result.
-type Called = (usize, String, Result<Reply, ExecError>);
+/// One host's result in a fan-out: its position, name and result (an
+/// error says whether the host was reached).
+type Called = (usize, String, Result<Reply, (bool, ExecError)>);
 
 /// How a host is reached.
 #[derive(Debug)]
@@ -67,11 +69,15 @@ impl Member {
             Link::Local(exec) => dispatch(exec, op).await.map_err(|e| (true, e))?,
             Link::Ssh(ssh) => {
                 let req = Request {
+                    protocol: crate::agent::PROTOCOL,
                     config: self.config.clone(),
                     op,
                     deadline,
                 };
-                ssh.call(&req, deadline).await.map_err(|e| (false, e))?
+                // A refusal (another protocol version) came from the host.
+                ssh.call(&req, deadline)
+                    .await
+                    .map_err(|e| (matches!(e, ExecError::Refused { .. }), e))?
             }
         };
         match reply {
@@ -148,63 +154,6 @@ impl FleetExecutor {
         self.board.snapshot()
     }
 
-    /// Unix seconds of the last [`Self::check_hosts`] that found every host
-    /// reachable and healthy (0: none yet).
-    pub fn last_all_healthy(&self) -> i64 {
-        self.board.last_all_healthy()
-    }
-
-    /// Connects to every host and checks its roots and programs there.
-    /// One entry per host: its name and its problems (empty: healthy).
-    pub async fn check_hosts(&self) -> Vec<(String, Vec<String>)> {
-        let all: Vec<&Member> = self.members.iter().collect();
-        let results = self.run_on(all, |_| Op::Check, self.deadline()).await;
-        if results
-            .iter()
-            .all(|(_, r)| matches!(r, Ok(Reply::Health { problems }) if problems.is_empty()))
-        {
-            self.board.all_healthy();
-        }
-        results
-            .into_iter()
-            .map(|(name, r)| match r {
-                Ok(Reply::Health { problems }) => (name, problems),
-                Ok(other) => (name, vec![format!("unexpected reply {other:?}")]),
-                Err(e) => (name, vec![e.to_string()]),
-            })
-            .collect()
-    }
-
-    /// Compares the route map on each load balancer with what `map`
-    /// renders to: one entry per load balancer with the differences
-    /// (empty: identical).
-    ///
-    /// # Errors
-    /// A refused route, or a load balancer that cannot be read.
-    pub async fn check_route_maps(&self, map: &RouteMap) -> Result<Vec<(String, Vec<String>)>, ExecError> {
-        check_routes(&map.routes)?;
-        let want = routes::render(self.cfg.route_map.format, map)?;
-        let lbs = self.with_role(Role::Lb);
-        if lbs.is_empty() {
-            let have = tokio::fs::read_to_string(&self.cfg.route_map.path)
-                .await
-                .unwrap_or_default();
-            return Ok(vec![("local".into(), routes::diff(&want, &have))]);
-        }
-        let mut out = Vec::new();
-        for (name, r) in self.run_on(lbs, |_| Op::ReadRouteMap, self.deadline()).await {
-            match r? {
-                Reply::Text { text } => out.push((name, routes::diff(&want, &text))),
-                other => {
-                    return Err(ExecError::Io(std::io::Error::other(format!(
-                        "unexpected reply {other:?}"
-                    ))))
-                }
-            }
-        }
-        Ok(out)
-    }
-
     fn with_role(&self, role: Role) -> Vec<&Member> {
         self.members.iter().filter(|m| m.host.has(role)).collect()
     }
@@ -244,6 +193,20 @@ impl FleetExecutor {
         op: impl Fn(&Member) -> Op,
         deadline: Duration,
     ) -> Vec<(String, Result<Reply, ExecError>)> {
+        self.run_on_reached(members, op, deadline)
+            .await
+            .into_iter()
+            .map(|(n, r)| (n, r.map_err(|(_, e)| e)))
+            .collect()
+    }
+
+    /// [`Self::run_on`], each error saying whether the host was reached.
+    async fn run_on_reached<'a>(
+        &'a self,
+        members: Vec<&'a Member>,
+        op: impl Fn(&Member) -> Op,
+        deadline: Duration,
+    ) -> Vec<(String, Result<Reply, (bool, ExecError)>)> {
         let mut calls: Vec<Pin<Box<dyn Future<Output = Called> + Send + 'a>>> = Vec::new();
         for (i, m) in members.into_iter().enumerate() {
             let op = op(m);
@@ -253,7 +216,7 @@ impl FleetExecutor {
                     Ok(_) => self.board.record(&m.host.name, true, None),
                     Err((reached, e)) => self.board.record(&m.host.name, *reached, Some(e.to_string())),
                 }
-                (i, m.host.name.clone(), r.map_err(|(_, e)| e))
+                (i, m.host.name.clone(), r)
             }));
         }
         let mut out: Vec<Called> = stream::iter(calls)
@@ -557,5 +520,60 @@ impl Executor for FleetExecutor {
                 .await,
         )
         .map(|_| ())
+    }
+
+    /// # Behavior
+    /// Every host's agent checks its roots and programs there, all hosts
+    /// at once (at most `ssh.parallelism`); a host that cannot be reached
+    /// is reported unreachable with the reason. An agent of another
+    /// protocol version is reached, and its refusal is the problem.
+    async fn check_hosts(&self) -> Result<Vec<HostReport>, ExecError> {
+        let all: Vec<&Member> = self.members.iter().collect();
+        let results = self.run_on_reached(all, |_| Op::Check, self.deadline()).await;
+        Ok(self
+            .members
+            .iter()
+            .zip(results)
+            .map(|(m, (name, r))| {
+                let (reachable, problems) = match r {
+                    Ok(Reply::Health { problems }) => (true, problems),
+                    Ok(_) => (true, vec![format!("host {name}: the agent answered a check with something else; install the same Atlas version there")]),
+                    Err((reached, e)) => (reached, vec![e.to_string()]),
+                };
+                HostReport {
+                    host: name,
+                    roles: m.host.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+                    reachable,
+                    problems,
+                }
+            })
+            .collect())
+    }
+
+    /// # Behavior
+    /// Reads the map on every `lb` host (this host's file when none is)
+    /// and compares it with what `map` renders to; a host that cannot be
+    /// read is an entry with its error.
+    async fn check_routes(&self, map: &RouteMap) -> Result<Vec<RouteMapCheck>, ExecError> {
+        check_routes(&map.routes)?;
+        let lbs = self.with_role(Role::Lb);
+        if lbs.is_empty() {
+            return self.here.check_routes(map).await;
+        }
+        let want = routes::render(self.cfg.route_map.format, map)?;
+        let results = self.run_on(lbs, |_| Op::ReadRouteMap, self.deadline()).await;
+        Ok(results
+            .into_iter()
+            .map(|(name, r)| {
+                let have = match r {
+                    Ok(Reply::Text { text }) => Ok(text),
+                    Ok(_) => Err(format!(
+                        "host {name}: the agent answered a route map read with something else"
+                    )),
+                    Err(e) => Err(e.to_string()),
+                };
+                routes::compare(&name, &want, have)
+            })
+            .collect())
     }
 }

@@ -1,13 +1,11 @@
 //! Host health: what a host needs to do its work (its roots exist and are
 //! directories, its programs are found), checked on the host itself, and
-//! the last known state of every host of a fleet (reachable, last error)
-//! for `/readyz`, `/metrics` and `atlas config check`.
+//! the last known state of every host of a fleet (reachable, last error,
+//! from every call made to it).
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
@@ -73,43 +71,25 @@ pub struct HostState {
     pub failures: u64,
 }
 
-/// The state of every host, updated after each call, and when a check
-/// last found every host healthy.
+/// The state of every host, updated after each call.
 #[derive(Debug, Default)]
-pub(crate) struct Board(Mutex<BTreeMap<String, HostState>>, AtomicI64);
+pub(crate) struct Board(Mutex<BTreeMap<String, HostState>>);
 
 impl Board {
     pub(crate) fn new(names: impl IntoIterator<Item = String>) -> Self {
-        Self(
-            Mutex::new(
-                names
-                    .into_iter()
-                    .map(|n| {
-                        let s = HostState {
-                            name: n.clone(),
-                            reachable: true,
-                            ..HostState::default()
-                        };
-                        (n, s)
-                    })
-                    .collect(),
-            ),
-            AtomicI64::new(0),
-        )
-    }
-
-    /// Notes that a check found every host healthy now.
-    pub(crate) fn all_healthy(&self) {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        self.1.store(now, Ordering::Relaxed);
-    }
-
-    /// Unix seconds of the last check that found every host healthy (0:
-    /// none yet).
-    pub(crate) fn last_all_healthy(&self) -> i64 {
-        self.1.load(Ordering::Relaxed)
+        Self(Mutex::new(
+            names
+                .into_iter()
+                .map(|n| {
+                    let s = HostState {
+                        name: n.clone(),
+                        reachable: true,
+                        ..HostState::default()
+                    };
+                    (n, s)
+                })
+                .collect(),
+        ))
     }
 
     /// Records a call's outcome; `reached` is false when the host itself

@@ -25,6 +25,18 @@ pub enum Role {
     Lb,
 }
 
+impl Role {
+    /// The configured name (`web`, `db_client`, `cron`, `lb`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Web => "web",
+            Role::DbClient => "db_client",
+            Role::Cron => "cron",
+            Role::Lb => "lb",
+        }
+    }
+}
+
 /// Where an SSH host is reached: `[user@]host[:port]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Address {
@@ -184,10 +196,6 @@ pub struct SshConfig {
     pub control_dir: Option<PathBuf>,
     /// How many hosts an operation works on at once.
     pub parallelism: usize,
-    /// Seconds between the periodic checks of every host by `atlas serve`
-    /// and `atlas worker` (0: none). `/readyz` fails when no check found
-    /// every host healthy within three intervals.
-    pub health_check_secs: u64,
 }
 
 impl Default for SshConfig {
@@ -199,7 +207,6 @@ impl Default for SshConfig {
             connect_timeout_secs: 10,
             control_dir: None,
             parallelism: 8,
-            health_check_secs: 300,
         }
     }
 }

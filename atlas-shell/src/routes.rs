@@ -13,7 +13,7 @@
 use std::fmt::Write as _;
 
 use atlas_core::model::{RouteStatus, RouteType};
-use atlas_core::{ExecError, RouteMap, RouteSpec};
+use atlas_core::{ExecError, RouteMap, RouteMapCheck, RouteSpec};
 
 use crate::config::RouteMapFormat;
 use crate::paths::{check_regex_source, check_source, refused, Source};
@@ -129,6 +129,35 @@ pub(crate) fn diff(want: &str, have: &str) -> Vec<String> {
             .map(|l| format!("not in the records: {l}")),
     );
     out
+}
+
+/// The route map file at `path` as it is (empty when missing).
+///
+/// # Errors
+/// Any other read failure.
+pub(crate) async fn read_map(path: &std::path::Path) -> std::io::Result<String> {
+    match tokio::fs::read_to_string(path).await {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// How the map found on `host` (its text, or why it could not be read)
+/// compares with `want`.
+pub(crate) fn compare(host: &str, want: &str, have: Result<String, String>) -> RouteMapCheck {
+    match have {
+        Ok(text) => RouteMapCheck {
+            host: host.to_owned(),
+            differences: diff(want, &text),
+            error: None,
+        },
+        Err(e) => RouteMapCheck {
+            host: host.to_owned(),
+            differences: Vec::new(),
+            error: Some(e),
+        },
+    }
 }
 
 #[cfg(test)]

@@ -196,13 +196,8 @@ impl SshHost {
             ));
         }
         w.map_err(|e| fail("writing the request", &e))?;
-        serde_json::from_slice(&out.stdout).map_err(|e| {
-            host_error(
-                &self.name,
-                &self.shown,
-                "unreadable agent reply",
-                &format!("{e}: {}", String::from_utf8_lossy(&out.stdout)),
-            )
+        crate::agent::open_reply(&self.name, &out.stdout, |detail| {
+            host_error(&self.name, &self.shown, "unreadable agent reply", &detail)
         })
     }
 }

@@ -1,32 +1,13 @@
 //! `atlas config check`: validates the configuration, the roots, the
 //! encryption key and the programs Atlas runs, and lists every problem.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::bail;
-use atlas_core::SecretKey;
+use atlas_core::{Executor, SecretKey};
 
 use crate::config::AtlasConfig;
-
-/// Finds `program` on `PATH` (or checks it when it has a `/`).
-fn find_program(program: &Path) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let executable = |p: &Path| {
-        p.metadata()
-            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            .unwrap_or(false)
-    };
-    if program.components().count() > 1 {
-        return executable(program).then(|| program.to_path_buf());
-    }
-    std::env::var_os("PATH")
-        .map(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join(program))
-                .find(|p| executable(p))
-        })
-        .unwrap_or(None)
-}
+use crate::prerequisites::find_program;
 
 /// Every problem of `cfg`, as sentences naming the setting.
 pub(crate) fn problems(cfg: &AtlasConfig) -> Vec<String> {
@@ -78,12 +59,20 @@ async fn host_problems(cfg: &AtlasConfig) -> Vec<String> {
     let Ok(fleet) = atlas_shell::FleetExecutor::new(cfg.shell.clone()) else {
         return Vec::new();
     };
+    let reports = match fleet.check_hosts().await {
+        Ok(r) => r,
+        Err(e) => return vec![format!("[shell.hosts] the hosts could not be checked: {e}")],
+    };
     let mut out = Vec::new();
-    for (host, problems) in fleet.check_hosts().await {
-        if problems.is_empty() {
-            println!("host {host}: ok");
+    for h in reports {
+        if h.problems.is_empty() {
+            println!("host {}: ok", h.host);
         }
-        out.extend(problems.into_iter().map(|p| format!("[shell.hosts] {host}: {p}")));
+        out.extend(
+            h.problems
+                .into_iter()
+                .map(|p| format!("[shell.hosts] {}: {p}", h.host)),
+        );
     }
     out
 }

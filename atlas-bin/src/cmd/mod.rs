@@ -4,13 +4,14 @@ mod config;
 mod demo;
 mod migrate;
 mod observe;
+mod routes;
 mod serve;
 mod user;
 mod worker;
 
 use tokio::sync::watch;
 
-use crate::cli::{Command, ConfigAction};
+use crate::cli::{Command, ConfigAction, RoutesAction};
 use crate::config::AtlasConfig;
 
 /// Runs `command`.
@@ -36,6 +37,9 @@ pub async fn run(command: Command, cfg: AtlasConfig) -> anyhow::Result<()> {
             drop(cfg);
             demo::run(&dir)
         }
+        Command::Routes {
+            action: RoutesAction::Check,
+        } => routes::check(cfg).await,
         Command::Agent => {
             drop(cfg);
             atlas_shell::agent::run_stdio().await?;

@@ -1,70 +1,38 @@
 //! What `atlas serve` and `atlas worker` share for observability: the
-//! `/readyz` checks of this process (store, worker loop, scheduler) and the
-//! separate metrics listener (`[metrics]`: `/metrics`, `/healthz`,
-//! `/readyz`).
-
-use std::time::Duration;
+//! `/readyz` checks of this process (store, worker loop, scheduler, hosts,
+//! prerequisites) and the separate metrics listener (`[metrics]`:
+//! `/metrics`, `/healthz`, `/readyz`).
 
 use anyhow::Context;
 use atlas_core::App;
 use atlas_observe::{Metrics, MetricsState, Readiness};
-use atlas_shell::FleetExecutor;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::AtlasConfig;
+use crate::prerequisites;
 
-/// The readiness of a process running `app`: the store answers, the
-/// worker loop beats and the scheduler (when enabled) ticks — when this
-/// node runs them (`with_worker`; an API-only node does not) — and, for a
-/// fleet with periodic host checks, a check found every host healthy
-/// within three intervals (`hosts`).
-pub(crate) fn readiness(app: &App, fleet: Option<&FleetExecutor>, with_worker: bool) -> Readiness {
+/// The readiness of a process running `app` with `cfg`: the store
+/// answers; the worker loop beats and the scheduler (when enabled) ticks,
+/// when this node runs them (`with_worker`; an API-only node does not);
+/// every host as the newest `check_hosts` run found it (not ready only
+/// when no web host was reachable); and, degrading without making the
+/// node unready, missing prerequisites of this machine.
+pub(crate) fn readiness(app: &App, cfg: &AtlasConfig, with_worker: bool) -> Readiness {
     let svc = app.service();
-    let r = Readiness::new(svc.store().clone(), svc.clock().clone());
+    let shell = cfg.shell.clone();
+    let mut r = Readiness::new(svc.store().clone(), svc.clock().clone())
+        .hosts()
+        .advisory("prerequisites", move || prerequisites::missing(&shell));
     if !with_worker {
         return r;
     }
-    let mut r = r.worker(app.worker());
+    r = r.worker(app.worker());
     if let Some(scheduler) = app.scheduler() {
         r = r.scheduler(scheduler, app.tick());
     }
-    if let Some(f) = fleet.filter(|f| f.config().ssh.health_check_secs > 0) {
-        let ssh = &f.config().ssh;
-        let max_age = Duration::from_secs(ssh.health_check_secs * 3 + ssh.connect_timeout_secs);
-        let f = f.clone();
-        r = r.heartbeat("hosts", max_age, move || f.last_all_healthy());
-    }
     r
-}
-
-/// Checks every host of `fleet` every `[shell.ssh] health_check_secs`
-/// until `stop`, logging each host's problems (the last state of each host
-/// is kept by the fleet).
-pub(crate) fn spawn_host_checks(
-    fleet: Option<&FleetExecutor>,
-    mut stop: watch::Receiver<bool>,
-) -> Option<JoinHandle<()>> {
-    let fleet = fleet?.clone();
-    let every = fleet.config().ssh.health_check_secs;
-    if every == 0 {
-        return None;
-    }
-    Some(tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(every));
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = stop.wait_for(|s| *s) => return,
-            }
-            for (host, problems) in fleet.check_hosts().await {
-                for p in problems {
-                    tracing::warn!(host = %host, problem = %p, "host check");
-                }
-            }
-        }
-    }))
 }
 
 /// Binds the metrics listener when `[metrics] enabled`.

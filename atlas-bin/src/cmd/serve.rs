@@ -9,7 +9,7 @@ use anyhow::Context;
 use crate::cmd::observe;
 use crate::config::AtlasConfig;
 use crate::users::{UsersFile, FIRST_USER};
-use crate::wiring;
+use crate::{prerequisites, wiring};
 
 /// Runs everything until Ctrl-C / SIGTERM, then finishes in-flight
 /// requests and lets running jobs finish up to the worker's grace period.
@@ -25,8 +25,9 @@ pub async fn run(mut cfg: AtlasConfig, listen: Option<String>, with_worker: bool
     wiring::ensure_dir(&cfg.data_dir)?;
     let metrics = atlas_observe::Metrics::new();
     let store = wiring::metered(wiring::store(&cfg).await?, &metrics);
-    let (app, fleet) = wiring::app(&cfg, store, wiring::secret_key(&cfg)?)?;
-    let readiness = observe::readiness(&app, fleet.as_ref(), with_worker);
+    let app = wiring::app(&cfg, store, wiring::secret_key(&cfg)?)?;
+    prerequisites::warn_missing(&cfg.shell);
+    let readiness = observe::readiness(&app, &cfg, with_worker);
     let _wake = if with_worker {
         wiring::wake_on_jobs(&cfg, &app)?
     } else {
@@ -61,7 +62,6 @@ pub async fn run(mut cfg: AtlasConfig, listen: Option<String>, with_worker: bool
 
     let stop = super::shutdown_signal();
     let served = observe::spawn(metrics_listener, metrics, &app, readiness, stop.clone());
-    let host_checks = observe::spawn_host_checks(fleet.as_ref(), stop.clone());
     let background = tokio::spawn({
         let app = app.clone();
         let stop = stop.clone();
@@ -77,9 +77,6 @@ pub async fn run(mut cfg: AtlasConfig, listen: Option<String>, with_worker: bool
         .await
         .context("the HTTP server failed")?;
     background.await.context("the worker task panicked")??;
-    if let Some(task) = host_checks {
-        task.await.context("the host check task panicked")?;
-    }
     if let Some(task) = served {
         task.await
             .context("the metrics task panicked")?

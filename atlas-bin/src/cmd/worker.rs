@@ -5,7 +5,7 @@ use anyhow::Context;
 
 use crate::cmd::observe;
 use crate::config::AtlasConfig;
-use crate::wiring;
+use crate::{prerequisites, wiring};
 
 /// Runs the worker and scheduler until Ctrl-C / SIGTERM.
 ///
@@ -15,7 +15,8 @@ pub async fn run(cfg: AtlasConfig) -> anyhow::Result<()> {
     wiring::ensure_dir(&cfg.data_dir)?;
     let metrics = atlas_observe::Metrics::new();
     let store = wiring::metered(wiring::store(&cfg).await?, &metrics);
-    let (app, fleet) = wiring::app(&cfg, store, wiring::secret_key(&cfg)?)?;
+    let app = wiring::app(&cfg, store, wiring::secret_key(&cfg)?)?;
+    prerequisites::warn_missing(&cfg.shell);
     let _wake = wiring::wake_on_jobs(&cfg, &app)?;
     let metrics_listener = observe::bind(&cfg).await?;
     println!(
@@ -23,13 +24,9 @@ pub async fn run(cfg: AtlasConfig) -> anyhow::Result<()> {
         cfg.data_dir.display()
     );
     let stop = super::shutdown_signal();
-    let readiness = observe::readiness(&app, fleet.as_ref(), true);
+    let readiness = observe::readiness(&app, &cfg, true);
     let served = observe::spawn(metrics_listener, metrics, &app, readiness, stop.clone());
-    let host_checks = observe::spawn_host_checks(fleet.as_ref(), stop.clone());
     app.run(super::until(stop)).await?;
-    if let Some(task) = host_checks {
-        task.await.context("the host check task panicked")?;
-    }
     if let Some(task) = served {
         task.await.context("the metrics task panicked")??;
     }

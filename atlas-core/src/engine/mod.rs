@@ -10,7 +10,8 @@
 //! - `routes.rs`: route map publication.
 //! - `commands.rs`: command items (hooks, fan-out, one instance's run),
 //!   `drush cron`.
-//! - `periodic.rs`: the nine periodic tasks.
+//! - `periodic.rs`: the periodic tasks; `checks.rs`: the host and
+//!   route map checks among them.
 //! - `notices.rs`: notification texts.
 //!
 //! # Contracts
@@ -30,6 +31,7 @@
 // requires; its size is the worker's contract, not something to box here.
 #![allow(clippy::result_large_err)]
 
+mod checks;
 mod code;
 mod commands;
 mod instance;
@@ -56,6 +58,8 @@ use crate::service::{Service, ServiceConfig};
 use crate::store::Store;
 use crate::task::Task;
 use crate::worker::{Handled, HandlerError, JobHandler};
+
+pub use checks::RouteCheckError;
 
 /// What a handler returns.
 type JobResult = Result<Handled, HandlerError>;

@@ -5,7 +5,7 @@
 //! Slack messages; every instance notice links to `<atlas_url>/instance/<id>`
 //! and names the environment.
 
-use crate::executor::{CodeSpec, CommandOutput, InstanceSpec};
+use crate::executor::{CodeSpec, CommandOutput, InstanceSpec, RouteMapCheck};
 use crate::model::{Id, Sid};
 use crate::notify::{Level, Notification};
 use crate::service::ServiceConfig;
@@ -218,6 +218,29 @@ pub(crate) fn outdated_statistics(cfg: &ServiceConfig, sids: &[Sid]) -> Notifica
     .link(format!("{}/statistics", cfg.atlas_url.trim_end_matches('/')))
     .field("Environment", env(cfg))
     .field("Instances", list.join(", "))
+}
+
+/// `Route Map Differs` naming each load balancer whose map differs from
+/// the records, with how many entries.
+pub(crate) fn route_map_drift(cfg: &ServiceConfig, differing: &[&RouteMapCheck]) -> Notification {
+    let hosts: Vec<String> = differing
+        .iter()
+        .map(|c| match &c.error {
+            Some(e) => format!("{} (unreadable: {e})", c.host),
+            None => format!("{} ({} entries)", c.host, c.differences.len()),
+        })
+        .collect();
+    Notification::new(
+        Level::Warning,
+        "Route Map Differs",
+        format!(
+            "The route map on {} load balancer(s) differs from the records; \
+             `atlas routes check` lists the entries; the next route publication rewrites the map.",
+            differing.len()
+        ),
+    )
+    .field("Environment", env(cfg))
+    .field("Load balancers", hosts.join(", "))
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@
 //!   `take_down_installed_after` are taken down;
 //! - every `available` instance is deleted (the pool top-up refills);
 //! - statistics not updated within `statistics_stale_after` (of live
-//!   instances) are reported in one warning.
+//!   instances) are reported in one warning;
+//! - the host check and the route map check (`checks.rs`).
 //!
 //! Instance creations, deletions and status changes go through the
 //! [`crate::service::Service`] like any client's; fan-out jobs and statistics
@@ -100,6 +101,8 @@ impl Engine {
             PeriodicTask::CronInstalled => self.cron_fan_out(CronSet::Installed).await?,
             PeriodicTask::ReplaceAvailable => self.replace_available().await?,
             PeriodicTask::VerifyStatistics => self.verify_statistics().await?,
+            PeriodicTask::CheckHosts => self.check_hosts().await?,
+            PeriodicTask::CheckRoutes => self.check_routes_task().await?,
         };
         info!(task = %task, result = %handled.result, "periodic task done");
         Ok(handled)

@@ -114,7 +114,11 @@ mod tests {
         let due = s.due(t("2026-11-25 00:05:00 GMT"), &last, since);
         assert_eq!(
             due,
-            vec![PeriodicTask::PoolTopUp, PeriodicTask::DeleteStuckPending]
+            vec![
+                PeriodicTask::PoolTopUp,
+                PeriodicTask::DeleteStuckPending,
+                PeriodicTask::CheckHosts
+            ]
         );
     }
 

@@ -1,4 +1,4 @@
-//! [`PeriodicTask`]: the nine periodic maintenance tasks and their default
+//! [`PeriodicTask`]: the eleven periodic maintenance tasks and their default
 //! schedules (docs/architecture.md "Periodic tasks").
 
 use std::fmt;
@@ -34,11 +34,18 @@ pub enum PeriodicTask {
     ReplaceAvailable,
     /// Report statistics not updated in 36 h (every 24 h).
     VerifyStatistics,
+    /// Check every host the executor works on: reachable, roots and
+    /// programs (every 5 min). Its result is what `/readyz` and
+    /// `/metrics` report per host.
+    CheckHosts,
+    /// Compare the route map on each load balancer with the records and
+    /// report the differences (hourly).
+    CheckRoutes,
 }
 
 impl PeriodicTask {
     /// Every task, in the order of docs/architecture.md "Periodic tasks".
-    pub const ALL: [PeriodicTask; 9] = [
+    pub const ALL: [PeriodicTask; 11] = [
         PeriodicTask::PoolTopUp,
         PeriodicTask::DeleteStuckPending,
         PeriodicTask::CronLaunched,
@@ -48,6 +55,8 @@ impl PeriodicTask {
         PeriodicTask::CronInstalled,
         PeriodicTask::ReplaceAvailable,
         PeriodicTask::VerifyStatistics,
+        PeriodicTask::CheckHosts,
+        PeriodicTask::CheckRoutes,
     ];
 
     /// The config key and job payload name.
@@ -62,13 +71,18 @@ impl PeriodicTask {
             PeriodicTask::CronInstalled => "cron_installed",
             PeriodicTask::ReplaceAvailable => "replace_available",
             PeriodicTask::VerifyStatistics => "verify_statistics",
+            PeriodicTask::CheckHosts => "check_hosts",
+            PeriodicTask::CheckRoutes => "check_routes",
         }
     }
 
     /// The default schedule, a cron expression with a seconds field.
     pub fn default_schedule(self) -> &'static str {
         match self {
-            PeriodicTask::PoolTopUp | PeriodicTask::DeleteStuckPending => "0 */5 * * * *",
+            PeriodicTask::PoolTopUp | PeriodicTask::DeleteStuckPending | PeriodicTask::CheckHosts => {
+                "0 */5 * * * *"
+            }
+            PeriodicTask::CheckRoutes => "0 30 * * * *",
             PeriodicTask::CronLaunched | PeriodicTask::RemoveOrphanStatistics => "0 0 * * * *",
             PeriodicTask::CronClassesBundle | PeriodicTask::TakeDownOldInstalled => "0 0 */2 * * *",
             PeriodicTask::CronInstalled => "0 0 */3 * * *",

@@ -121,7 +121,7 @@ async fn last_run_of_each_task_is_readable() {
     s.tick().await.unwrap();
     w.drain().await.unwrap();
     let status = s.status().await.unwrap();
-    assert_eq!(status.len(), 9);
+    assert_eq!(status.len(), PeriodicTask::ALL.len());
     let pool = status.iter().find(|t| t.task == PeriodicTask::PoolTopUp).unwrap();
     let last = pool.last.as_ref().expect("pool top-up ran");
     assert_eq!(last.status, JobStatus::Succeeded);

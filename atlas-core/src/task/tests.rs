@@ -151,6 +151,20 @@ fn stored() -> Vec<(&'static str, Value, Task)> {
                 task: PeriodicTask::PoolTopUp,
             },
         ),
+        (
+            "periodic",
+            json!({"task": "check_hosts"}),
+            Task::Periodic {
+                task: PeriodicTask::CheckHosts,
+            },
+        ),
+        (
+            "periodic",
+            json!({"task": "check_routes"}),
+            Task::Periodic {
+                task: PeriodicTask::CheckRoutes,
+            },
+        ),
     ]
 }
 

@@ -22,6 +22,7 @@
 //! - [`seed_fleet`]: a current core and profile and many instances on them,
 //!   for benchmarks and load tests.
 //! - [`FailingStore`]: wraps a store and fails its Nth commit.
+//! - [`record_host_check`]: a finished host check in a store.
 //! - [`RecordingExecutor`]: an executor fake recording every call;
 //!   [`MockExecutor`]: the mockall mock of [`crate::Executor`].
 //! - [`ManualClock`]: a clock that moves only when told to.
@@ -32,6 +33,7 @@
 mod faulty;
 pub mod fixtures;
 mod fleet;
+mod host_checks;
 mod recording;
 pub mod service;
 pub mod store_suite;
@@ -40,5 +42,6 @@ pub use crate::clock::ManualClock;
 pub use crate::executor::MockExecutor;
 pub use faulty::{FailingStore, InjectedFailure};
 pub use fleet::{seed_fleet, Fleet};
+pub use host_checks::record_host_check;
 pub use recording::{Call, RecordingExecutor};
 pub use service::{is_required as service_required, require_service, REQUIRE_VAR};

@@ -1,7 +1,7 @@
 //! [`RecordingExecutor`]: an [`Executor`] fake for end-to-end worker tests.
 //! It records every call as `(operation, subject)` in order, succeeds unless
-//! told to fail a given call, and answers `run_command` with a configurable
-//! [`CommandOutput`].
+//! told to fail a given call, and answers `run_command`, `check_hosts` and
+//! `check_routes` with configurable outputs.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -10,8 +10,8 @@ use async_trait::async_trait;
 
 use crate::error::ExecError;
 use crate::executor::{
-    BackupArtifact, BackupPart, BackupPartKind, CodeSpec, CommandOutput, CommandSpec, Executor, InstanceSpec,
-    RouteMap,
+    BackupArtifact, BackupPart, BackupPartKind, CodeSpec, CommandOutput, CommandSpec, Executor, HostReport,
+    InstanceSpec, RouteMap, RouteMapCheck,
 };
 use crate::model::Id;
 
@@ -31,6 +31,12 @@ struct Inner {
     specs: Vec<(String, InstanceSpec)>,
     /// The route maps handed to `publish_routes`, in call order.
     maps: Vec<RouteMap>,
+    /// What `check_hosts` answers.
+    host_reports: Vec<HostReport>,
+    /// What `check_routes` answers.
+    route_checks: Vec<RouteMapCheck>,
+    /// The route maps handed to `check_routes`, in call order.
+    checked_maps: Vec<RouteMap>,
 }
 
 /// Records every executor call in order and fails the ones it was told to.
@@ -90,6 +96,23 @@ impl RecordingExecutor {
         self
     }
 
+    /// Sets what `check_hosts` answers (default: no host).
+    pub fn with_host_reports(self, reports: Vec<HostReport>) -> Self {
+        self.lock().host_reports = reports;
+        self
+    }
+
+    /// Sets what `check_routes` answers (default: no load balancer).
+    pub fn with_route_checks(self, checks: Vec<RouteMapCheck>) -> Self {
+        self.lock().route_checks = checks;
+        self
+    }
+
+    /// The route maps handed to `check_routes`, oldest first.
+    pub fn checked_route_maps(&self) -> Vec<RouteMap> {
+        self.lock().checked_maps.clone()
+    }
+
     /// Every call so far, in order.
     pub fn calls(&self) -> Vec<Call> {
         self.lock().calls.clone()
@@ -117,6 +140,7 @@ impl RecordingExecutor {
         inner.counts.clear();
         inner.specs.clear();
         inner.maps.clear();
+        inner.checked_maps.clear();
     }
 
     /// Records a call and decides whether it fails.
@@ -286,6 +310,17 @@ impl Executor for RecordingExecutor {
 
     async fn remove_backup(&self, artifact: &BackupArtifact) -> Result<(), ExecError> {
         self.record("remove_backup", &artifact.dir)
+    }
+
+    async fn check_hosts(&self) -> Result<Vec<HostReport>, ExecError> {
+        self.record("check_hosts", "")?;
+        Ok(self.lock().host_reports.clone())
+    }
+
+    async fn check_routes(&self, map: &RouteMap) -> Result<Vec<RouteMapCheck>, ExecError> {
+        self.lock().checked_maps.push(map.clone());
+        self.record("check_routes", "")?;
+        Ok(self.lock().route_checks.clone())
     }
 }
 

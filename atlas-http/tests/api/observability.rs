@@ -159,7 +159,7 @@ async fn readyz_is_ready_while_the_store_answers() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(
         body,
-        json!({"status": "ready", "not_ready": [], "checks": {"store": "ok"}})
+        json!({"status": "ready", "not_ready": [], "degraded": [], "checks": {"store": "ok"}})
     );
 }
 

@@ -95,3 +95,42 @@ async fn publish_routes_refuses_a_bad_source_and_keeps_the_previous_map() {
     assert_eq!(std::fs::read_to_string(env.p("lb/routes.map")).unwrap(), before);
     assert!(env.calls().is_empty(), "no reload");
 }
+
+#[tokio::test]
+async fn the_route_check_compares_the_local_map_without_writing_it() {
+    let env = TestEnv::with(|c| c.route_map.format = RouteMapFormat::F5);
+    let missing = env.exec.check_routes(&map()).await.unwrap();
+    assert_eq!(missing.len(), 1);
+    assert_eq!(missing[0].host, "local");
+    assert_eq!(missing[0].differences.len(), 3, "{missing:?}");
+    assert!(!env.p("lb/routes.map").exists(), "a check writes nothing");
+    assert!(env.calls_of("reload").is_empty());
+
+    env.exec.publish_routes(&map()).await.unwrap();
+    assert!(!env.exec.check_routes(&map()).await.unwrap()[0].differs());
+    std::fs::write(env.p("lb/routes.map"), "\"/extra\" := \"legacy\",\n").unwrap();
+    let drift = env.exec.check_routes(&map()).await.unwrap();
+    assert!(
+        drift[0]
+            .differences
+            .contains(&"not in the records: \"/extra\" := \"legacy\",".to_owned()),
+        "{drift:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_host_check_of_a_single_host_reports_this_host_in_every_role() {
+    let env = TestEnv::with(|c| c.programs.drush = "/nonexistent/drush".into());
+    let report = env.exec.check_hosts().await.unwrap();
+    assert_eq!(report.len(), 1);
+    let local = &report[0];
+    assert_eq!(local.host, "local");
+    assert!(local.reachable && local.is_web());
+    assert!(
+        local
+            .problems
+            .iter()
+            .any(|p| p.contains("programs.drush '/nonexistent/drush' is not found")),
+        "{local:?}"
+    );
+}

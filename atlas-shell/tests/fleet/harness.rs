@@ -53,7 +53,6 @@ impl Fleet {
             connect_timeout_secs: 5,
             control_dir: Some(t.clone()),
             parallelism: 8,
-            health_check_secs: 0,
         };
         cfg.hosts = hosts
             .iter()

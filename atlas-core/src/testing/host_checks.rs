@@ -1,0 +1,59 @@
+//! [`record_host_check`]: puts a finished `check_hosts` job in a store, as
+//! a worker running the periodic task would leave it, for tests of what
+//! reads host checks back (`/readyz`, `/metrics`).
+
+use std::time::Duration;
+
+use crate::batch::Batch;
+use crate::error::StoreError;
+use crate::executor::HostReport;
+use crate::host_check::HostCheck;
+use crate::jobs::LeaseSpec;
+use crate::model::Timestamp;
+use crate::scheduler::PeriodicTask;
+use crate::store::{Outcome, Store};
+use crate::task::Task;
+
+/// Enqueues, claims and finishes a `check_hosts` job at `at` whose result
+/// reports `hosts`.
+///
+/// # Errors
+/// The store's.
+///
+/// # Panics
+/// When another job is claimable before it (use a store without queued
+/// work).
+pub async fn record_host_check(
+    store: &dyn Store,
+    at: Timestamp,
+    hosts: &[HostReport],
+) -> Result<(), StoreError> {
+    let mut b = Batch::new(at);
+    b.enqueue(
+        Task::Periodic {
+            task: PeriodicTask::CheckHosts,
+        }
+        .spec(at),
+    );
+    store.commit(b).await?;
+    let lease = LeaseSpec {
+        owner: "host-check-fixture".into(),
+        duration: Duration::from_secs(60),
+    };
+    let job = store
+        .claim(&lease, at)
+        .await?
+        .expect("the check job is claimable");
+    assert_eq!(job.kind, "periodic", "another job was claimable first");
+    store
+        .finish(
+            &job.id,
+            Outcome {
+                owner: lease.owner,
+                now: at,
+                result: Ok(HostCheck::job_result(hosts)),
+                follow_up: Batch::new(at),
+            },
+        )
+        .await
+}
