@@ -51,7 +51,7 @@ fn serve_warns_once_per_missing_prerequisite_and_readyz_lists_them_as_degraded()
 
     let ready = get(&addr, "/readyz");
     assert!(ready.starts_with("HTTP/1.1 200"), "still ready: {ready}");
-    assert!(ready.contains("content-type: application/json"), "{ready}");
+    assert!(ready.contains("Content-Type: application/json"), "{ready}");
     let body = ready.split("\r\n\r\n").nth(1).unwrap();
     let json: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(json["status"], "ready");
