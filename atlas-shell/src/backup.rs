@@ -307,10 +307,19 @@ pub(crate) async fn take(
         })
         .await?
     };
-    let db_part = database::dump(cfg, &spec.database.name, &partial).await?;
-    let files_part = {
+    let parts = async {
+        let db_part = database::dump(cfg, &spec.database.name, &partial).await?;
         let partial = partial.clone();
-        blocking(move || files::archive(&files_root, &source, &partial)).await?
+        let files_part = blocking(move || files::archive(&files_root, &source, &partial)).await?;
+        Ok::<_, ExecError>((db_part, files_part))
+    };
+    let (db_part, files_part) = match parts.await {
+        Ok(p) => p,
+        Err(e) => {
+            let (root, partial) = (root.clone(), partial.clone());
+            let _ = blocking(move || remove_tree(&root, &partial)).await;
+            return Err(e);
+        }
     };
     let host = host.to_owned();
     blocking(move || {

@@ -221,7 +221,8 @@ impl Default for PermissionsConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Timeouts {
-    /// Limit for one `git`, `mysql`, `drush` or reload run, in seconds.
+    /// Limit for one `git`, `mysql`, `mysqldump`, `drush` or reload run, in
+    /// seconds (a backup's whole dump, a restore's whole load).
     pub program_secs: u64,
     /// Upper bound on a command item's own time limit, in seconds.
     pub command_max_secs: u64,

@@ -313,12 +313,12 @@ async fn a_wrong_admin_password_fails_the_backup_without_leaking_it_or_leaving_a
     let err = wrong.exec.backup_instance(&spec, &id(6)).await.unwrap_err();
     assert!(matches!(err, ExecError::Failed { .. }), "{err:?}");
     assert!(!err.to_string().contains("not-the-admin-password"), "{err}");
-    assert!(!env
-        .srv
-        .join("backups")
-        .join(&sid)
-        .join(id(6).to_string())
-        .exists());
+    let sid_dir = env.srv.join("backups").join(&sid);
+    assert!(!sid_dir.join(id(6).to_string()).exists());
+    assert!(
+        !sid_dir.join(format!("{}.partial", id(6))).exists(),
+        "a failed backup leaves no partial directory"
+    );
     env.exec.remove_instance(&spec).await.unwrap();
 }
 
