@@ -177,12 +177,9 @@ impl BackupDir {
 
     /// Parses and validates an artifact's `dir`.
     pub(crate) fn parse(dir: &str) -> Result<Self, ExecError> {
-        let (sid, id) = dir.split_once('/').ok_or_else(|| {
-            refused(
-                "backup directory",
-                format!("'{dir}' is not <sid>/<backup id>"),
-            )
-        })?;
+        let (sid, id) = dir
+            .split_once('/')
+            .ok_or_else(|| refused("backup directory", format!("'{dir}' is not <sid>/<backup id>")))?;
         let sid = check_sid(sid)?;
         let id = Id::parse(id).map_err(|e| refused("backup directory", format!("'{dir}': {e}")))?;
         Ok(Self { sid, id })
@@ -229,10 +226,7 @@ fn part_of(artifact: &BackupArtifact, kind: BackupPartKind) -> Result<&BackupPar
                 ))
             }
         }
-        (None, _) => Err(refused(
-            "backup",
-            format!("{} has no {what} part", artifact.dir),
-        )),
+        (None, _) => Err(refused("backup", format!("{} has no {what} part", artifact.dir))),
         (Some(_), Some(_)) => Err(refused(
             "backup",
             format!("{} has more than one {what} part", artifact.dir),

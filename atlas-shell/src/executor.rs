@@ -194,7 +194,11 @@ impl ShellExecutor {
 
 impl ShellExecutor {
     /// Backup on this host (the artifact's host is [`LOCAL_HOST`]).
-    pub(crate) async fn backup_here(&self, spec: &InstanceSpec, backup: &Id) -> Result<BackupArtifact, ExecError> {
+    pub(crate) async fn backup_here(
+        &self,
+        spec: &InstanceSpec,
+        backup: &Id,
+    ) -> Result<BackupArtifact, ExecError> {
         backup::take(&self.cfg, &self.layout, LOCAL_HOST, spec, backup).await
     }
 
@@ -465,12 +469,8 @@ impl Executor for ShellExecutor {
     /// into `<backup_root>/<sid>/<backup>` (written as `<backup>.partial`,
     /// renamed when complete); the artifact's host is `local`.
     async fn backup_instance(&self, spec: &InstanceSpec, backup: &Id) -> Result<BackupArtifact, ExecError> {
-        self.traced(
-            "backup_instance",
-            Some(&spec.sid),
-            self.backup_here(spec, backup),
-        )
-        .await
+        self.traced("backup_instance", Some(&spec.sid), self.backup_here(spec, backup))
+            .await
     }
 
     /// # Behavior
@@ -478,7 +478,11 @@ impl Executor for ShellExecutor {
     /// directory and the dump loaded into `<db>_restore`; then one
     /// `RENAME TABLE` swaps the tables in and two renames swap the files
     /// directory. Refuses an artifact of another host than `local`.
-    async fn restore_instance(&self, spec: &InstanceSpec, artifact: &BackupArtifact) -> Result<(), ExecError> {
+    async fn restore_instance(
+        &self,
+        spec: &InstanceSpec,
+        artifact: &BackupArtifact,
+    ) -> Result<(), ExecError> {
         self.traced("restore_instance", Some(&spec.sid), async {
             self.check_local(artifact)?;
             self.restore_here(spec, artifact).await

@@ -628,7 +628,11 @@ impl Executor for FleetExecutor {
     /// # Behavior
     /// On the host holding the backup (`artifact.host`), which must still
     /// be a backup host (see `backup_instance`): database and files there.
-    async fn restore_instance(&self, spec: &InstanceSpec, artifact: &BackupArtifact) -> Result<(), ExecError> {
+    async fn restore_instance(
+        &self,
+        spec: &InstanceSpec,
+        artifact: &BackupArtifact,
+    ) -> Result<(), ExecError> {
         check_instance(spec)?;
         let m = self.holder(artifact)?;
         self.check_backup_host(m)?;

@@ -150,10 +150,7 @@ fn unpack(archive: &Path, staging: &Path) -> Result<PathBuf, ExecError> {
             EntryType::Regular | EntryType::Directory => {}
             EntryType::Symlink => {
                 let target = e.link_name().map_err(bad)?.ok_or_else(|| {
-                    refused(
-                        "files archive",
-                        format!("link {} has no target", path.display()),
-                    )
+                    refused("files archive", format!("link {} has no target", path.display()))
                 })?;
                 check_link_target(&comps, &target)?;
             }
@@ -258,7 +255,9 @@ mod tests {
         // followed; the restore refuses to recreate it.
         let part = archive(&froot, &live, &out).unwrap();
         assert_eq!(part.size, fs::metadata(out.join(FILES_FILE)).unwrap().len());
-        let e = stage(&froot, &base, &out.join(FILES_FILE)).unwrap_err().to_string();
+        let e = stage(&froot, &base, &out.join(FILES_FILE))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("outside the files directory"), "{e}");
         assert_eq!(entry(&base.join(STAGING)).unwrap(), Entry::Missing);
 

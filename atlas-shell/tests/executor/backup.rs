@@ -82,7 +82,10 @@ async fn a_restore_brings_back_rows_tables_and_files_as_they_were_at_the_backup(
     env.exec.provision(&spec).await.unwrap();
     fill(&db, &env, &sid);
     let before = rows(&db, &sid);
-    assert!(before.contains("Première") && before.contains("00FF10"), "{before}");
+    assert!(
+        before.contains("Première") && before.contains("00FF10"),
+        "{before}"
+    );
 
     let artifact = env.exec.backup_instance(&spec, &id(1)).await.unwrap();
     assert_eq!(artifact.host, "local");
@@ -113,14 +116,28 @@ async fn a_restore_brings_back_rows_tables_and_files_as_they_were_at_the_backup(
 
     env.exec.restore_instance(&spec, &artifact).await.unwrap();
     assert_eq!(rows(&db, &sid), before);
-    assert_eq!(tables(&db, &sid), ["cache", "node"], "the table added later is gone");
-    assert_eq!(std::fs::read_to_string(files.join("a.txt")).unwrap(), "original a");
-    assert_eq!(std::fs::read_to_string(files.join("sub/b.txt")).unwrap(), "original b");
+    assert_eq!(
+        tables(&db, &sid),
+        ["cache", "node"],
+        "the table added later is gone"
+    );
+    assert_eq!(
+        std::fs::read_to_string(files.join("a.txt")).unwrap(),
+        "original a"
+    );
+    assert_eq!(
+        std::fs::read_to_string(files.join("sub/b.txt")).unwrap(),
+        "original b"
+    );
     assert!(!files.join("added-later.txt").exists());
     assert_no_scratch_databases(&db, &sid);
     // The instance user still owns its (restored) database.
     let seen = db
-        .sql(&sid, crate::helpers::DB_PASSWORD, &format!("SELECT COUNT(*) FROM `{sid}`.node;"))
+        .sql(
+            &sid,
+            crate::helpers::DB_PASSWORD,
+            &format!("SELECT COUNT(*) FROM `{sid}`.node;"),
+        )
         .unwrap();
     assert_eq!(seen.trim(), "3");
 
@@ -147,10 +164,7 @@ async fn a_backup_restores_into_another_instance() {
     db.admin_sql(&format!("CREATE TABLE `{other}`.own (x INT);"));
 
     let artifact = env.exec.backup_instance(&spec, &id(2)).await.unwrap();
-    env.exec
-        .restore_instance(&other_spec, &artifact)
-        .await
-        .unwrap();
+    env.exec.restore_instance(&other_spec, &artifact).await.unwrap();
     assert_eq!(rows(&db, &other), rows(&db, &sid));
     assert_eq!(tables(&db, &other), ["cache", "node"]);
     assert_eq!(
@@ -272,7 +286,11 @@ async fn removing_a_backup_is_idempotent_and_a_retry_replaces_a_partial_backup()
     fill(&db, &env, &sid);
 
     // What a killed backup leaves: a partial directory.
-    let partial = env.srv.join("backups").join(&sid).join(format!("{}.partial", id(5)));
+    let partial = env
+        .srv
+        .join("backups")
+        .join(&sid)
+        .join(format!("{}.partial", id(5)));
     std::fs::create_dir_all(&partial).unwrap();
     std::fs::write(partial.join("database.sql.gz"), "half").unwrap();
     let artifact = env.exec.backup_instance(&spec, &id(5)).await.unwrap();
@@ -285,7 +303,10 @@ async fn removing_a_backup_is_idempotent_and_a_retry_replaces_a_partial_backup()
 
     env.exec.remove_backup(&again).await.unwrap();
     assert!(!dir.exists());
-    assert!(!env.srv.join("backups").join(&sid).exists(), "the empty sid directory is pruned");
+    assert!(
+        !env.srv.join("backups").join(&sid).exists(),
+        "the empty sid directory is pruned"
+    );
     env.exec
         .remove_backup(&again)
         .await

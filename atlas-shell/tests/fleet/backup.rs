@@ -82,7 +82,11 @@ async fn a_backup_is_taken_restored_and_removed_on_the_db_client_web_host_throug
     );
     std::fs::write(files.join("a.txt"), "changed").unwrap();
     f.exec.restore_instance(&spec, &artifact).await.unwrap();
-    let rows = root_sql(&host, &port, &format!("SELECT nid, title FROM `{sid}`.node ORDER BY nid;"));
+    let rows = root_sql(
+        &host,
+        &port,
+        &format!("SELECT nid, title FROM `{sid}`.node ORDER BY nid;"),
+    );
     assert_eq!(rows, "1\tone\n2\ttwo\n");
     let tables = root_sql(
         &host,
