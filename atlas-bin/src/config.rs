@@ -248,6 +248,7 @@ impl AtlasConfig {
                 "web",
             ),
             (&mut self.shell.files_root, &dflt.files_root, "files"),
+            (&mut self.shell.backup_root, &dflt.backup_root, "backups"),
             (&mut self.shell.down_page, &dflt.down_page, "down"),
             (&mut self.shell.route_map.path, &dflt.route_map.path, "routes.map"),
         ];
@@ -501,6 +502,7 @@ mod tests {
         cfg.shell.files_root = PathBuf::from("/mnt/files");
         let cfg = cfg.resolved();
         assert_eq!(cfg.shell.code_root, PathBuf::from("/srv/atlas/code"));
+        assert_eq!(cfg.shell.backup_root, PathBuf::from("/srv/atlas/backups"));
         assert_eq!(cfg.shell.files_root, PathBuf::from("/mnt/files"));
         assert_eq!(cfg.store.sqlite.path, PathBuf::from("/srv/atlas/atlas.db"));
         assert_eq!(cfg.key_file(), PathBuf::from("/srv/atlas/secret.key"));

@@ -141,6 +141,7 @@ pub fn executor(cfg: &AtlasConfig) -> anyhow::Result<Arc<dyn Executor>> {
             &c.instances_code_root,
             &c.instances_web_root,
             &c.files_root,
+            &c.backup_root,
         ] {
             ensure_dir(root)?;
         }

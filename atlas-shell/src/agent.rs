@@ -21,7 +21,10 @@
 
 use std::time::Duration;
 
-use atlas_core::{CodeSpec, CommandOutput, CommandSpec, ExecError, Executor, InstanceSpec, RouteMap};
+use atlas_core::model::Id;
+use atlas_core::{
+    BackupArtifact, CodeSpec, CommandOutput, CommandSpec, ExecError, Executor, InstanceSpec, RouteMap,
+};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -140,6 +143,26 @@ pub enum Op {
     /// The route map file as it is on the host ([`Reply::Text`]; empty when
     /// missing).
     ReadRouteMap,
+    /// Takes a backup of the instance into the host's backup root
+    /// ([`Reply::Backup`]; the host needs the database admin account).
+    BackupInstance {
+        /// The instance.
+        spec: InstanceSpec,
+        /// The backup's id (its directory name).
+        backup: Id,
+    },
+    /// Restores a backup held in the host's backup root onto the instance.
+    RestoreInstance {
+        /// The instance restored.
+        spec: InstanceSpec,
+        /// The backup.
+        artifact: BackupArtifact,
+    },
+    /// Removes a backup from the host's backup root.
+    RemoveBackup {
+        /// The backup.
+        artifact: BackupArtifact,
+    },
 }
 
 /// What the agent reads: the protocol version, the host's configuration
@@ -174,6 +197,12 @@ pub enum Reply {
     Text {
         /// The text.
         text: String,
+    },
+    /// The backup taken by [`Op::BackupInstance`] (its host is `local`:
+    /// the controller names the host).
+    Backup {
+        /// The backup.
+        artifact: BackupArtifact,
     },
     /// Problems found by [`Op::Check`] (empty: healthy).
     Health {
@@ -381,6 +410,13 @@ pub(crate) async fn dispatch(exec: &ShellExecutor, op: Op) -> Result<Reply, Exec
             })
         }
         Op::PublishRoutes { map } => exec.publish_routes(&map).await?,
+        Op::BackupInstance { spec, backup } => {
+            return Ok(Reply::Backup {
+                artifact: exec.backup_here(&spec, &backup).await?,
+            })
+        }
+        Op::RestoreInstance { spec, artifact } => exec.restore_here(&spec, &artifact).await?,
+        Op::RemoveBackup { artifact } => exec.remove_backup_here(&artifact).await?,
         Op::ReadRouteMap => {
             let text = crate::routes::read_map(&exec.config().route_map.path).await?;
             return Ok(Reply::Text { text });

@@ -80,6 +80,8 @@ pub struct Programs {
     pub git: String,
     /// The `mysql` client (databases and users).
     pub mysql: String,
+    /// The dump program of backups (`mysqldump`, or `mariadb-dump`).
+    pub mysqldump: String,
     /// `drush` (site install, registry rebuild, updates, cron, caches).
     pub drush: String,
     /// The shell that runs command items (`sh -c <command>`).
@@ -97,6 +99,7 @@ impl Default for Programs {
         Self {
             git: "git".into(),
             mysql: "mysql".into(),
+            mysqldump: "mysqldump".into(),
             drush: "drush".into(),
             sh: "/bin/sh".into(),
             pass_env: Vec::new(),
@@ -218,7 +221,8 @@ impl Default for PermissionsConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Timeouts {
-    /// Limit for one `git`, `mysql`, `drush` or reload run, in seconds.
+    /// Limit for one `git`, `mysql`, `mysqldump`, `drush` or reload run, in
+    /// seconds (a backup's whole dump, a restore's whole load).
     pub program_secs: u64,
     /// Upper bound on a command item's own time limit, in seconds.
     pub command_max_secs: u64,
@@ -249,6 +253,8 @@ pub struct ShellConfig {
     pub instances_web_root: PathBuf,
     /// Files: `<files_root>/sitefiles/<sid>/{files,tmp}`.
     pub files_root: PathBuf,
+    /// Backups: `<backup_root>/<sid>/<backup id>/{database.sql.gz,files.tar.gz}`.
+    pub backup_root: PathBuf,
     /// What `current` points at while an instance is down.
     pub down_page: PathBuf,
     /// Directory whose files (`robots.txt`, `.htaccess`, …) are copied into
@@ -305,6 +311,7 @@ impl Default for ShellConfig {
             instances_code_root: PathBuf::from("/data/instances"),
             instances_web_root: PathBuf::from("/data/web"),
             files_root: PathBuf::from("/data/files"),
+            backup_root: PathBuf::from("/data/backups"),
             down_page: PathBuf::from("/data/code/down"),
             homepage_extra_files: None,
             programs: Programs::default(),
@@ -350,6 +357,7 @@ impl ShellConfig {
         check_root("instances_code_root", &self.instances_code_root)?;
         check_root("instances_web_root", &self.instances_web_root)?;
         check_root("files_root", &self.files_root)?;
+        check_root("backup_root", &self.backup_root)?;
         check_root("down_page", &self.down_page)?;
         check_root("route_map.path", &self.route_map.path)?;
         if let Some(p) = &self.homepage_extra_files {
@@ -360,6 +368,7 @@ impl ShellConfig {
             ("instances_code_root", &self.instances_code_root),
             ("instances_web_root", &self.instances_web_root),
             ("files_root", &self.files_root),
+            ("backup_root", &self.backup_root),
         ];
         for (i, (a, pa)) in roots.iter().enumerate() {
             for (b, pb) in &roots[i + 1..] {
@@ -378,6 +387,7 @@ impl ShellConfig {
         for (field, p) in [
             ("programs.git", &self.programs.git),
             ("programs.mysql", &self.programs.mysql),
+            ("programs.mysqldump", &self.programs.mysqldump),
             ("programs.drush", &self.programs.drush),
             ("programs.sh", &self.programs.sh),
         ] {
@@ -577,6 +587,24 @@ mod tests {
             let e = cfg.validate().unwrap_err();
             assert_eq!(e.field, "code_root", "{bad}");
         }
+    }
+
+    #[test]
+    fn backup_root_is_checked_like_the_other_roots() {
+        for bad in ["backups", "/data/backups/", "/data/files/backups"] {
+            let cfg = ShellConfig {
+                backup_root: PathBuf::from(bad),
+                ..ShellConfig::default()
+            };
+            let e = cfg.validate().unwrap_err();
+            assert!(
+                e.field == "backup_root" || e.reason.contains("backup_root"),
+                "{bad}: {e}"
+            );
+        }
+        let mut cfg = ShellConfig::default();
+        cfg.programs.mysqldump = "bin/mariadb-dump".into();
+        assert_eq!(cfg.validate().unwrap_err().field, "programs.mysqldump");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Instance databases through the `mysql` client: `CREATE … IF NOT EXISTS`
-//! and `GRANT` on provision, `DROP … IF EXISTS` on removal. The SQL goes on
+//! and `GRANT` on provision, `DROP … IF EXISTS` on removal, and the helpers
+//! backups use (option file, queries, identifier quoting). The SQL goes on
 //! stdin; the admin credentials go in a temporary option file (mode 0600,
 //! `--defaults-extra-file`), so no password ever appears in an argument.
 
@@ -10,7 +11,7 @@ use atlas_core::{DatabaseSpec, ExecError};
 
 use crate::config::ShellConfig;
 use crate::paths::check_db_identifier;
-use crate::process::{run_checked, Invocation};
+use crate::process::{run_checked, run_streamed, Invocation};
 
 /// A string inside a MySQL option file value (double-quoted).
 fn option_value(s: &str) -> String {
@@ -18,7 +19,7 @@ fn option_value(s: &str) -> String {
 }
 
 /// A single-quoted SQL string literal.
-fn sql_string(s: &str) -> String {
+pub(crate) fn sql_string(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
@@ -66,25 +67,62 @@ pub(crate) fn drop_sql(cfg: &ShellConfig, db: &DatabaseSpec) -> Result<String, E
     ))
 }
 
-/// Runs `sql` with the configured `mysql` client.
-pub(crate) async fn run_sql(cfg: &ShellConfig, sql: String) -> Result<(), ExecError> {
+/// A backquoted SQL identifier (backquotes doubled).
+pub(crate) fn ident(s: &str) -> String {
+    format!("`{}`", s.replace('`', "``"))
+}
+
+/// The admin option file in a temporary file (mode 0600, removed when
+/// dropped); hand it as `--defaults-extra-file` (see [`defaults_arg`]).
+pub(crate) fn option_file_temp(cfg: &ShellConfig) -> Result<tempfile::NamedTempFile, ExecError> {
     let mut file = tempfile::Builder::new()
         .prefix("atlas-mysql-")
         .suffix(".cnf")
         .tempfile()?;
     file.write_all(option_file(cfg).as_bytes())?;
     file.flush()?;
-    let inv = Invocation::new(
+    Ok(file)
+}
+
+/// The `--defaults-extra-file=` argument for an option file (it must be
+/// the first argument of `mysql` and `mysqldump`).
+pub(crate) fn defaults_arg(file: &tempfile::NamedTempFile) -> String {
+    format!("--defaults-extra-file={}", file.path().display())
+}
+
+/// A `mysql` run with the admin option file, in batch mode.
+pub(crate) fn mysql(cfg: &ShellConfig, file: &tempfile::NamedTempFile) -> Invocation {
+    Invocation::new(
         &cfg.programs,
         &cfg.programs.mysql,
         Duration::from_secs(cfg.timeouts.program_secs),
     )
-    .arg(format!("--defaults-extra-file={}", file.path().display()))
+    .arg(defaults_arg(file))
     .arg("--batch")
-    .stdin(sql.into_bytes());
+}
+
+/// Runs `sql` with the configured `mysql` client.
+pub(crate) async fn run_sql(cfg: &ShellConfig, sql: String) -> Result<(), ExecError> {
+    let file = option_file_temp(cfg)?;
+    let inv = mysql(cfg, &file).stdin(sql.into_bytes());
     run_checked(&inv).await?;
     drop(file);
     Ok(())
+}
+
+/// Runs the query `sql` and answers its whole standard output (tab
+/// separated, no column names).
+pub(crate) async fn query(cfg: &ShellConfig, sql: String) -> Result<String, ExecError> {
+    let file = option_file_temp(cfg)?;
+    let inv = mysql(cfg, &file).arg("--skip-column-names");
+    let input: Box<dyn std::io::Read + Send> = Box::new(std::io::Cursor::new(sql.into_bytes()));
+    let (_, out) = run_streamed(&inv, Some(input), Vec::new()).await?;
+    drop(file);
+    String::from_utf8(out).map_err(|_| {
+        ExecError::Io(std::io::Error::other(
+            "the mysql client answered bytes that are not UTF-8",
+        ))
+    })
 }
 
 #[cfg(test)]

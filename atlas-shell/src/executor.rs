@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use atlas_core::model::Sid;
+use atlas_core::model::{Id, Sid};
 use atlas_core::{
-    CodeSpec, CommandOutput, CommandSpec, ExecError, Executor, HostReport, InstanceSpec, RouteMap,
-    RouteMapCheck,
+    BackupArtifact, CodeSpec, CommandOutput, CommandSpec, ExecError, Executor, HostReport, InstanceSpec,
+    RouteMap, RouteMapCheck,
 };
 use tracing::Instrument;
 
@@ -21,7 +21,7 @@ use crate::fs::{blocking, ensure_root, write_atomic};
 use crate::instance as inst;
 use crate::paths::{check_instance, refused, Layout};
 use crate::process::{run_checked, Invocation};
-use crate::{code, commands, database, routes};
+use crate::{backup, code, commands, database, routes};
 
 /// The executor that provisions Drupal instances on this host with the file
 /// system, `git`, `mysql` and `drush`. Cheap to clone; share as
@@ -192,6 +192,49 @@ impl ShellExecutor {
         database::run_sql(&self.cfg, database::drop_sql(&self.cfg, &spec.database)?).await
     }
 }
+
+impl ShellExecutor {
+    /// Backup on this host (the artifact's host is [`LOCAL_HOST`]).
+    pub(crate) async fn backup_here(
+        &self,
+        spec: &InstanceSpec,
+        backup: &Id,
+    ) -> Result<BackupArtifact, ExecError> {
+        backup::take(&self.cfg, &self.layout, LOCAL_HOST, spec, backup).await
+    }
+
+    /// Restore from this host's backup root (whatever the artifact's host
+    /// is called by a fleet).
+    pub(crate) async fn restore_here(
+        &self,
+        spec: &InstanceSpec,
+        artifact: &BackupArtifact,
+    ) -> Result<(), ExecError> {
+        backup::restore(&self.cfg, &self.layout, spec, artifact).await
+    }
+
+    /// Removal from this host's backup root.
+    pub(crate) async fn remove_backup_here(&self, artifact: &BackupArtifact) -> Result<(), ExecError> {
+        backup::remove(&self.layout, artifact).await
+    }
+
+    fn check_local(&self, artifact: &BackupArtifact) -> Result<(), ExecError> {
+        if artifact.host == LOCAL_HOST {
+            Ok(())
+        } else {
+            Err(refused(
+                "backup",
+                format!(
+                    "{} is on host '{}', and this executor only reaches this host ('{LOCAL_HOST}')",
+                    artifact.dir, artifact.host
+                ),
+            ))
+        }
+    }
+}
+
+/// The host name of backups taken by a [`ShellExecutor`].
+pub(crate) const LOCAL_HOST: &str = "local";
 
 /// This host's name: `HOSTNAME`, else the kernel's, else `localhost`.
 fn hostname() -> String {
@@ -422,39 +465,47 @@ impl Executor for ShellExecutor {
     }
 
     /// # Behavior
+    /// `mysqldump --single-transaction` of the instance database, gzip
+    /// compressed, and a tar.gz of `<files_root>/sitefiles/<sid>/files`
+    /// into `<backup_root>/<sid>/<backup>` (written as `<backup>.partial`,
+    /// renamed when complete); the artifact's host is `local`.
+    async fn backup_instance(&self, spec: &InstanceSpec, backup: &Id) -> Result<BackupArtifact, ExecError> {
+        self.traced("backup_instance", Some(&spec.sid), self.backup_here(spec, backup))
+            .await
+    }
+
+    /// # Behavior
+    /// Sizes and SHA-256 checked first; files unpacked beside the live
+    /// directory and the dump loaded into `<db>_restore`; then one
+    /// `RENAME TABLE` swaps the tables in and two renames swap the files
+    /// directory. Refuses an artifact of another host than `local`.
+    async fn restore_instance(
+        &self,
+        spec: &InstanceSpec,
+        artifact: &BackupArtifact,
+    ) -> Result<(), ExecError> {
+        self.traced("restore_instance", Some(&spec.sid), async {
+            self.check_local(artifact)?;
+            self.restore_here(spec, artifact).await
+        })
+        .await
+    }
+
+    /// # Behavior
+    /// Removes `<backup_root>/<dir>` (and a partial one); nothing to do
+    /// when it is gone. Refuses an artifact of another host than `local`.
+    async fn remove_backup(&self, artifact: &BackupArtifact) -> Result<(), ExecError> {
+        self.traced("remove_backup", None, async {
+            self.check_local(artifact)?;
+            self.remove_backup_here(artifact).await
+        })
+        .await
+    }
+
+    /// # Behavior
     /// Renders the active routes in the configured format (every source
     /// validated first), writes the map atomically, then runs the reload
     /// command when configured.
-    // TEMPORARY (replaced by the backup work in progress on its branch).
-    async fn backup_instance(
-        &self,
-        _spec: &InstanceSpec,
-        _backup: &atlas_core::model::Id,
-    ) -> Result<atlas_core::BackupArtifact, ExecError> {
-        Err(ExecError::Refused {
-            what: "backup".into(),
-            reason: "not implemented yet".into(),
-        })
-    }
-
-    async fn restore_instance(
-        &self,
-        _spec: &InstanceSpec,
-        _artifact: &atlas_core::BackupArtifact,
-    ) -> Result<(), ExecError> {
-        Err(ExecError::Refused {
-            what: "backup".into(),
-            reason: "not implemented yet".into(),
-        })
-    }
-
-    async fn remove_backup(&self, _artifact: &atlas_core::BackupArtifact) -> Result<(), ExecError> {
-        Err(ExecError::Refused {
-            what: "backup".into(),
-            reason: "not implemented yet".into(),
-        })
-    }
-
     async fn publish_routes(&self, map: &RouteMap) -> Result<(), ExecError> {
         self.traced("publish_routes", None, async {
             let rm = &self.cfg.route_map;

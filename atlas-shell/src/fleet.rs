@@ -18,6 +18,10 @@
 //! - With `shared_files`, the files directories (shared storage) are
 //!   created, fixed and removed by the first `web` host only.
 //! - The route map goes to every `lb` host (this host when none is).
+//! - Backups are taken on the first `db_client` host, which must also be
+//!   a `web` host and see every instance's files (the only web host, or
+//!   `shared_files`); the artifact names it, and restore and removal go
+//!   to the host the artifact names.
 //! - A spec is validated here before any host is contacted.
 
 use std::future::Future;
@@ -26,9 +30,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use atlas_core::model::Id;
 use atlas_core::{
-    CodeSpec, CommandOutput, CommandSpec, ExecError, Executor, HostOutput, HostReport, InstanceSpec,
-    RouteMap, RouteMapCheck,
+    BackupArtifact, CodeSpec, CommandOutput, CommandSpec, ExecError, Executor, HostOutput, HostReport,
+    InstanceSpec, RouteMap, RouteMapCheck,
 };
 use futures::stream::{self, StreamExt};
 
@@ -37,7 +42,7 @@ use crate::config::{ConfigError, ShellConfig};
 use crate::executor::ShellExecutor;
 use crate::health::{Board, HostState};
 use crate::hosts::{HostConfig, Role};
-use crate::paths::{check_code, check_instance, check_routes};
+use crate::paths::{check_code, check_instance, check_routes, refused};
 use crate::routes;
 use crate::ssh::SshHost;
 
@@ -251,6 +256,85 @@ impl FleetExecutor {
         combine(results).map(|_| ())
     }
 
+    /// Runs `op` on `m` alone.
+    async fn once(&self, m: &Member, op: Op) -> Result<Reply, ExecError> {
+        let mut results = combine(self.run_on(vec![m], |_| op.clone(), self.deadline()).await)?;
+        results
+            .pop()
+            .map(|(_, r)| r)
+            .ok_or_else(|| ExecError::Io(std::io::Error::other("no reply from the host")))
+    }
+
+    /// Where backups are taken: the first `db_client` host (it has the
+    /// database admin account), checked by [`Self::check_backup_host`].
+    fn backup_host(&self) -> Result<&Member, ExecError> {
+        let m = self
+            .members
+            .iter()
+            .find(|m| m.host.has(Role::DbClient))
+            .ok_or_else(|| {
+                refused(
+                    "backup",
+                    "backups in a fleet run on the first db_client host and none is configured: \
+                     give the roles [\"web\", \"db_client\"] to the web host that may use the \
+                     database admin account",
+                )
+            })?;
+        self.check_backup_host(m)?;
+        Ok(m)
+    }
+
+    /// A backup host dumps the database and archives the files, so it is
+    /// a `db_client` and a `web` host, and its files are every web host's:
+    /// it is the only web host, or `shared_files` is set.
+    fn check_backup_host(&self, m: &Member) -> Result<(), ExecError> {
+        let name = &m.host.name;
+        if !m.host.has(Role::DbClient) {
+            return Err(refused(
+                "backup",
+                format!("host {name} is not a db_client host: it cannot dump or load the database"),
+            ));
+        }
+        if !m.host.has(Role::Web) {
+            return Err(refused(
+                "backup",
+                format!(
+                    "host {name} (the first db_client host) is not a web host, so it holds no \
+                     instance files: give it the web role too"
+                ),
+            ));
+        }
+        let web = self.web().len();
+        if web > 1 && !self.cfg.shared_files {
+            return Err(refused(
+                "backup",
+                format!(
+                    "shared_files is false and the fleet has {web} web hosts: files backed up or \
+                     restored on host {name} would not reach the others; put files_root on shared \
+                     storage and set shared_files = true, or use one web host"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The configured host named by `artifact.host`.
+    fn holder(&self, artifact: &BackupArtifact) -> Result<&Member, ExecError> {
+        self.members
+            .iter()
+            .find(|m| m.host.name == artifact.host)
+            .ok_or_else(|| {
+                refused(
+                    "backup",
+                    format!(
+                        "{} is on host '{}', which is not in [[shell.hosts]]: add the host back \
+                         (or move the backup by hand)",
+                        artifact.dir, artifact.host
+                    ),
+                )
+            })
+    }
+
     /// Database work once: on the first `db_client` host, else here.
     async fn database(&self, spec: &InstanceSpec, create: bool) -> Result<(), ExecError> {
         match self.members.iter().find(|m| m.host.has(Role::DbClient)) {
@@ -266,6 +350,13 @@ impl FleetExecutor {
             None => self.here.drop_database(spec).await,
         }
     }
+}
+
+/// An error for a reply that does not fit the operation.
+fn unexpected(host: &str, reply: &Reply) -> ExecError {
+    ExecError::Io(std::io::Error::other(format!(
+        "host {host}: unexpected reply {reply:?}"
+    )))
 }
 
 /// Every host's reply, or the error: one host's as it is, several hosts'
@@ -477,37 +568,55 @@ impl Executor for FleetExecutor {
     }
 
     /// # Behavior
-    /// Written and reloaded on every `lb` host (this host when none is).
-    // TEMPORARY (replaced by the backup work in progress on its branch).
-    async fn backup_instance(
-        &self,
-        _spec: &InstanceSpec,
-        _backup: &atlas_core::model::Id,
-    ) -> Result<atlas_core::BackupArtifact, ExecError> {
-        Err(ExecError::Refused {
-            what: "backup".into(),
-            reason: "not implemented yet".into(),
-        })
+    /// On the backup host (the first `db_client` host, which must also be
+    /// a `web` host, and the only one unless `shared_files`), into its
+    /// `backup_root`; the artifact names that host.
+    async fn backup_instance(&self, spec: &InstanceSpec, backup: &Id) -> Result<BackupArtifact, ExecError> {
+        check_instance(spec)?;
+        let m = self.backup_host()?;
+        let op = Op::BackupInstance {
+            spec: spec.clone(),
+            backup: *backup,
+        };
+        match self.once(m, op).await? {
+            Reply::Backup { mut artifact } => {
+                artifact.host.clone_from(&m.host.name);
+                Ok(artifact)
+            }
+            other => Err(unexpected(&m.host.name, &other)),
+        }
     }
 
+    /// # Behavior
+    /// On the host holding the backup (`artifact.host`), which must still
+    /// be a backup host (see `backup_instance`): database and files there.
     async fn restore_instance(
         &self,
-        _spec: &InstanceSpec,
-        _artifact: &atlas_core::BackupArtifact,
+        spec: &InstanceSpec,
+        artifact: &BackupArtifact,
     ) -> Result<(), ExecError> {
-        Err(ExecError::Refused {
-            what: "backup".into(),
-            reason: "not implemented yet".into(),
-        })
+        check_instance(spec)?;
+        let m = self.holder(artifact)?;
+        self.check_backup_host(m)?;
+        let op = Op::RestoreInstance {
+            spec: spec.clone(),
+            artifact: artifact.clone(),
+        };
+        self.once(m, op).await.map(|_| ())
     }
 
-    async fn remove_backup(&self, _artifact: &atlas_core::BackupArtifact) -> Result<(), ExecError> {
-        Err(ExecError::Refused {
-            what: "backup".into(),
-            reason: "not implemented yet".into(),
-        })
+    /// # Behavior
+    /// On the host holding the backup; nothing to do when it is gone.
+    async fn remove_backup(&self, artifact: &BackupArtifact) -> Result<(), ExecError> {
+        let m = self.holder(artifact)?;
+        let op = Op::RemoveBackup {
+            artifact: artifact.clone(),
+        };
+        self.once(m, op).await.map(|_| ())
     }
 
+    /// # Behavior
+    /// Written and reloaded on every `lb` host (this host when none is).
     async fn publish_routes(&self, map: &RouteMap) -> Result<(), ExecError> {
         check_routes(&map.routes)?;
         routes::render(self.cfg.route_map.format, map)?;

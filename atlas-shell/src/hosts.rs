@@ -111,6 +111,8 @@ pub struct HostRoots {
     pub instances_web_root: Option<PathBuf>,
     /// `files_root` on this host.
     pub files_root: Option<PathBuf>,
+    /// `backup_root` on this host.
+    pub backup_root: Option<PathBuf>,
     /// `down_page` on this host.
     pub down_page: Option<PathBuf>,
     /// `route_map.path` on this host (load balancers).
@@ -170,6 +172,7 @@ impl HostConfig {
         set(&mut c.instances_code_root, &r.instances_code_root);
         set(&mut c.instances_web_root, &r.instances_web_root);
         set(&mut c.files_root, &r.files_root);
+        set(&mut c.backup_root, &r.backup_root);
         set(&mut c.down_page, &r.down_page);
         set(&mut c.route_map.path, &r.route_map_path);
         c.server_name = Some(self.name.clone());

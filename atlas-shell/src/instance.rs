@@ -439,11 +439,27 @@ pub(crate) fn correct_permissions(
         set_mode(&default.join(name), p.settings_mode)?;
     }
     if own_files {
-        let files = layout.files_dir(&spec.sid);
-        confined(&layout.files_root, &files)?;
-        apply_recursive(&files, modes)?;
+        files_permissions(cfg, layout, spec)?;
     }
     Ok(())
+}
+
+/// Resets group and modes of the instance's files directories
+/// (`<files_root>/sitefiles/<sid>`).
+pub(crate) fn files_permissions(
+    cfg: &ShellConfig,
+    layout: &Layout,
+    spec: &InstanceSpec,
+) -> Result<(), ExecError> {
+    let p = &cfg.permissions;
+    let modes = Modes {
+        dir: p.dir_mode,
+        file: p.file_mode,
+        gid: web_gid(cfg)?,
+    };
+    let files = layout.files_dir(&spec.sid);
+    confined(&layout.files_root, &files)?;
+    apply_recursive(&files, modes)
 }
 
 /// A `drush` run against the instance's tree.

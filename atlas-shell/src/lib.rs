@@ -14,7 +14,8 @@
 //! - `process`: argv-only spawning with stdin control, time limits
 //!   (process-group kill), output tails and one log event per run.
 //! - `code`, `instance`, `database`, `settings` (+ `templates/`), `routes`,
-//!   `commands`: the operations.
+//!   `commands`: the operations. `backup`: backups of an instance (database
+//!   dump and files archive) and their restore and removal.
 //! - `executor`: [`ShellExecutor`], the trait implementation for this host.
 //! - [`hosts`]: the fleet's hosts and SSH settings; `ssh`: the transport
 //!   (one multiplexed OpenSSH master per host); [`agent`]: the request a
@@ -31,6 +32,7 @@
 //! <instances_web_root>/<type>/<sid> -> current  (type "homepage" uses homepage-instances/)
 //! <instances_web_root>/<type>/<source> -> current, <instances_web_root>/homepage -> current
 //! <files_root>/sitefiles/<sid>/{files,tmp}      sites/default/files -> …/files
+//! <backup_root>/<sid>/<backup id>/{database.sql.gz,files.tar.gz}   backups
 //! ```
 //!
 //! # Contracts
@@ -53,6 +55,7 @@
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 pub mod agent;
+mod backup;
 mod code;
 mod commands;
 pub mod config;

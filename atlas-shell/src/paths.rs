@@ -263,6 +263,7 @@ pub(crate) struct Layout {
     pub(crate) instances_code_root: PathBuf,
     pub(crate) instances_web_root: PathBuf,
     pub(crate) files_root: PathBuf,
+    pub(crate) backup_root: PathBuf,
     pub(crate) down_page: PathBuf,
 }
 
@@ -273,6 +274,7 @@ impl Layout {
             instances_code_root: cfg.instances_code_root.clone(),
             instances_web_root: cfg.instances_web_root.clone(),
             files_root: cfg.files_root.clone(),
+            backup_root: cfg.backup_root.clone(),
             down_page: cfg.down_page.clone(),
         }
     }

@@ -1,9 +1,11 @@
 //! Spawning programs: an argument vector only (never a shell string built
 //! from data), stdin closed or fed from memory, a time limit after which the
 //! whole process group is killed, stdout/stderr tails captured, and one
-//! tracing event per call with its duration.
+//! tracing event per call with its duration. [`run_streamed`] streams a
+//! large standard input or output (a database dump) instead.
 
 use std::ffi::OsString;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -146,39 +148,7 @@ impl Finished {
 /// when the program cannot be spawned. A non-zero exit is not an error here.
 pub(crate) async fn run(inv: &Invocation) -> Result<Finished, ExecError> {
     let started = Instant::now();
-    let mut cmd = Command::new(&inv.program);
-    cmd.args(&inv.args)
-        .stdin(if inv.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    if let Some(dir) = &inv.cwd {
-        cmd.current_dir(dir);
-    }
-    // An allow-list: no ATLAS_* setting of this process (a notification
-    // password, say) nor anything else unlisted reaches a program; the
-    // invocation's own variables are set below.
-    cmd.env_clear();
-    for (k, v) in std::env::vars_os() {
-        if k.to_str().is_some_and(|k| is_passed(k, &inv.pass_env)) {
-            cmd.env(k, v);
-        }
-    }
-    for (k, v) in &inv.env {
-        cmd.env(k, v);
-    }
-    tracing::debug!(program = %inv.program, args = ?shown_args(&inv.args), cwd = ?inv.cwd, "spawning");
-    let mut child = cmd.spawn().map_err(|e| {
-        ExecError::Io(std::io::Error::new(
-            e.kind(),
-            format!("spawning {}: {e}", inv.program),
-        ))
-    })?;
+    let mut child = spawn(inv, inv.stdin.is_some())?;
     let pid = child.id();
     let stdin = child.stdin.take();
     let stdout = child.stdout.take();
@@ -255,6 +225,203 @@ pub(crate) async fn run_checked(inv: &Invocation) -> Result<Finished, ExecError>
             stderr: short_tail(&stderr),
         })
     }
+}
+
+/// Spawns `inv` in its own process group with the allowed environment,
+/// stdout and stderr piped, stdin piped when `piped_stdin` (else closed).
+fn spawn(inv: &Invocation, piped_stdin: bool) -> Result<tokio::process::Child, ExecError> {
+    let mut cmd = Command::new(&inv.program);
+    cmd.args(&inv.args)
+        .stdin(if piped_stdin {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(dir) = &inv.cwd {
+        cmd.current_dir(dir);
+    }
+    // An allow-list: no ATLAS_* setting of this process (a notification
+    // password, say) nor anything else unlisted reaches a program; the
+    // invocation's own variables are set below.
+    cmd.env_clear();
+    for (k, v) in std::env::vars_os() {
+        if k.to_str().is_some_and(|k| is_passed(k, &inv.pass_env)) {
+            cmd.env(k, v);
+        }
+    }
+    for (k, v) in &inv.env {
+        cmd.env(k, v);
+    }
+    tracing::debug!(program = %inv.program, args = ?shown_args(&inv.args), cwd = ?inv.cwd, "spawning");
+    cmd.spawn().map_err(|e| {
+        ExecError::Io(std::io::Error::new(
+            e.kind(),
+            format!("spawning {}: {e}", inv.program),
+        ))
+    })
+}
+
+/// Chunk size of streamed standard input and output.
+const CHUNK: usize = 64 * 1024;
+
+/// Runs `inv` with its standard input read from `input` (closed when
+/// `None`) and its standard output written to `output`, both on blocking
+/// threads (compression and disk work stay off the async runtime), so
+/// neither is held in memory. `inv.stdin` is ignored. Answers the writer
+/// back (to be finished by the caller); [`Finished::stdout`] is empty.
+///
+/// # Errors
+/// As [`run_checked`]; [`ExecError::Io`] when reading `input` or writing
+/// `output` failed (reported before the program's own failure, which is
+/// then usually a broken pipe).
+pub(crate) async fn run_streamed<W>(
+    inv: &Invocation,
+    input: Option<Box<dyn Read + Send>>,
+    output: W,
+) -> Result<(Finished, W), ExecError>
+where
+    W: Write + Send + 'static,
+{
+    let started = Instant::now();
+    let mut child = spawn(inv, input.is_some())?;
+    let pid = child.id();
+    let stdin = child.stdin.take();
+    let mut stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+
+    let (out_tx, mut out_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
+    let sink = tokio::task::spawn_blocking(move || -> std::io::Result<W> {
+        let mut w = output;
+        while let Some(chunk) = out_rx.blocking_recv() {
+            w.write_all(&chunk)?;
+        }
+        Ok(w)
+    });
+    let (in_tx, mut in_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
+    let source = input.map(|mut r| {
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            loop {
+                let mut buf = vec![0u8; CHUNK];
+                let n = r.read(&mut buf)?;
+                if n == 0 {
+                    return Ok(());
+                }
+                buf.truncate(n);
+                if in_tx.blocking_send(buf).is_err() {
+                    // The program stopped reading; its status says why.
+                    return Ok(());
+                }
+            }
+        })
+    });
+    let work = async {
+        let feed = async move {
+            if let Some(mut w) = stdin {
+                while let Some(chunk) = in_rx.recv().await {
+                    if w.write_all(&chunk).await.is_err() {
+                        break;
+                    }
+                }
+                let _ = w.shutdown().await;
+            }
+        };
+        let pump = async move {
+            let Some(out) = stdout.as_mut() else {
+                return Ok(());
+            };
+            let mut buf = vec![0u8; CHUNK];
+            loop {
+                match out.read(&mut buf).await {
+                    Ok(0) => return Ok(()),
+                    // A failed sink: stop reading (the program then gets a
+                    // broken pipe); the sink's error is reported.
+                    Ok(n) => {
+                        if out_tx.send(buf[..n].to_vec()).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        let (_, pumped, err, status) = tokio::join!(feed, pump, read_tail(stderr), child.wait());
+        (pumped, err, status)
+    };
+    let outcome = tokio::time::timeout(inv.timeout, work).await;
+    let duration = started.elapsed();
+    let (pumped, err, status) = match outcome {
+        Ok(r) => r,
+        Err(_) => {
+            kill_group(pid);
+            let _ = child.kill().await;
+            tracing::warn!(
+                program = %inv.program,
+                args = ?shown_args(&inv.args),
+                duration_ms = duration.as_millis() as u64,
+                timeout_ms = inv.timeout.as_millis() as u64,
+                "program timed out; process group killed"
+            );
+            return Err(ExecError::Timeout(inv.timeout));
+        }
+    };
+    let joined = |e: tokio::task::JoinError| {
+        ExecError::Io(std::io::Error::other(format!(
+            "streaming for {}: {e}",
+            inv.program
+        )))
+    };
+    let written = sink.await.map_err(joined)?;
+    if let Some(source) = source {
+        source.await.map_err(joined)?.map_err(|e| {
+            ExecError::Io(std::io::Error::new(
+                e.kind(),
+                format!("reading the input of {}: {e}", inv.program),
+            ))
+        })?;
+    }
+    let output = written.map_err(|e| {
+        ExecError::Io(std::io::Error::new(
+            e.kind(),
+            format!("writing the output of {}: {e}", inv.program),
+        ))
+    })?;
+    pumped.map_err(|e| {
+        ExecError::Io(std::io::Error::new(
+            e.kind(),
+            format!("reading the output of {}: {e}", inv.program),
+        ))
+    })?;
+    let status = status.map_err(|e| {
+        ExecError::Io(std::io::Error::new(
+            e.kind(),
+            format!("waiting for {}: {e}", inv.program),
+        ))
+    })?;
+    let finished = Finished {
+        status: status.code(),
+        stdout: String::new(),
+        stderr: tail_string(err),
+        duration,
+    };
+    tracing::info!(
+        program = %inv.program,
+        args = ?shown_args(&inv.args),
+        status = ?finished.status,
+        duration_ms = duration.as_millis() as u64,
+        "program finished"
+    );
+    if !finished.success() {
+        return Err(ExecError::Failed {
+            program: inv.program.clone(),
+            status: finished.status,
+            stderr: short_tail(&finished.stderr),
+        });
+    }
+    Ok((finished, output))
 }
 
 fn kill_group(pid: Option<u32>) {

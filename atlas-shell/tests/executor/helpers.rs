@@ -232,6 +232,7 @@ for a in "$@"; do case "$a" in --defaults-extra-file=*) extra="${{a#--defaults-e
             instances_code_root: srv.join("instances"),
             instances_web_root: srv.join("web"),
             files_root: srv.join("files"),
+            backup_root: srv.join("backups"),
             down_page: srv.join("down"),
             environment: Environment::Test,
             atlas_url: "https://atlas.example.invalid/atlas/".into(),

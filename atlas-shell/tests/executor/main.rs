@@ -2,6 +2,7 @@
 //! repositories and stub `drush`/`mysql` programs that record their calls,
 //! plus the real MariaDB (`mariadb`) and PHP (`php`) checks.
 
+mod backup;
 mod code;
 mod commands;
 mod helpers;

@@ -20,11 +20,11 @@ use atlas_shell::ConfigSecret;
 use crate::helpers::{TestEnv, DB_PASSWORD};
 
 /// An admin password with the characters an option file must escape.
-const ADMIN_PASSWORD: &str = "adm\"in'p\\w$1";
+pub(crate) const ADMIN_PASSWORD: &str = "adm\"in'p\\w$1";
 
 /// A MariaDB server under test and a throwaway admin account on it,
 /// dropped when the test ends.
-struct Server {
+pub(crate) struct Server {
     host: String,
     port: u16,
     admin: String,
@@ -37,7 +37,7 @@ fn option_value(s: &str) -> String {
 
 impl Server {
     /// The server, or `None` (reason printed) when unreachable.
-    fn connect() -> Option<Self> {
+    pub(crate) fn connect() -> Option<Self> {
         let addr = service::service_addr("mariadb", "ATLAS_TEST_MARIADB", "127.0.0.1:3306")?;
         let (host, port) = addr.rsplit_once(':').expect("ATLAS_TEST_MARIADB is host:port");
         let s = Self {
@@ -63,7 +63,7 @@ impl Server {
 
     /// Runs `sql` as `user` with `password` (through an option file);
     /// standard output, or standard error on failure.
-    fn sql(&self, user: &str, password: &str, sql: &str) -> Result<String, String> {
+    pub(crate) fn sql(&self, user: &str, password: &str, sql: &str) -> Result<String, String> {
         let opt = self.dir.path().join(format!("{user}.cnf"));
         std::fs::write(
             &opt,
@@ -93,14 +93,14 @@ impl Server {
         }
     }
 
-    fn admin_sql(&self, sql: &str) -> String {
+    pub(crate) fn admin_sql(&self, sql: &str) -> String {
         self.sql(&self.admin, ADMIN_PASSWORD, sql)
             .unwrap_or_else(|e| panic!("admin: {sql}: {e}"))
     }
 
     /// A test environment whose executor uses the real `mysql` client
     /// against this server with the throwaway admin account.
-    fn env(&self) -> TestEnv {
+    pub(crate) fn env(&self) -> TestEnv {
         TestEnv::with(|c| {
             c.programs.mysql = "mysql".into();
             c.database.host = self.host.clone();
@@ -111,7 +111,7 @@ impl Server {
         })
     }
 
-    fn database_exists(&self, name: &str) -> bool {
+    pub(crate) fn database_exists(&self, name: &str) -> bool {
         !self
             .admin_sql(&format!("SHOW DATABASES LIKE '{name}';"))
             .trim()
@@ -141,7 +141,7 @@ fn sql_string(s: &str) -> String {
 }
 
 /// A fresh sid, so concurrent runs never share a database.
-fn fresh_sid() -> String {
+pub(crate) fn fresh_sid() -> String {
     Sid::generate().to_string()
 }
 

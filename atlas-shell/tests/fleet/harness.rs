@@ -24,6 +24,7 @@ pub fn roots(top: &std::path::Path, name: &str) -> HostRoots {
         instances_code_root: Some(d.join("instances")),
         instances_web_root: Some(d.join("web")),
         files_root: Some(d.join("files")),
+        backup_root: Some(d.join("backups")),
         down_page: Some(d.join("down")),
         route_map_path: Some(d.join("lb/routes.map")),
     }

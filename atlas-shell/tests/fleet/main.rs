@@ -3,6 +3,7 @@
 //! own roots, the agent reached over SSH, real git repositories and the
 //! recording `drush`/`mysql` stubs of the executor tests.
 
+mod backup;
 mod harness;
 mod health;
 #[allow(dead_code)]
