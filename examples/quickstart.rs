@@ -2,7 +2,8 @@
 //!
 //! On a temporary directory and a random port it starts the whole of Atlas
 //! — SQLite store, REST API, worker, scheduler and the shell executor — with
-//! real git repositories it creates and stub `drush`/`mysql` programs, then
+//! real git repositories it creates and stub `drush`/`mysql`/`mysqldump`
+//! programs, then
 //! talks to the API over HTTP like an operator would:
 //!
 //! POST a current core and profile → the pool fills with `available`
@@ -220,12 +221,14 @@ async fn run() -> Result<()> {
     let (profile_repo, profile_commit) =
         repository(root, "express", &[("express.info", "name = Express\n")])?;
 
-    // Stub drush and mysql recording their calls.
+    // Stub drush, mysql and mysqldump recording their calls (a deleted
+    // instance is backed up first: the stub dump is empty).
     let bin = root.join("bin");
     std::fs::create_dir_all(&bin)?;
     let calls = root.join("calls.log");
     let drush = stub(&bin, "drush", &calls)?;
     let mysql = stub(&bin, "mysql", &calls)?;
+    let mysqldump = stub(&bin, "mysqldump", &calls)?;
 
     // The shell executor, rooted in the temporary directory.
     let mut shell = ShellConfig {
@@ -239,6 +242,7 @@ async fn run() -> Result<()> {
     shell.route_map.path = root.join("route-map.txt");
     shell.programs.drush = drush.display().to_string();
     shell.programs.mysql = mysql.display().to_string();
+    shell.programs.mysqldump = mysqldump.display().to_string();
     shell.database.admin_user = "atlas".into();
     for dir in [
         &shell.code_root,
@@ -458,7 +462,7 @@ async fn run() -> Result<()> {
 
     let log = std::fs::read_to_string(&calls).unwrap_or_default();
     println!(
-        "\nstub programs were called {} times (drush, mysql)",
+        "\nstub programs were called {} times (drush, mysql, mysqldump)",
         log.lines().count()
     );
     let _ = stop_tx.send(true);

@@ -3,9 +3,9 @@
 //! network, Drupal, drush or a database server.
 //!
 //! It writes, under a new directory: two local git repositories (a tiny
-//! "drupal" core and "express" profile, one commit each), two **stub**
-//! programs standing in for `drush` and `mysql` (they install nothing; they
-//! record each call in `stub-calls.log` and succeed), the roots of the
+//! "drupal" core and "express" profile, one commit each), three **stub**
+//! programs standing in for `drush`, `mysql` and `mysqldump` (they install
+//! and dump nothing; they record each call in `stub-calls.log` and succeed), the roots of the
 //! shell executor, a configuration `atlas.toml` pointing at all of it, the
 //! JSON bodies of the two code items (`core.json`, `profile.json`), and
 //! the API user `admin` with its password in `admin-password` (mode 0600).
@@ -131,6 +131,7 @@ fn config_text(dir: &Path) -> anyhow::Result<String> {
          [shell.programs]\n\
          drush = {drush}  # STUB\n\
          mysql = {mysql}  # STUB\n\
+         mysqldump = {mysqldump}  # STUB\n\
          \n\
          [shell.database]\n\
          # The stub mysql accepts any account.\n\
@@ -146,6 +147,7 @@ fn config_text(dir: &Path) -> anyhow::Result<String> {
         down = p("down")?,
         drush = p("bin/drush")?,
         mysql = p("bin/mysql")?,
+        mysqldump = p("bin/mysqldump")?,
         map = p("route-map.txt")?,
     ))
 }
@@ -228,7 +230,7 @@ pub fn run(dir: &Path) -> anyhow::Result<()> {
     let (profile_repo, profile_commit) =
         repository(&repos, "express", &[("express.info", "name = Express (demo)\n")])?;
 
-    for name in ["drush", "mysql"] {
+    for name in ["drush", "mysql", "mysqldump"] {
         let p = dir.join("bin").join(name);
         std::fs::write(&p, stub_script(name)).with_context(|| format!("writing {}", p.display()))?;
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755))
@@ -256,7 +258,7 @@ pub fn run(dir: &Path) -> anyhow::Result<()> {
     println!("Atlas demo set up in {}", dir.display());
     println!("  repositories  repos/drupal.git (core 7.42), repos/express.git (profile 2.2.5)");
     println!("  code items    core.json, profile.json (bodies for POST /code)");
-    println!("  stubs         bin/drush, bin/mysql: STUBS that install nothing;");
+    println!("  stubs         bin/drush, bin/mysql, bin/mysqldump: STUBS that install nothing;");
     println!("                their calls are recorded in stub-calls.log");
     println!("  configuration atlas.toml");
     println!("  API user      {USER}, password in admin-password");
