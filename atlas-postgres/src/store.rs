@@ -19,6 +19,7 @@ use crate::db::Tx;
 use crate::error::{Error, Result};
 use crate::listen::JobListener;
 use crate::tables::{history_name, table_name};
+use crate::wake::Waker;
 use crate::{leader, migrations, queue, rows, translate};
 
 /// The newest schema version this build writes.
@@ -30,7 +31,8 @@ pub const SCHEMA_VERSION: i64 = migrations::LATEST;
 pub struct PgStore {
     pool: Pool,
     config: Arc<PgConfig>,
-    channel: Arc<str>,
+    /// Wakes the workers of every node after commits that made jobs claimable.
+    waker: Arc<Waker>,
 }
 
 impl fmt::Debug for PgStore {
@@ -73,8 +75,8 @@ impl PgStore {
             .build()
             .map_err(|e| Error::Config(format!("cannot build the connection pool: {e}")))?;
         Ok(PgStore {
+            waker: Arc::new(Waker::new(pool.clone(), config.channel().into())),
             pool,
-            channel: config.channel().into(),
             config: Arc::new(config),
         })
     }
@@ -207,10 +209,10 @@ impl PgStore {
                         queue::save(&tx, job).await?;
                         wake |= job.status == atlas_core::JobStatus::Queued || job.key.is_some();
                     }
-                    if wake {
-                        queue::notify(&tx, &self.channel).await?;
-                    }
                     tx.commit().await?;
+                    if wake {
+                        self.waker.wake();
+                    }
                     return Ok(committed);
                 }
                 Applied::Clash { write, constraint } => {
@@ -310,18 +312,13 @@ impl Store for PgStore {
     }
 
     async fn requeue_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
-        let channel = self.channel.clone();
-        Ok(self
-            .in_tx(move |tx| {
-                Box::pin(async move {
-                    let (n, requeued) = queue::requeue_expired(tx, now).await?;
-                    if requeued {
-                        queue::notify(tx, &channel).await?;
-                    }
-                    Ok(n)
-                })
-            })
-            .await?)
+        let (n, requeued) = self
+            .in_tx(move |tx| Box::pin(async move { queue::requeue_expired(tx, now).await }))
+            .await?;
+        if requeued {
+            self.waker.wake();
+        }
+        Ok(n)
     }
 
     async fn job(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
@@ -343,10 +340,14 @@ impl Store for PgStore {
         action: &JobAction,
         now: Timestamp,
     ) -> Result<JobChange, StoreError> {
-        let (id, action, channel) = (*id, action.clone(), self.channel.clone());
-        Ok(self
-            .in_tx(move |tx| Box::pin(async move { queue::act_on(tx, &channel, &id, &action, now).await }))
-            .await?)
+        let (id, action) = (*id, action.clone());
+        let change = self
+            .in_tx(move |tx| Box::pin(async move { queue::act_on(tx, &id, &action, now).await }))
+            .await?;
+        if matches!(&change, JobChange::Applied(job) if job.status == atlas_core::JobStatus::Queued) {
+            self.waker.wake();
+        }
+        Ok(change)
     }
 
     async fn lead(
