@@ -251,6 +251,29 @@ impl Store for PgStore {
             pre.where_sql()
         );
         let client = self.pool.get().await.map_err(Error::from)?;
+        if let Some(order) = translate::records_order(q) {
+            // Every record matches: count and page in SQL.
+            let limit = i64::try_from(q.paging.max_results).unwrap_or(i64::MAX);
+            let offset = i64::try_from(q.paging.offset()).unwrap_or(i64::MAX);
+            let mut args = pre.args();
+            args.push(&limit);
+            args.push(&offset);
+            let page_sql = format!("{sql}{order} LIMIT ${} OFFSET ${}", args.len() - 1, args.len());
+            let stmt = client.prepare_cached(&page_sql).await.map_err(Error::from)?;
+            let page = client.query(&stmt, &args).await.map_err(Error::from)?;
+            let count_sql = format!("SELECT count(*) FROM {}{}", table_name(res), pre.where_sql());
+            let stmt = client.prepare_cached(&count_sql).await.map_err(Error::from)?;
+            let total: i64 = client
+                .query_one(&stmt, &pre.args())
+                .await
+                .map_err(Error::from)?
+                .get(0);
+            drop(client);
+            return Ok(FindPage {
+                items: page.iter().map(rows::doc).collect::<Result<Vec<_>>>()?,
+                total: u64::try_from(total).unwrap_or(0),
+            });
+        }
         let stmt = client.prepare_cached(&sql).await.map_err(Error::from)?;
         let found = client.query(&stmt, &pre.args()).await.map_err(Error::from)?;
         drop(client);

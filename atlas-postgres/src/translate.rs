@@ -122,6 +122,24 @@ pub(crate) fn records(q: &FindQuery) -> Prefilter {
     p
 }
 
+/// `ORDER BY` for a `find` the database can page by itself: the filter
+/// matches every record (`records` already keeps only the live ones unless
+/// deleted ones are asked for) and the sort is by `_id` alone, or none
+/// (the reference breaks ties by `_id`: ids compare as strings, byte by
+/// byte, which the `id` column's "C" collation gives). `None` for any
+/// other query, which the evaluator pages.
+pub(crate) fn records_order(q: &FindQuery) -> Option<&'static str> {
+    if !conjuncts(&q.filter).iter().all(|f| matches!(f, Filter::All)) {
+        return None;
+    }
+    match q.sort.as_slice() {
+        [] => Some(" ORDER BY id"),
+        [k] if k.path == "_id" && !k.descending => Some(" ORDER BY id"),
+        [k] if k.path == "_id" => Some(" ORDER BY id DESC"),
+        _ => None,
+    }
+}
+
 /// A clause at least as broad as `f` that an index answers, its
 /// parameters bound into `p`; `None` (nothing bound) when there is none.
 /// An `or` (and an `$in`) becomes one only when every member does: a
@@ -286,6 +304,23 @@ mod tests {
         let p = records(&q);
         assert_eq!(p.clauses, ["NOT deleted", "body @@ ($1::text)::jsonpath"]);
         assert_eq!(p.params.len(), 1, "the or's parameters are dropped");
+    }
+
+    #[test]
+    fn only_unfiltered_finds_sorted_by_id_are_paged_in_sql() {
+        use atlas_core::query::SortKey;
+        let by = |path: &str, descending: bool| SortKey {
+            path: path.to_owned(),
+            descending,
+        };
+        let mut q = FindQuery::default();
+        assert_eq!(records_order(&q), Some(" ORDER BY id"));
+        q.sort = vec![by("_id", true)];
+        assert_eq!(records_order(&q), Some(" ORDER BY id DESC"));
+        q.sort = vec![by("sid", false)];
+        assert_eq!(records_order(&q), None, "other sorts are the evaluator's");
+        let filtered = FindQuery::all_matching(Filter::eq("status", "installed"));
+        assert_eq!(records_order(&filtered), None, "the prefilter is not exact");
     }
 
     #[test]
