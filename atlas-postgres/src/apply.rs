@@ -11,11 +11,9 @@ use crate::db::{self, Tx};
 use atlas_core::model::{merge_patch, Doc, Etag, Id, Resource, Timestamp};
 use atlas_core::schema::{unique_keys, unique_values};
 use atlas_core::{Batch, Committed, Job, JobId, JobSpec, StoreError, Write, Written};
-use deadpool_postgres::GenericClient;
 use serde_json::Value;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::Statement;
 
 use crate::error::{sqlstate, Error, Result};
 use crate::rows::{self, body_json, secs, version, DOC_COLUMNS};
@@ -163,141 +161,67 @@ fn independent_run(writes: &[Write], probe: Option<usize>) -> usize {
 /// A statement of a pipelined run and its parameters.
 type Params = Vec<Box<dyn ToSql + Sync + Send>>;
 
-/// The statements of a run of inserts and enqueues, prepared, with their
-/// parameters and what each write answers once it landed.
-struct Run {
-    statements: Vec<Statement>,
-    params: Vec<Params>,
-    written: Vec<Written>,
-}
-
-impl Run {
-    /// Prepares the inserts and enqueues of `writes` (from the
-    /// connection's statement cache: usually no round trip).
-    async fn prepare<C: GenericClient>(c: &C, writes: &[Write], now: Timestamp) -> Result<Run> {
-        let mut run = Run {
-            statements: Vec::with_capacity(writes.len()),
-            params: Vec::with_capacity(writes.len()),
-            written: Vec::with_capacity(writes.len()),
-        };
-        for w in writes {
-            match w {
-                Write::Insert { res, id, body } => {
-                    let doc = Doc::new(*id, body.clone(), now);
-                    let (id, etag, created, updated, ver, body) = doc_params(&doc);
-                    run.statements.push(c.prepare_cached(&insert_sql(*res)).await?);
-                    run.params.push(vec![
-                        Box::new(id),
-                        Box::new(etag),
-                        Box::new(created),
-                        Box::new(updated),
-                        Box::new(ver),
-                        Box::new(doc.deleted),
-                        Box::new(body),
-                    ]);
-                    run.written.push(Written::Doc(doc));
-                }
-                Write::Enqueue(spec) => {
-                    let job = Job::from_spec(JobId(Id::generate(now)), spec.clone(), now);
-                    run.statements.push(c.prepare_cached(INSERT_JOB).await?);
-                    run.params.push(job_params(&job));
-                    run.written.push(Written::Job(job.id));
-                }
-                _ => return Err(Error::Config("only inserts and enqueues are pipelined".into())),
-            }
-        }
-        Ok(run)
-    }
-
-    /// The executes of the run, each submitted to the connection when it
-    /// is first polled (so polling them in order sends them in order).
-    fn args(&self) -> Vec<Vec<&(dyn ToSql + Sync)>> {
-        self.params
-            .iter()
-            .map(|ps| ps.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect())
-            .collect()
-    }
-
-    /// The run's results from the answers of its executes, in order:
-    /// `Err((k, constraint))` when a unique index refused write `k` (the
-    /// transaction is aborted then, and the writes after `k` failed only
-    /// because of it).
-    fn results(
-        self,
-        answers: Vec<std::result::Result<u64, tokio_postgres::Error>>,
-    ) -> Result<Result<Vec<Written>, (usize, Option<String>)>> {
-        for (k, answer) in answers.into_iter().enumerate() {
-            if let Err(e) = answer {
-                if sqlstate(&e) == Some(&SqlState::UNIQUE_VIOLATION) {
-                    let constraint = e.as_db_error().and_then(|d| d.constraint()).map(str::to_owned);
-                    return Ok(Err((k, constraint)));
-                }
-                return Err(e.into());
-            }
-        }
-        Ok(Ok(self.written))
-    }
-}
-
-/// Sends the inserts and enqueues of `writes` pipelined in `tx` (every
-/// execute submitted in order before any answer is awaited, so the server
-/// runs them in order) and answers their results (see [`Run::results`]).
+/// Sends the inserts and enqueues of `writes` pipelined (statements
+/// prepared first, then every execute submitted in order before any answer
+/// is awaited, so the server runs them in order) and answers their results
+/// in order; `Err((k, constraint))` when a unique index refused write `k`
+/// (the transaction is aborted then, and the writes after `k` failed only
+/// because of it).
 async fn pipelined(
     tx: &Tx<'_>,
     writes: &[Write],
     now: Timestamp,
 ) -> Result<Result<Vec<Written>, (usize, Option<String>)>> {
-    let run = Run::prepare(tx, writes, now).await?;
-    let args = run.args();
+    let mut statements = Vec::with_capacity(writes.len());
+    let mut params: Vec<Params> = Vec::with_capacity(writes.len());
+    let mut written = Vec::with_capacity(writes.len());
+    for w in writes {
+        match w {
+            Write::Insert { res, id, body } => {
+                let doc = Doc::new(*id, body.clone(), now);
+                let (id, etag, created, updated, ver, body) = doc_params(&doc);
+                statements.push(tx.prepare_cached(&insert_sql(*res)).await?);
+                params.push(vec![
+                    Box::new(id),
+                    Box::new(etag),
+                    Box::new(created),
+                    Box::new(updated),
+                    Box::new(ver),
+                    Box::new(doc.deleted),
+                    Box::new(body),
+                ]);
+                written.push(Written::Doc(doc));
+            }
+            Write::Enqueue(spec) => {
+                let job = Job::from_spec(JobId(Id::generate(now)), spec.clone(), now);
+                statements.push(tx.prepare_cached(INSERT_JOB).await?);
+                params.push(job_params(&job));
+                written.push(Written::Job(job.id));
+            }
+            _ => return Err(Error::Config("only inserts and enqueues are pipelined".into())),
+        }
+    }
+    let args: Vec<Vec<&(dyn ToSql + Sync)>> = params
+        .iter()
+        .map(|ps| ps.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect())
+        .collect();
     let answers = futures::future::join_all(
-        run.statements
+        statements
             .iter()
             .zip(&args)
-            .map(|(stmt, args)| GenericClient::execute(tx, stmt, args)),
+            .map(|(stmt, args)| tx.execute(stmt, args)),
     )
     .await;
-    drop(args);
-    run.results(answers)
-}
-
-/// Whether `batch` holds only inserts and enqueues, so that
-/// [`apply_in_one_trip`] can commit it.
-pub(crate) fn inserts_only(batch: &Batch) -> bool {
-    !batch.writes.is_empty() && independent_run(&batch.writes, None) == batch.writes.len()
-}
-
-/// Commits a batch of only inserts and enqueues ([`inserts_only`]) in one
-/// round trip: `BEGIN`, its writes and `COMMIT` are sent together, in that
-/// order. When a write fails the transaction is aborted and the server
-/// answers the `COMMIT` with a rollback, so nothing of the batch lands;
-/// the batch is reported committed only when every write and the `COMMIT`
-/// succeeded (the `COMMIT` answers once the transaction is durable).
-pub(crate) async fn apply_in_one_trip(client: &deadpool_postgres::Client, batch: &Batch) -> Result<Applied> {
-    let run = Run::prepare(client, &batch.writes, batch.now).await?;
-    let args = run.args();
-    let begin = GenericClient::batch_execute(client, "BEGIN");
-    let writes = futures::future::join_all(
-        run.statements
-            .iter()
-            .zip(&args)
-            .map(|(stmt, args)| GenericClient::execute(client, stmt, args)),
-    );
-    let commit = GenericClient::batch_execute(client, "COMMIT");
-    // `join!` polls in this order, so the messages go out in this order.
-    let (begun, answers, committed) = futures::join!(begin, writes, commit);
-    drop(args);
-    begun?;
-    let enqueued = batch.writes.iter().any(|w| matches!(w, Write::Enqueue(_)));
-    match run.results(answers)? {
-        Ok(results) => {
-            committed?;
-            Ok(Applied::Done {
-                committed: Committed { results },
-                enqueued,
-            })
+    for (k, answer) in answers.into_iter().enumerate() {
+        if let Err(e) = answer {
+            if sqlstate(&e) == Some(&SqlState::UNIQUE_VIOLATION) {
+                let constraint = e.as_db_error().and_then(|d| d.constraint()).map(str::to_owned);
+                return Ok(Err((k, constraint)));
+            }
+            return Err(e.into());
         }
-        Err((write, constraint)) => Ok(Applied::Clash { write, constraint }),
     }
+    Ok(Ok(written))
 }
 
 /// The error for a clash the probe could not attribute: the key whose

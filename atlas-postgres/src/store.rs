@@ -13,7 +13,7 @@ use atlas_core::{
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
-use crate::apply::{self, apply, unattributed_clash, Applied};
+use crate::apply::{apply, unattributed_clash, Applied};
 use crate::config::PgConfig;
 use crate::db::Tx;
 use crate::error::{Error, Result};
@@ -191,20 +191,6 @@ impl PgStore {
     /// transaction, attributing a unique clash to its key.
     async fn commit_with(&self, batch: &Batch, finishing: Option<(&JobId, &Outcome)>) -> Result<Committed> {
         let mut probe = None;
-        if finishing.is_none() && apply::inserts_only(batch) {
-            // An instance create: one round trip.
-            let client = self.pool.get().await?;
-            match apply::apply_in_one_trip(&client, batch).await? {
-                Applied::Done { committed, enqueued } => {
-                    if enqueued {
-                        self.waker.wake();
-                    }
-                    return Ok(committed);
-                }
-                // Applied again in a transaction, to name the key.
-                Applied::Clash { write, .. } => probe = Some(write),
-            }
-        }
         loop {
             let mut client = self.pool.get().await?;
             let tx = client.transaction().await?;
