@@ -6,6 +6,11 @@
 //! - `GET /instance?where={"sid": …}` (an indexed find) over 100,000
 //!   instances, p50,
 //!
+//! each with the CPU time per request of this process (server and load
+//! generator: `bench µs`) and of all `postgres` processes (`pg µs`, read
+//! from `/proc`; other users of the server count too), which compare runs
+//! on a shared machine better than the rates do;
+//!
 //! then worker throughput on PostgreSQL: 1, 2 and 4 workers, each with its
 //! own connection pool (as separate processes would have), claiming and
 //! finishing 2,000 no-op jobs; SQLite with one worker for comparison.
@@ -14,7 +19,10 @@
 //! server is `ATLAS_TEST_POSTGRES_URL`, default
 //! `postgres://root@127.0.0.1:5432/test`, on a fresh schema). Knobs:
 //! `ATLAS_BENCH_SECS` (per scenario, default 5), `ATLAS_BENCH_INSTANCES`
-//! (default 100000).
+//! (default 100000), `ATLAS_BENCH_ONLY` (run only the HTTP scenarios whose
+//! name contains it, e.g. `POST /instance`; the worker throughput is
+//! skipped then), `ATLAS_BENCH_STORE` (`sqlite` or `postgres` for one
+//! store only), for profiling.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -167,15 +175,48 @@ async fn serve(store: Arc<dyn Store>, instances: u32) -> (std::net::SocketAddr, 
     (addr, one.id.to_string(), sid)
 }
 
-fn row(scenario: &str, store: &str, conns: usize, st: &Stats) {
+fn row(scenario: &str, store: &str, conns: usize, st: &Stats, cpu: (f64, f64)) {
+    let per = |secs: f64| secs * 1e6 / st.lat.len().max(1) as f64;
     println!(
-        "{scenario:<40} {store:<9} {conns:>5} {:>8} {:>6} {:>9.0} {:>8.2} {:>8.2}",
+        "{scenario:<40} {store:<9} {conns:>5} {:>8} {:>6} {:>9.0} {:>8.2} {:>8.2} {:>9.0} {:>9.0}",
         st.lat.len(),
         st.errors,
         st.rate(),
         st.p(0.5),
-        st.p(0.99)
+        st.p(0.99),
+        per(cpu.0),
+        per(cpu.1)
     );
+}
+
+/// CPU seconds (user + system) used so far by this process and by every
+/// `postgres` process (the server's backends; other databases' too), from
+/// `/proc` (zero where there is none). The machine is shared, so the CPU
+/// a request costs compares runs better than the rate.
+fn cpu_seconds() -> (f64, f64) {
+    fn ticks(stat: &str) -> Option<(String, f64)> {
+        let (head, rest) = stat.rsplit_once(')')?;
+        let comm = head.split_once('(')?.1.to_owned();
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let t = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+        Some((comm, t / 100.0))
+    }
+    let own = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| ticks(&s))
+        .map_or(0.0, |(_, t)| t);
+    let mut server = 0.0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        if let Some((comm, t)) = std::fs::read_to_string(entry.path().join("stat"))
+            .ok()
+            .and_then(|s| ticks(&s))
+        {
+            if comm == "postgres" {
+                server += t;
+            }
+        }
+    }
+    (own, server)
 }
 
 /// `workers` workers (each its own store handle from `open`) claiming and
@@ -238,8 +279,8 @@ async fn run() {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     println!(
-        "{:<40} {:<9} {:>5} {:>8} {:>6} {:>9} {:>8} {:>8}",
-        "scenario", "store", "conns", "requests", "errors", "req/s", "p50 ms", "p99 ms"
+        "{:<40} {:<9} {:>5} {:>8} {:>6} {:>9} {:>8} {:>8} {:>9} {:>9}",
+        "scenario", "store", "conns", "requests", "errors", "req/s", "p50 ms", "p99 ms", "bench µs", "pg µs"
     );
     let Some(schema) = TestSchema::create().await else {
         return;
@@ -255,28 +296,59 @@ async fn run() {
         ("sqlite", Arc::new(sqlite.clone())),
         ("postgres", Arc::new(pg.clone())),
     ];
+    let only = std::env::var("ATLAS_BENCH_ONLY").ok();
+    let wanted = |scenario: &str| only.as_deref().is_none_or(|o| scenario.contains(o));
+    let one_store = std::env::var("ATLAS_BENCH_STORE").ok();
     for (label, store) in stores {
+        if one_store.as_deref().is_some_and(|s| s != label) {
+            continue;
+        }
         let (addr, id, sid) = serve(store, instances).await;
         let get = hyper::Method::GET;
-        let st = drive(addr, get.clone(), format!("/instance/{id}"), None, 64, secs).await;
-        row("GET /instance/<id>", label, 64, &st);
         let find = format!("/instance?where={{%22sid%22:%22{sid}%22}}");
-        let st = drive(addr, get.clone(), find.clone(), None, 1, secs).await;
-        row("GET /instance?where={\"sid\":…} (1 conn)", label, 1, &st);
-        let st = drive(addr, get, find, None, 64, secs).await;
-        row("GET /instance?where={\"sid\":…}", label, 64, &st);
-        let st = drive(
-            addr,
-            hyper::Method::POST,
-            "/instance".into(),
-            Some(r#"{"status": "pending"}"#),
-            64,
-            secs,
-        )
-        .await;
-        row("POST /instance (durable)", label, 64, &st);
+        let scenarios: [(&str, hyper::Method, String, Option<&'static str>, usize); 4] = [
+            (
+                "GET /instance/<id>",
+                get.clone(),
+                format!("/instance/{id}"),
+                None,
+                64,
+            ),
+            (
+                "GET /instance?where={\"sid\":…} (1 conn)",
+                get.clone(),
+                find.clone(),
+                None,
+                1,
+            ),
+            ("GET /instance?where={\"sid\":…}", get, find, None, 64),
+            (
+                "POST /instance (durable)",
+                hyper::Method::POST,
+                "/instance".into(),
+                Some(r#"{"status": "pending"}"#),
+                64,
+            ),
+        ];
+        for (scenario, method, path, body, conns) in scenarios {
+            if wanted(scenario) {
+                let before = cpu_seconds();
+                let st = drive(addr, method, path, body, conns, secs).await;
+                let after = cpu_seconds();
+                row(
+                    scenario,
+                    label,
+                    conns,
+                    &st,
+                    (after.0 - before.0, after.1 - before.1),
+                );
+            }
+        }
     }
     println!();
+    if only.is_some() {
+        return;
+    }
     let jobs = 2_000;
     let rate = worker_throughput(vec![sqlite.clone()], jobs).await;
     println!("worker throughput   sqlite   1 worker : {rate:>8.0} jobs/s");

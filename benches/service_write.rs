@@ -17,7 +17,8 @@
 //! store; this one tells which part of a create to make cheaper.
 //!
 //! Run: `cargo bench --bench service_write` (`ATLAS_BENCH_OPS` per round,
-//! default 2000; `ATLAS_BENCH_STORE=sqlite|memory` for one store only;
+//! default 2000; `ATLAS_BENCH_INSTANCES` stored before, default 10000;
+//! `ATLAS_BENCH_STORE=sqlite|memory` for one store only;
 //! `ATLAS_BENCH_ONLY=<substring>` for the operations whose name holds it).
 
 use std::sync::Arc;
@@ -82,7 +83,11 @@ where
 }
 
 async fn run_store(label: &str, store: Arc<dyn Store>, n: usize) {
-    let (service, core) = seeded(store.clone(), 10_000).await;
+    let instances = std::env::var("ATLAS_BENCH_INSTANCES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let (service, core) = seeded(store.clone(), instances).await;
     let actor = Actor::system();
     let current = FindQuery::all_matching(Filter::and(vec![
         Filter::eq("meta.is_current", true),

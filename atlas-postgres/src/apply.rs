@@ -45,8 +45,31 @@ pub(crate) async fn apply(tx: &Tx<'_>, batch: &Batch, probe: Option<usize>) -> R
     let now = batch.now;
     let mut results = Vec::with_capacity(batch.writes.len());
     let mut enqueued = false;
-    for (write, w) in batch.writes.iter().enumerate() {
+    let mut next = 0;
+    while next < batch.writes.len() {
+        let write = next;
+        let w = &batch.writes[write];
+        next += 1;
         let probing = probe == Some(write);
+        // A run of inserts and enqueues (no write reads a row) is sent
+        // pipelined: one round trip instead of one per write.
+        let run = independent_run(&batch.writes[write..], probe.map(|p| p.saturating_sub(write)));
+        if run > 1 {
+            next = write + run;
+            enqueued |= batch.writes[write..next]
+                .iter()
+                .any(|w| matches!(w, Write::Enqueue(_)));
+            match pipelined(tx, &batch.writes[write..next], now).await? {
+                Ok(written) => results.extend(written),
+                Err((k, constraint)) => {
+                    return Ok(Applied::Clash {
+                        write: write + k,
+                        constraint,
+                    })
+                }
+            }
+            continue;
+        }
         let outcome = match w {
             Write::Insert { res, id, body } => {
                 let doc = Doc::new(*id, body.clone(), now);
@@ -122,6 +145,83 @@ pub(crate) async fn apply(tx: &Tx<'_>, batch: &Batch, probe: Option<usize>) -> R
         committed: Committed { results },
         enqueued,
     })
+}
+
+/// How many writes from the start of `writes` are inserts and enqueues
+/// (none reads a row, so they can be sent together), stopping before the
+/// write being probed (`probe`, relative to the start).
+fn independent_run(writes: &[Write], probe: Option<usize>) -> usize {
+    writes
+        .iter()
+        .enumerate()
+        .take_while(|(k, w)| Some(*k) != probe && matches!(w, Write::Insert { .. } | Write::Enqueue(_)))
+        .count()
+}
+
+/// A statement of a pipelined run and its parameters.
+type Params = Vec<Box<dyn ToSql + Sync + Send>>;
+
+/// Sends the inserts and enqueues of `writes` pipelined (statements
+/// prepared first, then every execute submitted in order before any answer
+/// is awaited, so the server runs them in order) and answers their results
+/// in order; `Err((k, constraint))` when a unique index refused write `k`
+/// (the transaction is aborted then, and the writes after `k` failed only
+/// because of it).
+async fn pipelined(
+    tx: &Tx<'_>,
+    writes: &[Write],
+    now: Timestamp,
+) -> Result<Result<Vec<Written>, (usize, Option<String>)>> {
+    let mut statements = Vec::with_capacity(writes.len());
+    let mut params: Vec<Params> = Vec::with_capacity(writes.len());
+    let mut written = Vec::with_capacity(writes.len());
+    for w in writes {
+        match w {
+            Write::Insert { res, id, body } => {
+                let doc = Doc::new(*id, body.clone(), now);
+                let (id, etag, created, updated, ver, body) = doc_params(&doc);
+                statements.push(tx.prepare_cached(&insert_sql(*res)).await?);
+                params.push(vec![
+                    Box::new(id),
+                    Box::new(etag),
+                    Box::new(created),
+                    Box::new(updated),
+                    Box::new(ver),
+                    Box::new(doc.deleted),
+                    Box::new(body),
+                ]);
+                written.push(Written::Doc(doc));
+            }
+            Write::Enqueue(spec) => {
+                let job = Job::from_spec(JobId(Id::generate(now)), spec.clone(), now);
+                statements.push(tx.prepare_cached(INSERT_JOB).await?);
+                params.push(job_params(&job));
+                written.push(Written::Job(job.id));
+            }
+            _ => return Err(Error::Config("only inserts and enqueues are pipelined".into())),
+        }
+    }
+    let args: Vec<Vec<&(dyn ToSql + Sync)>> = params
+        .iter()
+        .map(|ps| ps.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect())
+        .collect();
+    let answers = futures::future::join_all(
+        statements
+            .iter()
+            .zip(&args)
+            .map(|(stmt, args)| tx.execute(stmt, args)),
+    )
+    .await;
+    for (k, answer) in answers.into_iter().enumerate() {
+        if let Err(e) = answer {
+            if sqlstate(&e) == Some(&SqlState::UNIQUE_VIOLATION) {
+                let constraint = e.as_db_error().and_then(|d| d.constraint()).map(str::to_owned);
+                return Ok(Err((k, constraint)));
+            }
+            return Err(e.into());
+        }
+    }
+    Ok(Ok(written))
 }
 
 /// The error for a clash the probe could not attribute: the key whose
@@ -206,16 +306,21 @@ fn doc_params(doc: &Doc) -> (String, String, i64, i64, i64, Value) {
     )
 }
 
-/// Inserts a new record and its first history row.
-pub(crate) async fn insert(tx: &Tx<'_>, res: Resource, doc: &Doc) -> Result<()> {
-    let sql = format!(
+/// The statement inserting a record of `res` and its first history row.
+fn insert_sql(res: Resource) -> String {
+    format!(
         "WITH h AS (INSERT INTO {h} (id, version, etag, created, updated, deleted, body) \
          VALUES ($1, $5, $2, $3, $4, $6, $7)) \
          INSERT INTO {t} (id, etag, created, updated, version, deleted, body) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
         h = history_name(res),
         t = table_name(res),
-    );
+    )
+}
+
+/// Inserts a new record and its first history row.
+pub(crate) async fn insert(tx: &Tx<'_>, res: Resource, doc: &Doc) -> Result<()> {
+    let sql = insert_sql(res);
     let (id, etag, created, updated, ver, body) = doc_params(doc);
     db::execute(
         tx,
@@ -255,22 +360,25 @@ async fn enqueue(tx: &Tx<'_>, spec: &JobSpec, now: Timestamp) -> Result<JobId> {
 
 /// Inserts a job as it is (enqueueing, or importing a queue).
 pub(crate) async fn insert_job(tx: &Tx<'_>, job: &Job) -> Result<()> {
-    db::execute(
-        tx,
-        "INSERT INTO jobs (id, status, key, run_at, created, lease_until, doc) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[
-            &job.id.to_string(),
-            &job.status.as_str(),
-            &job.key,
-            &secs(job.run_at),
-            &secs(job.created),
-            &job.lease_until.map(secs),
-            &rows::job_json(job),
-        ],
-    )
-    .await?;
+    let params = job_params(job);
+    let args: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+    db::execute(tx, INSERT_JOB, &args).await?;
     Ok(())
+}
+
+const INSERT_JOB: &str = "INSERT INTO jobs (id, status, key, run_at, created, lease_until, doc) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+fn job_params(job: &Job) -> Params {
+    vec![
+        Box::new(job.id.to_string()),
+        Box::new(job.status.as_str()),
+        Box::new(job.key.clone()),
+        Box::new(secs(job.run_at)),
+        Box::new(secs(job.created)),
+        Box::new(job.lease_until.map(secs)),
+        Box::new(rows::job_json(job)),
+    ]
 }
 
 /// Which unique key `doc` (about to be written as write `write`) clashes

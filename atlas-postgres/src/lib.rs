@@ -10,6 +10,9 @@
 //! - `queue`: claims with `FOR UPDATE SKIP LOCKED`, per-key exclusion,
 //!   leases.
 //! - `listen`: `LISTEN/NOTIFY` wake-ups for idle workers.
+//! - `wake`: the `NOTIFY` after a commit that made jobs claimable,
+//!   coalesced (never inside the writing transaction, which would
+//!   serialise commits).
 //! - `leader`: one holder of a role (the periodic scheduler) across nodes.
 //! - `translate`: the indexed prefilter of `find` (bound parameters only).
 //! - `tables`: table and index names, unique index DDL.
@@ -45,6 +48,7 @@ mod tables;
 pub mod testing;
 mod tls;
 mod translate;
+mod wake;
 
 pub use config::PgConfig;
 pub use listen::JobListener;

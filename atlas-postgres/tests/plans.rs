@@ -117,6 +117,17 @@ async fn indexed_finds_use_their_index() {
     assert_indexed(&store, Resource::Instance, eq("sid", json!("p1abcdef0123")), gin).await;
     assert_indexed(&store, Resource::Instance, eq("path", json!("p1abcdef0123")), gin).await;
     assert_indexed(&store, Resource::Instance, eq("status", json!("pending")), gin).await;
+    // The route source check: another instance's sid or path.
+    assert_indexed(
+        &store,
+        Resource::Instance,
+        first_page(Filter::or(vec![
+            Filter::eq("sid", "p1abcdef0123"),
+            Filter::eq("path", "p1abcdef0123"),
+        ])),
+        gin,
+    )
+    .await;
     assert_indexed(
         &store,
         Resource::Instance,

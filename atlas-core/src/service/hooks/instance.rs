@@ -151,10 +151,15 @@ pub(super) async fn before_create(
             plan.verified.push("path");
         }
     }
-    for field in ["sid", "path"] {
-        if let Some(value) = body.get(field).and_then(Value::as_str) {
-            super::route::refuse_routed_path(ctx, value, id).await?;
-        }
+    // One lookup when the path is the sid (as it is unless the client
+    // chose a path).
+    let sid = body.get("sid").and_then(Value::as_str);
+    let path = body
+        .get("path")
+        .and_then(Value::as_str)
+        .filter(|p| Some(*p) != sid);
+    for value in [sid, path].into_iter().flatten() {
+        super::route::refuse_routed_path(ctx, value, id).await?;
     }
     if !body.contains_key("update_group") {
         body.insert("update_group".into(), json!(rand::thread_rng().gen_range(0..=2)));

@@ -351,3 +351,37 @@ async fn an_instance_path_may_not_be_another_instances_route_source() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_new_instance_may_not_take_another_instances_route_source_as_sid_or_path() {
+    let env = Env::new();
+    let a = env.instance_in(Status::Installed).await;
+    env.create(Resource::Route, route_body("lab/a", &a.id, "inactive", false))
+        .await;
+    env.create(
+        Resource::Route,
+        route_body("p1abcdef0123", &a.id, "inactive", false),
+    )
+    .await;
+    // A path of its own choosing.
+    let e = env.create_err(Resource::Instance, json!({"path": "lab/a"})).await;
+    assert!(issues_at(e, "path")[0].contains("is the source of route"));
+    // A sid of its own choosing, the path derived from it.
+    let e = env
+        .create_err(Resource::Instance, json!({"sid": "p1abcdef0123"}))
+        .await;
+    assert!(issues_at(e, "path")[0].contains("is the source of route"));
+    // A sid that is a route source, with another path.
+    let e = env
+        .create_err(
+            Resource::Instance,
+            json!({"sid": "p1abcdef0123", "path": "lab/c"}),
+        )
+        .await;
+    assert!(issues_at(e, "path")[0].contains("is the source of route"));
+    env.create(
+        Resource::Instance,
+        json!({"sid": "p1abcdef0456", "path": "lab/c"}),
+    )
+    .await;
+}

@@ -109,6 +109,7 @@ macro_rules! store_conformance {
             stale_etag_is_refused,
             // unique
             unique_constraints_are_enforced,
+            a_clash_between_inserts_of_one_batch_names_the_later_write,
             soft_deleted_records_do_not_count_for_unique,
             unique_values_follow_updates_within_and_across_batches,
             two_current_code_items_of_same_name_and_type_are_impossible,

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::batch::Batch;
 use crate::error::StoreError;
+use crate::jobs::JobSpec;
 use crate::model::{Body, Id, Resource};
 use crate::store::Store;
 use crate::testing::fixtures;
@@ -25,6 +26,50 @@ async fn assert_unique_clash(s: &dyn Store, res: Resource, new_id: Id, b: Body, 
         "expected a clash on {res}.{field}, got {err:?}"
     );
     assert_eq!(s.get(res, &new_id).await.expect("get"), before);
+}
+
+/// Two inserts of one batch (among other inserts and enqueues, as an
+/// instance create writes them) that hold the same unique value: the
+/// later one is refused, named by its index, and nothing of the batch
+/// lands.
+pub async fn a_clash_between_inserts_of_one_batch_names_the_later_write(store: Arc<dyn Store>) {
+    let s = &*store;
+    let mut batch = Batch::new(at(0));
+    batch
+        .insert(Resource::Site, id(1), body(json!({})))
+        .insert(
+            Resource::Instance,
+            id(2),
+            fixtures::instance().sid("p1twin000001").path("twin-a").build(),
+        )
+        .enqueue(JobSpec::new("provision", json!({}), at(0)))
+        .insert(
+            Resource::Instance,
+            id(3),
+            fixtures::instance().sid("p1twin000001").path("twin-b").build(),
+        )
+        .insert(
+            Resource::Statistics,
+            id(4),
+            body(json!({"instance": id(3).to_string()})),
+        );
+    let err = s.commit(batch).await.expect_err("clash within the batch");
+    assert!(
+        matches!(&err, StoreError::Unique { write: 3, res: Resource::Instance, field, .. } if field == "sid"),
+        "{err:?}"
+    );
+    for (res, n) in [
+        (Resource::Site, 1),
+        (Resource::Instance, 2),
+        (Resource::Instance, 3),
+    ] {
+        assert_eq!(s.get(res, &id(n)).await.expect("get"), None, "{res} {n}");
+    }
+    let jobs = s
+        .find_jobs(&crate::query::FindQuery::default())
+        .await
+        .expect("jobs");
+    assert_eq!(jobs.total, 0, "no job enqueued");
 }
 
 /// Every unique key of the schema is enforced among live records: instance
