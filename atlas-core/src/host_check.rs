@@ -21,7 +21,7 @@ use crate::error::StoreError;
 use crate::executor::HostReport;
 use crate::jobs::{Job, JobStatus};
 use crate::model::Timestamp;
-use crate::query::{Filter, FindQuery, Paging, SortKey};
+use crate::query::{Filter, FindQuery};
 use crate::scheduler::PeriodicTask;
 use crate::store::Store;
 
@@ -64,21 +64,10 @@ impl HostCheck {
     /// # Errors
     /// The store's.
     pub async fn latest(store: &dyn Store) -> Result<Option<HostCheck>, StoreError> {
-        let q = FindQuery {
-            filter: Filter::and(vec![
-                Filter::eq("key", job_key()),
-                Filter::eq("status", JobStatus::Succeeded.as_str()),
-            ]),
-            sort: vec![SortKey {
-                path: "created".into(),
-                descending: true,
-            }],
-            paging: Paging {
-                page: 1,
-                max_results: 1,
-            },
-            show_deleted: false,
-        };
+        let q = FindQuery::newest_job(Filter::and(vec![
+            Filter::eq("key", job_key()),
+            Filter::eq("status", JobStatus::Succeeded.as_str()),
+        ]));
         let page = store.find_jobs(&q).await?;
         Ok(page.items.first().and_then(HostCheck::from_job))
     }

@@ -172,4 +172,20 @@ impl FindQuery {
             ..Self::default()
         }
     }
+
+    /// The newest job matching `filter` (by `created`; a page of one).
+    pub fn newest_job(filter: Filter) -> Self {
+        Self {
+            filter,
+            sort: vec![SortKey {
+                path: "created".into(),
+                descending: true,
+            }],
+            paging: Paging {
+                page: 1,
+                max_results: 1,
+            },
+            show_deleted: false,
+        }
+    }
 }

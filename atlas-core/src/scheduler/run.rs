@@ -25,7 +25,7 @@ use crate::clock::Clock;
 use crate::error::StoreError;
 use crate::jobs::{Job, JobStatus};
 use crate::model::{Id, Timestamp};
-use crate::query::{Filter, FindQuery, Op, Operand, Paging, SortKey};
+use crate::query::{Filter, FindQuery, Op, Operand};
 use crate::scheduler::{PeriodicTask, Schedule};
 use crate::store::{Store, SCHEDULER_ROLE};
 use crate::task::Task;
@@ -116,18 +116,7 @@ impl Scheduler {
     }
 
     async fn newest_job(&self, task: PeriodicTask) -> Result<Option<Job>, StoreError> {
-        let q = FindQuery {
-            filter: key_filter(task),
-            sort: vec![SortKey {
-                path: "created".into(),
-                descending: true,
-            }],
-            paging: Paging {
-                page: 1,
-                max_results: 1,
-            },
-            show_deleted: false,
-        };
+        let q = FindQuery::newest_job(key_filter(task));
         Ok(self.store.find_jobs(&q).await?.items.into_iter().next())
     }
 
