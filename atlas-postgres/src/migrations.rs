@@ -2,6 +2,10 @@
 //! is at; [`migrate`] applies the missing steps in one transaction, under
 //! an advisory lock so nodes starting together migrate once, and refuses a
 //! database from a newer Atlas, naming both versions.
+//!
+//! - Version 1: the tables of [`Resource::FIRST_SCHEMA`] (current and
+//!   history, GIN, `updated` and unique indexes), jobs, leader.
+//! - Version 2: the `backup` tables, as version 1 makes each resource's.
 
 use atlas_core::model::Resource;
 use atlas_core::schema::unique_keys;
@@ -11,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::tables::{gin_index_name, history_name, table_name, unique_index_ddl};
 
 /// The newest schema version this build knows.
-pub(crate) const LATEST: i64 = 1;
+pub(crate) const LATEST: i64 = 2;
 
 /// Advisory lock key serialising migrations (`"atlasmig"` in ASCII).
 const MIGRATION_LOCK: i64 = 0x6174_6c61_736d_6967;
@@ -20,13 +24,15 @@ const MIGRATION_LOCK: i64 = 0x6174_6c61_736d_6967;
 fn step(version: i64) -> Vec<String> {
     match version {
         1 => version_1(),
+        2 => resource_tables(Resource::Backup),
         _ => Vec::new(),
     }
 }
 
-fn version_1() -> Vec<String> {
+/// The tables and indexes of one resource.
+fn resource_tables(res: Resource) -> Vec<String> {
     let mut ddl = Vec::new();
-    for res in Resource::ALL {
+    {
         let t = table_name(res);
         let h = history_name(res);
         ddl.push(format!(
@@ -58,6 +64,14 @@ fn version_1() -> Vec<String> {
         for key in unique_keys(res) {
             ddl.push(unique_index_ddl(res, key));
         }
+    }
+    ddl
+}
+
+fn version_1() -> Vec<String> {
+    let mut ddl = Vec::new();
+    for res in Resource::FIRST_SCHEMA {
+        ddl.extend(resource_tables(res));
     }
     ddl.push(
         "CREATE TABLE jobs (

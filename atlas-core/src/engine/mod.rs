@@ -6,6 +6,8 @@
 //! - `resolve.rs`: executor specs from records.
 //! - `instance.rs`: provision, lifecycle work (`install_assign`, `launch`,
 //!   `take_down`, `restore`), code switch, settings rewrite, removal.
+//! - `backup.rs`: take, restore and remove backups; the `pre_delete`
+//!   backup of an instance removal.
 //! - `code.rs`: deploy / update / remove code items.
 //! - `routes.rs`: route map publication.
 //! - `commands.rs`: command items (hooks, fan-out, one instance's run),
@@ -30,6 +32,7 @@
 // requires; its size is the worker's contract, not something to box here.
 #![allow(clippy::result_large_err)]
 
+mod backup;
 mod code;
 mod commands;
 mod instance;
@@ -132,7 +135,14 @@ impl JobHandler for Engine {
             Task::Restore { instance, from } => self.lifecycle(job, Work::Restore, instance, from).await,
             Task::SwitchCode { instance } => self.switch_code(job, instance).await,
             Task::WriteSettings { instance } => self.write_settings(job, instance).await,
-            Task::RemoveInstance { instance } => self.remove_instance(job, instance).await,
+            Task::RemoveInstance { instance, backup } => self.remove_instance(job, instance, backup).await,
+            Task::BackupTake { backup, instance } => self.backup_take(job, backup, instance).await,
+            Task::BackupRestore { backup, instance } => self.backup_restore(job, backup, instance).await,
+            Task::BackupRemove {
+                backup,
+                instance: _,
+                artifact,
+            } => self.backup_remove(backup, artifact).await,
             Task::DeployCode { code } => self.deploy_code(job, code).await,
             Task::UpdateCode { code, previous } => self.update_code(job, code, previous).await,
             Task::RemoveCode { code } => self.remove_code(job, code).await,
