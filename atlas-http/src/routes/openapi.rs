@@ -356,6 +356,22 @@ fn resource_paths(res: Resource, paths: &mut Map<String, Value>) {
         Value::Object(m)
     };
     let envelope_ok = ok("Saved; `ETag` is the new `_etag`", schema_ref("WriteEnvelope"));
+    let mut delete = write(
+        "delete",
+        format!("Delete a {name} record (soft)"),
+        None,
+        "204",
+        json!({"description": "Deleted"}),
+    );
+    if res == Resource::Instance {
+        delete["summary"] = json!(
+            "Delete an instance (soft); its removal from the servers takes a `pre_delete` backup first. \
+                                   A `launched` instance is refused (409) unless `force=true`"
+        );
+        if let Some(params) = delete["parameters"].as_array_mut() {
+            params.push(param_ref("force"));
+        }
+    }
     let get_security = if res == Resource::Commands {
         basic()
     } else {
@@ -387,7 +403,7 @@ fn resource_paths(res: Resource, paths: &mut Map<String, Value>) {
             },
             "patch": write("update", format!("Merge changes into a {name} record"), Some(format!("{doc}Patch")), "200", envelope_ok.clone()),
             "put": write("replace", format!("Replace a {name} record"), Some(format!("{doc}Input")), "200", envelope_ok),
-            "delete": write("delete", format!("Delete a {name} record (soft)"), None, "204", json!({"description": "Deleted"})),
+            "delete": delete,
         }),
     );
 }
@@ -423,6 +439,7 @@ fn parameters() -> Value {
         "embedded": qj("embedded", "`{\"path\": 1}` inlines the records a data relation refers to", flags),
         "show_deleted": q("show_deleted", "Include soft-deleted records (presence is enough)", json!({"type": "string"})),
         "version": q("version", "`all`, `diffs`, or a version number", json!({"type": "string", "pattern": "^(all|diffs|[1-9][0-9]{0,8})$"})),
+        "force": q("force", "`true` deletes a `launched` instance (otherwise refused with 409)", json!({"type": "boolean"})),
         "If-Match": {"name": "If-Match", "in": "header", "required": true,
                      "description": "The record's current `_etag` (bare, quoted or `W/`); without it a write is 428, stale it is 412",
                      "schema": {"type": "string", "pattern": "^(W/)?\"?[a-f0-9]{40}\"?$"}},
@@ -567,6 +584,15 @@ pub(crate) fn openapi() -> Value {
                         "responses": responses(vec![("202", json!({"description": "Queued; `Location` is the job",
                             "headers": {"Location": {"description": "Absolute URL of the job", "schema": {"type": "string"}}},
                             "content": json_content(schema_ref("Job"))}))], &["401", "404", "405"])}}),
+    );
+    paths.insert(
+        "/backup/{id}/restore".into(),
+        json!({"post": {"operationId": "restore_backup",
+                        "summary": "Restore a complete backup onto its instance (its code switched back first when it changed)",
+                        "tags": ["backup"], "security": basic(), "parameters": [id_param("The backup's `_id`")],
+                        "responses": responses(vec![("202", json!({"description": "Queued; `Location` is the job",
+                            "headers": {"Location": {"description": "Absolute URL of the job", "schema": {"type": "string"}}},
+                            "content": json_content(schema_ref("Job"))}))], &["401", "404", "405", "409"])}}),
     );
     let list_params: Vec<Value> = ["where", "sort", "page", "max_results"]
         .iter()

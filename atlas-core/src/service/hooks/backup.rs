@@ -55,6 +55,16 @@ pub(super) async fn before_create(
     let Some(instance) = instance else {
         return Ok(());
     };
+    if ctx
+        .svc
+        .store()
+        .get_live(Resource::Instance, &instance)
+        .await?
+        .is_none()
+    {
+        // The data relation check names the missing instance.
+        return Ok(());
+    }
     let inst = backed_up_instance(ctx.svc, &instance).await?;
     body.insert("sid".into(), json!(inst.sid.as_str()));
     body.insert("state".into(), json!(BackupState::Pending.as_str()));
