@@ -52,3 +52,36 @@ async fn a_database_from_a_newer_atlas_is_refused_naming_both_versions() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_database_gets_the_backup_tables_and_keeps_its_records() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = PgStore::connect(schema.config(2)).unwrap();
+    assert_eq!(store.migrate_to(1).await.unwrap(), 1);
+    let now = Timestamp::from_unix(1_795_564_800);
+    let site = Id::generate(now);
+    let mut b = Batch::new(now);
+    b.insert(
+        Resource::Site,
+        site,
+        json!({"x": 1}).as_object().cloned().unwrap(),
+    );
+    store.commit(b).await.unwrap();
+    assert!(
+        store.get(Resource::Backup, &site).await.is_err(),
+        "version 1 has no backup table"
+    );
+    assert_eq!(store.migrate().await.unwrap(), SCHEMA_VERSION);
+    assert!(store.get(Resource::Site, &site).await.unwrap().is_some());
+    let backup = Id::generate(now);
+    let mut b = Batch::new(now);
+    b.insert(
+        Resource::Backup,
+        backup,
+        json!({"state": "pending"}).as_object().cloned().unwrap(),
+    );
+    store.commit(b).await.unwrap();
+    assert!(store.get(Resource::Backup, &backup).await.unwrap().is_some());
+}

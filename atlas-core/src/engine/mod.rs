@@ -12,7 +12,8 @@
 //! - `routes.rs`: route map publication.
 //! - `commands.rs`: command items (hooks, fan-out, one instance's run),
 //!   `drush cron`.
-//! - `periodic.rs`: the nine periodic tasks.
+//! - `periodic.rs`: the ten periodic tasks; `periodic_backup.rs`: the
+//!   periodic backup with its pruning.
 //! - `notices.rs`: notification texts.
 //!
 //! # Contracts
@@ -38,6 +39,7 @@ mod commands;
 mod instance;
 mod notices;
 mod periodic;
+mod periodic_backup;
 mod resolve;
 mod routes;
 #[cfg(test)]

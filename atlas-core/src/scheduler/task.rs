@@ -1,4 +1,4 @@
-//! [`PeriodicTask`]: the nine periodic maintenance tasks and their default
+//! [`PeriodicTask`]: the ten periodic maintenance tasks and their default
 //! schedules (docs/architecture.md "Periodic tasks").
 
 use std::fmt;
@@ -34,11 +34,15 @@ pub enum PeriodicTask {
     ReplaceAvailable,
     /// Report statistics not updated in 36 h (every 24 h).
     VerifyStatistics,
+    /// Back up every instance in the configured statuses (`launched` by
+    /// default) and prune their scheduled backups per the retention
+    /// (daily at 02:00).
+    BackupLaunched,
 }
 
 impl PeriodicTask {
     /// Every task, in the order of docs/architecture.md "Periodic tasks".
-    pub const ALL: [PeriodicTask; 9] = [
+    pub const ALL: [PeriodicTask; 10] = [
         PeriodicTask::PoolTopUp,
         PeriodicTask::DeleteStuckPending,
         PeriodicTask::CronLaunched,
@@ -48,6 +52,7 @@ impl PeriodicTask {
         PeriodicTask::CronInstalled,
         PeriodicTask::ReplaceAvailable,
         PeriodicTask::VerifyStatistics,
+        PeriodicTask::BackupLaunched,
     ];
 
     /// The config key and job payload name.
@@ -62,6 +67,7 @@ impl PeriodicTask {
             PeriodicTask::CronInstalled => "cron_installed",
             PeriodicTask::ReplaceAvailable => "replace_available",
             PeriodicTask::VerifyStatistics => "verify_statistics",
+            PeriodicTask::BackupLaunched => "backup_launched",
         }
     }
 
@@ -74,6 +80,7 @@ impl PeriodicTask {
             PeriodicTask::CronInstalled => "0 0 */3 * * *",
             PeriodicTask::ReplaceAvailable => "0 0 3 * * *",
             PeriodicTask::VerifyStatistics => "0 0 4 * * *",
+            PeriodicTask::BackupLaunched => "0 0 2 * * *",
         }
     }
 

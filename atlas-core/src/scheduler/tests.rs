@@ -75,6 +75,7 @@ async fn over_48_simulated_hours_each_task_fires_the_right_number_of_times() {
         (PeriodicTask::CronInstalled, 16),
         (PeriodicTask::ReplaceAvailable, 2),
         (PeriodicTask::VerifyStatistics, 2),
+        (PeriodicTask::BackupLaunched, 2),
     ];
     for (task, n) in expected {
         assert_eq!(runs_of(&store, task).await, n, "{task}");
@@ -121,7 +122,7 @@ async fn last_run_of_each_task_is_readable() {
     s.tick().await.unwrap();
     w.drain().await.unwrap();
     let status = s.status().await.unwrap();
-    assert_eq!(status.len(), 9);
+    assert_eq!(status.len(), PeriodicTask::ALL.len());
     let pool = status.iter().find(|t| t.task == PeriodicTask::PoolTopUp).unwrap();
     let last = pool.last.as_ref().expect("pool top-up ran");
     assert_eq!(last.status, JobStatus::Succeeded);

@@ -240,3 +240,59 @@ async fn deleting_a_taken_backup_removes_its_parts() {
     assert_eq!(h.exec.subjects_of("remove_backup"), [dir]);
     assert!(h.raw(Resource::Backup, &b).await.deleted);
 }
+
+#[tokio::test]
+async fn the_periodic_backup_backs_up_launched_instances_and_prunes_old_scheduled_backups() {
+    let cfg = crate::service::ServiceConfig {
+        backup_keep_daily: 2,
+        backup_keep_weekly: 0,
+        ..Default::default()
+    };
+    let h = Harness::with_config(cfg);
+    let (id, _) = launched(&h).await;
+    let core = h.instance(&id).await.code;
+    let installed = h
+        .seed_instance(
+            (core.core.unwrap(), core.profile.unwrap()),
+            fixtures::instance().status(Status::Installed),
+        )
+        .await;
+    let old = |day: i64, kind: &str| {
+        let finished = crate::model::Timestamp::from_unix(h.now().unix_seconds() - day * 86_400);
+        super::obj(json!({
+            "instance": id.to_string(), "kind": kind, "state": "complete",
+            "finished": finished.to_string(), "host": "recording", "dir": format!("old/{kind}{day}"),
+            "parts": [{"kind": "database", "file": "database.sql.gz", "size": 1, "sha256": "ab"}]
+        }))
+    };
+    let mut scheduled = Vec::new();
+    for day in [4, 3, 2, 1] {
+        scheduled.push(h.insert(Resource::Backup, old(day, "scheduled")).await);
+    }
+    let manual = h.insert(Resource::Backup, old(9, "manual")).await;
+    h.exec.clear();
+    let job = h
+        .run_periodic(crate::scheduler::PeriodicTask::BackupLaunched)
+        .await;
+    assert_eq!(job.status, JobStatus::Succeeded);
+    let sid = h.instance(&id).await.sid;
+    assert_eq!(h.exec.subjects_of("backup_instance"), [sid.as_str()]);
+    assert!(
+        backups_of(&h, &installed).await.is_empty(),
+        "only launched instances"
+    );
+    // Days 4 and 3 pruned (their parts removed); days 2 and 1 and the
+    // manual one kept, plus the new scheduled backup.
+    let mut removed = h.exec.subjects_of("remove_backup");
+    removed.sort();
+    assert_eq!(removed, ["old/scheduled3", "old/scheduled4"]);
+    for (i, b) in scheduled.iter().enumerate() {
+        assert_eq!(h.raw(Resource::Backup, b).await.deleted, i < 2, "day {}", 4 - i);
+    }
+    assert!(!h.raw(Resource::Backup, &manual).await.deleted);
+    let live = backups_of(&h, &id).await;
+    assert_eq!(live.len(), 4);
+    assert!(live.iter().any(|b| b.kind == BackupKind::Scheduled
+        && b.state == BackupState::Complete
+        && b.dir.as_deref().is_some_and(|d| d.starts_with(sid.as_str()))));
+}
