@@ -408,6 +408,10 @@ fn resource_paths(res: Resource, paths: &mut Map<String, Value>) {
     );
 }
 
+/// What a path segment never holds (a regex character-class body):
+/// whitespace, control characters, quotes, brackets, braces and commas.
+const NOT_IN_PATH: &str = "\\s\\u0000-\\u001f\\u007f-\\u009f\"'()\\[\\]{},";
+
 fn parameters() -> Value {
     let q = |name: &str, description: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema });
     let h = |name: &str, description: &str| json!({ "name": name, "in": "header", "required": false, "description": description, "schema": {"type": "string"} });
@@ -417,18 +421,20 @@ fn parameters() -> Value {
         json!({ "name": name, "in": "query", "required": false, "description": description,
                                                                      "content": {"application/json": {"schema": schema}} })
     };
-    let path = json!({"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z0-9_]+)*$"});
+    // A field path as the parser takes it: non-empty dot-separated
+    // segments, not starting with `$`, without whitespace, control
+    // characters, quotes, brackets or commas.
+    let path = json!({"type": "string", "pattern": format!("^[^$.{NOT_IN_PATH}][^.{NOT_IN_PATH}]*(\\.[^.{NOT_IN_PATH}]+)*$")});
     // A field path: dot-separated non-empty segments, not starting with
     // `$` (which marks operators).
     let plain = json!({"pattern": "^[^$.][^.]*(\\.[^.]+)*$"});
     // The keys of an object compared for equality: anything not starting
     // with `$` (an object of `$` keys is an operator expression).
-    let literal = json!({"pattern": "^([^$][\\s\\S]*)?$"});
     let flags = json!({"type": "object", "propertyNames": path, "additionalProperties": {"enum": [0, 1]}, "maxProperties": 32});
     json!({
         "where": qj("where", "MongoDB-style JSON filter, e.g. `{\"status\": \"installed\"}`. The schema describes equality on (dotted) field names; the operators $and $or $nor $eq $ne $gt $gte $lt $lte $in $nin $exists $regex are accepted too",
                     json!({"type": "object", "propertyNames": plain.clone(),
-                           "additionalProperties": {"anyOf": [{"not": {"type": "object"}}, {"type": "object", "propertyNames": literal}]}})),
+                           "additionalProperties": schema_ref("WhereLiteral")})),
         "sort": q("sort", "`-field`, `a,-b` (at most 32 keys), or `[(\"a\", -1)]`",
                   json!({"type": "string", "pattern": sort_pattern()})),
         "page": q("page", "1-based page number", json!({"type": "integer", "minimum": 1, "default": 1})),
@@ -465,6 +471,18 @@ fn error_response(description: &str, schema: &str) -> Value {
 
 fn components_schemas() -> Map<String, Value> {
     let mut s = Map::new();
+    // A value compared for equality in a `where`: no object in it, at any
+    // depth, has a key starting with `$` (the parser refuses unknown
+    // operators wherever they appear).
+    let literal = json!({"pattern": "^([^$][\\s\\S]*)?$"});
+    s.insert(
+        "WhereLiteral".into(),
+        json!({"anyOf": [
+            {"type": ["null", "boolean", "number", "string"]},
+            {"type": "array", "items": schema_ref("WhereLiteral")},
+            {"type": "object", "propertyNames": literal, "additionalProperties": schema_ref("WhereLiteral")}
+        ]}),
+    );
     s.insert("Link".into(), json!({"type": "object", "properties": {"title": {"type": "string"}, "href": {"type": "string"}}, "required": ["title", "href"]}));
     s.insert(
         "Links".into(),
