@@ -40,6 +40,7 @@ mod lifecycle;
 pub mod model;
 mod notify;
 pub mod query;
+pub mod retention;
 mod scheduler;
 pub mod schema;
 mod secrets;

@@ -18,7 +18,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::executor::CodeSpec;
+use crate::executor::{BackupArtifact, CodeSpec};
 use crate::jobs::{Job, JobSpec};
 use crate::lifecycle::Work;
 use crate::model::{Id, JobId, Status, Timestamp};
@@ -97,11 +97,46 @@ pub enum Task {
         instance: Id,
     },
     /// Remove a deleted instance from the servers and delete its
-    /// statistics records.
+    /// statistics records, after taking its `pre_delete` backup (not for
+    /// an instance still `pending`: it has nothing to back up).
     #[serde(rename = "instance_remove")]
     RemoveInstance {
         /// The (deleted) instance.
         instance: Id,
+        /// The id the `pre_delete` backup takes, chosen when the delete was
+        /// requested so every attempt writes the same backup (absent in
+        /// jobs queued before backups existed: one is chosen when it runs).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backup: Option<Id>,
+    },
+    /// Take a backup recorded by `POST /backup`: `running`, then
+    /// `complete` with its parts, or `failed` with the error.
+    #[serde(rename = "backup_take")]
+    BackupTake {
+        /// The backup record.
+        backup: Id,
+        /// Its instance (the serialisation key).
+        instance: Id,
+    },
+    /// Restore a complete backup onto an instance: switch its code back to
+    /// the backup's items when they differ, load the database and files,
+    /// run database updates.
+    #[serde(rename = "backup_restore")]
+    BackupRestore {
+        /// The backup record.
+        backup: Id,
+        /// The instance restored onto.
+        instance: Id,
+    },
+    /// Remove a deleted backup's stored parts.
+    #[serde(rename = "backup_remove")]
+    BackupRemove {
+        /// The (deleted) backup record.
+        backup: Id,
+        /// The instance it was of (the serialisation key).
+        instance: Id,
+        /// Where its parts are (the record may be gone when this runs).
+        artifact: BackupArtifact,
     },
     /// Deploy a new code item. Keyed by the item's name ([`code_key`]),
     /// which the producer adds: the payload holds only the id.
@@ -243,6 +278,9 @@ impl Task {
             Task::SwitchCode { .. } => "instance_switch_code",
             Task::WriteSettings { .. } => "instance_write_settings",
             Task::RemoveInstance { .. } => "instance_remove",
+            Task::BackupTake { .. } => "backup_take",
+            Task::BackupRestore { .. } => "backup_restore",
+            Task::BackupRemove { .. } => "backup_remove",
             Task::DeployCode { .. } => "code_deploy",
             Task::UpdateCode { .. } => "code_update",
             Task::RemoveCode { .. } => "code_remove",
@@ -264,7 +302,10 @@ impl Task {
             | Task::Restore { instance, .. }
             | Task::SwitchCode { instance }
             | Task::WriteSettings { instance }
-            | Task::RemoveInstance { instance }
+            | Task::RemoveInstance { instance, .. }
+            | Task::BackupTake { instance, .. }
+            | Task::BackupRestore { instance, .. }
+            | Task::BackupRemove { instance, .. }
             | Task::CommandInstance { instance, .. }
             | Task::DrushCron { instance } => Some(instance),
             Task::DeployCode { .. }

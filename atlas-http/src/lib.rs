@@ -97,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .route("/jobs/{id}", any(routes::jobs::item))
         .route("/jobs/{id}/{action}", any(routes::jobs::act))
         .route("/commands/{id}/execute", any(routes::commands::execute))
+        .route("/backup/{id}/restore", any(routes::backup::restore))
         .route("/instance/{id}/jobs", any(routes::instance_jobs::list))
         .route("/{res}", any(routes::resources::collection))
         .route("/{res}/{id}", any(routes::resources::item))

@@ -2,6 +2,14 @@
 //! is at; [`migrate`] applies the missing steps in one transaction, under
 //! an advisory lock so nodes starting together migrate once, and refuses a
 //! database from a newer Atlas, naming both versions.
+//!
+//! - Version 1: the tables of [`Resource::FIRST_SCHEMA`] (current and
+//!   history, GIN, `updated` and unique indexes), jobs, leader.
+//! - Version 2: the GIN indexes merge each write at once (no pending
+//!   list, which every indexed search also scanned); what was pending is
+//!   merged.
+//! - Version 3: the `backup` tables, as version 1 makes each resource's,
+//!   with their GIN index as version 2 leaves the others.
 
 use atlas_core::model::Resource;
 use atlas_core::schema::unique_keys;
@@ -11,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::tables::{gin_index_name, history_name, table_name, unique_index_ddl};
 
 /// The newest schema version this build knows.
-pub(crate) const LATEST: i64 = 2;
+pub(crate) const LATEST: i64 = 3;
 
 /// Advisory lock key serialising migrations (`"atlasmig"` in ASCII).
 const MIGRATION_LOCK: i64 = 0x6174_6c61_736d_6967;
@@ -21,13 +29,15 @@ fn step(version: i64) -> Vec<String> {
     match version {
         1 => version_1(),
         2 => version_2(),
+        3 => version_3(),
         _ => Vec::new(),
     }
 }
 
-fn version_1() -> Vec<String> {
+/// The tables and indexes of one resource.
+fn resource_tables(res: Resource) -> Vec<String> {
     let mut ddl = Vec::new();
-    for res in Resource::ALL {
+    {
         let t = table_name(res);
         let h = history_name(res);
         ddl.push(format!(
@@ -59,6 +69,14 @@ fn version_1() -> Vec<String> {
         for key in unique_keys(res) {
             ddl.push(unique_index_ddl(res, key));
         }
+    }
+    ddl
+}
+
+fn version_1() -> Vec<String> {
+    let mut ddl = Vec::new();
+    for res in Resource::FIRST_SCHEMA {
+        ddl.extend(resource_tables(res));
     }
     ddl.push(
         "CREATE TABLE jobs (
@@ -94,7 +112,7 @@ fn version_1() -> Vec<String> {
 /// equality find cost about 0.7 ms of server time before the list was
 /// merged and 0.02 ms after; a write costs a little more instead.
 fn version_2() -> Vec<String> {
-    Resource::ALL
+    Resource::FIRST_SCHEMA
         .into_iter()
         .flat_map(|res| {
             let gin = gin_index_name(res);
@@ -104,6 +122,16 @@ fn version_2() -> Vec<String> {
             ]
         })
         .collect()
+}
+
+/// Version 3: the `backup` resource's tables and indexes.
+fn version_3() -> Vec<String> {
+    let mut ddl = resource_tables(Resource::Backup);
+    ddl.push(format!(
+        "ALTER INDEX {} SET (fastupdate = off)",
+        gin_index_name(Resource::Backup)
+    ));
+    ddl
 }
 
 /// The version the database is at (0 for an empty schema).

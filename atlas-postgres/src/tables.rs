@@ -14,6 +14,7 @@ pub(crate) fn table_name(res: Resource) -> &'static str {
         Resource::Commands => "commands",
         Resource::Statistics => "statistics",
         Resource::Site => "site",
+        Resource::Backup => "backup",
     }
 }
 
@@ -26,6 +27,7 @@ pub(crate) fn history_name(res: Resource) -> &'static str {
         Resource::Commands => "commands_history",
         Resource::Statistics => "statistics_history",
         Resource::Site => "site_history",
+        Resource::Backup => "backup_history",
     }
 }
 

@@ -78,7 +78,12 @@ async fn version_2_turns_the_gin_pending_lists_off_keeping_the_records() {
     );
     store.commit(b).await.unwrap();
     assert_eq!(store.migrate().await.unwrap(), SCHEMA_VERSION);
-    for index in ["gx_instance_body", "gx_code_body", "gx_route_body"] {
+    for index in [
+        "gx_instance_body",
+        "gx_code_body",
+        "gx_route_body",
+        "gx_backup_body",
+    ] {
         assert_eq!(
             store.index_options_for_tests(index).await.unwrap(),
             ["fastupdate=off"],
@@ -88,4 +93,37 @@ async fn version_2_turns_the_gin_pending_lists_off_keeping_the_records() {
     let q = atlas_core::query::FindQuery::all_matching(atlas_core::query::Filter::eq("sid", "p1mig0000001"));
     let found = store.find(Resource::Instance, &q).await.unwrap();
     assert_eq!(found.items.len(), 1, "found through the index after the merge");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_database_gets_the_backup_tables_and_keeps_its_records() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = PgStore::connect(schema.config(2)).unwrap();
+    assert_eq!(store.migrate_to(1).await.unwrap(), 1);
+    let now = Timestamp::from_unix(1_795_564_800);
+    let site = Id::generate(now);
+    let mut b = Batch::new(now);
+    b.insert(
+        Resource::Site,
+        site,
+        json!({"x": 1}).as_object().cloned().unwrap(),
+    );
+    store.commit(b).await.unwrap();
+    assert!(
+        store.get(Resource::Backup, &site).await.is_err(),
+        "version 1 has no backup table"
+    );
+    assert_eq!(store.migrate().await.unwrap(), SCHEMA_VERSION);
+    assert!(store.get(Resource::Site, &site).await.unwrap().is_some());
+    let backup = Id::generate(now);
+    let mut b = Batch::new(now);
+    b.insert(
+        Resource::Backup,
+        backup,
+        json!({"state": "pending"}).as_object().cloned().unwrap(),
+    );
+    store.commit(b).await.unwrap();
+    assert!(store.get(Resource::Backup, &backup).await.unwrap().is_some());
 }

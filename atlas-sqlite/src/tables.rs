@@ -172,6 +172,7 @@ pub(crate) fn hot_paths(res: Resource) -> &'static [&'static str] {
         Resource::Code => &["meta.name", "meta.code_type", "meta.is_current"],
         Resource::Route => &["source", "instance_id", "route_status"],
         Resource::Statistics => &["instance"],
+        Resource::Backup => &["instance", "state"],
         Resource::Commands | Resource::Site => &[],
     }
 }

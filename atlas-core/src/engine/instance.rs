@@ -334,9 +334,11 @@ impl Engine {
         }
     }
 
-    /// `instance_remove`: removes a deleted instance from the servers and
-    /// deletes its statistics records.
-    pub(super) async fn remove_instance(&self, job: &Job, id: Id) -> JobResult {
+    /// `instance_remove`: takes the `pre_delete` backup (`backup`, one
+    /// chosen now for jobs queued without it), then removes a deleted
+    /// instance from the servers and deletes its statistics records. A
+    /// failed backup fails the job with nothing removed.
+    pub(super) async fn remove_instance(&self, job: &Job, id: Id, backup: Option<Id>) -> JobResult {
         let doc = self
             .store()
             .get(Resource::Instance, &id)
@@ -354,12 +356,18 @@ impl Engine {
         }
         let inst = Instance::from_doc(&doc).map_err(view_err)?;
         let spec = self.spec(&inst, inst.status).await?;
-        if let Err(e) = self
+        let backup = backup.unwrap_or_else(|| Id::generate(self.now()));
+        let recorded = self.pre_delete_backup(&inst, &spec, backup).await?;
+        if let Err(mut e) = self
             .exec()
             .remove_instance(&spec)
             .await
             .map_err(|e| exec_err("remove_instance", e))
         {
+            if let Some(b) = recorded {
+                // Keep the backup's record whatever happens to the removal.
+                e = e.with_follow_up(b);
+            }
             if is_final(job, &e) {
                 let n = notices::instance_removed(
                     self.config(),
@@ -373,7 +381,7 @@ impl Engine {
             return Err(e);
         }
         let now = self.now();
-        let mut batch = Batch::new(now);
+        let mut batch = recorded.unwrap_or_else(|| Batch::new(now));
         let stats = self.statistics_of(&inst).await?;
         for s in &stats {
             batch.delete(Resource::Statistics, *s, None);
@@ -381,8 +389,9 @@ impl Engine {
         let n = notices::instance_removed(self.config(), &id, &inst.sid, inst.modified_by.as_deref(), None);
         self.notify(n).await;
         let ids: Vec<String> = stats.iter().map(Id::to_string).collect();
+        let backed_up = (inst.status != PROVISION.from).then(|| backup.to_string());
         Ok(Handled::with_follow_up(
-            json!({ "sid": inst.sid.as_str(), "statistics_deleted": ids }),
+            json!({ "sid": inst.sid.as_str(), "statistics_deleted": ids, "pre_delete_backup": backed_up }),
             batch,
         ))
     }
@@ -453,7 +462,7 @@ fn settle_patch(work: Work, now: crate::model::Timestamp) -> Body {
 /// status to go back to, say) plus `last_error` naming the job and its
 /// error, so an operator sees on the instance why it is stuck. The patch
 /// merges; `expect` guards it when it also moves the status back.
-fn failed_for_good(
+pub(super) fn failed_for_good(
     job: &Job,
     instance: &Id,
     mut patch: Body,

@@ -6,12 +6,15 @@
 //! - `resolve.rs`: executor specs from records.
 //! - `instance.rs`: provision, lifecycle work (`install_assign`, `launch`,
 //!   `take_down`, `restore`), code switch, settings rewrite, removal.
+//! - `backup.rs`: take, restore and remove backups; the `pre_delete`
+//!   backup of an instance removal.
 //! - `code.rs`: deploy / update / remove code items.
 //! - `routes.rs`: route map publication.
 //! - `commands.rs`: command items (hooks, fan-out, one instance's run),
 //!   `drush cron`.
 //! - `periodic.rs`: the periodic tasks; `checks.rs`: the host and
-//!   route map checks among them.
+//!   route map checks among them; `periodic_backup.rs`: the periodic
+//!   backup with its pruning.
 //! - `notices.rs`: notification texts.
 //!
 //! # Contracts
@@ -31,12 +34,14 @@
 // requires; its size is the worker's contract, not something to box here.
 #![allow(clippy::result_large_err)]
 
+mod backup;
 mod checks;
 mod code;
 mod commands;
 mod instance;
 mod notices;
 mod periodic;
+mod periodic_backup;
 mod resolve;
 mod routes;
 #[cfg(test)]
@@ -136,7 +141,14 @@ impl JobHandler for Engine {
             Task::Restore { instance, from } => self.lifecycle(job, Work::Restore, instance, from).await,
             Task::SwitchCode { instance } => self.switch_code(job, instance).await,
             Task::WriteSettings { instance } => self.write_settings(job, instance).await,
-            Task::RemoveInstance { instance } => self.remove_instance(job, instance).await,
+            Task::RemoveInstance { instance, backup } => self.remove_instance(job, instance, backup).await,
+            Task::BackupTake { backup, instance } => self.backup_take(job, backup, instance).await,
+            Task::BackupRestore { backup, instance } => self.backup_restore(job, backup, instance).await,
+            Task::BackupRemove {
+                backup,
+                instance: _,
+                artifact,
+            } => self.backup_remove(backup, artifact).await,
             Task::DeployCode { code } => self.deploy_code(job, code).await,
             Task::UpdateCode { code, previous } => self.update_code(job, code, previous).await,
             Task::RemoveCode { code } => self.remove_code(job, code).await,

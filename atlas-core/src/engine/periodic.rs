@@ -17,6 +17,7 @@
 //! - statistics not updated within `statistics_stale_after` (of live
 //!   instances) are reported in one warning;
 //! - the host check and the route map check (`checks.rs`).
+//! - the periodic backup (`periodic_backup.rs`).
 //!
 //! Instance creations, deletions and status changes go through the
 //! [`crate::service::Service`] like any client's; fan-out jobs and statistics
@@ -48,7 +49,7 @@ enum CronSet {
     Installed,
 }
 
-fn status_in(statuses: impl IntoIterator<Item = Status>) -> Filter {
+pub(super) fn status_in(statuses: impl IntoIterator<Item = Status>) -> Filter {
     Filter::field(
         "status",
         Op::In(
@@ -68,7 +69,10 @@ fn service_err(e: ServiceError) -> HandlerError {
 /// The result of a write to `inst` the task read earlier: `None` when the
 /// instance changed or went away meanwhile (logged; the next run looks
 /// again), a handler error for any other failure.
-fn unless_changed<T>(r: Result<T, ServiceError>, inst: &Instance) -> Result<Option<T>, HandlerError> {
+pub(super) fn unless_changed<T>(
+    r: Result<T, ServiceError>,
+    inst: &Instance,
+) -> Result<Option<T>, HandlerError> {
     match r {
         Ok(v) => Ok(Some(v)),
         Err(
@@ -103,12 +107,13 @@ impl Engine {
             PeriodicTask::VerifyStatistics => self.verify_statistics().await?,
             PeriodicTask::CheckHosts => self.check_hosts().await?,
             PeriodicTask::CheckRoutes => self.check_routes_task().await?,
+            PeriodicTask::BackupLaunched => self.backup_launched().await?,
         };
         info!(task = %task, result = %handled.result, "periodic task done");
         Ok(handled)
     }
 
-    async fn instances_where(
+    pub(super) async fn instances_where(
         &self,
         filter: Filter,
     ) -> Result<Vec<(crate::model::Doc, Instance)>, HandlerError> {

@@ -1,6 +1,6 @@
 //! The enumerated values of the schema: instance [`Status`], [`CodeType`],
 //! [`InstanceType`], [`Pool`], [`RouteType`], [`RouteStatus`],
-//! [`Environment`]. Each renders as the exact string the API uses.
+//! [`Environment`], [`BackupKind`], [`BackupState`]. Each renders as the exact string the API uses.
 
 use std::fmt;
 use std::str::FromStr;
@@ -168,6 +168,34 @@ string_enum!(
         Test => "test",
         /// Production.
         Production => "production",
+    }
+);
+
+string_enum!(
+    /// Why a backup was taken.
+    BackupKind, "kind" {
+        /// Asked for by a client (`POST /backup`).
+        Manual => "manual",
+        /// Taken by the periodic backup of launched instances.
+        Scheduled => "scheduled",
+        /// Taken before the instance was deleted.
+        PreDelete => "pre_delete",
+        /// Taken before an update.
+        PreUpdate => "pre_update",
+    }
+);
+
+string_enum!(
+    /// Where a backup stands.
+    BackupState, "state" {
+        /// Recorded; the backup job has not started.
+        Pending => "pending",
+        /// The backup job is taking it.
+        Running => "running",
+        /// Every part is stored and verified.
+        Complete => "complete",
+        /// The backup job failed for good (see `error`).
+        Failed => "failed",
     }
 );
 

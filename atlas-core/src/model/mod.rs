@@ -18,12 +18,15 @@ pub use doc::{merge_patch, Body, Doc, META_FIELDS};
 pub use etag::{canonical_json, Etag};
 pub use id::{Id, IdError};
 pub use job_id::JobId;
-pub use kinds::{CodeType, Environment, InstanceType, Pool, RouteStatus, RouteType, Status, UnallowedValue};
+pub use kinds::{
+    BackupKind, BackupState, CodeType, Environment, InstanceType, Pool, RouteStatus, RouteType, Status,
+    UnallowedValue,
+};
 pub use resource::{Resource, UnknownResource};
 pub use secret::Secret;
 pub use sid::{Sid, SidError, SID_PATTERN};
 pub use time::{Timestamp, TimestampError, DATE_FORMAT};
 pub use views::{
-    Code, CodeMeta, Command, Instance, InstanceCode, InstanceDates, InstanceRoutes, InstanceSettings, Route,
-    RouteDates, Site, Statistics, View, ViewError,
+    Backup, BackupCode, Code, CodeMeta, Command, Instance, InstanceCode, InstanceDates, InstanceRoutes,
+    InstanceSettings, Route, RouteDates, Site, Statistics, View, ViewError,
 };

@@ -1,4 +1,4 @@
-//! [`Resource`]: the six record collections Atlas serves.
+//! [`Resource`]: the seven record collections Atlas serves.
 
 use std::fmt;
 use std::str::FromStr;
@@ -21,16 +21,32 @@ pub enum Resource {
     Statistics,
     /// Optional wrappers grouping instances.
     Site,
+    /// Backups of instances (database dump and files archive).
+    Backup,
 }
 
 /// Why a string names no [`Resource`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown resource '{0}': use one of code, instance, route, commands, statistics, site")]
+#[error("unknown resource '{0}': use one of code, instance, route, commands, statistics, site, backup")]
 pub struct UnknownResource(pub String);
 
 impl Resource {
     /// Every resource, in the order the API lists them.
-    pub const ALL: [Resource; 6] = [
+    pub const ALL: [Resource; 7] = [
+        Resource::Code,
+        Resource::Instance,
+        Resource::Route,
+        Resource::Commands,
+        Resource::Statistics,
+        Resource::Site,
+        Resource::Backup,
+    ];
+
+    /// The six resources of the first schema version, whose tables the
+    /// stores' first migration creates (later resources get their tables in
+    /// later migrations, so databases that already ran the first one
+    /// receive them too).
+    pub const FIRST_SCHEMA: [Resource; 6] = [
         Resource::Code,
         Resource::Instance,
         Resource::Route,
@@ -48,6 +64,7 @@ impl Resource {
             Resource::Commands => "commands",
             Resource::Statistics => "statistics",
             Resource::Site => "site",
+            Resource::Backup => "backup",
         }
     }
 

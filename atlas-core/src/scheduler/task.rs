@@ -1,4 +1,4 @@
-//! [`PeriodicTask`]: the eleven periodic maintenance tasks and their default
+//! [`PeriodicTask`]: the twelve periodic maintenance tasks and their default
 //! schedules (docs/architecture.md "Periodic tasks").
 
 use std::fmt;
@@ -41,11 +41,15 @@ pub enum PeriodicTask {
     /// Compare the route map on each load balancer with the records and
     /// report the differences (hourly).
     CheckRoutes,
+    /// Back up every instance in the configured statuses (`launched` by
+    /// default) and prune their scheduled backups per the retention
+    /// (daily at 02:00).
+    BackupLaunched,
 }
 
 impl PeriodicTask {
     /// Every task, in the order of docs/architecture.md "Periodic tasks".
-    pub const ALL: [PeriodicTask; 11] = [
+    pub const ALL: [PeriodicTask; 12] = [
         PeriodicTask::PoolTopUp,
         PeriodicTask::DeleteStuckPending,
         PeriodicTask::CronLaunched,
@@ -57,6 +61,7 @@ impl PeriodicTask {
         PeriodicTask::VerifyStatistics,
         PeriodicTask::CheckHosts,
         PeriodicTask::CheckRoutes,
+        PeriodicTask::BackupLaunched,
     ];
 
     /// The config key and job payload name.
@@ -73,6 +78,7 @@ impl PeriodicTask {
             PeriodicTask::VerifyStatistics => "verify_statistics",
             PeriodicTask::CheckHosts => "check_hosts",
             PeriodicTask::CheckRoutes => "check_routes",
+            PeriodicTask::BackupLaunched => "backup_launched",
         }
     }
 
@@ -88,6 +94,7 @@ impl PeriodicTask {
             PeriodicTask::CronInstalled => "0 0 */3 * * *",
             PeriodicTask::ReplaceAvailable => "0 0 3 * * *",
             PeriodicTask::VerifyStatistics => "0 0 4 * * *",
+            PeriodicTask::BackupLaunched => "0 0 2 * * *",
         }
     }
 

@@ -75,6 +75,7 @@ async fn over_48_simulated_hours_each_task_fires_the_right_number_of_times() {
         (PeriodicTask::CronInstalled, 16),
         (PeriodicTask::ReplaceAvailable, 2),
         (PeriodicTask::VerifyStatistics, 2),
+        (PeriodicTask::BackupLaunched, 2),
     ];
     for (task, n) in expected {
         assert_eq!(runs_of(&store, task).await, n, "{task}");

@@ -3,8 +3,8 @@
 //!
 //! # Layout
 //! - `field`: the field model ([`Schema`], [`Field`], [`Rules`], [`Kind`]).
-//! - `resources`: the six schemas (`code`, `instance`, `route`, `commands`,
-//!   `statistics`, `site`).
+//! - `resources`: the seven schemas (`code`, `instance`, `route`, `commands`,
+//!   `statistics`, `site`, `backup`).
 //! - [`issues`]: [`Issues`], Eve's `_issues` shape, and its messages.
 //! - `validate`: [`validate_create`], [`validate_replace`], [`validate_patch`].
 //!
@@ -71,7 +71,8 @@ impl Compiled {
 }
 
 fn compiled(res: Resource) -> &'static Compiled {
-    static CELLS: [OnceLock<Compiled>; 6] = [
+    static CELLS: [OnceLock<Compiled>; 7] = [
+        OnceLock::new(),
         OnceLock::new(),
         OnceLock::new(),
         OnceLock::new(),
@@ -86,6 +87,7 @@ fn compiled(res: Resource) -> &'static Compiled {
         Resource::Commands => 3,
         Resource::Statistics => 4,
         Resource::Site => 5,
+        Resource::Backup => 6,
     };
     CELLS[slot].get_or_init(|| Compiled::new(res))
 }

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Environment;
+use crate::model::{Environment, Status};
+use crate::retention::Retention;
 
 /// Rules configuration shared by the service, the job handlers and the
 /// periodic tasks.
@@ -45,6 +46,15 @@ pub struct ServiceConfig {
     /// Most documents one bulk create may hold; a longer list is refused
     /// whole ([`ServiceError::TooManyItems`](crate::ServiceError::TooManyItems)).
     pub max_bulk_items: usize,
+    /// The statuses of the instances the periodic backup (`backup_launched`)
+    /// backs up.
+    pub backup_statuses: Vec<Status>,
+    /// Of an instance's scheduled backups, the periodic backup keeps the
+    /// newest of each of this many most recent days...
+    pub backup_keep_daily: usize,
+    /// ...and the newest of each of this many most recent weeks; it deletes
+    /// the others (manual and `pre_delete` backups are never pruned).
+    pub backup_keep_weekly: usize,
 }
 
 impl Default for ServiceConfig {
@@ -62,11 +72,22 @@ impl Default for ServiceConfig {
             command_timeout: Duration::from_secs(600),
             atlas_url: "http://127.0.0.1:8080".into(),
             max_bulk_items: 1000,
+            backup_statuses: vec![Status::Launched],
+            backup_keep_daily: 7,
+            backup_keep_weekly: 4,
         }
     }
 }
 
 impl ServiceConfig {
+    /// The retention the periodic backup prunes with.
+    pub fn backup_retention(&self) -> Retention {
+        Retention {
+            daily: self.backup_keep_daily,
+            weekly: self.backup_keep_weekly,
+        }
+    }
+
     /// How many `available` + `pending` instances the pool keeps.
     pub fn pool_target(&self) -> u32 {
         self.pool_size

@@ -91,6 +91,7 @@ impl Service {
             actor,
             now,
             replace,
+            force: false,
         }
     }
 
@@ -256,11 +257,11 @@ impl Service {
         self.commit_one(res, plan, write).await
     }
 
-    /// Soft-deletes a record (and plans what its removal needs).
+    /// Soft-deletes a record (and plans what its removal needs), without
+    /// `force`: see [`Service::delete_with`].
     ///
     /// # Errors
-    /// As [`Service::update`]; [`ServiceError::Conflict`] for code in use.
-    #[tracing::instrument(skip_all, fields(res = %res, id = %id, user = %actor))]
+    /// As [`Service::delete_with`].
     pub async fn delete(
         &self,
         res: Resource,
@@ -268,10 +269,30 @@ impl Service {
         if_match: Option<&Etag>,
         actor: &Actor,
     ) -> Result<(), ServiceError> {
+        self.delete_with(res, id, if_match, actor, false).await
+    }
+
+    /// Soft-deletes a record (and plans what its removal needs). A
+    /// `launched` instance is only deleted with `force` (`DELETE
+    /// /instance/<id>?force=true`): it is live on its routes.
+    ///
+    /// # Errors
+    /// As [`Service::update`]; [`ServiceError::Conflict`] for code in use
+    /// or a launched instance without `force`.
+    #[tracing::instrument(skip_all, fields(res = %res, id = %id, user = %actor, force))]
+    pub async fn delete_with(
+        &self,
+        res: Resource,
+        id: &str,
+        if_match: Option<&Etag>,
+        actor: &Actor,
+        force: bool,
+    ) -> Result<(), ServiceError> {
         let old = self.live_for_write(res, id, if_match).await?;
         let now = self.clock().now();
         let mut plan = Plan::default();
-        let ctx = self.ctx(actor, now, false);
+        let mut ctx = self.ctx(actor, now, false);
+        ctx.force = force;
         hooks::before_delete(&ctx, res, &old, &mut plan).await?;
         let write = Write::Delete {
             res,

@@ -10,6 +10,7 @@ use crate::model::CodeType;
 const I: &str = "5f0c8a1b2c3d4e5f60718293";
 const C: &str = "5f0c8a1b2c3d4e5f60718294";
 const R: &str = "5f0c8a1b2c3d4e5f60718295";
+const B: &str = "5f0c8a1b2c3d4e5f60718296";
 
 fn id(s: &str) -> Id {
     Id::parse(s).unwrap()
@@ -32,6 +33,26 @@ fn code_spec() -> CodeSpec {
         git_url: "https://example.invalid/express.git".into(),
         commit_hash: "5d9b5e2b7f3c1a0e4d6f8a9b0c1d2e3f4a5b6c7d".into(),
         is_current: true,
+    }
+}
+
+fn artifact_json() -> Value {
+    json!({
+        "host": "local", "dir": format!("p1abcdefgh/{B}"),
+        "parts": [{"kind": "database", "file": "database.sql.gz", "size": 10, "sha256": "ab"}]
+    })
+}
+
+fn artifact() -> BackupArtifact {
+    BackupArtifact {
+        host: "local".into(),
+        dir: format!("p1abcdefgh/{B}"),
+        parts: vec![crate::executor::BackupPart {
+            kind: crate::executor::BackupPartKind::Database,
+            file: "database.sql.gz".into(),
+            size: 10,
+            sha256: "ab".into(),
+        }],
     }
 }
 
@@ -88,7 +109,43 @@ fn stored() -> Vec<(&'static str, Value, Task)> {
         (
             "instance_remove",
             json!({"instance": I}),
-            Task::RemoveInstance { instance: id(I) },
+            Task::RemoveInstance {
+                instance: id(I),
+                backup: None,
+            },
+        ),
+        (
+            "instance_remove",
+            json!({"instance": I, "backup": B}),
+            Task::RemoveInstance {
+                instance: id(I),
+                backup: Some(id(B)),
+            },
+        ),
+        (
+            "backup_take",
+            json!({"backup": B, "instance": I}),
+            Task::BackupTake {
+                backup: id(B),
+                instance: id(I),
+            },
+        ),
+        (
+            "backup_restore",
+            json!({"backup": B, "instance": I}),
+            Task::BackupRestore {
+                backup: id(B),
+                instance: id(I),
+            },
+        ),
+        (
+            "backup_remove",
+            json!({"backup": B, "instance": I, "artifact": artifact_json()}),
+            Task::BackupRemove {
+                backup: id(B),
+                instance: id(I),
+                artifact: artifact(),
+            },
         ),
         (
             "code_deploy",
@@ -276,6 +333,32 @@ fn specs_carry_each_kinds_key_and_attempts() {
     let remove = Task::RemoveCode { code: code_spec() }.spec(now);
     assert_eq!(remove.key.as_deref(), Some("code:express"));
     assert_eq!(Task::DeployCode { code: id(C) }.spec(now).key, None);
+
+    for task in [
+        Task::BackupTake {
+            backup: id(B),
+            instance: id(I),
+        },
+        Task::BackupRestore {
+            backup: id(B),
+            instance: id(I),
+        },
+        Task::BackupRemove {
+            backup: id(B),
+            instance: id(I),
+            artifact: artifact(),
+        },
+    ] {
+        let spec = task.spec(now);
+        assert_eq!(
+            (spec.key.as_deref(), spec.max_attempts),
+            (
+                Some(format!("instance:{I}").as_str()),
+                crate::jobs::DEFAULT_MAX_ATTEMPTS
+            ),
+            "{task}: never alongside other work on the instance"
+        );
+    }
 
     let publish = Task::PublishRoutes {}.spec(now);
     assert_eq!(publish.key.as_deref(), Some(ROUTES_KEY));

@@ -3,15 +3,17 @@
 //! conditional requests, `OPTIONS` and the allowed-method lists.
 //!
 //! # Layout
-//! - `resources`: collections and items of the six resources (and the
+//! - `resources`: collections and items of the seven resources (and the
 //!   instance lookup by `sid`).
 //! - `commands`: `POST /commands/<id>/execute`.
+//! - `backup`: `POST /backup/<id>/restore`.
 //! - `jobs`: the job queue view, and retrying or cancelling one job.
 //! - `instance_jobs`: an instance's operation log.
 //! - `meta`: `GET /`, `GET /version`.
 //! - `openapi`: `GET /openapi.json`.
 //! - `form`: form-encoded write bodies as documents (as Eve read them).
 
+pub(crate) mod backup;
 pub(crate) mod commands;
 mod form;
 pub(crate) mod instance_jobs;
@@ -41,7 +43,8 @@ pub(crate) const COLLECTION_ALLOW: &str = "POST, GET, HEAD, OPTIONS";
 pub(crate) const ITEM_ALLOW: &str = "GET, HEAD, PATCH, PUT, DELETE, OPTIONS";
 /// `Allow` of read-only URLs (the sid lookup, jobs, meta).
 pub(crate) const READ_ALLOW: &str = "GET, HEAD, OPTIONS";
-/// `Allow` of `POST /commands/<id>/execute` and `POST /jobs/<id>/retry|cancel`.
+/// `Allow` of `POST /commands/<id>/execute`, `POST /backup/<id>/restore`
+/// and `POST /jobs/<id>/retry|cancel`.
 pub(crate) const EXECUTE_ALLOW: &str = "POST, OPTIONS";
 
 /// The query parameters of a request, decoded, in order.

@@ -356,6 +356,22 @@ fn resource_paths(res: Resource, paths: &mut Map<String, Value>) {
         Value::Object(m)
     };
     let envelope_ok = ok("Saved; `ETag` is the new `_etag`", schema_ref("WriteEnvelope"));
+    let mut delete = write(
+        "delete",
+        format!("Delete a {name} record (soft)"),
+        None,
+        "204",
+        json!({"description": "Deleted"}),
+    );
+    if res == Resource::Instance {
+        delete["summary"] = json!(
+            "Delete an instance (soft); its removal from the servers takes a `pre_delete` backup first. \
+                                   A `launched` instance is refused (409) unless `force=true`"
+        );
+        if let Some(params) = delete["parameters"].as_array_mut() {
+            params.push(param_ref("force"));
+        }
+    }
     let get_security = if res == Resource::Commands {
         basic()
     } else {
@@ -387,10 +403,14 @@ fn resource_paths(res: Resource, paths: &mut Map<String, Value>) {
             },
             "patch": write("update", format!("Merge changes into a {name} record"), Some(format!("{doc}Patch")), "200", envelope_ok.clone()),
             "put": write("replace", format!("Replace a {name} record"), Some(format!("{doc}Input")), "200", envelope_ok),
-            "delete": write("delete", format!("Delete a {name} record (soft)"), None, "204", json!({"description": "Deleted"})),
+            "delete": delete,
         }),
     );
 }
+
+/// What a path segment never holds (a regex character-class body):
+/// whitespace, control characters, quotes, brackets, braces and commas.
+const NOT_IN_PATH: &str = "\\s\\u0000-\\u001f\\u007f-\\u009f\"'()\\[\\]{},";
 
 fn parameters() -> Value {
     let q = |name: &str, description: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema });
@@ -401,18 +421,20 @@ fn parameters() -> Value {
         json!({ "name": name, "in": "query", "required": false, "description": description,
                                                                      "content": {"application/json": {"schema": schema}} })
     };
-    let path = json!({"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z0-9_]+)*$"});
+    // A field path as the parser takes it: non-empty dot-separated
+    // segments, not starting with `$`, without whitespace, control
+    // characters, quotes, brackets or commas.
+    let path = json!({"type": "string", "pattern": format!("^[^$.{NOT_IN_PATH}][^.{NOT_IN_PATH}]*(\\.[^.{NOT_IN_PATH}]+)*$")});
     // A field path: dot-separated non-empty segments, not starting with
     // `$` (which marks operators).
     let plain = json!({"pattern": "^[^$.][^.]*(\\.[^.]+)*$"});
     // The keys of an object compared for equality: anything not starting
     // with `$` (an object of `$` keys is an operator expression).
-    let literal = json!({"pattern": "^([^$][\\s\\S]*)?$"});
     let flags = json!({"type": "object", "propertyNames": path, "additionalProperties": {"enum": [0, 1]}, "maxProperties": 32});
     json!({
         "where": qj("where", "MongoDB-style JSON filter, e.g. `{\"status\": \"installed\"}`. The schema describes equality on (dotted) field names; the operators $and $or $nor $eq $ne $gt $gte $lt $lte $in $nin $exists $regex are accepted too",
                     json!({"type": "object", "propertyNames": plain.clone(),
-                           "additionalProperties": {"anyOf": [{"not": {"type": "object"}}, {"type": "object", "propertyNames": literal}]}})),
+                           "additionalProperties": schema_ref("WhereLiteral")})),
         "sort": q("sort", "`-field`, `a,-b` (at most 32 keys), or `[(\"a\", -1)]`",
                   json!({"type": "string", "pattern": sort_pattern()})),
         "page": q("page", "1-based page number", json!({"type": "integer", "minimum": 1, "default": 1})),
@@ -423,6 +445,7 @@ fn parameters() -> Value {
         "embedded": qj("embedded", "`{\"path\": 1}` inlines the records a data relation refers to", flags),
         "show_deleted": q("show_deleted", "Include soft-deleted records (presence is enough)", json!({"type": "string"})),
         "version": q("version", "`all`, `diffs`, or a version number", json!({"type": "string", "pattern": "^(all|diffs|[1-9][0-9]{0,8})$"})),
+        "force": q("force", "`true` deletes a `launched` instance (otherwise refused with 409)", json!({"type": "boolean"})),
         "If-Match": {"name": "If-Match", "in": "header", "required": true,
                      "description": "The record's current `_etag` (bare, quoted or `W/`); without it a write is 428, stale it is 412",
                      "schema": {"type": "string", "pattern": "^(W/)?\"?[a-f0-9]{40}\"?$"}},
@@ -448,6 +471,18 @@ fn error_response(description: &str, schema: &str) -> Value {
 
 fn components_schemas() -> Map<String, Value> {
     let mut s = Map::new();
+    // A value compared for equality in a `where`: no object in it, at any
+    // depth, has a key starting with `$` (the parser refuses unknown
+    // operators wherever they appear).
+    let literal = json!({"pattern": "^([^$][\\s\\S]*)?$"});
+    s.insert(
+        "WhereLiteral".into(),
+        json!({"anyOf": [
+            {"type": ["null", "boolean", "number", "string"]},
+            {"type": "array", "items": schema_ref("WhereLiteral")},
+            {"type": "object", "propertyNames": literal, "additionalProperties": schema_ref("WhereLiteral")}
+        ]}),
+    );
     s.insert("Link".into(), json!({"type": "object", "properties": {"title": {"type": "string"}, "href": {"type": "string"}}, "required": ["title", "href"]}));
     s.insert(
         "Links".into(),
@@ -567,6 +602,15 @@ pub(crate) fn openapi() -> Value {
                         "responses": responses(vec![("202", json!({"description": "Queued; `Location` is the job",
                             "headers": {"Location": {"description": "Absolute URL of the job", "schema": {"type": "string"}}},
                             "content": json_content(schema_ref("Job"))}))], &["401", "404", "405"])}}),
+    );
+    paths.insert(
+        "/backup/{id}/restore".into(),
+        json!({"post": {"operationId": "restore_backup",
+                        "summary": "Restore a complete backup onto its instance (its code switched back first when it changed)",
+                        "tags": ["backup"], "security": basic(), "parameters": [id_param("The backup's `_id`")],
+                        "responses": responses(vec![("202", json!({"description": "Queued; `Location` is the job",
+                            "headers": {"Location": {"description": "Absolute URL of the job", "schema": {"type": "string"}}},
+                            "content": json_content(schema_ref("Job"))}))], &["401", "404", "405", "409"])}}),
     );
     let list_params: Vec<Value> = ["where", "sort", "page", "max_results"]
         .iter()

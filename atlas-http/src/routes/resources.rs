@@ -1,5 +1,5 @@
 //! Collections (`/<res>`: GET, POST) and items (`/<res>/<id>`: GET, PATCH,
-//! PUT, DELETE) of the six resources, plus the instance lookup by `sid`
+//! PUT, DELETE) of the seven resources, plus the instance lookup by `sid`
 //! (`/instance/<sid>`: GET only, writes 405), and `?version=` on items.
 //!
 //! # Contracts
@@ -318,10 +318,16 @@ fn written(res: Resource, doc: &atlas_core::model::Doc, put: bool) -> Response {
     response
 }
 
+/// `DELETE`: `?force=true` lets a launched instance go (any other value,
+/// or none, does not).
 async fn delete(state: &AppState, res: Resource, id: &str, parts: &Parts) -> Result<Response, ApiError> {
     let actor = require_user(state, parts).await?;
     let etag = if_match(&parts.headers);
-    state.service.delete(res, id, etag.as_ref(), &actor).await?;
+    let force = Params::of(parts).get("force") == Some("true");
+    state
+        .service
+        .delete_with(res, id, etag.as_ref(), &actor, force)
+        .await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 

@@ -1,6 +1,7 @@
 //! The API over a real socket: one binary, one module per resource or
 //! concern (zero2prod layout). `helpers` holds `TestApp`.
 
+mod backup;
 mod code;
 mod commands;
 mod errors;

@@ -17,7 +17,15 @@ async fn home_lists_every_resource_as_a_child_link() {
         .collect();
     assert_eq!(
         children,
-        ["code", "instance", "route", "commands", "statistics", "site"]
+        [
+            "code",
+            "instance",
+            "route",
+            "commands",
+            "statistics",
+            "site",
+            "backup"
+        ]
     );
     assert_eq!(v["_links"]["child"][0]["title"], "code");
 }
@@ -68,10 +76,19 @@ async fn openapi_document_parses_as_3_1_and_lists_every_route() {
         ("/jobs/{id}/retry".into(), vec!["post"]),
         ("/jobs/{id}/cancel".into(), vec!["post"]),
         ("/commands/{id}/execute".into(), vec!["post"]),
+        ("/backup/{id}/restore".into(), vec!["post"]),
         ("/instance/{id}/jobs".into(), vec!["get"]),
         ("/healthz".into(), vec!["get"]),
     ];
-    for res in ["code", "instance", "route", "commands", "statistics", "site"] {
+    for res in [
+        "code",
+        "instance",
+        "route",
+        "commands",
+        "statistics",
+        "site",
+        "backup",
+    ] {
         expected.push((format!("/{res}"), vec!["get", "post"]));
         expected.push((format!("/{res}/{{id}}"), vec!["get", "patch", "put", "delete"]));
     }
@@ -90,7 +107,15 @@ async fn openapi_document_parses_as_3_1_and_lists_every_route() {
     }
     assert_eq!(paths.len(), expected.len());
     let json: Value = serde_json::from_str(&raw).unwrap();
-    for res in ["code", "instance", "route", "commands", "statistics", "site"] {
+    for res in [
+        "code",
+        "instance",
+        "route",
+        "commands",
+        "statistics",
+        "site",
+        "backup",
+    ] {
         for suffix in ["", "Input", "Patch", "Collection"] {
             assert!(
                 json["components"]["schemas"][format!("{res}{suffix}")].is_object(),
@@ -107,6 +132,7 @@ async fn openapi_document_parses_as_3_1_and_lists_every_route() {
         "embedded",
         "version",
         "show_deleted",
+        "force",
     ] {
         assert!(json["components"]["parameters"][param].is_object(), "{param}");
     }

@@ -13,6 +13,12 @@
 //! - Version 3: `shape_gen`, each table's shape-catalog generation (bumped
 //!   when its set of array or object paths changes), so readers reuse the
 //!   catalog they loaded until it does.
+//! - Version 4: the `backup` table, with what versions 1 and 2 give every
+//!   resource table (unique, hot-path and `updated` indexes).
+//!
+//! Versions 1 and 2 create the tables of [`Resource::FIRST_SCHEMA`] only:
+//! a resource added later gets its table in its own step, so databases
+//! that already ran version 1 receive it too.
 //!
 //! Opening an older database runs the missing steps, each in its own
 //! transaction; opening one whose version is newer than [`LATEST`] is
@@ -32,7 +38,7 @@ use crate::tables::{
 };
 
 /// The migration steps, in order: step `i` brings version `i` to `i + 1`.
-const STEPS: [fn(&Connection) -> Result<()>; 3] = [v1, v2, v3];
+const STEPS: [fn(&Connection) -> Result<()>; 4] = [v1, v2, v3, v4];
 
 /// The schema version this build writes: one per step.
 pub(crate) const LATEST: i64 = STEPS.len() as i64;
@@ -94,9 +100,11 @@ fn checked_version(conn: &Connection) -> Result<i64> {
     Ok(found)
 }
 
-fn v1(conn: &Connection) -> Result<()> {
+/// The table of `res` and its unique indexes (what version 1 gives each
+/// resource).
+fn resource_table(res: Resource) -> String {
     let mut sql = String::new();
-    for res in Resource::ALL {
+    {
         let t = table_name(res);
         sql.push_str(&format!(
             "CREATE TABLE {t} (
@@ -121,6 +129,29 @@ fn v1(conn: &Connection) -> Result<()> {
                 cols.join(", ")
             ));
         }
+    }
+    sql
+}
+
+/// The read-path indexes of `res` (what version 2 gives each resource).
+fn read_indexes(res: Resource) -> String {
+    let t = table_name(res);
+    let mut sql = String::new();
+    for p in hot_indexed_paths(res) {
+        sql.push_str(&format!(
+            "CREATE INDEX {} ON {t}({}, deleted, id);\n",
+            hot_index_name(t, p),
+            json_value("body", p)
+        ));
+    }
+    sql.push_str(&format!("CREATE INDEX ix_{t}_updated ON {t}(updated);\n"));
+    sql
+}
+
+fn v1(conn: &Connection) -> Result<()> {
+    let mut sql = String::new();
+    for res in Resource::FIRST_SCHEMA {
+        sql.push_str(&resource_table(res));
     }
     sql.push_str(
         "CREATE TABLE history (
@@ -153,16 +184,8 @@ fn v1(conn: &Connection) -> Result<()> {
 
 fn v2(conn: &Connection) -> Result<()> {
     let mut sql = String::new();
-    for res in Resource::ALL {
-        let t = table_name(res);
-        for p in hot_indexed_paths(res) {
-            sql.push_str(&format!(
-                "CREATE INDEX {} ON {t}({}, deleted, id);\n",
-                hot_index_name(t, p),
-                json_value("body", p)
-            ));
-        }
-        sql.push_str(&format!("CREATE INDEX ix_{t}_updated ON {t}(updated);\n"));
+    for res in Resource::FIRST_SCHEMA {
+        sql.push_str(&read_indexes(res));
     }
     sql.push_str(
         "CREATE TABLE shape (
@@ -179,7 +202,7 @@ fn v2(conn: &Connection) -> Result<()> {
         ) WITHOUT ROWID;\n",
     );
     conn.execute_batch(&sql)?;
-    for res in Resource::ALL {
+    for res in Resource::FIRST_SCHEMA {
         let t = table_name(res);
         let docs = read_json(conn, t, &format!("SELECT id, json(body) FROM {t}"))?;
         if res == Resource::Instance {
@@ -205,6 +228,12 @@ fn v3(conn: &Connection) -> Result<()> {
             gen INTEGER NOT NULL
         ) WITHOUT ROWID;",
     )?;
+    Ok(())
+}
+
+fn v4(conn: &Connection) -> Result<()> {
+    let res = Resource::Backup;
+    conn.execute_batch(&format!("{}{}", resource_table(res), read_indexes(res)))?;
     Ok(())
 }
 
@@ -329,6 +358,43 @@ mod tests {
         let s = shape::Shape::load(&c, "instance").unwrap();
         assert!(s.array_at("code.package"));
         assert!(s.object_at("code"));
+    }
+
+    #[test]
+    fn a_version_3_database_gets_the_backup_table_and_keeps_its_records() {
+        let mut c = fresh();
+        migrate_to(&mut c, 3).unwrap();
+        let has_backup = |c: &Connection| -> i64 {
+            c.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'backup'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            has_backup(&c),
+            0,
+            "the first steps create the original tables only"
+        );
+        c.execute(
+            "INSERT INTO site(id, etag, created, updated, version, deleted, body)
+             VALUES ('6b063bb73e47cec0540baa24', 'e', 0, 0, 1, 0, jsonb('{}'))",
+            [],
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut c).unwrap(), 3);
+        assert_eq!(has_backup(&c), 1);
+        let sites: i64 = c
+            .query_row("SELECT count(*) FROM site", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(sites, 1);
+        c.execute(
+            "INSERT INTO backup(id, etag, created, updated, version, deleted, body)
+             VALUES ('6b063bb73e47cec0540baa25', 'e', 0, 0, 1, 0, jsonb('{\"state\": \"pending\"}'))",
+            [],
+        )
+        .unwrap();
     }
 
     #[test]

@@ -358,7 +358,13 @@ async fn removing_a_live_instance_is_refused() {
         .seed_instance(code, fixtures::instance().status(Status::Launched))
         .await;
     let job = h
-        .enqueue(Task::RemoveInstance { instance: id }.spec(h.now()))
+        .enqueue(
+            Task::RemoveInstance {
+                instance: id,
+                backup: None,
+            }
+            .spec(h.now()),
+        )
         .await;
     h.drain().await;
     let job = h.job(&job).await;

@@ -2,6 +2,7 @@
 //! the [`Engine`] over `MemoryStore`, a `RecordingExecutor`, a
 //! `RecordingNotifier` and a `ManualClock`.
 
+mod backup;
 mod checks;
 mod commands;
 mod jobs;

@@ -1,5 +1,5 @@
 //! Typed, read-only views of stored records ([`Code`], [`Instance`],
-//! [`Route`], [`Command`], [`Statistics`], [`Site`]) for the rules and the
+//! [`Route`], [`Command`], [`Statistics`], [`Site`], [`Backup`]) for the rules and the
 //! engine, each built from a [`Doc`] with `from_doc` or [`Doc::view`]
 //! through the [`View`] trait.
 //!
@@ -8,6 +8,7 @@
 //! is a [`ViewError`] naming the record and the dotted field (`code.package.2`),
 //! never a silent default.
 
+mod backup;
 mod code;
 mod command;
 mod instance;
@@ -15,6 +16,7 @@ mod route;
 mod site;
 mod statistics;
 
+pub use backup::{Backup, BackupCode};
 pub use code::{Code, CodeMeta};
 pub use command::Command;
 pub use instance::{Instance, InstanceCode, InstanceDates, InstanceRoutes, InstanceSettings};
@@ -52,6 +54,7 @@ macro_rules! impl_view {
 }
 
 impl_view! {
+    Backup => Resource::Backup,
     Code => Resource::Code,
     Command => Resource::Commands,
     Instance => Resource::Instance,

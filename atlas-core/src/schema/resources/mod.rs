@@ -1,6 +1,7 @@
-//! The six resource schemas as data, following the original Atlas (2017)
+//! The seven resource schemas as data, following the original Atlas (2017)
 //! schema with the constraints of docs/http.md "Resources".
 
+mod backup;
 mod code;
 mod commands;
 mod instance;
@@ -32,5 +33,6 @@ pub(super) fn build(res: Resource) -> Schema {
         Resource::Commands => commands::schema(),
         Resource::Statistics => statistics::schema(),
         Resource::Site => site::schema(),
+        Resource::Backup => backup::schema(),
     }
 }

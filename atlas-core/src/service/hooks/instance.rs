@@ -274,10 +274,23 @@ pub(super) async fn before_update(
     Ok(())
 }
 
-/// Deleting an instance deletes its routes in the same batch (a route of a
-/// removed instance would point the load balancer at nothing), and
-/// republishes the route map when one of them was active.
+/// Deleting an instance is refused while it is `launched` unless forced;
+/// it deletes its routes in the same batch (a route of a removed instance
+/// would point the load balancer at nothing), republishes the route map
+/// when one of them was active, and queues the removal, which takes a
+/// `pre_delete` backup (its id chosen here) before removing anything.
 pub(super) async fn before_delete(ctx: &Ctx<'_>, old: &Doc, plan: &mut Plan) -> Result<(), ServiceError> {
+    let inst = Instance::from_doc(old).map_err(view_error)?;
+    if inst.status == Status::Launched && !ctx.force {
+        return Err(ServiceError::conflict(
+            "status",
+            format!(
+                "instance '{}' is launched (live on its routes): to delete it anyway, \
+                 repeat the DELETE with ?force=true (a pre_delete backup is taken first)",
+                inst.sid
+            ),
+        ));
+    }
     let q = FindQuery::all_matching(Filter::eq("instance_id", old.id.to_string()));
     let routes = ctx.svc.store().find(Resource::Route, &q).await?;
     let mut republish = false;
@@ -290,7 +303,11 @@ pub(super) async fn before_delete(ctx: &Ctx<'_>, old: &Doc, plan: &mut Plan) -> 
             expect: Some(doc.etag.clone()),
         });
     }
-    plan.task(&Task::RemoveInstance { instance: old.id }, ctx.now);
+    let task = Task::RemoveInstance {
+        instance: old.id,
+        backup: Some(Id::generate(ctx.now)),
+    };
+    plan.task(&task, ctx.now);
     if republish {
         plan.task(&Task::PublishRoutes {}, ctx.now);
     }

@@ -2,6 +2,7 @@
 //! server-managed fields, enforces the resource's rules and plans the writes
 //! and jobs that go into the same batch as the main write.
 
+mod backup;
 mod code;
 mod commands;
 mod instance;
@@ -22,6 +23,9 @@ pub(crate) struct Ctx<'a> {
     /// A PUT: the `change` an update hook gets is the whole new body, and
     /// fields it leaves out are dropped.
     pub(crate) replace: bool,
+    /// A DELETE with `?force=true`: deleting a `launched` instance is
+    /// allowed.
+    pub(crate) force: bool,
 }
 
 impl Ctx<'_> {
@@ -77,6 +81,7 @@ pub(crate) async fn before_create(
             commands::check_query(body, issues);
             Ok(())
         }
+        Resource::Backup => backup::before_create(ctx, id, body, plan).await,
         Resource::Statistics | Resource::Site => Ok(()),
     }
 }
@@ -105,6 +110,7 @@ pub(crate) async fn before_update(
             commands::plan_run(ctx, &old.id, plan);
             Ok(())
         }
+        Resource::Backup => backup::before_update(ctx, old, change),
         Resource::Statistics | Resource::Site => Ok(()),
     }
 }
@@ -119,6 +125,7 @@ pub(crate) async fn before_delete(
         Resource::Code => code::before_delete(ctx, old, plan).await,
         Resource::Instance => instance::before_delete(ctx, old, plan).await,
         Resource::Route => route::before_delete(ctx, old, plan),
+        Resource::Backup => backup::before_delete(ctx, old, plan),
         Resource::Commands | Resource::Statistics | Resource::Site => Ok(()),
     }
 }
@@ -142,6 +149,20 @@ pub(crate) fn keep_server_fields(res: Resource, old: &Doc, sent: &Value, body: &
             "last_error",
         ],
         Resource::Route => &["dates", "created_by"],
+        Resource::Backup => &[
+            "instance",
+            "sid",
+            "kind",
+            "state",
+            "finished",
+            "size",
+            "host",
+            "dir",
+            "parts",
+            "code",
+            "error",
+            "created_by",
+        ],
         _ => &["created_by"],
     };
     for f in keep.iter().chain(schema::hidden_fields(res)) {

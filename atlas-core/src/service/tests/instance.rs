@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{conflict, invalid, issues_at, module_body, profile_body, route_body, t0, Env};
 use crate::error::StoreError;
-use crate::model::{Doc, Resource, Status};
+use crate::model::{Doc, Id, Resource, Status};
 use crate::service::ServiceError;
 use crate::store::Store;
 use crate::testing::FailingStore;
@@ -495,7 +495,7 @@ async fn deleting_an_instance_enqueues_its_removal_and_deletes_its_routes_in_the
         .await;
     let publishes = env.jobs_of("routes_publish").await.len();
     let inst = env.stored(Resource::Instance, &inst.id).await;
-    env.delete(Resource::Instance, &inst).await.unwrap();
+    env.delete_forced(Resource::Instance, &inst).await.unwrap();
 
     let deleted = env.stored(Resource::Instance, &inst.id).await;
     assert!(deleted.deleted);
@@ -506,7 +506,12 @@ async fn deleting_an_instance_enqueues_its_removal_and_deletes_its_routes_in_the
     }
     let removes = env.jobs_of("instance_remove").await;
     assert_eq!(removes.len(), 1);
-    assert_eq!(removes[0].payload, json!({"instance": inst.id.to_string()}));
+    assert_eq!(removes[0].payload["instance"], json!(inst.id.to_string()));
+    let backup = removes[0].payload["backup"].as_str().unwrap_or_default();
+    assert!(
+        Id::is_id(backup),
+        "the pre_delete backup's id is chosen at delete: {backup}"
+    );
     assert_eq!(removes[0].key, Some(format!("instance:{}", inst.id)));
     assert_eq!(env.jobs_of("routes_publish").await.len(), publishes + 1);
 }

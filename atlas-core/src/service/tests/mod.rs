@@ -5,6 +5,7 @@
 //! One file per resource or concern; this file holds the shared
 //! environment ([`Env`]) and realistic bodies taken from the seed samples.
 
+mod backup;
 mod code;
 mod commands;
 mod generic;
@@ -142,6 +143,13 @@ impl Env {
     pub(super) async fn delete(&self, res: Resource, doc: &Doc) -> Result<(), ServiceError> {
         self.svc
             .delete(res, &doc.id.to_string(), Some(&doc.etag), &alice())
+            .await
+    }
+
+    /// Deletes with `?force=true` (a launched instance).
+    pub(super) async fn delete_forced(&self, res: Resource, doc: &Doc) -> Result<(), ServiceError> {
+        self.svc
+            .delete_with(res, &doc.id.to_string(), Some(&doc.etag), &alice(), true)
             .await
     }
 

@@ -1,0 +1,36 @@
+//! `POST /backup/<id>/restore`: restores a complete backup onto its
+//! instance. Answers 202 with the queued restore job and `Location`
+//! pointing at it under `/jobs`.
+
+use axum::extract::{Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::jobs::accepted;
+use super::{base_url, other_method, require_user, EXECUTE_ALLOW};
+use crate::eve;
+use crate::{ApiError, AppState};
+
+/// `/backup/<id>/restore`.
+pub(crate) async fn restore(State(state): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    if parts.method != Method::POST {
+        return other_method(&parts.method, EXECUTE_ALLOW);
+    }
+    run(&state, &id, &parts)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn run(state: &AppState, id: &str, parts: &Parts) -> Result<Response, ApiError> {
+    let actor = require_user(state, parts).await?;
+    let job_id = state.service.restore_backup(id, &actor).await?;
+    let job = state.service.job(&job_id.to_string()).await?;
+    let mut response = eve::json_response(StatusCode::ACCEPTED, &accepted(&job));
+    let location = format!("{}/jobs/{}", base_url(state, parts), job.id);
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(response)
+}
