@@ -430,7 +430,7 @@ fn parameters() -> Value {
     let plain = json!({"pattern": "^[^$.][^.]*(\\.[^.]+)*$"});
     // The keys of an object compared for equality: anything not starting
     // with `$` (an object of `$` keys is an operator expression).
-    let flags = json!({"type": "object", "propertyNames": path, "additionalProperties": {"enum": [0, 1]}, "maxProperties": 32});
+    let flags = json!({"type": "object", "propertyNames": path, "additionalProperties": {"enum": [0, 1, false, true]}, "maxProperties": 32});
     json!({
         "where": qj("where", "MongoDB-style JSON filter, e.g. `{\"status\": \"installed\"}`. The schema describes equality on (dotted) field names; the operators $and $or $nor $eq $ne $gt $gte $lt $lte $in $nin $exists $regex are accepted too",
                     json!({"type": "object", "propertyNames": plain.clone(),
@@ -439,9 +439,9 @@ fn parameters() -> Value {
                   json!({"type": "string", "pattern": sort_pattern()})),
         "page": q("page", "1-based page number", json!({"type": "integer", "minimum": 1, "default": 1})),
         "max_results": q("max_results", "Page size; values above 2000 are capped", json!({"type": "integer", "minimum": 1, "default": 500})),
-        "projection": qj("projection", "`{\"field\": 1}` to include, `{\"field\": 0}` to exclude (not both); meta fields are always kept", json!({"oneOf": [
-            {"type": "object", "propertyNames": path, "additionalProperties": {"const": 1}, "maxProperties": 32},
-            {"type": "object", "propertyNames": path, "additionalProperties": {"const": 0}, "maxProperties": 32, "minProperties": 1}]})),
+        "projection": qj("projection", "`{\"field\": 1}` (or `true`) to include, `{\"field\": 0}` (or `false`) to exclude (not both); meta fields are always kept", json!({"oneOf": [
+            {"type": "object", "propertyNames": path, "additionalProperties": {"enum": [1, true]}, "maxProperties": 32},
+            {"type": "object", "propertyNames": path, "additionalProperties": {"enum": [0, false]}, "maxProperties": 32, "minProperties": 1}]})),
         "embedded": qj("embedded", "`{\"path\": 1}` inlines the records a data relation refers to", flags),
         "show_deleted": q("show_deleted", "Include soft-deleted records (presence is enough)", json!({"type": "string"})),
         "version": q("version", "`all`, `diffs`, or a version number", json!({"type": "string", "pattern": "^(all|diffs|[1-9][0-9]{0,8})$"})),
