@@ -4,12 +4,11 @@
 
 use axum::extract::{Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 
-use super::jobs::accepted;
-use super::{base_url, other_method, require_user, EXECUTE_ALLOW};
-use crate::eve;
+use super::jobs::queued;
+use super::{other_method, require_user, EXECUTE_ALLOW};
 use crate::{ApiError, AppState};
 
 /// `/commands/<id>/execute`.
@@ -26,11 +25,5 @@ pub(crate) async fn execute(State(state): State<AppState>, Path(id): Path<String
 async fn run(state: &AppState, id: &str, parts: &Parts) -> Result<Response, ApiError> {
     let actor = require_user(state, parts).await?;
     let job_id = state.service.execute_command(id, &actor).await?;
-    let job = state.service.job(&job_id.to_string()).await?;
-    let mut response = eve::json_response(StatusCode::ACCEPTED, &accepted(&job));
-    let location = format!("{}/jobs/{}", base_url(state, parts), job.id);
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(response)
+    queued(state, parts, job_id).await
 }

@@ -7,14 +7,14 @@
 //! needs credentials.
 
 use atlas_core::query::{Filter, FindQuery, Paging, SortKey};
-use atlas_core::{Job, JobPage};
+use atlas_core::{Job, JobId, JobPage};
 use axum::extract::{Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-use super::{other_method, require_user, Params, EXECUTE_ALLOW, READ_ALLOW};
+use super::{base_url, other_method, require_user, Params, EXECUTE_ALLOW, READ_ALLOW};
 use crate::eve::{self, link};
 use crate::{ApiError, AppState};
 
@@ -140,6 +140,19 @@ pub(crate) async fn act(
         Ok::<_, ApiError>(eve::json_response(StatusCode::OK, &accepted(&job)))
     };
     result.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The 202 answer of an endpoint that queued `job_id` (`execute`,
+/// `restore`): the job's envelope and `Location` pointing at it under
+/// `/jobs`.
+pub(crate) async fn queued(state: &AppState, parts: &Parts, job_id: JobId) -> Result<Response, ApiError> {
+    let job = state.service.job(&job_id.to_string()).await?;
+    let mut response = eve::json_response(StatusCode::ACCEPTED, &accepted(&job));
+    let location = format!("{}/jobs/{}", base_url(state, parts), job.id);
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(response)
 }
 
 /// The job envelope of `execute`, `retry` and `cancel`: the job plus
