@@ -11,8 +11,6 @@
 #[path = "../tests/executor/helpers.rs"]
 mod helpers;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use atlas_core::model::Sid;
@@ -20,29 +18,7 @@ use atlas_core::testing::service;
 use atlas_core::Executor;
 use atlas_shell::ConfigSecret;
 
-use crate::helpers::{id, TestEnv};
-
-fn root_sql(host: &str, port: &str, sql: &str) -> String {
-    let mut child = Command::new("mysql")
-        .args(["--batch", "--skip-column-names", "-uroot", "-h", host, "-P", port])
-        .env(
-            "MYSQL_PWD",
-            std::env::var("ATLAS_TEST_MARIADB_ROOT_PASSWORD").unwrap_or_default(),
-        )
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the mysql client runs");
-    child.stdin.take().unwrap().write_all(sql.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
+use crate::helpers::{id, root_sql, TestEnv};
 
 fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
@@ -117,6 +93,7 @@ async fn main() {
              (SELECT SUM(LENGTH(cid) + LENGTH(data)) FROM `{sid}`.cache);"
         ),
     )
+    .trim()
     .parse()
     .unwrap_or(0);
     let files = env.srv.join("files/sitefiles").join(&sid).join("files");
@@ -148,7 +125,7 @@ async fn main() {
         secs(t.elapsed())
     );
     let restored = root_sql(host, port, &format!("SELECT COUNT(*) FROM `{sid}`.node;"));
-    println!("restored rows: {restored}");
+    println!("restored rows: {}", restored.trim());
 
     env.exec.remove_backup(&artifact).await.unwrap();
     root_sql(host, port, &format!("DROP DATABASE `{sid}`;"));

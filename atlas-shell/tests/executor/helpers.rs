@@ -4,9 +4,10 @@
 //! the temp dir, and spec builders.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use atlas_core::model::{
@@ -518,4 +519,32 @@ pub fn command(cmd: &str, instance: Option<InstanceSpec>, timeout: Duration) -> 
         single_server: true,
         timeout,
     }
+}
+
+/// Runs `sql` with the `mysql` client as the test MariaDB's root account
+/// (`ATLAS_TEST_MARIADB_ROOT_PASSWORD`, through the environment) at
+/// `host`:`port`; answers its standard output (batch mode, no column
+/// names). Panics when the client fails. (For the fleet tests and the
+/// backup bench; the executor tests go through `mariadb::Server`.)
+#[allow(dead_code)]
+pub fn root_sql(host: &str, port: &str, sql: &str) -> String {
+    let mut child = Command::new("mysql")
+        .args(["--batch", "--skip-column-names", "-uroot", "-h", host, "-P", port])
+        .env(
+            "MYSQL_PWD",
+            std::env::var("ATLAS_TEST_MARIADB_ROOT_PASSWORD").unwrap_or_default(),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the mysql client runs");
+    child.stdin.take().unwrap().write_all(sql.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

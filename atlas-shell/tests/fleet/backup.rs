@@ -3,39 +3,13 @@
 //! there; refused, before any host is contacted, when the files would not
 //! reach every web host or no host may use the database admin account.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use atlas_core::model::Sid;
 use atlas_core::testing::service;
 use atlas_core::{BackupArtifact, ExecError, Executor};
 use atlas_shell::{ConfigSecret, Role};
 
 use crate::harness::Fleet;
-use crate::helpers::id;
-
-/// Runs `sql` as the server's root account; its standard output.
-fn root_sql(host: &str, port: &str, sql: &str) -> String {
-    let mut child = Command::new("mysql")
-        .args(["--batch", "--skip-column-names", "-uroot", "-h", host, "-P", port])
-        .env(
-            "MYSQL_PWD",
-            std::env::var("ATLAS_TEST_MARIADB_ROOT_PASSWORD").unwrap_or_default(),
-        )
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the mysql client runs");
-    child.stdin.take().unwrap().write_all(sql.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use crate::helpers::{id, root_sql};
 
 #[tokio::test]
 async fn a_backup_is_taken_restored_and_removed_on_the_db_client_web_host_through_its_agent() {
