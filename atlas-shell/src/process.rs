@@ -141,6 +141,12 @@ impl Finished {
     }
 }
 
+/// An I/O failure while `doing` something with `program` (`waiting for
+/// drush: …`), keeping the error's kind.
+fn io_failure(e: &std::io::Error, doing: &str, program: &str) -> ExecError {
+    ExecError::Io(std::io::Error::new(e.kind(), format!("{doing} {program}: {e}")))
+}
+
 /// Runs `inv` to completion or its time limit.
 ///
 /// # Errors
@@ -169,12 +175,7 @@ pub(crate) async fn run(inv: &Invocation) -> Result<Finished, ExecError> {
     let duration = started.elapsed();
     match outcome {
         Ok((out, err, status)) => {
-            let status = status.map_err(|e| {
-                ExecError::Io(std::io::Error::new(
-                    e.kind(),
-                    format!("waiting for {}: {e}", inv.program),
-                ))
-            })?;
+            let status = status.map_err(|e| io_failure(&e, "waiting for", &inv.program))?;
             let finished = Finished {
                 status: status.code(),
                 stdout: tail_string(out),
@@ -257,12 +258,7 @@ fn spawn(inv: &Invocation, piped_stdin: bool) -> Result<tokio::process::Child, E
         cmd.env(k, v);
     }
     tracing::debug!(program = %inv.program, args = ?shown_args(&inv.args), cwd = ?inv.cwd, "spawning");
-    cmd.spawn().map_err(|e| {
-        ExecError::Io(std::io::Error::new(
-            e.kind(),
-            format!("spawning {}: {e}", inv.program),
-        ))
-    })
+    cmd.spawn().map_err(|e| io_failure(&e, "spawning", &inv.program))
 }
 
 /// Chunk size of streamed standard input and output.
@@ -376,31 +372,14 @@ where
     };
     let written = sink.await.map_err(joined)?;
     if let Some(source) = source {
-        source.await.map_err(joined)?.map_err(|e| {
-            ExecError::Io(std::io::Error::new(
-                e.kind(),
-                format!("reading the input of {}: {e}", inv.program),
-            ))
-        })?;
+        source
+            .await
+            .map_err(joined)?
+            .map_err(|e| io_failure(&e, "reading the input of", &inv.program))?;
     }
-    let output = written.map_err(|e| {
-        ExecError::Io(std::io::Error::new(
-            e.kind(),
-            format!("writing the output of {}: {e}", inv.program),
-        ))
-    })?;
-    pumped.map_err(|e| {
-        ExecError::Io(std::io::Error::new(
-            e.kind(),
-            format!("reading the output of {}: {e}", inv.program),
-        ))
-    })?;
-    let status = status.map_err(|e| {
-        ExecError::Io(std::io::Error::new(
-            e.kind(),
-            format!("waiting for {}: {e}", inv.program),
-        ))
-    })?;
+    let output = written.map_err(|e| io_failure(&e, "writing the output of", &inv.program))?;
+    pumped.map_err(|e| io_failure(&e, "reading the output of", &inv.program))?;
+    let status = status.map_err(|e| io_failure(&e, "waiting for", &inv.program))?;
     let finished = Finished {
         status: status.code(),
         stdout: String::new(),
