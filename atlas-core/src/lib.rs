@@ -28,6 +28,7 @@
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 mod app;
+mod backup_check;
 mod batch;
 mod clock;
 mod code_rules;
@@ -53,6 +54,7 @@ pub mod testing;
 mod worker;
 
 pub use app::{App, AppBuilder, AppConfig, AppError, SchedulerConfig};
+pub use backup_check::{BackupCheck, InstanceBackups};
 pub use batch::{Batch, Committed, Write, Written};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use code_rules::{recommend, CurrentVersion, PostReason, Recommendation};
@@ -74,5 +76,5 @@ pub use secrets::{generate_password, SecretError, SecretKey};
 pub use service::{Actor, Invalid, RunOutcome, RunSummary, Service, ServiceConfig, ServiceError, Version};
 pub use store::memory::MemoryStore;
 pub use store::{write_target, FindPage, JobPage, Outcome, Store, StoreExt, SCHEDULER_ROLE};
-pub use task::{code_key, instance_key, CommandOperation, Task, TaskError, ROUTES_KEY};
+pub use task::{code_key, instance_key, CommandOperation, PreUpdate, Task, TaskError, ROUTES_KEY};
 pub use worker::{Handled, HandlerError, JobHandler, Worker, WorkerConfig};

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use crate::executor::{BackupArtifact, CodeSpec};
 use crate::jobs::{Job, JobSpec};
 use crate::lifecycle::Work;
-use crate::model::{Id, JobId, Status, Timestamp};
+use crate::model::{Id, InstanceCode, JobId, Status, Timestamp};
 use crate::scheduler::PeriodicTask;
 
 /// Serialisation key of the route map publisher.
@@ -84,11 +84,17 @@ pub enum Task {
         from: Option<Status>,
     },
     /// Re-link core, profile and packages, rebuild the registry, update the
-    /// database.
+    /// database; first, when `[service] backup_pre_update` is on, take a
+    /// `pre_update` backup of the site as it ran.
     #[serde(rename = "instance_switch_code")]
     SwitchCode {
         /// The instance.
         instance: Id,
+        /// The `pre_update` backup to take first (absent: none), its id
+        /// chosen when the change was requested so every attempt writes
+        /// the same backup.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backup: Option<PreUpdate>,
     },
     /// Rewrite an instance's settings files.
     #[serde(rename = "instance_write_settings")]
@@ -254,6 +260,17 @@ pub enum TaskError {
     },
 }
 
+/// The `pre_update` backup a code switch takes first: its id and the code
+/// the instance ran before the change (what the backup records, and what
+/// is still linked on the servers when it is taken).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreUpdate {
+    /// The backup's id.
+    pub id: Id,
+    /// The instance's code before the change.
+    pub previous: InstanceCode,
+}
+
 impl Task {
     /// The lifecycle task that carries out `work` for `instance`, which the
     /// request found in `from`.
@@ -300,7 +317,7 @@ impl Task {
             | Task::Launch { instance, .. }
             | Task::TakeDown { instance, .. }
             | Task::Restore { instance, .. }
-            | Task::SwitchCode { instance }
+            | Task::SwitchCode { instance, .. }
             | Task::WriteSettings { instance }
             | Task::RemoveInstance { instance, .. }
             | Task::BackupTake { instance, .. }

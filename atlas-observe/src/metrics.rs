@@ -21,6 +21,11 @@
 //! | `atlas_host_up` | gauge (1: reached by the newest host check) | `host` |
 //! | `atlas_host_healthy` | gauge (1: reached, no problem) | `host` |
 //! | `atlas_host_last_check_timestamp_seconds` | gauge | `host` |
+//! | `atlas_backup_last_success_timestamp_seconds` | gauge | `sid` |
+//! | `atlas_backup_overdue` | gauge (1: newest complete backup older than `backup_max_age`, or none) | `sid` |
+//! | `atlas_backups` | gauge | `state` |
+//! | `atlas_backup_bytes` | gauge | (bytes of the complete backups) |
+//! | `atlas_backup_last_check_timestamp_seconds` | gauge | (0: no check yet) |
 //!
 //! The HTTP families are fed by the API ([`Metrics::observe_request`], from
 //! `atlas-http`'s request middleware). Job metrics are observed from
@@ -29,6 +34,7 @@
 //! scraped, with one cheap counting query per status; host gauges come
 //! from the newest host check in the store (`check_hosts`), so every node
 //! reports the same hosts, and a host no longer in that check disappears.
+//! Backup gauges come the same way from the newest `check_backups` job.
 //!
 //! # Contracts
 //! - The caller of [`Metrics::observe_request`] passes a bounded route
@@ -44,7 +50,7 @@ use std::time::{Duration, Instant};
 
 use atlas_core::model::{Resource, Status};
 use atlas_core::query::{Filter, FindQuery, Paging};
-use atlas_core::{HostCheck, Job, JobId, JobStatus, Outcome, Scheduler, Store};
+use atlas_core::{BackupCheck, HostCheck, Job, JobId, JobStatus, Outcome, Scheduler, Store};
 use axum::http::{Method, StatusCode};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -91,6 +97,16 @@ struct TaskStatusLabels {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HostLabels {
     host: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SidLabels {
+    sid: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: String,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -149,6 +165,11 @@ struct Inner {
     host_up: Family<HostLabels, Gauge>,
     host_healthy: Family<HostLabels, Gauge>,
     host_last_check: Family<HostLabels, Gauge>,
+    backup_last_success: Family<SidLabels, Gauge>,
+    backup_overdue: Family<SidLabels, Gauge>,
+    backups: Family<StateLabels, Gauge>,
+    backup_bytes: Gauge,
+    backup_last_check: Gauge,
     running: Mutex<HashMap<JobId, Running>>,
 }
 
@@ -184,6 +205,11 @@ impl Metrics {
         let host_up = Family::<HostLabels, Gauge>::default();
         let host_healthy = Family::<HostLabels, Gauge>::default();
         let host_last_check = Family::<HostLabels, Gauge>::default();
+        let backup_last_success = Family::<SidLabels, Gauge>::default();
+        let backup_overdue = Family::<SidLabels, Gauge>::default();
+        let backups = Family::<StateLabels, Gauge>::default();
+        let backup_bytes = Gauge::default();
+        let backup_last_check = Gauge::default();
         r.register(
             "build",
             "Atlas build information",
@@ -261,6 +287,27 @@ impl Metrics {
             "Unix time of the newest host check",
             host_last_check.clone(),
         );
+        r.register(
+            "backup_last_success_timestamp_seconds",
+            "Unix time the instance's newest complete backup finished (instances in backup_statuses with one)",
+            backup_last_success.clone(),
+        );
+        r.register(
+            "backup_overdue",
+            "1 when the instance's newest complete backup is older than backup_max_age (or it has none)",
+            backup_overdue.clone(),
+        );
+        r.register("backups", "Live backup records by state", backups.clone());
+        r.register(
+            "backup_bytes",
+            "Bytes held by the complete backups",
+            backup_bytes.clone(),
+        );
+        r.register(
+            "backup_last_check_timestamp_seconds",
+            "Unix time of the newest backup check (check_backups; 0: none yet)",
+            backup_last_check.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry: r,
@@ -280,6 +327,11 @@ impl Metrics {
                 host_up,
                 host_healthy,
                 host_last_check,
+                backup_last_success,
+                backup_overdue,
+                backups,
+                backup_bytes,
+                backup_last_check,
                 running: Mutex::new(HashMap::new()),
             }),
         }
@@ -408,6 +460,10 @@ impl Metrics {
             Ok(latest) => self.set_hosts(latest.as_ref()),
             Err(e) => return scrape_failed(&e),
         }
+        match BackupCheck::latest(store).await {
+            Ok(latest) => self.set_backups(latest.as_ref()),
+            Err(e) => return scrape_failed(&e),
+        }
         let Some(scheduler) = scheduler else {
             return true;
         };
@@ -463,6 +519,39 @@ impl Metrics {
                 .get_or_create(&labels)
                 .set(check.checked_at.unix_seconds());
         }
+    }
+
+    /// The backup gauges of `check` (none before the first check); an
+    /// instance no longer in the check disappears.
+    fn set_backups(&self, check: Option<&BackupCheck>) {
+        let i = &self.inner;
+        i.backup_last_success.clear();
+        i.backup_overdue.clear();
+        i.backups.clear();
+        let Some(check) = check else {
+            i.backup_bytes.set(0);
+            i.backup_last_check.set(0);
+            return;
+        };
+        for inst in &check.instances {
+            let labels = SidLabels {
+                sid: inst.sid.clone(),
+            };
+            if let Some(at) = inst.last_success {
+                i.backup_last_success
+                    .get_or_create(&labels)
+                    .set(at.unix_seconds());
+            }
+            i.backup_overdue.get_or_create(&labels).set(i64::from(inst.stale));
+        }
+        for (state, n) in &check.states {
+            let labels = StateLabels { state: state.clone() };
+            i.backups
+                .get_or_create(&labels)
+                .set(i64::try_from(*n).unwrap_or(i64::MAX));
+        }
+        i.backup_bytes.set(i64::try_from(check.bytes).unwrap_or(i64::MAX));
+        i.backup_last_check.set(check.checked_at.unix_seconds());
     }
 
     /// The registry in the text exposition format.
@@ -729,5 +818,71 @@ mod tests {
             Some(2_000.0)
         );
         assert_eq!(sample(&text, "atlas_host_up", &[("host", "old")]), None);
+    }
+
+    #[tokio::test]
+    async fn the_newest_backup_check_gives_each_instance_its_gauges_and_counts_backups_by_state() {
+        use atlas_core::testing::record_backup_check;
+        use atlas_core::{BackupCheck, InstanceBackups, MemoryStore};
+
+        let m = Metrics::new();
+        let store = MemoryStore::new();
+        let text = m.render(&store, None).await;
+        assert!(!text.contains("atlas_backup_overdue{"), "no check yet: {text}");
+        assert_eq!(
+            sample(&text, "atlas_backup_last_check_timestamp_seconds", &[]),
+            Some(0.0)
+        );
+
+        let inst = |n: u8, sid: &str, last: Option<i64>, stale: bool| InstanceBackups {
+            instance: Id::from_bytes([n; 12]),
+            sid: sid.into(),
+            last_success: last.map(Timestamp::from_unix),
+            stale,
+        };
+        let check = BackupCheck {
+            checked_at: Timestamp::from_unix(5_000),
+            instances: vec![
+                inst(1, "p1fresh00000", Some(4_000), false),
+                inst(2, "p1neverbacked", None, true),
+            ],
+            states: [("complete".to_owned(), 3), ("failed".to_owned(), 1)]
+                .into_iter()
+                .collect(),
+            bytes: 1_234,
+        };
+        record_backup_check(&store, &check).await.unwrap();
+        let text = m.render(&store, None).await;
+        assert_eq!(
+            sample(
+                &text,
+                "atlas_backup_last_success_timestamp_seconds",
+                &[("sid", "p1fresh00000")]
+            ),
+            Some(4_000.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                "atlas_backup_last_success_timestamp_seconds",
+                &[("sid", "p1neverbacked")]
+            ),
+            None,
+            "no success: no sample"
+        );
+        assert_eq!(
+            sample(&text, "atlas_backup_overdue", &[("sid", "p1neverbacked")]),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&text, "atlas_backup_overdue", &[("sid", "p1fresh00000")]),
+            Some(0.0)
+        );
+        assert_eq!(sample(&text, "atlas_backups", &[("state", "failed")]), Some(1.0));
+        assert_eq!(sample(&text, "atlas_backup_bytes", &[]), Some(1_234.0));
+        assert_eq!(
+            sample(&text, "atlas_backup_last_check_timestamp_seconds", &[]),
+            Some(5_000.0)
+        );
     }
 }

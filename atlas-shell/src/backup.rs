@@ -17,8 +17,10 @@
 //! (a mismatch is a refusal naming the part). The files are unpacked beside
 //! the live directory, the dump is loaded into a scratch database beside
 //! the live one; only then are both swapped in (one atomic `RENAME TABLE`,
-//! then two directory renames), so a failure before the swap leaves the
-//! instance as it was.
+//! then two directory renames). A failure before the swap leaves the
+//! instance as it was; a failure of the files swap puts the live files
+//! directory back and takes the database swap back (a second `RENAME
+//! TABLE`), so a failed restore leaves the instance as it was.
 
 mod database;
 mod files;
@@ -355,17 +357,37 @@ pub(crate) async fn restore(
         let (files_root, base) = (files_root.clone(), base.clone());
         blocking(move || files::stage(&files_root, &base, &archive)).await?
     };
-    if let Err(e) = database::restore(cfg, &spec.database.name, dump).await {
+    let discard = || {
         let (files_root, base) = (files_root.clone(), base.clone());
-        let _ = blocking(move || files::discard(&files_root, &base)).await;
+        blocking(move || files::discard(&files_root, &base))
+    };
+    let swapped = match database::restore(cfg, &spec.database.name, dump).await {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = discard().await;
+            return Err(e);
+        }
+    };
+    let swap = {
+        let (files_root, base) = (files_root.clone(), base.clone());
+        blocking(move || files::swap(&files_root, &base, &staged)).await
+    };
+    if let Err(e) = swap {
+        // The files stayed as they were: take the database back too.
+        let _ = discard().await;
+        if let Err(undo) = swapped.undo(cfg).await {
+            return Err(ExecError::Io(io::Error::other(format!(
+                "restoring instance '{}': the files could not be swapped in ({e}) and putting its \
+                 database back failed too ({undo}): its database holds the backup, its files do not; \
+                 retry the restore",
+                spec.sid
+            ))));
+        }
         return Err(e);
     }
+    swapped.finish(cfg).await?;
     let (cfg, layout, spec) = (cfg.clone(), layout.clone(), spec.clone());
-    blocking(move || {
-        files::swap(&files_root, &base, &staged)?;
-        instance::files_permissions(&cfg, &layout, &spec)
-    })
-    .await
+    blocking(move || instance::files_permissions(&cfg, &layout, &spec)).await
 }
 
 /// Removes the backup's directory (and a partial one). Idempotent.

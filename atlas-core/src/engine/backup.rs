@@ -1,7 +1,8 @@
 //! Backup jobs: take a recorded backup (`pending` → `running` →
 //! `complete` with its parts and code, or `failed` with the error), take
-//! the `pre_delete` backup an instance removal starts with, restore a
-//! backup onto its instance, and remove a deleted backup's parts.
+//! the `pre_delete`/`pre_update` backup a removal or code switch starts
+//! with, restore a backup onto its instance, and remove a deleted backup's
+//! parts.
 
 use serde_json::{json, Value};
 use tracing::info;
@@ -13,9 +14,9 @@ use crate::executor::{BackupArtifact, InstanceSpec};
 use crate::jobs::Job;
 use crate::lifecycle::PROVISION;
 use crate::model::{
-    Backup, BackupCode, BackupKind, BackupState, Body, CodeType, Doc, Id, Instance, InstanceCode, Resource,
-    Timestamp,
+    Backup, BackupCode, BackupKind, BackupState, Body, Doc, Id, Instance, InstanceCode, Resource, Timestamp,
 };
+use crate::service::gone_code_item;
 use crate::store::StoreExt;
 use crate::worker::{Handled, HandlerError};
 
@@ -115,15 +116,19 @@ impl Engine {
         Ok((artifact, code_of(inst, spec)))
     }
 
-    /// The `pre_delete` backup an instance removal starts with: reused when
-    /// an earlier attempt already recorded it complete, else taken now.
-    /// Answers the insert of its record when it was taken now (the caller
-    /// commits it with the job's outcome, success or failure).
-    pub(super) async fn pre_delete_backup(
+    /// The backup a destructive job starts with (`kind`: `pre_delete`
+    /// before a removal, `pre_update` before a code switch): reused when an
+    /// earlier attempt already recorded it complete, else taken now of
+    /// `inst` as `spec` resolves it. Answers the insert of its record when
+    /// it was taken now (the caller commits it with the job's outcome,
+    /// success or failure). A failed backup fails the job before the
+    /// destructive step.
+    pub(super) async fn pre_backup(
         &self,
         inst: &Instance,
         spec: &InstanceSpec,
         id: Id,
+        kind: BackupKind,
     ) -> Result<Option<Batch>, HandlerError> {
         if inst.status == PROVISION.from {
             // Never provisioned: no database or files to keep.
@@ -134,9 +139,13 @@ impl Engine {
                 return Ok(None);
             }
         }
+        let kept = match kind {
+            BackupKind::PreUpdate => "its code was not switched",
+            _ => "nothing was removed",
+        };
         let (artifact, code) = self.take(inst, spec, &id).await.map_err(|e| HandlerError {
             error: format!(
-                "the pre_delete backup of instance '{}' failed, so nothing was removed: {}",
+                "the {kind} backup of instance '{}' failed, so {kept}: {}",
                 inst.sid, e.error
             ),
             ..e
@@ -145,13 +154,13 @@ impl Engine {
         let mut body = complete_patch(&artifact, &code, now);
         body.insert("instance".into(), json!(inst.id.to_string()));
         body.insert("sid".into(), json!(inst.sid.as_str()));
-        body.insert("kind".into(), json!(BackupKind::PreDelete.as_str()));
+        body.insert("kind".into(), json!(kind.as_str()));
         if let Some(by) = &inst.modified_by {
             body.insert("created_by".into(), json!(by));
         }
         let mut batch = Batch::new(now);
         batch.insert(Resource::Backup, id, body);
-        info!(backup = %id, sid = %inst.sid, "pre_delete backup taken");
+        info!(backup = %id, sid = %inst.sid, %kind, "backup taken before the change");
         Ok(Some(batch))
     }
 
@@ -162,14 +171,8 @@ impl Engine {
                 "backup {id} is gone: there is nothing to restore"
             )));
         };
-        let Some(artifact) = backup
-            .artifact()
-            .filter(|_| backup.state == BackupState::Complete)
-        else {
-            return Err(HandlerError::fatal(format!(
-                "backup {id} is '{}': only a complete backup can be restored",
-                backup.state
-            )));
+        let Some(artifact) = backup.restorable() else {
+            return Err(HandlerError::fatal(backup.not_restorable().unwrap_or_default()));
         };
         let Some((doc, inst)) = self.live_instance(&instance).await? else {
             return Err(HandlerError::fatal(format!(
@@ -190,7 +193,7 @@ impl Engine {
                 let mut patch = Body::new();
                 let switched = switched_to.is_some();
                 if let Some(code) = &switched_to {
-                    patch.insert("code".into(), code_value(code));
+                    patch.insert("code".into(), json!(code));
                 }
                 if doc.body.get("last_error").is_some_and(|v| !v.is_null()) {
                     patch.insert("last_error".into(), Value::Null);
@@ -215,27 +218,39 @@ impl Engine {
     /// The instance code a backup ran, every item checked to still exist
     /// (a missing one fails the job before anything is touched).
     async fn backup_code(&self, backup: &Backup) -> Result<InstanceCode, HandlerError> {
-        let mut code = InstanceCode::default();
-        for item in &backup.code {
-            let live = self
-                .store()
-                .get_live(Resource::Code, &item.id)
-                .await
-                .map_err(store_err)?;
-            if live.is_none() {
-                return Err(HandlerError::fatal(format!(
-                    "backup {} needs code item '{}' {} ({}, {}) which no longer exists: \
-                     recreate it (same name, version and commit) before restoring; nothing was touched",
-                    backup.id, item.name, item.version, item.code_type, item.id
-                )));
-            }
-            match item.code_type {
-                CodeType::Core => code.core = Some(item.id),
-                CodeType::Profile => code.profile = Some(item.id),
-                _ => code.package.push(item.id),
-            }
+        if let Some(item) = gone_code_item(self.store(), backup).await.map_err(store_err)? {
+            return Err(HandlerError::fatal(format!(
+                "{}; nothing was touched",
+                item.gone(&backup.id)
+            )));
         }
-        Ok(code)
+        Ok(backup.instance_code())
+    }
+
+    /// The restore step of provisioning an instance created with
+    /// `restore_from`: loads backup `id` (complete, its code items still
+    /// there) into the new instance and runs database updates.
+    pub(super) async fn restore_into_new(&self, spec: &InstanceSpec, id: Id) -> Result<(), HandlerError> {
+        let Some((_, backup)) = self.live_backup(&id).await? else {
+            return Err(HandlerError::fatal(format!(
+                "backup {id} is gone: instance '{}' cannot be restored from it; \
+                 delete the instance and create it from another backup",
+                spec.sid
+            )));
+        };
+        let Some(artifact) = backup.restorable() else {
+            return Err(HandlerError::fatal(backup.not_restorable().unwrap_or_default()));
+        };
+        self.backup_code(&backup).await?;
+        let exec = self.exec();
+        exec.restore_instance(spec, &artifact)
+            .await
+            .map_err(|e| exec_err("restore_instance", e))?;
+        exec.update_database(spec)
+            .await
+            .map_err(|e| exec_err("update_database", e))?;
+        info!(backup = %id, sid = %spec.sid, "new instance restored from a backup");
+        Ok(())
     }
 
     /// Switches the instance to `wanted` when its code differs, restores
@@ -262,13 +277,42 @@ impl Engine {
                 .await
                 .map_err(|e| exec_err("switch_code", e))?;
         }
-        exec.restore_instance(&spec, artifact)
-            .await
-            .map_err(|e| exec_err("restore_instance", e))?;
+        if let Err(e) = exec.restore_instance(&spec, artifact).await {
+            let e = exec_err("restore_instance", e);
+            if switch {
+                // The restore left the site as it was: so must its code.
+                return Err(self.switch_back(inst, e).await);
+            }
+            return Err(e);
+        }
         exec.update_database(&spec)
             .await
             .map_err(|e| exec_err("update_database", e))?;
         Ok(switch.then_some(target.code))
+    }
+
+    /// Links `inst`'s own code again after a failed restore switched it
+    /// to the backup's; answers `failed`, extended when that fails too.
+    async fn switch_back(&self, inst: &Instance, failed: HandlerError) -> HandlerError {
+        let back = match self.spec(inst, inst.status).await {
+            Ok(spec) => self
+                .exec()
+                .switch_code(&spec)
+                .await
+                .map_err(|e| exec_err("switch_code", e)),
+            Err(e) => Err(e),
+        };
+        match back {
+            Ok(()) => failed,
+            Err(e) => HandlerError {
+                error: format!(
+                    "{}; switching instance '{}' back to its own code failed too ({}): \
+                     its servers link the backup's code until the restore is retried",
+                    failed.error, inst.sid, e.error
+                ),
+                ..failed
+            },
+        }
     }
 
     /// `backup_remove`: removes a deleted backup's stored parts.
@@ -316,16 +360,6 @@ fn complete_patch(artifact: &BackupArtifact, code: &[BackupCode], now: Timestamp
     p.insert("code".into(), json!(code));
     p.insert("error".into(), Value::Null);
     p
-}
-
-/// An instance's `code` field holding `code`.
-fn code_value(code: &InstanceCode) -> Value {
-    let ids = |v: &[Id]| v.iter().map(Id::to_string).collect::<Vec<_>>();
-    json!({
-        "core": code.core.map(|i| i.to_string()),
-        "profile": code.profile.map(|i| i.to_string()),
-        "package": ids(&code.package),
-    })
 }
 
 /// Whether two code selections name the same items (package order aside).

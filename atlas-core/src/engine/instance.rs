@@ -13,10 +13,10 @@ use crate::batch::Batch;
 use crate::executor::InstanceSpec;
 use crate::jobs::Job;
 use crate::lifecycle::{Transition, Work, PROVISION};
-use crate::model::{Body, Doc, Etag, Id, Instance, Resource, RouteStatus, Statistics, Status};
+use crate::model::{BackupKind, Body, Doc, Etag, Id, Instance, Resource, RouteStatus, Statistics, Status};
 use crate::query::{Filter, FindQuery};
 use crate::store::StoreExt;
-use crate::task::Task;
+use crate::task::{PreUpdate, Task};
 use crate::worker::{Handled, HandlerError};
 
 impl Engine {
@@ -75,10 +75,15 @@ impl Engine {
                 .provision(&spec)
                 .await
                 .map_err(|e| exec_err("provision", e))?;
-            self.exec()
-                .install(&spec)
-                .await
-                .map_err(|e| exec_err("install", e))
+            match inst.restore_from {
+                // The backup's database and files replace a fresh install.
+                Some(backup) => self.restore_into_new(&spec, backup).await,
+                None => self
+                    .exec()
+                    .install(&spec)
+                    .await
+                    .map_err(|e| exec_err("install", e)),
+            }
         };
         if let Err(e) = steps.await {
             return Err(self.provision_failure(job, &inst, e).await);
@@ -257,15 +262,38 @@ impl Engine {
         Ok(out)
     }
 
-    /// `instance_switch_code`: re-link core/profile/packages (full closure),
+    /// `instance_switch_code`: take the `pre_update` backup when one is
+    /// asked for, then re-link core/profile/packages (full closure),
     /// rebuild the registry, update the database.
-    pub(super) async fn switch_code(&self, job: &Job, id: Id) -> JobResult {
-        self.instance_operation(job, id, Operation::SwitchCode).await
+    pub(super) async fn switch_code(&self, job: &Job, id: Id, backup: Option<PreUpdate>) -> JobResult {
+        self.instance_operation(job, id, Operation::SwitchCode, backup)
+            .await
     }
 
     /// `instance_write_settings`: rewrite the settings files.
     pub(super) async fn write_settings(&self, job: &Job, id: Id) -> JobResult {
-        self.instance_operation(job, id, Operation::WriteSettings).await
+        self.instance_operation(job, id, Operation::WriteSettings, None)
+            .await
+    }
+
+    /// Takes the `pre_update` backup of `inst` as it ran before its code
+    /// changed (`backup.previous`, still what the servers link).
+    async fn pre_update_backup(
+        &self,
+        inst: &Instance,
+        backup: PreUpdate,
+    ) -> Result<Option<Batch>, HandlerError> {
+        let mut before = inst.clone();
+        before.code = backup.previous;
+        let spec = self.spec(&before, inst.status).await.map_err(|e| HandlerError {
+            error: format!(
+                "the pre_update backup of instance '{}' cannot resolve the code it ran, so its code was not switched: {}",
+                inst.sid, e.error
+            ),
+            ..e
+        })?;
+        self.pre_backup(&before, &spec, backup.id, BackupKind::PreUpdate)
+            .await
     }
 
     async fn run_operation(&self, op: Operation, spec: &InstanceSpec) -> Result<(), HandlerError> {
@@ -284,8 +312,15 @@ impl Engine {
         }
     }
 
-    /// Runs `op` for a live, provisioned instance in its current status.
-    async fn instance_operation(&self, job: &Job, id: Id, op: Operation) -> JobResult {
+    /// Runs `op` for a live, provisioned instance in its current status,
+    /// after the `pre_update` backup when `backup` asks for one.
+    async fn instance_operation(
+        &self,
+        job: &Job,
+        id: Id,
+        op: Operation,
+        backup: Option<PreUpdate>,
+    ) -> JobResult {
         let what = op.done();
         let Some((_, inst)) = self.live_instance(&id).await? else {
             return Ok(skipped(job, format!("instance {id} is gone")));
@@ -300,7 +335,16 @@ impl Engine {
             ));
         }
         let spec = self.spec(&inst, inst.status).await?;
-        match self.run_operation(op, &spec).await {
+        // The backup's record is kept whatever happens to the operation.
+        let mut recorded = None;
+        let outcome = async {
+            if let Some(b) = backup {
+                recorded = self.pre_update_backup(&inst, b).await?;
+            }
+            self.run_operation(op, &spec).await
+        }
+        .await;
+        match outcome {
             Ok(()) => {
                 let n = notices::instance_updated(
                     self.config(),
@@ -311,13 +355,18 @@ impl Engine {
                     None,
                 );
                 self.notify(n).await;
-                Ok(Handled::result(
-                    json!({ "sid": inst.sid.as_str(), "status": inst.status.as_str() }),
-                ))
+                let result = json!({ "sid": inst.sid.as_str(), "status": inst.status.as_str() });
+                Ok(match recorded {
+                    Some(batch) => Handled::with_follow_up(result, batch),
+                    None => Handled::result(result),
+                })
             }
             Err(e) => {
                 if !is_final(job, &e) {
-                    return Err(e);
+                    return Err(match recorded {
+                        Some(batch) => e.with_follow_up(batch),
+                        None => e,
+                    });
                 }
                 let n = notices::instance_updated(
                     self.config(),
@@ -328,8 +377,9 @@ impl Engine {
                     Some(&e.error),
                 );
                 self.notify(n).await;
-                let record = failed_for_good(job, &id, Body::new(), None, &e.error, self.now());
-                Err(e.with_follow_up(record))
+                let mut follow_up = recorded.unwrap_or_else(|| Batch::new(self.now()));
+                failed_for_good_into(&mut follow_up, job, &id, Body::new(), None, &e.error);
+                Err(e.with_follow_up(follow_up))
             }
         }
     }
@@ -357,7 +407,9 @@ impl Engine {
         let inst = Instance::from_doc(&doc).map_err(view_err)?;
         let spec = self.spec(&inst, inst.status).await?;
         let backup = backup.unwrap_or_else(|| Id::generate(self.now()));
-        let recorded = self.pre_delete_backup(&inst, &spec, backup).await?;
+        let recorded = self
+            .pre_backup(&inst, &spec, backup, BackupKind::PreDelete)
+            .await?;
         if let Err(mut e) = self
             .exec()
             .remove_instance(&spec)
@@ -465,18 +517,31 @@ fn settle_patch(work: Work, now: crate::model::Timestamp) -> Body {
 pub(super) fn failed_for_good(
     job: &Job,
     instance: &Id,
-    mut patch: Body,
+    patch: Body,
     expect: Option<Etag>,
     error: &str,
     now: crate::model::Timestamp,
 ) -> Batch {
+    let mut batch = Batch::new(now);
+    failed_for_good_into(&mut batch, job, instance, patch, expect, error);
+    batch
+}
+
+/// [`failed_for_good`]'s write, added to `batch` (dated with its time).
+fn failed_for_good_into(
+    batch: &mut Batch,
+    job: &Job,
+    instance: &Id,
+    mut patch: Body,
+    expect: Option<Etag>,
+    error: &str,
+) {
+    let now = batch.now;
     patch.insert(
         "last_error".into(),
         json!({ "job": job.id.to_string(), "kind": job.kind, "error": error, "at": now.to_string() }),
     );
-    let mut batch = Batch::new(now);
     batch.update(Resource::Instance, *instance, patch, expect);
-    batch
 }
 
 /// Clears a stale `last_error` of `doc` in `patch` (work succeeded).

@@ -139,7 +139,7 @@ impl JobHandler for Engine {
             Task::Launch { instance, from } => self.lifecycle(job, Work::Launch, instance, from).await,
             Task::TakeDown { instance, from } => self.lifecycle(job, Work::TakeDown, instance, from).await,
             Task::Restore { instance, from } => self.lifecycle(job, Work::Restore, instance, from).await,
-            Task::SwitchCode { instance } => self.switch_code(job, instance).await,
+            Task::SwitchCode { instance, backup } => self.switch_code(job, instance, backup).await,
             Task::WriteSettings { instance } => self.write_settings(job, instance).await,
             Task::RemoveInstance { instance, backup } => self.remove_instance(job, instance, backup).await,
             Task::BackupTake { backup, instance } => self.backup_take(job, backup, instance).await,

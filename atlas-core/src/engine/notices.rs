@@ -220,6 +220,24 @@ pub(crate) fn outdated_statistics(cfg: &ServiceConfig, sids: &[Sid]) -> Notifica
     .field("Instances", list.join(", "))
 }
 
+/// `Backups Overdue`: instances whose newest complete backup is older than
+/// `backup_max_age` (or that have none), newly so since the last check.
+pub(crate) fn backups_overdue(cfg: &ServiceConfig, sids: &[&str]) -> Notification {
+    let hours = cfg.backup_max_age.as_secs() / 3600;
+    Notification::new(
+        Level::Warning,
+        "Backups Overdue",
+        format!(
+            "{} instance(s) have had no successful backup in {hours} hours; \
+             the failed backups' `error` and the backup_take jobs say why.",
+            sids.len()
+        ),
+    )
+    .link(format!("{}/backup", cfg.atlas_url.trim_end_matches('/')))
+    .field("Environment", env(cfg))
+    .field("Instances", sids.join(", "))
+}
+
 /// `Route Map Differs` naming each load balancer whose map differs from
 /// the records, with how many entries.
 pub(crate) fn route_map_drift(cfg: &ServiceConfig, differing: &[&RouteMapCheck]) -> Notification {

@@ -108,6 +108,7 @@ impl Engine {
             PeriodicTask::CheckHosts => self.check_hosts().await?,
             PeriodicTask::CheckRoutes => self.check_routes_task().await?,
             PeriodicTask::BackupLaunched => self.backup_launched().await?,
+            PeriodicTask::CheckBackups => self.check_backups().await?,
         };
         info!(task = %task, result = %handled.result, "periodic task done");
         Ok(handled)

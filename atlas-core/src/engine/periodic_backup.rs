@@ -1,4 +1,6 @@
-//! The periodic backup (`backup_launched`): records a `scheduled` backup of
+//! The periodic backup tasks. `check_backups` (see [`BackupCheck`]) finds
+//! the instances whose backups are overdue and notifies the newly overdue.
+//! `backup_launched` records a `scheduled` backup of
 //! every instance in [`ServiceConfig::backup_statuses`] (each taken by its
 //! own `backup_take` job), then prunes each such instance's complete
 //! scheduled backups per [`ServiceConfig::backup_retention`]. A backup
@@ -12,8 +14,10 @@
 
 use serde_json::json;
 
+use super::notices;
 use super::periodic::{status_in, unless_changed};
 use super::{store_err, view_err, Engine, JobResult};
+use crate::backup_check::BackupCheck;
 use crate::model::{Backup, BackupKind, BackupState, Doc, Id, Instance, Resource, Timestamp};
 use crate::query::{Filter, FindQuery};
 use crate::service::Actor;
@@ -46,6 +50,41 @@ impl Engine {
         Ok(Handled::result(
             json!({ "backed_up": backed_up, "pruned": pruned }),
         ))
+    }
+
+    /// `check_backups`: every instance in the backed-up statuses against
+    /// every live backup record; notifies the instances overdue since the
+    /// previous check.
+    pub(super) async fn check_backups(&self) -> JobResult {
+        let previous = BackupCheck::latest(self.store()).await.map_err(store_err)?;
+        let statuses = self.config().backup_statuses.clone();
+        let instances: Vec<Instance> = self
+            .instances_where(status_in(statuses))
+            .await?
+            .into_iter()
+            .map(|(_, i)| i)
+            .collect();
+        let page = self
+            .store()
+            .find(Resource::Backup, &FindQuery::all_matching(Filter::All))
+            .await
+            .map_err(store_err)?;
+        let backups = page
+            .items
+            .iter()
+            .map(Backup::from_doc)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(view_err)?;
+        let check = BackupCheck::compute(self.now(), self.config().backup_max_age, &instances, &backups);
+        let new: Vec<&str> = check
+            .newly_stale(previous.as_ref())
+            .into_iter()
+            .map(|i| i.sid.as_str())
+            .collect();
+        if !new.is_empty() {
+            self.notify(notices::backups_overdue(self.config(), &new)).await;
+        }
+        Ok(Handled::result(check.job_result()))
     }
 
     /// The live, complete `scheduled` backups of `instance`, with when each

@@ -1,4 +1,4 @@
-//! [`PeriodicTask`]: the twelve periodic maintenance tasks and their default
+//! [`PeriodicTask`]: the thirteen periodic maintenance tasks and their default
 //! schedules (docs/architecture.md "Periodic tasks").
 
 use std::fmt;
@@ -45,11 +45,16 @@ pub enum PeriodicTask {
     /// default) and prune their scheduled backups per the retention
     /// (daily at 02:00).
     BackupLaunched,
+    /// Find the instances in the backed-up statuses whose newest complete
+    /// backup is older than `backup_max_age` (or that have none), notify
+    /// the newly stale ones; its result is what `/metrics` reports of
+    /// backups (hourly).
+    CheckBackups,
 }
 
 impl PeriodicTask {
     /// Every task, in the order of docs/architecture.md "Periodic tasks".
-    pub const ALL: [PeriodicTask; 12] = [
+    pub const ALL: [PeriodicTask; 13] = [
         PeriodicTask::PoolTopUp,
         PeriodicTask::DeleteStuckPending,
         PeriodicTask::CronLaunched,
@@ -62,6 +67,7 @@ impl PeriodicTask {
         PeriodicTask::CheckHosts,
         PeriodicTask::CheckRoutes,
         PeriodicTask::BackupLaunched,
+        PeriodicTask::CheckBackups,
     ];
 
     /// The config key and job payload name.
@@ -79,6 +85,7 @@ impl PeriodicTask {
             PeriodicTask::CheckHosts => "check_hosts",
             PeriodicTask::CheckRoutes => "check_routes",
             PeriodicTask::BackupLaunched => "backup_launched",
+            PeriodicTask::CheckBackups => "check_backups",
         }
     }
 
@@ -95,6 +102,7 @@ impl PeriodicTask {
             PeriodicTask::ReplaceAvailable => "0 0 3 * * *",
             PeriodicTask::VerifyStatistics => "0 0 4 * * *",
             PeriodicTask::BackupLaunched => "0 0 2 * * *",
+            PeriodicTask::CheckBackups => "0 45 * * * *",
         }
     }
 

@@ -229,7 +229,7 @@ mod tests {
     }
 
     #[test]
-    fn instance_relations_point_at_code_routes_site_and_statistics() {
+    fn instance_relations_point_at_code_routes_site_statistics_and_its_backup() {
         assert_eq!(
             relations(Resource::Instance),
             [
@@ -240,6 +240,7 @@ mod tests {
                 ("routes.secondary_route".to_owned(), Resource::Route),
                 ("site".to_owned(), Resource::Site),
                 ("statistics".to_owned(), Resource::Statistics),
+                ("restore_from".to_owned(), Resource::Backup),
             ]
         );
         assert_eq!(

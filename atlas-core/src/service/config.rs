@@ -55,6 +55,16 @@ pub struct ServiceConfig {
     /// ...and the newest of each of this many most recent weeks; it deletes
     /// the others (manual and `pre_delete` backups are never pruned).
     pub backup_keep_weekly: usize,
+    /// Whether a code switch of a provisioned instance (a change of its
+    /// `code`) takes a `pre_update` backup first; a failed backup leaves
+    /// the code unswitched.
+    pub backup_pre_update: bool,
+    /// An instance in [`ServiceConfig::backup_statuses`] whose newest
+    /// complete backup is older than this (seconds), or that has none and
+    /// was created longer ago, is reported by the `check_backups` task
+    /// (metrics, and a notification when it newly becomes so).
+    #[serde(with = "crate::serde_secs")]
+    pub backup_max_age: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -75,6 +85,8 @@ impl Default for ServiceConfig {
             backup_statuses: vec![Status::Launched],
             backup_keep_daily: 7,
             backup_keep_weekly: 4,
+            backup_pre_update: false,
+            backup_max_age: Duration::from_secs(36 * 3600),
         }
     }
 }

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::*;
-use crate::model::CodeType;
+use crate::model::{CodeType, InstanceCode};
 
 const I: &str = "5f0c8a1b2c3d4e5f60718293";
 const C: &str = "5f0c8a1b2c3d4e5f60718294";
@@ -99,7 +99,25 @@ fn stored() -> Vec<(&'static str, Value, Task)> {
         (
             "instance_switch_code",
             json!({"instance": I}),
-            Task::SwitchCode { instance: id(I) },
+            Task::SwitchCode {
+                instance: id(I),
+                backup: None,
+            },
+        ),
+        (
+            "instance_switch_code",
+            json!({"instance": I, "backup": {"id": B, "previous": {"core": C, "profile": R, "package": [C]}}}),
+            Task::SwitchCode {
+                instance: id(I),
+                backup: Some(PreUpdate {
+                    id: id(B),
+                    previous: InstanceCode {
+                        core: Some(id(C)),
+                        profile: Some(id(R)),
+                        package: vec![id(C)],
+                    },
+                }),
+            },
         ),
         (
             "instance_write_settings",

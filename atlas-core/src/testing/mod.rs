@@ -42,6 +42,6 @@ pub use crate::clock::ManualClock;
 pub use crate::executor::MockExecutor;
 pub use faulty::{FailingStore, InjectedFailure};
 pub use fleet::{seed_fleet, Fleet};
-pub use host_checks::record_host_check;
+pub use host_checks::{record_backup_check, record_host_check};
 pub use recording::{Call, RecordingExecutor};
 pub use service::{is_required as service_required, require_service, REQUIRE_VAR};

@@ -148,8 +148,9 @@ impl RecordingExecutor {
         self.lock().specs.push((operation.to_owned(), spec.clone()));
     }
 
-    /// The instance specs handed to `operation` (`write_settings` and
-    /// `launch` are kept), oldest first.
+    /// The instance specs handed to `operation` (those of `write_settings`,
+    /// `launch`, `switch_code`, `backup_instance` and `restore_instance`
+    /// are kept), oldest first.
     pub fn specs_of(&self, operation: &str) -> Vec<InstanceSpec> {
         self.lock()
             .specs
@@ -210,6 +211,7 @@ impl Executor for RecordingExecutor {
     }
 
     async fn switch_code(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
+        self.keep_spec("switch_code", spec);
         self.record("switch_code", spec.sid.as_str())
     }
 

@@ -1,6 +1,7 @@
 //! `/backup`: recording a backup (taken by a job), Atlas' fields read-only,
-//! `POST /backup/<id>/restore` answering 202 with the job, and `DELETE
-//! /instance/<id>` of a launched instance needing `?force=true`.
+//! `POST /backup/<id>/restore` answering 202 with the job, `POST /instance
+//! {"restore_from": id}`, and `DELETE /instance/<id>` of a launched
+//! instance needing `?force=true`.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -150,6 +151,49 @@ async fn deleting_a_launched_instance_is_409_without_force_and_204_with_it() {
         .await;
     assert_eq!(backups["_items"][0]["kind"], "pre_delete");
     assert_eq!(backups["_items"][0]["state"], "complete");
+}
+
+#[tokio::test]
+async fn post_instance_with_restore_from_provisions_a_new_instance_from_the_backup() {
+    let app = TestApp::spawn().await;
+    let inst = instance_in(&app, "launched").await;
+    let backup = taken_backup(&app, &id_of(&inst)).await;
+    let created = app
+        .create("instance", &json!({"restore_from": id_of(&backup)}))
+        .await;
+    app.executor.clear();
+    app.settle().await;
+    assert_eq!(
+        app.executor.operations(),
+        ["provision", "restore_instance", "update_database"]
+    );
+    let new = app.get_json(&format!("/instance/{}", id_of(&created))).await;
+    assert_eq!(new["status"], "available");
+    assert_eq!(new["restore_from"], backup["_id"]);
+    assert_eq!(new["code"]["core"], inst["code"]["core"]);
+    assert_ne!(new["sid"], inst["sid"]);
+}
+
+#[tokio::test]
+async fn restore_from_is_refused_with_409_for_an_unfinished_backup_or_own_code_and_422_when_unknown() {
+    let app = TestApp::spawn().await;
+    let inst = instance_in(&app, "installed").await;
+    let pending = app.create("backup", &json!({"instance": id_of(&inst)})).await;
+    let res = app
+        .post("/instance", &json!({"restore_from": id_of(&pending)}))
+        .await;
+    let message = error_message(res, 409).await;
+    assert!(message.contains("only a complete backup"), "{message}");
+    app.settle().await;
+    let body = json!({"restore_from": id_of(&pending), "code": inst["code"]});
+    let message = error_message(app.post("/instance", &body).await, 409).await;
+    assert!(message.contains("leave out 'code'"), "{message}");
+    let res = app
+        .post("/instance", &json!({"restore_from": "5f0c8a1b2c3d4e5f60718296"}))
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let v: Value = res.json().await.unwrap();
+    assert!(v["_issues"]["restore_from"].is_string(), "{v}");
 }
 
 #[tokio::test]

@@ -103,8 +103,21 @@ impl Scratch {
     }
 }
 
-/// Restores the dump at `dump` onto database `db`.
-pub(super) async fn restore(cfg: &ShellConfig, db: &str, dump: PathBuf) -> Result<(), ExecError> {
+/// A restored database swapped in, its former tables kept aside until
+/// [`Swapped::finish`] drops them or [`Swapped::undo`] puts them back.
+pub(super) struct Swapped {
+    s: Scratch,
+    /// The live database's tables before the swap (now in the `_old`
+    /// scratch database).
+    before: Vec<String>,
+    /// The restored tables (now live).
+    restored: Vec<String>,
+}
+
+/// Loads the dump at `dump` into a scratch database beside `db` and swaps
+/// its tables in with one `RENAME TABLE`. On failure nothing of `db`
+/// changed and the scratch databases are dropped.
+pub(super) async fn restore(cfg: &ShellConfig, db: &str, dump: PathBuf) -> Result<Swapped, ExecError> {
     let s = Scratch::new(db)?;
     run_sql(
         cfg,
@@ -120,25 +133,52 @@ pub(super) async fn restore(cfg: &ShellConfig, db: &str, dump: PathBuf) -> Resul
     let staged = async {
         load(cfg, &s.restore, dump).await?;
         swappable(cfg, &s.restore, true).await?;
-        swappable(cfg, &s.live, false).await
+        swappable(cfg, &s.live, false).await?;
+        let before = tables(cfg, &s.live).await?;
+        let restored = tables(cfg, &s.restore).await?;
+        if let Some(sql) = swap_sql(&s, &before, &restored) {
+            run_sql(cfg, sql).await?;
+        }
+        Ok((before, restored))
     };
-    if let Err(e) = staged.await {
-        s.drop_quietly(cfg).await;
-        return Err(e);
+    match staged.await {
+        Ok((before, restored)) => Ok(Swapped { s, before, restored }),
+        Err(e) => {
+            s.drop_quietly(cfg).await;
+            Err(e)
+        }
     }
-    if let Err(e) = swap(cfg, &s).await {
-        s.drop_quietly(cfg).await;
-        return Err(e);
+}
+
+impl Swapped {
+    /// Keeps the restore: drops the former tables and the scratch
+    /// databases.
+    pub(super) async fn finish(self, cfg: &ShellConfig) -> Result<(), ExecError> {
+        run_sql(
+            cfg,
+            format!(
+                "DROP DATABASE {};\nDROP DATABASE {};\n",
+                ident(&self.s.old),
+                ident(&self.s.restore)
+            ),
+        )
+        .await
     }
-    run_sql(
-        cfg,
-        format!(
-            "DROP DATABASE {};\nDROP DATABASE {};\n",
-            ident(&s.old),
-            ident(&s.restore)
-        ),
-    )
-    .await
+
+    /// Takes the restore back (a later step failed): the former tables
+    /// return with one `RENAME TABLE`, then the scratch databases go.
+    pub(super) async fn undo(self, cfg: &ShellConfig) -> Result<(), ExecError> {
+        let s = &self.s;
+        let moves = [
+            (&s.live, &s.restore, &self.restored[..]),
+            (&s.old, &s.live, &self.before[..]),
+        ];
+        if let Some(sql) = rename_sql(&moves) {
+            run_sql(cfg, sql).await?;
+        }
+        s.drop_quietly(cfg).await;
+        Ok(())
+    }
 }
 
 /// Loads the compressed dump at `dump` into database `db`.
@@ -224,23 +264,18 @@ async fn tables(cfg: &ShellConfig, db: &str) -> Result<Vec<String>, ExecError> {
 /// The `RENAME TABLE` statement that moves `live`'s tables to `old` and
 /// `restored`'s into `db` (`None`: nothing to move).
 fn swap_sql(s: &Scratch, live: &[String], restored: &[String]) -> Option<String> {
-    let moves: Vec<String> = live
+    rename_sql(&[(&s.live, &s.old, live), (&s.restore, &s.live, restored)])
+}
+
+/// One `RENAME TABLE` statement making every `(from, to, tables)` move, in
+/// order (`None`: nothing to move). MariaDB runs it atomically.
+fn rename_sql(moves: &[(&String, &String, &[String])]) -> Option<String> {
+    let moves: Vec<String> = moves
         .iter()
-        .map(|t| (&s.live, &s.old, t))
-        .chain(restored.iter().map(|t| (&s.restore, &s.live, t)))
+        .flat_map(|(from, to, tables)| tables.iter().map(move |t| (from, to, t)))
         .map(|(from, to, t)| format!("{}.{t2} TO {}.{t2}", ident(from), ident(to), t2 = ident(t)))
         .collect();
     (!moves.is_empty()).then(|| format!("RENAME TABLE {};\n", moves.join(",\n  ")))
-}
-
-/// Swaps the restored tables in, in one statement.
-async fn swap(cfg: &ShellConfig, s: &Scratch) -> Result<(), ExecError> {
-    let live = tables(cfg, &s.live).await?;
-    let restored = tables(cfg, &s.restore).await?;
-    match swap_sql(s, &live, &restored) {
-        Some(sql) => run_sql(cfg, sql).await,
-        None => Ok(()),
-    }
 }
 
 #[cfg(test)]
@@ -257,6 +292,23 @@ mod tests {
              `p1abc_restore`.`a` TO `p1abc`.`a`;\n"
         );
         assert_eq!(swap_sql(&s, &[], &[]), None);
+    }
+
+    #[test]
+    fn the_undo_moves_the_restored_tables_out_before_the_former_ones_return() {
+        let s = Scratch::new("p1abc").unwrap();
+        let restored = ["a".to_owned()];
+        let before = ["a".to_owned(), "b".to_owned()];
+        let sql = rename_sql(&[
+            (&s.live, &s.restore, &restored[..]),
+            (&s.old, &s.live, &before[..]),
+        ])
+        .unwrap();
+        assert_eq!(
+            sql,
+            "RENAME TABLE `p1abc`.`a` TO `p1abc_restore`.`a`,\n  `p1abc_old`.`a` TO `p1abc`.`a`,\n  \
+             `p1abc_old`.`b` TO `p1abc`.`b`;\n"
+        );
     }
 
     #[test]

@@ -206,7 +206,13 @@ pub(super) fn swap(files_root: &Path, base: &Path, staged: &Path) -> Result<(), 
             ))
         }
     }
-    fs::rename(staged, &live).map_err(|e| io_err(e, "renaming into place", &live))?;
+    if let Err(e) = fs::rename(staged, &live) {
+        // Put the live directory back: the instance stays as it was.
+        if entry(&old)? == Entry::Dir {
+            fs::rename(&old, &live).map_err(|e| io_err(e, "moving back", &old))?;
+        }
+        return Err(io_err(e, "renaming into place", &live));
+    }
     remove_tree(files_root, &old)?;
     remove_tree(files_root, &base.join(STAGING))
 }

@@ -276,6 +276,41 @@ async fn a_dump_that_does_not_load_leaves_the_live_database_and_files_as_they_we
 }
 
 #[tokio::test]
+async fn a_files_swap_that_fails_after_the_database_swap_takes_the_database_back() {
+    let Some(db) = Server::connect() else { return };
+    let env = db.env();
+    env.deploy_all().await;
+    let sid = fresh_sid();
+    let spec = env.instance(&sid);
+    env.exec.provision(&spec).await.unwrap();
+    fill(&db, &env, &sid);
+    let artifact = env.exec.backup_instance(&spec, &id(5)).await.unwrap();
+    db.admin_sql(&format!("UPDATE `{sid}`.node SET title = 'live';"));
+    db.admin_sql(&format!("CREATE TABLE `{sid}`.added (x INT);"));
+    let live = rows(&db, &sid);
+    // The files directory replaced by a plain file: the database swap
+    // succeeds, then the files swap refuses to replace it.
+    let files = files_dir(&env, &sid);
+    std::fs::remove_dir_all(&files).unwrap();
+    std::fs::write(&files, "not a directory").unwrap();
+
+    let err = env.exec.restore_instance(&spec, &artifact).await.unwrap_err();
+    assert!(err.to_string().contains("not a directory"), "{err}");
+    assert_eq!(rows(&db, &sid), live, "the database swap was taken back");
+    assert_eq!(tables(&db, &sid), ["added", "cache", "node"]);
+    assert_no_scratch_databases(&db, &sid);
+    assert_eq!(std::fs::read_to_string(&files).unwrap(), "not a directory");
+    assert!(
+        !files.with_file_name(".files-restore").exists(),
+        "the staged files are removed"
+    );
+
+    std::fs::remove_file(&files).unwrap();
+    env.exec.remove_backup(&artifact).await.unwrap();
+    env.exec.remove_instance(&spec).await.unwrap();
+}
+
+#[tokio::test]
 async fn removing_a_backup_is_idempotent_and_a_retry_replaces_a_partial_backup() {
     let Some(db) = Server::connect() else { return };
     let env = db.env();

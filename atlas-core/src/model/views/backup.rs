@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Fields, ViewError};
 use crate::executor::{BackupArtifact, BackupPart};
-use crate::model::{BackupKind, BackupState, CodeType, Doc, Id, Resource, Timestamp};
+use crate::model::{BackupKind, BackupState, CodeType, Doc, Id, InstanceCode, Resource, Timestamp};
 
 /// A code item an instance ran when a backup was taken (`backup.code`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +93,48 @@ impl Backup {
             }),
             _ => None,
         }
+    }
+
+    /// The stored parts of a backup that can be restored: complete, with
+    /// parts (`None` otherwise).
+    pub fn restorable(&self) -> Option<BackupArtifact> {
+        self.artifact().filter(|_| self.state == BackupState::Complete)
+    }
+
+    /// Why this backup cannot be restored (`None`: it can).
+    pub fn not_restorable(&self) -> Option<String> {
+        self.restorable().is_none().then(|| {
+            format!(
+                "backup {} is '{}': only a complete backup can be restored",
+                self.id, self.state
+            )
+        })
+    }
+
+    /// The instance `code` field the backup's items make: core, profile,
+    /// and the others as packages.
+    pub fn instance_code(&self) -> InstanceCode {
+        let mut code = InstanceCode::default();
+        for item in &self.code {
+            match item.code_type {
+                CodeType::Core => code.core = Some(item.id),
+                CodeType::Profile => code.profile = Some(item.id),
+                _ => code.package.push(item.id),
+            }
+        }
+        code
+    }
+}
+
+impl BackupCode {
+    /// Why a restore of backup `backup` cannot go ahead while this item
+    /// no longer exists, and what to do.
+    pub fn gone(&self, backup: &Id) -> String {
+        format!(
+            "backup {backup} needs code item '{}' {} ({}, {}) which no longer exists: \
+             recreate it (same name, version and commit) before restoring",
+            self.name, self.version, self.code_type, self.id
+        )
     }
 }
 

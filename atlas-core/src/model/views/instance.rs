@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Fields, ViewError};
 use crate::model::{Doc, Environment, Id, InstanceType, Pool, Resource, Sid, Status, Timestamp};
@@ -21,7 +21,7 @@ pub struct InstanceSettings {
 }
 
 /// The code an instance runs (`code`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceCode {
     /// Drupal core item.
     pub core: Option<Id>,
@@ -93,6 +93,10 @@ pub struct Instance {
     /// Its statistics record.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statistics: Option<Id>,
+    /// The backup this instance was created from (`POST /instance
+    /// {"restore_from": id}`): its provision loads that backup.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore_from: Option<Id>,
     /// Lifecycle dates.
     pub dates: InstanceDates,
     /// The database password as stored (encrypted at rest).
@@ -145,6 +149,7 @@ impl Instance {
             },
             site: f.optional("site")?,
             statistics: f.optional("statistics")?,
+            restore_from: f.optional("restore_from")?,
             dates: InstanceDates {
                 created: dates.optional("created")?,
                 assigned: dates.optional("assigned")?,
@@ -176,6 +181,7 @@ impl fmt::Debug for Instance {
             .field("routes", &self.routes)
             .field("site", &self.site)
             .field("statistics", &self.statistics)
+            .field("restore_from", &self.restore_from)
             .field("dates", &self.dates)
             .field("db_key", &self.db_key.as_ref().map(|_| "[redacted]"))
             .field("created_by", &self.created_by)

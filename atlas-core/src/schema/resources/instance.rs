@@ -60,6 +60,9 @@ pub(super) fn schema() -> Schema {
         ),
         field("site", objectid(Resource::Site)),
         field("statistics", objectid(Resource::Statistics)),
+        // The complete backup a new instance is provisioned from; set on
+        // create only.
+        field("restore_from", objectid(Resource::Backup)),
         field(
             "dates",
             dict(vec![

@@ -1,18 +1,20 @@
 //! Backup hooks: a new backup names a provisioned instance, starts
 //! `pending` with the instance's sid and queues the job that takes it; its
 //! instance never changes; deleting one queues the removal of its stored
-//! parts. Also [`Service::restore_backup`], `POST /backup/<id>/restore`.
+//! parts. Also [`Service::restore_backup`], `POST /backup/<id>/restore`,
+//! and the checks of an instance created with `restore_from`.
 
 use serde_json::{json, Value};
 
 use crate::batch::Batch;
+use crate::error::StoreError;
 use crate::jobs::JobId;
 use crate::lifecycle::PROVISION;
-use crate::model::{Backup, BackupState, Body, Doc, Id, Instance, Resource};
+use crate::model::{Backup, BackupCode, BackupState, Body, Doc, Id, Instance, Resource};
 use crate::service::hooks::{view_error, Ctx};
 use crate::service::plan::Plan;
 use crate::service::{Actor, Service, ServiceError};
-use crate::store::StoreExt;
+use crate::store::{Store, StoreExt};
 use crate::task::Task;
 
 /// The live instance `id` a backup names, refused when it cannot be backed
@@ -39,6 +41,61 @@ async fn backed_up_instance(svc: &Service, id: &Id) -> Result<Instance, ServiceE
         ));
     }
     Ok(inst)
+}
+
+/// The first code item of `backup` that no longer exists (`None`: all
+/// do): a restore of it is refused before anything is touched.
+///
+/// # Errors
+/// The store's.
+pub(crate) async fn gone_code_item<'a>(
+    store: &dyn Store,
+    backup: &'a Backup,
+) -> Result<Option<&'a BackupCode>, StoreError> {
+    for item in &backup.code {
+        if store.get_live(Resource::Code, &item.id).await?.is_none() {
+            return Ok(Some(item));
+        }
+    }
+    Ok(None)
+}
+
+/// A new instance created with `restore_from`: the backup must be
+/// complete and every code item it ran must still exist; the instance
+/// runs that code (a `code` of its own is refused), and its provision
+/// loads the backup.
+pub(super) async fn restore_into_new(ctx: &Ctx<'_>, body: &mut Body) -> Result<(), ServiceError> {
+    let id = body
+        .get("restore_from")
+        .and_then(Value::as_str)
+        .and_then(|s| Id::parse(s).ok());
+    // A malformed or unknown id is the validator's and the data relation
+    // check's to report.
+    let Some(id) = id else {
+        return Ok(());
+    };
+    let Some(doc) = ctx.svc.store().get_live(Resource::Backup, &id).await? else {
+        return Ok(());
+    };
+    let backup = Backup::from_doc(&doc).map_err(view_error)?;
+    if let Some(why) = backup.not_restorable() {
+        return Err(ServiceError::conflict("restore_from", why));
+    }
+    if body.contains_key("code") {
+        return Err(ServiceError::conflict(
+            "code",
+            format!(
+                "an instance restored from backup {id} runs the code that backup ran: leave out 'code' \
+                 (change it once the instance is provisioned)"
+            ),
+        ));
+    }
+    if let Some(item) = gone_code_item(ctx.svc.store(), &backup).await? {
+        return Err(ServiceError::conflict("restore_from", item.gone(&id)));
+    }
+    // Ids as strings, absent ones null: the `code` field's own form.
+    body.insert("code".into(), json!(backup.instance_code()));
+    Ok(())
 }
 
 pub(super) async fn before_create(
@@ -123,14 +180,8 @@ impl Service {
             .await?
             .ok_or_else(|| ServiceError::not_found(Resource::Backup, id))?;
         let backup = Backup::from_doc(&doc).map_err(view_error)?;
-        if backup.state != BackupState::Complete || backup.artifact().is_none() {
-            return Err(ServiceError::conflict(
-                "state",
-                format!(
-                    "backup {id} is '{}': only a complete backup can be restored",
-                    backup.state
-                ),
-            ));
+        if let Some(why) = backup.not_restorable() {
+            return Err(ServiceError::conflict("state", why));
         }
         backed_up_instance(self, &backup.instance).await?;
         let now = self.clock().now();

@@ -1,7 +1,7 @@
 //! Instance hooks: server fields on create (sid, update group, default
-//! code, dates, sealed database password, statistics record, provision
-//! job); lifecycle transitions, code switches and settings rewrites on
-//! update; removal on delete.
+//! code or a backup's code for `restore_from`, dates, sealed database
+//! password, statistics record, provision job); lifecycle transitions,
+//! code switches and settings rewrites on update; removal on delete.
 
 use rand::Rng;
 use serde_json::{json, Value};
@@ -17,7 +17,7 @@ use crate::service::hooks::{view_error, Ctx};
 use crate::service::plan::Plan;
 use crate::service::ServiceError;
 use crate::store::StoreExt;
-use crate::task::Task;
+use crate::task::{PreUpdate, Task};
 
 /// Fields whose change means the settings files must be rewritten.
 const SETTINGS_FIELDS: &[&str] = &["settings", "path", "pool", "type", "routes", "environment"];
@@ -164,6 +164,9 @@ pub(super) async fn before_create(
     if !body.contains_key("update_group") {
         body.insert("update_group".into(), json!(rand::thread_rng().gen_range(0..=2)));
     }
+    if body.contains_key("restore_from") {
+        super::backup::restore_into_new(ctx, body).await?;
+    }
     let packages = ids_at(body, &["code", "package"]);
     if let Err(e) = lifecycle::check_packages_change(Status::Pending, &[], &packages) {
         return Err(ServiceError::conflict(e.field(), e.to_string()));
@@ -231,6 +234,16 @@ pub(super) async fn before_update(
     // none of the code or settings fields read from it.
     let written = ctx.after(old, change);
     let after = Instance::from_doc(&written).map_err(view_error)?;
+    if after.restore_from != before.restore_from {
+        return Err(ServiceError::conflict(
+            "restore_from",
+            format!(
+                "instance '{}' records the backup it was created from, which cannot change: \
+                 to load another backup, POST /backup/<id>/restore",
+                before.sid
+            ),
+        ));
+    }
     let mut transition_planned = false;
     if let Some(path) = written
         .str_field("path")
@@ -261,7 +274,17 @@ pub(super) async fn before_update(
         // A pending instance is provisioned from its record as it is when
         // the provision runs, so there is nothing to switch yet.
         if before.status != Status::Pending {
-            plan.task(&Task::SwitchCode { instance: old.id }, ctx.now);
+            let backup = ctx.svc.config().backup_pre_update.then(|| PreUpdate {
+                id: Id::generate(ctx.now),
+                previous: before.code.clone(),
+            });
+            plan.task(
+                &Task::SwitchCode {
+                    instance: old.id,
+                    backup,
+                },
+                ctx.now,
+            );
         }
     }
 

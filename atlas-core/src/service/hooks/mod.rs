@@ -7,6 +7,7 @@ mod code;
 mod commands;
 mod instance;
 mod route;
+pub(crate) use backup::gone_code_item;
 
 use serde_json::Value;
 
