@@ -86,6 +86,14 @@ impl StoreError {
         Self::NotFound { res, id: *id }
     }
 
+    /// A [`StoreError::Backend`] of `backend` caused by `source`.
+    pub fn backend(backend: &'static str, source: impl Into<BoxError>) -> Self {
+        Self::Backend {
+            backend,
+            source: source.into(),
+        }
+    }
+
     /// The index of the batch write this error is about, if any.
     pub fn write_index(&self) -> Option<usize> {
         match self {

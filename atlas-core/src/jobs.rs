@@ -13,6 +13,7 @@ use serde_json::Value;
 
 pub(crate) use crate::model::JobId;
 use crate::model::Timestamp;
+use crate::StoreError;
 
 /// Default number of attempts before a job is dead-lettered.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
@@ -229,6 +230,20 @@ impl Job {
     /// Whether the lease is held by `owner` and still running.
     pub fn leased_to(&self, owner: &str) -> bool {
         self.status == JobStatus::Running && self.lease_owner.as_deref() == Some(owner)
+    }
+
+    /// [`Job::leased_to`] as the stores answer it.
+    ///
+    /// # Errors
+    /// [`StoreError::LeaseLost`] when `owner` does not hold the lease.
+    pub fn check_lease(&self, owner: &str) -> Result<(), StoreError> {
+        if self.leased_to(owner) {
+            return Ok(());
+        }
+        Err(StoreError::LeaseLost {
+            job: self.id,
+            owner: owner.to_owned(),
+        })
     }
 
     /// Applies an operator's `action` at `now`; `false`, and nothing

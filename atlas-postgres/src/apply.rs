@@ -10,7 +10,7 @@
 use crate::db::{self, Tx};
 use atlas_core::model::{merge_patch, Doc, Etag, Id, Resource, Timestamp};
 use atlas_core::schema::{unique_keys, unique_values};
-use atlas_core::{Batch, Committed, Job, JobId, JobSpec, StoreError, Write, Written};
+use atlas_core::{write_target, Batch, Committed, Job, JobId, JobSpec, StoreError, Write, Written};
 use serde_json::Value;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -81,25 +81,21 @@ pub(crate) async fn apply(tx: &Tx<'_>, batch: &Batch, probe: Option<usize>) -> R
             Write::Update {
                 res,
                 id,
-                patch,
+                patch: body,
                 expect,
-            } => {
-                let mut doc = live_target(tx, write, *res, id, expect.as_ref()).await?;
-                merge_patch(&mut doc.body, patch);
-                next_version(&mut doc, now);
-                if probing {
-                    return probe_clash(tx, write, *res, &doc, false).await;
-                }
-                store_version(tx, *res, &doc).await.map(|()| Written::Doc(doc))
             }
-            Write::Replace {
+            | Write::Replace {
                 res,
                 id,
                 body,
                 expect,
             } => {
                 let mut doc = live_target(tx, write, *res, id, expect.as_ref()).await?;
-                doc.body = body.clone();
+                if matches!(w, Write::Update { .. }) {
+                    merge_patch(&mut doc.body, body);
+                } else {
+                    doc.body = body.clone();
+                }
                 next_version(&mut doc, now);
                 if probing {
                     return probe_clash(tx, write, *res, &doc, false).await;
@@ -107,22 +103,12 @@ pub(crate) async fn apply(tx: &Tx<'_>, batch: &Batch, probe: Option<usize>) -> R
                 store_version(tx, *res, &doc).await.map(|()| Written::Doc(doc))
             }
             Write::Delete { res, id, expect } => {
-                match current(tx, *res, id).await? {
-                    Some(d) if d.deleted => {
-                        results.push(Written::Doc(d));
-                        continue;
-                    }
-                    Some(_) => {}
-                    None => {
-                        return Err(StoreError::WriteTargetMissing {
-                            write,
-                            res: *res,
-                            id: *id,
-                        }
-                        .into())
-                    }
+                let found = current(tx, *res, id).await?;
+                if let Some(gone) = found.as_ref().filter(|d| d.deleted) {
+                    results.push(Written::Doc(gone.clone()));
+                    continue;
                 }
-                let mut doc = live_target(tx, write, *res, id, expect.as_ref()).await?;
+                let mut doc = write_target(found, write, *res, id, expect.as_ref())?;
                 doc.deleted = true;
                 next_version(&mut doc, now);
                 store_version(tx, *res, &doc).await.map(|()| Written::Doc(doc))
@@ -268,7 +254,8 @@ pub(crate) async fn current(tx: &Tx<'_>, res: Resource, id: &Id) -> Result<Optio
     }
 }
 
-/// The live current version of a write's target, its etag checked.
+/// The live current version of a write's target, its etag checked
+/// ([`write_target`]).
 async fn live_target(
     tx: &Tx<'_>,
     write: usize,
@@ -276,23 +263,7 @@ async fn live_target(
     id: &Id,
     expect: Option<&Etag>,
 ) -> Result<Doc> {
-    let doc = match current(tx, res, id).await? {
-        Some(d) if !d.deleted => d,
-        _ => return Err(StoreError::WriteTargetMissing { write, res, id: *id }.into()),
-    };
-    if let Some(expected) = expect {
-        if *expected != doc.etag {
-            return Err(StoreError::PreconditionFailed {
-                write,
-                res,
-                id: *id,
-                expected: expected.to_string(),
-                found: doc.etag.to_string(),
-            }
-            .into());
-        }
-    }
-    Ok(doc)
+    Ok(write_target(current(tx, res, id).await?, write, res, id, expect)?)
 }
 
 fn doc_params(doc: &Doc) -> (String, String, i64, i64, i64, Value) {
@@ -320,15 +291,7 @@ fn insert_sql(res: Resource) -> String {
 
 /// Inserts a new record and its first history row.
 pub(crate) async fn insert(tx: &Tx<'_>, res: Resource, doc: &Doc) -> Result<()> {
-    let sql = insert_sql(res);
-    let (id, etag, created, updated, ver, body) = doc_params(doc);
-    db::execute(
-        tx,
-        &sql,
-        &[&id, &etag, &created, &updated, &ver, &doc.deleted, &body],
-    )
-    .await?;
-    Ok(())
+    write_doc(tx, &insert_sql(res), doc).await
 }
 
 /// Writes a new version of an existing record and its history row.
@@ -341,10 +304,16 @@ async fn store_version(tx: &Tx<'_>, res: Resource, doc: &Doc) -> Result<()> {
         h = history_name(res),
         t = table_name(res),
     );
+    write_doc(tx, &sql, doc).await
+}
+
+/// Runs `sql` with the parameters of `doc`: `$1` id, `$2` etag, `$3`
+/// created, `$4` updated, `$5` version, `$6` deleted, `$7` body.
+async fn write_doc(tx: &Tx<'_>, sql: &str, doc: &Doc) -> Result<()> {
     let (id, etag, created, updated, ver, body) = doc_params(doc);
     db::execute(
         tx,
-        &sql,
+        sql,
         &[&id, &etag, &created, &updated, &ver, &doc.deleted, &body],
     )
     .await?;

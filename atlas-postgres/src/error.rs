@@ -14,7 +14,7 @@ pub(crate) const BACKEND: &str = "postgres";
 pub(crate) enum Error {
     /// A domain failure to hand to the caller as is.
     #[error(transparent)]
-    Store(StoreError),
+    Store(#[from] StoreError),
     /// A statement failed.
     #[error(transparent)]
     Db(#[from] tokio_postgres::Error),
@@ -49,20 +49,11 @@ pub(crate) enum Error {
     Config(String),
 }
 
-impl From<StoreError> for Error {
-    fn from(e: StoreError) -> Self {
-        Error::Store(e)
-    }
-}
-
 impl From<Error> for StoreError {
     fn from(e: Error) -> Self {
         match e {
             Error::Store(s) => s,
-            other => StoreError::Backend {
-                backend: BACKEND,
-                source: Box::new(other),
-            },
+            other => StoreError::backend(BACKEND, other),
         }
     }
 }

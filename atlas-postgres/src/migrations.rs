@@ -75,7 +75,7 @@ fn resource_tables(res: Resource) -> Vec<String> {
 
 fn version_1() -> Vec<String> {
     let mut ddl = Vec::new();
-    for res in Resource::FIRST_SCHEMA {
+    for &res in Resource::FIRST_SCHEMA {
         ddl.extend(resource_tables(res));
     }
     ddl.push(
@@ -113,7 +113,8 @@ fn version_1() -> Vec<String> {
 /// merged and 0.02 ms after; a write costs a little more instead.
 fn version_2() -> Vec<String> {
     Resource::FIRST_SCHEMA
-        .into_iter()
+        .iter()
+        .copied()
         .flat_map(|res| {
             let gin = gin_index_name(res);
             [

@@ -96,13 +96,7 @@ pub(crate) async fn act_on(tx: &Tx<'_>, id: &JobId, action: &JobAction, now: Tim
 /// The job, locked, when `owner` holds its lease.
 pub(crate) async fn leased(tx: &Tx<'_>, id: &JobId, owner: &str) -> Result<Job> {
     let job = locked(tx, id).await?;
-    if !job.leased_to(owner) {
-        return Err(StoreError::LeaseLost {
-            job: *id,
-            owner: owner.to_owned(),
-        }
-        .into());
-    }
+    job.check_lease(owner)?;
     Ok(job)
 }
 

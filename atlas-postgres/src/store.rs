@@ -141,12 +141,7 @@ impl PgStore {
     /// [`StoreError::Backend`].
     pub async fn explain_find(&self, res: Resource, q: &FindQuery) -> Result<Vec<String>, StoreError> {
         let pre = translate::records(q);
-        let sql = format!(
-            "EXPLAIN SELECT {} FROM {}{}",
-            rows::DOC_COLUMNS,
-            table_name(res),
-            pre.where_sql()
-        );
+        let sql = format!("EXPLAIN {}", select_docs(res, &pre));
         let client = self.pool.get().await.map_err(Error::from)?;
         let rows = client.query(&sql, &pre.args()).await.map_err(Error::from)?;
         Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
@@ -226,6 +221,14 @@ impl PgStore {
             }
         }
     }
+
+    /// The rows `sql` selects with the record id as its one parameter.
+    async fn rows_by_id(&self, sql: &str, id: &Id) -> Result<Vec<tokio_postgres::Row>> {
+        let id = id.to_string();
+        let client = self.pool.get().await?;
+        let stmt = client.prepare_cached(sql).await?;
+        Ok(client.query(&stmt, &[&id]).await?)
+    }
 }
 
 #[async_trait]
@@ -236,21 +239,13 @@ impl Store for PgStore {
             rows::DOC_COLUMNS,
             table_name(res)
         );
-        let id = id.to_string();
-        let client = self.pool.get().await.map_err(Error::from)?;
-        let stmt = client.prepare_cached(&sql).await.map_err(Error::from)?;
-        let row = client.query_opt(&stmt, &[&id]).await.map_err(Error::from)?;
-        Ok(row.as_ref().map(rows::doc).transpose()?)
+        let found = self.rows_by_id(&sql, id).await?;
+        Ok(found.first().map(rows::doc).transpose()?)
     }
 
     async fn find(&self, res: Resource, q: &FindQuery) -> Result<FindPage, StoreError> {
         let pre = translate::records(q);
-        let sql = format!(
-            "SELECT {} FROM {}{}",
-            rows::DOC_COLUMNS,
-            table_name(res),
-            pre.where_sql()
-        );
+        let sql = select_docs(res, &pre);
         let client = self.pool.get().await.map_err(Error::from)?;
         if let Some(order) = translate::records_order(q) {
             // Every record matches: count and page in SQL.
@@ -295,10 +290,7 @@ impl Store for PgStore {
             rows::DOC_COLUMNS,
             history_name(res)
         );
-        let key = id.to_string();
-        let client = self.pool.get().await.map_err(Error::from)?;
-        let stmt = client.prepare_cached(&sql).await.map_err(Error::from)?;
-        let found = client.query(&stmt, &[&key]).await.map_err(Error::from)?;
+        let found = self.rows_by_id(&sql, id).await?;
         if found.is_empty() {
             return Err(StoreError::not_found(res, id));
         }
@@ -433,4 +425,14 @@ impl Store for PgStore {
         );
         Ok(JobPage { items, total })
     }
+}
+
+/// The SELECT of the current records of `res` that `pre` keeps.
+fn select_docs(res: Resource, pre: &translate::Prefilter) -> String {
+    format!(
+        "SELECT {} FROM {}{}",
+        rows::DOC_COLUMNS,
+        table_name(res),
+        pre.where_sql()
+    )
 }

@@ -5,17 +5,10 @@
 use atlas_core::model::Resource;
 use atlas_core::schema::{unique_keys, UniqueKey};
 
-/// The SQL table of a resource's current versions.
+/// The SQL table of a resource's current versions: the resource's own
+/// fixed name (`code`, `instance`, …).
 pub(crate) fn table_name(res: Resource) -> &'static str {
-    match res {
-        Resource::Code => "code",
-        Resource::Instance => "instance",
-        Resource::Route => "route",
-        Resource::Commands => "commands",
-        Resource::Statistics => "statistics",
-        Resource::Site => "site",
-        Resource::Backup => "backup",
-    }
+    res.as_str()
 }
 
 /// The SQL table of a resource's versions.

@@ -136,6 +136,29 @@ pub(crate) struct Finished {
 }
 
 impl Finished {
+    /// What `inv` left after running for `duration`, logged as finished.
+    fn logged(
+        inv: &Invocation,
+        status: Option<i32>,
+        stdout: String,
+        stderr: String,
+        duration: Duration,
+    ) -> Self {
+        tracing::info!(
+            program = %inv.program,
+            args = ?shown_args(&inv.args),
+            status = ?status,
+            duration_ms = duration.as_millis() as u64,
+            "program finished"
+        );
+        Self {
+            status,
+            stdout,
+            stderr,
+            duration,
+        }
+    }
+
     pub(crate) fn success(&self) -> bool {
         self.status == Some(0)
     }
@@ -176,33 +199,15 @@ pub(crate) async fn run(inv: &Invocation) -> Result<Finished, ExecError> {
     match outcome {
         Ok((out, err, status)) => {
             let status = status.map_err(|e| io_failure(&e, "waiting for", &inv.program))?;
-            let finished = Finished {
-                status: status.code(),
-                stdout: tail_string(out),
-                stderr: tail_string(err),
+            Ok(Finished::logged(
+                inv,
+                status.code(),
+                tail_string(out),
+                tail_string(err),
                 duration,
-            };
-            tracing::info!(
-                program = %inv.program,
-                args = ?shown_args(&inv.args),
-                status = ?finished.status,
-                duration_ms = duration.as_millis() as u64,
-                "program finished"
-            );
-            Ok(finished)
+            ))
         }
-        Err(_) => {
-            kill_group(pid);
-            let _ = child.kill().await;
-            tracing::warn!(
-                program = %inv.program,
-                args = ?shown_args(&inv.args),
-                duration_ms = duration.as_millis() as u64,
-                timeout_ms = inv.timeout.as_millis() as u64,
-                "program timed out; process group killed"
-            );
-            Err(ExecError::Timeout(inv.timeout))
-        }
+        Err(_) => Err(timed_out(inv, pid, &mut child, duration).await),
     }
 }
 
@@ -351,18 +356,7 @@ where
     let duration = started.elapsed();
     let (pumped, err, status) = match outcome {
         Ok(r) => r,
-        Err(_) => {
-            kill_group(pid);
-            let _ = child.kill().await;
-            tracing::warn!(
-                program = %inv.program,
-                args = ?shown_args(&inv.args),
-                duration_ms = duration.as_millis() as u64,
-                timeout_ms = inv.timeout.as_millis() as u64,
-                "program timed out; process group killed"
-            );
-            return Err(ExecError::Timeout(inv.timeout));
-        }
+        Err(_) => return Err(timed_out(inv, pid, &mut child, duration).await),
     };
     let joined = |e: tokio::task::JoinError| {
         ExecError::Io(std::io::Error::other(format!(
@@ -380,19 +374,7 @@ where
     let output = written.map_err(|e| io_failure(&e, "writing the output of", &inv.program))?;
     pumped.map_err(|e| io_failure(&e, "reading the output of", &inv.program))?;
     let status = status.map_err(|e| io_failure(&e, "waiting for", &inv.program))?;
-    let finished = Finished {
-        status: status.code(),
-        stdout: String::new(),
-        stderr: tail_string(err),
-        duration,
-    };
-    tracing::info!(
-        program = %inv.program,
-        args = ?shown_args(&inv.args),
-        status = ?finished.status,
-        duration_ms = duration.as_millis() as u64,
-        "program finished"
-    );
+    let finished = Finished::logged(inv, status.code(), String::new(), tail_string(err), duration);
     if !finished.success() {
         return Err(ExecError::Failed {
             program: inv.program.clone(),
@@ -401,6 +383,25 @@ where
         });
     }
     Ok((finished, output))
+}
+
+/// Kills `child` (group `pid`), which ran past its time limit, and says so.
+async fn timed_out(
+    inv: &Invocation,
+    pid: Option<u32>,
+    child: &mut tokio::process::Child,
+    duration: Duration,
+) -> ExecError {
+    kill_group(pid);
+    let _ = child.kill().await;
+    tracing::warn!(
+        program = %inv.program,
+        args = ?shown_args(&inv.args),
+        duration_ms = duration.as_millis() as u64,
+        timeout_ms = inv.timeout.as_millis() as u64,
+        "program timed out; process group killed"
+    );
+    ExecError::Timeout(inv.timeout)
 }
 
 fn kill_group(pid: Option<u32>) {

@@ -148,19 +148,11 @@ fn apply_one(
             write_version(conn, write, *res, &old, doc, now, delta)?
         }
         Step::Delete { res, id, expect } => {
-            match load(conn, *res, id)? {
-                Some(d) if d.deleted => return Ok(Applied::Doc(d)),
-                Some(_) => {}
-                None => {
-                    return Err(StoreError::WriteTargetMissing {
-                        write,
-                        res: *res,
-                        id: *id,
-                    }
-                    .into())
-                }
+            let found = load(conn, *res, id)?;
+            if let Some(gone) = found.as_ref().filter(|d| d.deleted) {
+                return Ok(Applied::Doc(gone.clone()));
             }
-            let old = live_target(conn, write, *res, id, expect.as_ref())?;
+            let old = write_target(found, write, *res, id, expect.as_ref())?;
             let mut doc = old.clone();
             doc.deleted = true;
             write_version(conn, write, *res, &old, doc, now, delta)?

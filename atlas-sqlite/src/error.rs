@@ -18,7 +18,7 @@ const BACKEND: &str = "sqlite";
 pub(crate) enum Error {
     /// A domain failure to hand to the caller as is.
     #[error(transparent)]
-    Store(StoreError),
+    Store(#[from] StoreError),
     /// An SQLite statement failed.
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
@@ -187,20 +187,11 @@ impl Error {
     }
 }
 
-impl From<StoreError> for Error {
-    fn from(e: StoreError) -> Self {
-        Error::Store(e)
-    }
-}
-
 impl From<Error> for StoreError {
     fn from(e: Error) -> Self {
         match e {
             Error::Store(e) => e,
-            other => StoreError::Backend {
-                backend: BACKEND,
-                source: Box::new(other),
-            },
+            other => StoreError::backend(BACKEND, other),
         }
     }
 }

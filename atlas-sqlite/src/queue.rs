@@ -240,13 +240,7 @@ fn claim(
 /// The job `id`, as long as `owner` holds its lease.
 fn leased_job(conn: &Connection, id: &JobId, owner: &str) -> Result<Job> {
     let job = load_job(conn, id)?.ok_or(StoreError::JobNotFound(*id))?;
-    if !job.leased_to(owner) {
-        return Err(StoreError::LeaseLost {
-            job: *id,
-            owner: owner.to_owned(),
-        }
-        .into());
-    }
+    job.check_lease(owner)?;
     Ok(job)
 }
 

@@ -46,14 +46,8 @@ impl Resource {
     /// stores' first migration creates (later resources get their tables in
     /// later migrations, so databases that already ran the first one
     /// receive them too).
-    pub const FIRST_SCHEMA: [Resource; 6] = [
-        Resource::Code,
-        Resource::Instance,
-        Resource::Route,
-        Resource::Commands,
-        Resource::Statistics,
-        Resource::Site,
-    ];
+    /// They lead [`Resource::ALL`]; resources added later come after them.
+    pub const FIRST_SCHEMA: &'static [Resource] = Resource::ALL.split_at(6).0;
 
     /// The URL segment and collection name.
     pub fn as_str(self) -> &'static str {

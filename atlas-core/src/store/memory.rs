@@ -194,12 +194,11 @@ impl<'a> Scratch<'a> {
                 self.write_version(write, res, doc, now)
             }
             Write::Delete { res, id, expect } => {
-                match self.current(res, &id) {
-                    Some(d) if d.deleted => return Ok(Written::Doc(d.clone())),
-                    Some(_) => {}
-                    None => return Err(StoreError::WriteTargetMissing { write, res, id }),
+                let found = self.current(res, &id);
+                if let Some(gone) = found.filter(|d| d.deleted) {
+                    return Ok(Written::Doc(gone.clone()));
                 }
-                let mut doc = self.live_target(write, res, &id, expect.as_ref())?;
+                let mut doc = crate::store::write_target(found, write, res, &id, expect.as_ref())?.clone();
                 doc.deleted = true;
                 self.write_version(write, res, doc, now)
             }
@@ -405,12 +404,7 @@ impl Store for MemoryStore {
     async fn renew(&self, job: &JobId, owner: &str, until: Timestamp) -> Result<(), StoreError> {
         let mut state = self.lock()?;
         let j = state.jobs.get_mut(job).ok_or(StoreError::JobNotFound(*job))?;
-        if !j.leased_to(owner) {
-            return Err(StoreError::LeaseLost {
-                job: *job,
-                owner: owner.to_owned(),
-            });
-        }
+        j.check_lease(owner)?;
         j.lease_until = Some(until);
         Ok(())
     }
@@ -423,12 +417,7 @@ impl Store for MemoryStore {
             .get(job)
             .cloned()
             .ok_or(StoreError::JobNotFound(*job))?;
-        if !finished.leased_to(&outcome.owner) {
-            return Err(StoreError::LeaseLost {
-                job: *job,
-                owner: outcome.owner,
-            });
-        }
+        finished.check_lease(&outcome.owner)?;
         finished.finish(outcome.now, &outcome.result);
         let mut scratch = Scratch::new(&state);
         scratch.apply(outcome.follow_up)?;

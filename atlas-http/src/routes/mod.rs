@@ -5,16 +5,15 @@
 //! # Layout
 //! - `resources`: collections and items of the seven resources (and the
 //!   instance lookup by `sid`).
-//! - `commands`: `POST /commands/<id>/execute`.
-//! - `backup`: `POST /backup/<id>/restore`.
+//! - `actions`: `POST /commands/<id>/execute` and
+//!   `POST /backup/<id>/restore`, which queue one job.
 //! - `jobs`: the job queue view, and retrying or cancelling one job.
 //! - `instance_jobs`: an instance's operation log.
 //! - `meta`: `GET /`, `GET /version`.
 //! - `openapi`: `GET /openapi.json`.
 //! - `form`: form-encoded write bodies as documents (as Eve read them).
 
-pub(crate) mod backup;
-pub(crate) mod commands;
+pub(crate) mod actions;
 mod form;
 pub(crate) mod instance_jobs;
 pub(crate) mod jobs;

@@ -39,18 +39,9 @@ pub(crate) async fn collection(
     Path(res): Path<String>,
     req: Request,
 ) -> Response {
-    let res = match resource(&res) {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
-    };
-    let (parts, body) = req.into_parts();
-    let method = parts.method.clone();
-    let result = match method {
-        Method::GET | Method::HEAD => list(&state, res, &parts).await,
-        Method::POST => create(&state, res, &parts, body).await,
-        _ => return other_method(&method, COLLECTION_ALLOW),
-    };
-    result.unwrap_or_else(IntoResponse::into_response)
+    on_collection(&state, &res, req)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 /// `/<res>/<id>` (and `/instance/<sid>`).
@@ -59,36 +50,42 @@ pub(crate) async fn item(
     Path((res, id)): Path<(String, String)>,
     req: Request,
 ) -> Response {
-    let res = match resource(&res) {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
-    };
+    on_item(&state, &res, &id, req)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn on_collection(state: &AppState, res: &str, req: Request) -> Result<Response, ApiError> {
+    let res = resource(res)?;
     let (parts, body) = req.into_parts();
-    let method = parts.method.clone();
-    let is_id = atlas_core::model::Id::is_id(&id);
-    if !is_id {
+    match parts.method {
+        Method::GET | Method::HEAD => list(state, res, &parts).await,
+        Method::POST => create(state, res, &parts, body).await,
+        _ => Ok(other_method(&parts.method, COLLECTION_ALLOW)),
+    }
+}
+
+async fn on_item(state: &AppState, res: &str, id: &str, req: Request) -> Result<Response, ApiError> {
+    let res = resource(res)?;
+    let (parts, body) = req.into_parts();
+    if !atlas_core::model::Id::is_id(id) {
         // Eve's `additional_lookup` on `sid` (`regex("[\w]+")`), GET only.
         let lookup = res == Resource::Instance
             && !id.is_empty()
             && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        if !lookup {
-            return ApiError::NotFound.into_response();
-        }
-        return match method {
-            Method::GET | Method::HEAD => get_item(&state, res, &id, &parts)
-                .await
-                .unwrap_or_else(IntoResponse::into_response),
-            _ => other_method(&method, READ_ALLOW),
+        return match parts.method {
+            _ if !lookup => Err(ApiError::NotFound),
+            Method::GET | Method::HEAD => get_item(state, res, id, &parts).await,
+            _ => Ok(other_method(&parts.method, READ_ALLOW)),
         };
     }
-    let result = match method {
-        Method::GET | Method::HEAD => get_item(&state, res, &id, &parts).await,
-        Method::PATCH => change(&state, res, &id, &parts, body, false).await,
-        Method::PUT => change(&state, res, &id, &parts, body, true).await,
-        Method::DELETE => delete(&state, res, &id, &parts).await,
-        _ => return other_method(&method, ITEM_ALLOW),
-    };
-    result.unwrap_or_else(IntoResponse::into_response)
+    match parts.method {
+        Method::GET | Method::HEAD => get_item(state, res, id, &parts).await,
+        Method::PATCH => change(state, res, id, &parts, body, false).await,
+        Method::PUT => change(state, res, id, &parts, body, true).await,
+        Method::DELETE => delete(state, res, id, &parts).await,
+        _ => Ok(other_method(&parts.method, ITEM_ALLOW)),
+    }
 }
 
 /// Projects, then embeds, one rendered document.

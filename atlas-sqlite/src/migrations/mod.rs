@@ -150,7 +150,7 @@ fn read_indexes(res: Resource) -> String {
 
 fn v1(conn: &Connection) -> Result<()> {
     let mut sql = String::new();
-    for res in Resource::FIRST_SCHEMA {
+    for &res in Resource::FIRST_SCHEMA {
         sql.push_str(&resource_table(res));
     }
     sql.push_str(
@@ -184,7 +184,7 @@ fn v1(conn: &Connection) -> Result<()> {
 
 fn v2(conn: &Connection) -> Result<()> {
     let mut sql = String::new();
-    for res in Resource::FIRST_SCHEMA {
+    for &res in Resource::FIRST_SCHEMA {
         sql.push_str(&read_indexes(res));
     }
     sql.push_str(
@@ -202,7 +202,7 @@ fn v2(conn: &Connection) -> Result<()> {
         ) WITHOUT ROWID;\n",
     );
     conn.execute_batch(&sql)?;
-    for res in Resource::FIRST_SCHEMA {
+    for &res in Resource::FIRST_SCHEMA {
         let t = table_name(res);
         let docs = read_json(conn, t, &format!("SELECT id, json(body) FROM {t}"))?;
         if res == Resource::Instance {
