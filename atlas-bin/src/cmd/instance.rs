@@ -389,7 +389,7 @@ async fn delete(
         .await;
     if let Err(e) = deleted {
         if status_of(&e) == Some(StatusCode::CONFLICT) && inst["status"] == "launched" && !force {
-            bail!("{e}; instance {sid} is launched (live on its routes): take it down first, or add --force");
+            bail!("{e}; with the CLI: take it down first (atlas instance take-down {sid}), or add --force");
         }
         return Err(e);
     }
