@@ -13,14 +13,32 @@ use clap::{Args, Subcommand};
 pub struct Connection {
     /// The server's URL [default: the profile's `url`, else
     /// http://127.0.0.1:8080].
-    #[arg(long, global = true, env = "ATLAS_URL", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "ATLAS_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub url: Option<String>,
     /// The API user [default: the profile's `user`, else admin].
-    #[arg(long, global = true, env = "ATLAS_USER", value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        env = "ATLAS_USER",
+        hide_env_values = true,
+        value_name = "NAME"
+    )]
     pub user: Option<String>,
     /// A file whose first line is the user's password [default: the
     /// profile's `password_file`, else asked for on the terminal].
-    #[arg(long, global = true, env = "ATLAS_PASSWORD_FILE", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "ATLAS_PASSWORD_FILE",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
     pub password_file: Option<PathBuf>,
     /// Print JSON for scripts instead of tables.
     #[arg(long, global = true)]
