@@ -12,27 +12,55 @@ use crate::client::http::plain;
 use crate::client::output::{field, record, short, Output};
 use crate::client::{lookup, Client};
 
-/// What a job is about: the id of its instance, code item, backup or
-/// command.
-fn subject(job: &Value) -> String {
-    for k in ["instance", "code", "backup", "command"] {
+/// What a job is about: its instance (by sid when known), code item,
+/// backup, command or periodic task.
+fn subject(job: &Value, sids: &HashMap<String, String>) -> String {
+    for k in ["instance", "code", "backup", "command", "task"] {
         if let Some(v) = job.pointer(&format!("/payload/{k}")).filter(|v| v.is_string()) {
-            return format!("{k} {}", plain(v));
+            let id = plain(v);
+            return match sids.get(&id) {
+                Some(sid) if k == "instance" => format!("instance {sid}"),
+                _ => format!("{k} {id}"),
+            };
         }
     }
     String::new()
 }
 
-fn row(job: &Value) -> Vec<String> {
+fn row(job: &Value, sids: &HashMap<String, String>) -> Vec<String> {
     vec![
         field(job, "/_id"),
         field(job, "/kind"),
         field(job, "/status"),
         field(job, "/attempts"),
         field(job, "/created"),
-        subject(job),
+        subject(job, sids),
         short(&field(job, "/last_error"), 60),
     ]
+}
+
+/// The sids of the live instances the jobs are about, by id (one query;
+/// deleted instances keep showing their id).
+async fn sids_of(client: &Client, jobs: &[Value], sids: &mut HashMap<String, String>) -> anyhow::Result<()> {
+    let mut ids: Vec<String> = jobs
+        .iter()
+        .filter_map(|j| j.pointer("/payload/instance").and_then(Value::as_str))
+        .filter(|id| !sids.contains_key(*id))
+        .map(str::to_owned)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let query = [
+        ("where", json!({"_id": {"$in": ids}}).to_string()),
+        ("projection", json!({"sid": 1}).to_string()),
+    ];
+    for inst in client.list("instance", &query, false, None).await? {
+        sids.insert(plain(&inst["_id"]), plain(&inst["sid"]));
+    }
+    Ok(())
 }
 
 const HEADERS: [&str; 7] = ["ID", "KIND", "STATUS", "ATTEMPTS", "CREATED", "ABOUT", "ERROR"];
@@ -62,11 +90,15 @@ pub async fn run(client: &Client, args: JobsCmd) -> anyhow::Result<()> {
         query.push(("where", Value::Object(w).to_string()));
     }
     let jobs = client.list(&path, &query, true, Some(args.limit)).await?;
+    let mut sids = HashMap::new();
+    if !out.json {
+        sids_of(client, &jobs, &mut sids).await?;
+    }
     if !args.follow {
         if out.json {
             out.json_value(&Value::Array(jobs.iter().map(record).collect()));
         } else {
-            let rows: Vec<Vec<String>> = jobs.iter().map(row).collect();
+            let rows: Vec<Vec<String>> = jobs.iter().map(|j| row(j, &sids)).collect();
             out.table(&HEADERS, &rows, Some(2));
         }
         return Ok(());
@@ -85,7 +117,7 @@ pub async fn run(client: &Client, args: JobsCmd) -> anyhow::Result<()> {
                 if out.json {
                     println!("{}", json!(record(job)));
                 } else {
-                    rows.push(row(job));
+                    rows.push(row(job, &sids));
                 }
             }
         }
@@ -106,5 +138,8 @@ pub async fn run(client: &Client, args: JobsCmd) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_secs(1)).await;
         batch = client.list(&path, &query, true, Some(args.limit)).await?;
         batch.reverse();
+        if !out.json {
+            sids_of(client, &batch, &mut sids).await?;
+        }
     }
 }
