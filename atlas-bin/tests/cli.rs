@@ -156,7 +156,7 @@ fn text(out: &Output) -> String {
 }
 
 #[test]
-fn create_launch_command_run_and_jobs_work_end_to_end_with_json_output() {
+fn create_launch_command_run_jobs_and_forced_delete_work_end_to_end_with_json_output() {
     let Some(demo) = Demo::start() else { return };
     let sid = demo.installed_instance();
 
@@ -223,6 +223,38 @@ fn create_launch_command_run_and_jobs_work_end_to_end_with_json_output() {
     let table = String::from_utf8_lossy(&table.stdout);
     assert!(table.starts_with("ID"), "{table}");
     assert!(table.contains("launch") && table.contains("succeeded"), "{table}");
+    assert!(
+        table.contains(&format!("instance {sid}")),
+        "jobs name their instance by sid: {table}"
+    );
+
+    // --follow prints JSON lines until stopped.
+    let mut follow = atlas()
+        .args(["jobs", "--follow", "--json", "--limit", "3"])
+        .env("XDG_CONFIG_HOME", demo.path("config"))
+        .env("ATLAS_URL", format!("http://{}", demo.addr))
+        .env("ATLAS_PASSWORD_FILE", demo.path("d/admin-password"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(follow.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert!(first["kind"].is_string(), "{first}");
+    let _ = follow.kill();
+    let _ = follow.wait();
+
+    // A launched instance is deleted only with --force.
+    let out = demo.cli(&["instance", "delete", &sid]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("server says 409") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    let deleted = demo.json(&["instance", "delete", &sid, "--force", "--wait"]);
+    assert_eq!(deleted["job"]["status"], "succeeded", "{deleted}");
+    let out = demo.cli(&["instance", "show", &sid]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("no instance with sid {sid}")));
 }
 
 #[test]
@@ -585,6 +617,20 @@ fn the_profile_file_names_the_server_user_and_password_file() {
     assert!(out.status.success(), "{}", text(&out));
     let jobs: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(jobs.is_array(), "{jobs}");
+    // A wrong password is the server's 401, with what to check.
+    std::fs::write(demo.path("wrong"), "not-the-password\n").unwrap();
+    let out = atlas()
+        .args(["jobs", "--password-file"])
+        .arg(demo.path("wrong"))
+        .env("XDG_CONFIG_HOME", &config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("atlas: server says 401:") && stderr.contains("user (admin)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("not-the-password"), "{stderr}");
     // Without a password file and without a terminal, the CLI says how to
     // give one (and never takes it from the command line).
     std::fs::write(
