@@ -1,5 +1,7 @@
 //! `atlas`: a thin entry point — parse the command line, load the
-//! configuration, start telemetry, run the subcommand.
+//! configuration, start telemetry, run the subcommand. The client
+//! subcommands (`instance`, `code`, `command`, `jobs`, `backup`) only talk
+//! to a server over HTTP: they skip the configuration and telemetry.
 
 mod cli;
 mod client;

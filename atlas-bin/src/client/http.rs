@@ -260,7 +260,8 @@ impl Client {
         query: &[(&str, String)],
         body: impl Fn(&Value) -> anyhow::Result<Option<Value>>,
     ) -> anyhow::Result<Value> {
-        for attempt in 0..2 {
+        let mut retried = false;
+        loop {
             let record = self.get(read_path, &[], false).await?;
             let Some(payload) = body(&record)? else {
                 return Ok(record);
@@ -282,19 +283,20 @@ impl Client {
                 .await
             {
                 Err(e) if status_of(&e) == Some(StatusCode::PRECONDITION_FAILED) => {
-                    if attempt == 0 {
-                        eprintln!("note: {resource} {id} changed while we wrote it (412); read it again and retried");
-                        continue;
+                    if retried {
+                        bail!(
+                            "{resource} {id} changed again while we wrote it (412 twice): someone else is changing it; \
+                             run the command again once it has settled"
+                        );
                     }
-                    bail!(
-                        "{resource} {id} changed again while we wrote it (412 twice): someone else is changing it; \
-                         run the command again once it has settled"
+                    eprintln!(
+                        "note: {resource} {id} changed while we wrote it (412); read it again and retried"
                     );
+                    retried = true;
                 }
                 other => return other,
             }
         }
-        unreachable!("the loop returns on its second attempt")
     }
 }
 

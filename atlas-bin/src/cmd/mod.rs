@@ -38,7 +38,7 @@ pub async fn run_client(command: Command) -> anyhow::Result<()> {
         Command::Commands(c) => command::run(&client(&c.conn)?, &c.conn, c.action).await,
         Command::Jobs(c) => jobs::run(&client(&c.conn)?, c).await,
         Command::Backup(c) => backup::run(&client(&c.conn)?, &c.conn, c.action).await,
-        _ => anyhow::bail!("not a client subcommand: run it without the client flags"),
+        _ => anyhow::bail!("this subcommand is not one of instance, code, command, jobs or backup"),
     }
 }
 
