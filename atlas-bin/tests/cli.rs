@@ -295,6 +295,17 @@ fn an_unknown_sid_is_an_error_naming_it_and_how_to_list_instances() {
     );
     let out = demo.cli(&["instance", "take-down", "p1nosuchsite"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no instance with sid p1nosuchsite"));
+
+    // A query given on the command line: JSON, or an error naming the flag.
+    let none = demo.json(&["instance", "list", "--where", r#"{"sid": "p1nosuchsite"}"#]);
+    assert_eq!(none, serde_json::json!([]));
+    let out = demo.cli(&["instance", "list", "--where", "{sid"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("atlas: --where is not JSON"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
