@@ -72,6 +72,8 @@ const HEADERS: [&str; 7] = ["ID", "KIND", "STATUS", "ATTEMPTS", "CREATED", "ABOU
 pub async fn run(client: &Client, args: JobsCmd) -> anyhow::Result<()> {
     let out = Output::new(args.conn.json);
     let path = match &args.instance {
+        // By id, the jobs of a deleted instance stay readable.
+        Some(key) if lookup::is_id(key) => format!("instance/{key}/jobs"),
         Some(key) => {
             let inst = lookup::instance(client, key).await?;
             format!("instance/{}/jobs", plain(&inst["_id"]))
