@@ -138,17 +138,22 @@ async fn run_command(
                 ]
             })
             .collect();
-        out.table(
-            &["SID", "STATUS", "EXIT", "OUTPUT (last line) / ERROR"],
-            &rows,
-            Some(1),
-        );
-        println!(
-            "{} instance(s): {} succeeded, {} failed",
-            field(&summary, "/total"),
-            field(&summary, "/succeeded"),
-            field(&summary, "/failed")
-        );
+        if summary.is_null() {
+            // A hook run that does its work in the run job itself.
+            println!("run {run} of '{name}': {}", out.status(&field(&job, "/status")));
+        } else {
+            out.table(
+                &["SID", "STATUS", "EXIT", "OUTPUT (last line) / ERROR"],
+                &rows,
+                Some(1),
+            );
+            println!(
+                "{} instance(s): {} succeeded, {} failed",
+                field(&summary, "/total"),
+                field(&summary, "/succeeded"),
+                field(&summary, "/failed")
+            );
+        }
     }
     if summary["outcome"] == "failed" {
         let sids: Vec<String> = summary["failed_sids"]
