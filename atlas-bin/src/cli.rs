@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::client::args::{BackupCmd, CodeCmd, CommandCmd, InstanceCmd, JobsCmd};
+
 /// Atlas runs a fleet of Drupal sites.
 #[derive(Debug, Parser)]
 #[command(name = "atlas", version, about, long_about = None)]
@@ -72,6 +74,17 @@ pub enum Command {
     /// Do one operation of a fleet host: read the request the controlling
     /// Atlas sends over SSH on standard input, answer on standard output.
     Agent,
+    /// Instances on a running server, over its HTTP API (see docs/cli.md).
+    Instance(InstanceCmd),
+    /// Code items on a running server: list, add, current, release.
+    Code(CodeCmd),
+    /// Command items on a running server: list, add, run.
+    #[command(name = "command")]
+    Commands(CommandCmd),
+    /// The job queue of a running server.
+    Jobs(JobsCmd),
+    /// Backups on a running server: list, create, restore.
+    Backup(BackupCmd),
 }
 
 impl Command {
@@ -79,6 +92,15 @@ impl Command {
     /// as it goes, rather than doing one thing and printing its result.
     pub fn is_daemon(&self) -> bool {
         matches!(self, Self::Serve { .. } | Self::Worker)
+    }
+
+    /// Whether the command is a client of a running server (over its HTTP
+    /// API only), which needs no server configuration.
+    pub fn is_client(&self) -> bool {
+        matches!(
+            self,
+            Self::Instance(_) | Self::Code(_) | Self::Commands(_) | Self::Jobs(_) | Self::Backup(_)
+        )
     }
 }
 
@@ -148,5 +170,25 @@ mod tests {
         ));
         let api = Cli::parse_from(["atlas", "serve", "--no-worker"]);
         assert!(matches!(api.command, Command::Serve { no_worker: true, .. }));
+    }
+
+    #[test]
+    fn client_flags_are_taken_before_or_after_the_action() {
+        let cli = Cli::parse_from([
+            "atlas",
+            "instance",
+            "--url",
+            "http://h:1",
+            "show",
+            "p1abc",
+            "--json",
+        ]);
+        let Command::Instance(cmd) = cli.command else {
+            panic!("an instance command")
+        };
+        assert_eq!(cmd.conn.url.as_deref(), Some("http://h:1"));
+        assert!(cmd.conn.json);
+        let cli = Cli::parse_from(["atlas", "command", "run", "List files", "--wait"]);
+        assert!(cli.command.is_client());
     }
 }

@@ -290,9 +290,16 @@ impl AtlasConfig {
 }
 
 /// `ATLAS_*` variables that are not settings: the configuration file to
-/// read and the password `atlas user add|passwd` reads (every `ATLAS_TEST_*`
-/// variable, read by the test suites, is not one either).
-pub const NOT_SETTINGS: [&str; 2] = ["ATLAS_CONFIG", "ATLAS_PASSWORD"];
+/// read, the password `atlas user add|passwd` reads, and the operator
+/// CLI's server, user and password file (every `ATLAS_TEST_*` variable,
+/// read by the test suites, is not one either).
+pub const NOT_SETTINGS: [&str; 5] = [
+    "ATLAS_CONFIG",
+    "ATLAS_PASSWORD",
+    "ATLAS_URL",
+    "ATLAS_USER",
+    "ATLAS_PASSWORD_FILE",
+];
 
 /// The environment variables the settings layer reads: every `ATLAS_*`
 /// variable except [`NOT_SETTINGS`] (and names or values that are not

@@ -1,7 +1,10 @@
 //! `atlas`: a thin entry point — parse the command line, load the
-//! configuration, start telemetry, run the subcommand.
+//! configuration, start telemetry, run the subcommand. The client
+//! subcommands (`instance`, `code`, `command`, `jobs`, `backup`) only talk
+//! to a server over HTTP: they skip the configuration and telemetry.
 
 mod cli;
+mod client;
 mod cmd;
 mod config;
 mod prerequisites;
@@ -20,6 +23,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
+    if cli.command.is_client() {
+        return run_client(cli.command);
+    }
     let cfg = match config::AtlasConfig::load(cli.config.as_deref(), cli.data_dir.as_deref()) {
         Ok(cfg) => cfg,
         Err(e) => {
@@ -44,6 +50,25 @@ fn main() -> std::process::ExitCode {
             if daemon {
                 telemetry::report(&e);
             }
+            eprintln!("atlas: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// A client subcommand: no server configuration, no logging setup (it
+/// prints what it does), a small runtime.
+fn run_client(command: cli::Command) -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("atlas: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cmd::run_client(command)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
             eprintln!("atlas: {e:#}");
             std::process::ExitCode::FAILURE
         }

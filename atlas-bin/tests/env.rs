@@ -93,3 +93,28 @@ fn config_check_prints_each_problem_once_without_a_backtrace() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_cli_variables_do_not_break_loading_the_server_configuration() {
+    // An operator's shell with the CLI's variables set still runs the
+    // server: ATLAS_URL, ATLAS_USER and ATLAS_PASSWORD_FILE are not
+    // settings (they would be read as the unknown keys url, user and
+    // password_file).
+    let dir = tempfile::tempdir().unwrap();
+    let out = atlas()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("ATLAS_URL", "http://127.0.0.1:8080")
+        .env("ATLAS_USER", "admin")
+        .env("ATLAS_PASSWORD_FILE", dir.path().join("pw"))
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!all.contains("unknown field"), "{all}");
+    assert!(all.contains("data_dir:"), "the configuration loaded: {all}");
+}

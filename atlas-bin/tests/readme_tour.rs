@@ -1,7 +1,8 @@
 //! The README's five-minute tour, run as written: its first block (`atlas
 //! demo`, then `atlas serve` on the demo's configuration) with the built
 //! binary in place of `cargo run --release -p atlas-bin --`, its second
-//! block with `bash` against that server. Only the port differs (a free one
+//! block (curl) and then its third (the `atlas` CLI, the same replacement)
+//! with `bash` against that server. Only the port differs (a free one
 //! instead of 8080, so tests can run side by side). Needs `bash`, `curl`,
 //! `jq` and `git` (the service name is `tour`: skipped with a printed reason
 //! when one is missing, unless `ATLAS_TEST_REQUIRE` names `tour`).
@@ -77,8 +78,8 @@ fn the_readme_tour_runs_as_written_and_ends_with_a_launched_instance() {
     let blocks = tour_blocks();
     assert_eq!(
         blocks.len(),
-        2,
-        "the tour has a server block and a client block: {blocks:?}"
+        3,
+        "the tour has a server block, a curl block and a CLI block: {blocks:?}"
     );
     let setup: Vec<&str> = blocks[0].lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(setup.len(), 2, "demo, then serve: {setup:?}");
@@ -123,6 +124,14 @@ fn the_readme_tour_runs_as_written_and_ends_with_a_launched_instance() {
 
     let script = blocks[1].replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"));
     assert_ne!(script, blocks[1], "the tour talks to 127.0.0.1:8080");
+    let cli = blocks[2]
+        .replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"))
+        .replace(CARGO_RUN, &format!("'{atlas}'"));
+    assert!(
+        !cli.contains("cargo run") && cli.contains(&format!("127.0.0.1:{port}")),
+        "the CLI block runs the built binary against the server: {cli}"
+    );
+    let script = format!("{script}\n{cli}");
     let mut tour = bash(&format!("set -eu -o pipefail\n{script}"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -153,6 +162,19 @@ fn the_readme_tour_runs_as_written_and_ends_with_a_launched_instance() {
         "the command run's summary: {stdout}"
     );
     assert!(stdout.contains("index.php"), "the command's output: {stdout}");
+    assert!(
+        stdout.contains(": launched") && stdout.contains("2 instance(s): 2 succeeded, 0 failed"),
+        "the CLI launched the second instance and ran the command on both: {stdout}"
+    );
+    assert!(
+        stdout.trim_end().ends_with(": installed"),
+        "taken down and restored: {stdout}"
+    );
+    let map = std::fs::read_to_string(dir.path().join("atlas-demo/route-map.txt")).unwrap();
+    assert!(
+        map.contains("\"/othersite\""),
+        "the CLI's route is published: {map}"
+    );
     let calls = std::fs::read_to_string(dir.path().join("atlas-demo/stub-calls.log")).unwrap();
     assert!(calls.contains("drush"), "the install ran the stub drush: {calls}");
 }

@@ -1,7 +1,12 @@
 //! One module per subcommand, and the shutdown signal they share.
 
+mod backup;
+mod code;
+mod command;
 mod config;
 mod demo;
+mod instance;
+mod jobs;
 mod migrate;
 mod observe;
 mod routes;
@@ -12,7 +17,30 @@ mod worker;
 use tokio::sync::watch;
 
 use crate::cli::{Command, ConfigAction, RoutesAction};
+use crate::client::args::Connection;
+use crate::client::profile::Target;
+use crate::client::Client;
 use crate::config::AtlasConfig;
+
+fn client(conn: &Connection) -> anyhow::Result<Client> {
+    Client::new(Target::resolve(conn)?)
+}
+
+/// Runs a client subcommand ([`Command::is_client`]): no server
+/// configuration, only the server's HTTP API.
+///
+/// # Errors
+/// Whatever the subcommand fails with.
+pub async fn run_client(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Instance(c) => instance::run(&client(&c.conn)?, &c.conn, c.action).await,
+        Command::Code(c) => code::run(&client(&c.conn)?, &c.conn, c.action).await,
+        Command::Commands(c) => command::run(&client(&c.conn)?, &c.conn, c.action).await,
+        Command::Jobs(c) => jobs::run(&client(&c.conn)?, c).await,
+        Command::Backup(c) => backup::run(&client(&c.conn)?, &c.conn, c.action).await,
+        _ => anyhow::bail!("this subcommand is not one of instance, code, command, jobs or backup"),
+    }
+}
 
 /// Runs `command`.
 ///
@@ -44,6 +72,14 @@ pub async fn run(command: Command, cfg: AtlasConfig) -> anyhow::Result<()> {
             drop(cfg);
             atlas_shell::agent::run_stdio().await?;
             Ok(())
+        }
+        client @ (Command::Instance(_)
+        | Command::Code(_)
+        | Command::Commands(_)
+        | Command::Jobs(_)
+        | Command::Backup(_)) => {
+            drop(cfg);
+            run_client(client).await
         }
     }
 }
