@@ -253,12 +253,12 @@ impl LdapAuthenticator {
         }
     }
 
-    /// Probes the directory every `every` (keeping its health and
-    /// `atlas_ldap_up` current while nobody signs in) until the returned
-    /// task is aborted or the runtime stops.
+    /// Probes the directory every `every`, the first time after `every`
+    /// (keeping its health and `atlas_ldap_up` current while nobody signs
+    /// in) until the returned task is aborted or the runtime stops.
     pub fn watch(self: Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             loop {
                 tick.tick().await;
                 if let Err(e) = self.probe().await {
