@@ -491,6 +491,22 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_ldap_example_loads_and_validates() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("## Signing in with LDAP").expect("the README has the section");
+        let block = &readme[start..];
+        let body = &block[block.find("```toml\n").unwrap() + 8..];
+        let body = &body[..body.find("```").unwrap()];
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("atlas.toml");
+        std::fs::write(&f, body).unwrap();
+        let cfg = AtlasConfig::load(Some(&f), Some(dir.path())).unwrap();
+        let ldap = cfg.auth.ldap.unwrap();
+        assert_eq!(ldap.bind_password_file, Some(dir.path().join("ldap-bind.pw")));
+        assert!(ldap.required_group.is_some());
+    }
+
+    #[test]
     fn a_bad_ldap_setting_fails_the_load_naming_the_key() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("atlas.toml");
