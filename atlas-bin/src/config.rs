@@ -493,7 +493,9 @@ mod tests {
     #[test]
     fn the_readme_ldap_example_loads_and_validates() {
         let readme = include_str!("../../README.md");
-        let start = readme.find("## Signing in with LDAP").expect("the README has the section");
+        let start = readme
+            .find("## Signing in with LDAP")
+            .expect("the README has the section");
         let block = &readme[start..];
         let body = &block[block.find("```toml\n").unwrap() + 8..];
         let body = &body[..body.find("```").unwrap()];

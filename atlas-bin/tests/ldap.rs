@@ -88,7 +88,9 @@ fn serve_signs_directory_users_in_by_their_uid_and_answers_503_while_the_directo
     }
     let addr = addr.unwrap_or_else(|| panic!("no address in {lines:?}"));
     assert!(
-        lines.iter().any(|l| l.contains("then the LDAP directory") && l.contains(&slapd.url())),
+        lines
+            .iter()
+            .any(|l| l.contains("then the LDAP directory") && l.contains(&slapd.url())),
         "{lines:?}"
     );
 
@@ -110,7 +112,10 @@ fn serve_signs_directory_users_in_by_their_uid_and_answers_503_while_the_directo
         ready["degraded"].as_array().unwrap().iter().any(|n| n == "ldap"),
         "{ready}"
     );
-    assert!(ready["checks"]["ldap"].as_str().unwrap().contains(&slapd.url()), "{ready}");
+    assert!(
+        ready["checks"]["ldap"].as_str().unwrap().contains(&slapd.url()),
+        "{ready}"
+    );
 
     let _ = child.kill();
     let _ = child.wait();
@@ -127,7 +132,10 @@ fn config_check(dir: &Path, config: &Path) -> (String, bool) {
         .env("RUST_LOG", "warn")
         .output()
         .expect("atlas runs");
-    (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.success())
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.success(),
+    )
 }
 
 #[test]

@@ -71,7 +71,10 @@ mod tests {
         async fn authenticate(&self, user: &str, password: &str) -> Result<Option<String>, AuthUnavailable> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             if self.down {
-                return Err(AuthUnavailable::new("the directory ldap://test", "connection refused"));
+                return Err(AuthUnavailable::new(
+                    "the directory ldap://test",
+                    "connection refused",
+                ));
             }
             Ok((password == "dir-pw").then(|| user.to_uppercase()))
         }

@@ -215,7 +215,10 @@ impl LdapAuthenticator {
         };
         let result = match tokio::time::timeout(self.limit, attempt).await {
             Ok(r) => r,
-            Err(_) => Err(Unreachable(format!("no answer within {} s", self.limit.as_secs()))),
+            Err(_) => Err(Unreachable(format!(
+                "no answer within {} s",
+                self.limit.as_secs()
+            ))),
         };
         match result {
             Ok(()) => {
@@ -311,7 +314,10 @@ impl LdapAuthenticator {
                 )))
             }
             code => {
-                return Err(Unreachable(format!("the user search failed ({})", describe(code))));
+                return Err(Unreachable(format!(
+                    "the user search failed ({})",
+                    describe(code)
+                )));
             }
         }
         if entries.len() != 1 {
@@ -390,7 +396,12 @@ impl LdapAuthenticator {
     }
 
     /// `None` without a required group; else whether the user is in it.
-    async fn in_group(&self, s: &mut Session, found: &Found, typed: &str) -> Result<Option<bool>, Unreachable> {
+    async fn in_group(
+        &self,
+        s: &mut Session,
+        found: &Found,
+        typed: &str,
+    ) -> Result<Option<bool>, Unreachable> {
         let Some(group) = &self.group else {
             return Ok(None);
         };
@@ -401,9 +412,7 @@ impl LdapAuthenticator {
         };
         let name = found.name.as_deref().unwrap_or(typed);
         let filter = template::group_filter(filter, &found.dn, name);
-        let (groups, code) = s
-            .search_all(base, Scope::Subtree, &filter, &["1.1"])
-            .await?;
+        let (groups, code) = s.search_all(base, Scope::Subtree, &filter, &["1.1"]).await?;
         if code != rc::SUCCESS {
             return Err(Unreachable(format!(
                 "the group search under auth.ldap.group_base '{base}' failed ({})",
@@ -458,7 +467,10 @@ impl Authenticator for LdapAuthenticator {
         }
         let decided = match tokio::time::timeout(self.limit, self.decide(user, password)).await {
             Ok(d) => d,
-            Err(_) => Err(Unreachable(format!("no answer within {} s", self.limit.as_secs()))),
+            Err(_) => Err(Unreachable(format!(
+                "no answer within {} s",
+                self.limit.as_secs()
+            ))),
         };
         match decided {
             Ok(Decision::Accept(name)) => {
@@ -517,7 +529,10 @@ mod tests {
         assert_eq!(e.backend, "the LDAP directory ldap://127.0.0.1:1");
         assert!(!auth.health().is_up());
         let text = metrics.encode();
-        assert!(text.contains("atlas_ldap_binds_total{outcome=\"unavailable\"} 1"), "{text}");
+        assert!(
+            text.contains("atlas_ldap_binds_total{outcome=\"unavailable\"} 1"),
+            "{text}"
+        );
         assert!(auth.probe().await.is_err());
     }
 

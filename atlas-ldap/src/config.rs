@@ -259,7 +259,10 @@ impl LdapConfig {
             if first.is_empty() {
                 return Err(invalid(
                     "bind_password_file",
-                    format!("{}: its first line is empty; put the password there", path.display()),
+                    format!(
+                        "{}: its first line is empty; put the password there",
+                        path.display()
+                    ),
                 ));
             }
             first

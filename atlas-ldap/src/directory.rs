@@ -147,7 +147,10 @@ impl Session {
     /// # Errors
     /// [`Unreachable`] without an answer, or for "busy" / "unavailable".
     pub(crate) async fn bind(&mut self, dn: &str, password: &str) -> Result<Bind, Unreachable> {
-        debug_assert!(!password.is_empty(), "an empty password is an unauthenticated bind");
+        debug_assert!(
+            !password.is_empty(),
+            "an empty password is an unauthenticated bind"
+        );
         let res = self
             .ldap
             .with_timeout(self.timeout)
@@ -156,9 +159,10 @@ impl Session {
             .map_err(|e| Unreachable(format!("the bind got no answer: {e}")))?;
         match res.rc {
             rc::SUCCESS => Ok(Bind::Accepted),
-            code @ (rc::BUSY | rc::UNAVAILABLE) => {
-                Err(Unreachable(format!("the bind was not served ({})", describe(code))))
-            }
+            code @ (rc::BUSY | rc::UNAVAILABLE) => Err(Unreachable(format!(
+                "the bind was not served ({})",
+                describe(code)
+            ))),
             code => Ok(Bind::Refused(code)),
         }
     }
@@ -211,7 +215,10 @@ impl Session {
             .map_err(|e| Unreachable(format!("the search got no answer: {e}")))?;
         let code = res.1.rc;
         if matches!(code, rc::BUSY | rc::UNAVAILABLE) {
-            return Err(Unreachable(format!("the search was not served ({})", describe(code))));
+            return Err(Unreachable(format!(
+                "the search was not served ({})",
+                describe(code)
+            )));
         }
         Ok((res.0.into_iter().map(SearchEntry::construct).collect(), code))
     }

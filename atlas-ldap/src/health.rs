@@ -86,11 +86,18 @@ mod tests {
         assert!(h.problems().is_empty());
         h.failed("cannot connect: connection refused");
         let p = h.problems();
-        assert!(p[0].contains("ldap://127.0.0.1:1") && p[0].contains("connection refused"), "{p:?}");
+        assert!(
+            p[0].contains("ldap://127.0.0.1:1") && p[0].contains("connection refused"),
+            "{p:?}"
+        );
         assert!(!h.is_up());
-        assert!(metrics.encode().contains("atlas_ldap_up{directory=\"ldap://127.0.0.1:1\"} 0"));
+        assert!(metrics
+            .encode()
+            .contains("atlas_ldap_up{directory=\"ldap://127.0.0.1:1\"} 0"));
         h.answered();
         assert!(h.problems().is_empty());
-        assert!(metrics.encode().contains("atlas_ldap_up{directory=\"ldap://127.0.0.1:1\"} 1"));
+        assert!(metrics
+            .encode()
+            .contains("atlas_ldap_up{directory=\"ldap://127.0.0.1:1\"} 1"));
     }
 }

@@ -25,7 +25,7 @@
 //! anonymous users read nothing.
 
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -54,7 +54,8 @@ pub const CAROL_PASSWORD: &str = "looking-glass";
 /// The twins' password.
 pub const TWIN_PASSWORD: &str = "same-same";
 /// The user filter that leaves disabled accounts out.
-pub const DISABLED_AWARE_FILTER: &str = "(&(objectClass=inetOrgPerson)(uid={user})(!(employeeType=disabled)))";
+pub const DISABLED_AWARE_FILTER: &str =
+    "(&(objectClass=inetOrgPerson)(uid={user})(!(employeeType=disabled)))";
 
 /// What `slapadd` loads.
 pub const LDIF: &str = "\
@@ -280,7 +281,7 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-fn slapd_conf(dir: &Path, db: &PathBuf) -> String {
+fn slapd_conf(dir: &Path, db: &Path) -> String {
     format!(
         "include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema

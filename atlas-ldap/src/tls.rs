@@ -74,8 +74,13 @@ mod tests {
     #[test]
     fn a_missing_or_empty_ca_file_is_named() {
         let dir = tempfile::tempdir().unwrap();
-        let e = client_config(Some(&dir.path().join("missing.pem"))).unwrap_err().to_string();
-        assert!(e.starts_with("auth.ldap.ca_file") && e.contains("missing.pem"), "{e}");
+        let e = client_config(Some(&dir.path().join("missing.pem")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("auth.ldap.ca_file") && e.contains("missing.pem"),
+            "{e}"
+        );
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "").unwrap();
         let e = client_config(Some(&empty)).unwrap_err().to_string();

@@ -69,7 +69,10 @@ pub async fn run(mut cfg: AtlasConfig, listen: Option<String>, with_worker: bool
                     e.backend, e.reason
                 );
             }
-            println!("Users sign in from the users file, then the LDAP directory {}", directory.url());
+            println!(
+                "Users sign in from the users file, then the LDAP directory {}",
+                directory.url()
+            );
             let _probes = directory.clone().watch(LDAP_PROBE_INTERVAL);
             Arc::new(atlas_http::Chain::new(file, directory))
         }

@@ -99,7 +99,9 @@ pub async fn setup(change: impl FnOnce(&mut LdapConfig)) -> Option<(Slapd, Serve
     let mut cfg = slapd.config();
     change(&mut cfg);
     let metrics = Metrics::new();
-    let auth = LdapAuthenticator::new(&cfg).unwrap().with_metrics(metrics.clone());
+    let auth = LdapAuthenticator::new(&cfg)
+        .unwrap()
+        .with_metrics(metrics.clone());
     let server = serve(Arc::new(auth)).await;
     Some((slapd, server, metrics))
 }

@@ -25,7 +25,9 @@ async fn a_direct_bind_signs_members_in_by_their_dn_and_escapes_the_name() {
     server
         .write_expecting("alice", ALICE_PASSWORD, 1, StatusCode::CREATED)
         .await;
-    server.write_expecting("alice", "nope", 2, StatusCode::UNAUTHORIZED).await;
+    server
+        .write_expecting("alice", "nope", 2, StatusCode::UNAUTHORIZED)
+        .await;
     server
         .write_expecting("bob", BOB_PASSWORD, 2, StatusCode::UNAUTHORIZED)
         .await;

@@ -2,9 +2,7 @@
 //! (search-then-bind, disabled accounts filtered out, members of the group
 //! by `memberOf`).
 
-use atlas_ldap::testing::{
-    ALICE_PASSWORD, BOB_PASSWORD, CAROL_PASSWORD, TWIN_PASSWORD,
-};
+use atlas_ldap::testing::{ALICE_PASSWORD, BOB_PASSWORD, CAROL_PASSWORD, TWIN_PASSWORD};
 use atlas_observe::testing::Exposition;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -101,7 +99,9 @@ async fn a_filter_injection_in_the_name_is_401() {
     };
     for name in ["*)(uid=*", "*", "alice)(|(uid=*", "*)(uid=alice"] {
         for password in [ALICE_PASSWORD, "x"] {
-            server.write_expecting(name, password, 1, StatusCode::UNAUTHORIZED).await;
+            server
+                .write_expecting(name, password, 1, StatusCode::UNAUTHORIZED)
+                .await;
         }
     }
 }
@@ -111,7 +111,9 @@ async fn an_empty_password_is_401_without_asking_the_directory() {
     let Some((_slapd, server, metrics)) = setup(|_| {}).await else {
         return;
     };
-    server.write_expecting("alice", "", 1, StatusCode::UNAUTHORIZED).await;
+    server
+        .write_expecting("alice", "", 1, StatusCode::UNAUTHORIZED)
+        .await;
     for outcome in ["accepted", "rejected", "unavailable"] {
         assert_eq!(binds(&metrics, outcome), 0.0, "{outcome}");
     }
@@ -158,15 +160,24 @@ async fn a_directory_that_is_down_gets_503_naming_it_and_locks_nobody_out() {
         assert_eq!(res.headers()["retry-after"], "30");
         let body: Value = res.json().await.unwrap();
         let message = body["_error"]["message"].as_str().unwrap();
-        assert!(message.contains(&url) && message.contains("retry later"), "{message}");
+        assert!(
+            message.contains(&url) && message.contains("retry later"),
+            "{message}"
+        );
     }
     let exp = Exposition::parse(&metrics.encode());
-    assert_eq!(exp.value("atlas_ldap_up", &[("directory", url.as_str())]), Some(0.0));
+    assert_eq!(
+        exp.value("atlas_ldap_up", &[("directory", url.as_str())]),
+        Some(0.0)
+    );
     assert_eq!(binds(&metrics, "unavailable"), 12.0);
     slapd.restart();
     server
         .write_expecting("alice", ALICE_PASSWORD, 1, StatusCode::CREATED)
         .await;
     let exp = Exposition::parse(&metrics.encode());
-    assert_eq!(exp.value("atlas_ldap_up", &[("directory", url.as_str())]), Some(1.0));
+    assert_eq!(
+        exp.value("atlas_ldap_up", &[("directory", url.as_str())]),
+        Some(1.0)
+    );
 }
