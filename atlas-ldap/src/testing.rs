@@ -4,9 +4,14 @@
 //! overlay) into a temp dir, loads [`LDIF`] with `slapadd`, and runs
 //! `slapd` as the current user on a free loopback port until dropped.
 //!
-//! Without `slapd` and `slapadd` (Debian packages `slapd`, `ldap-utils`)
-//! [`Slapd::start`] prints why and answers `None`, unless
-//! `ATLAS_TEST_REQUIRE` names `ldap`, when it panics.
+//! [`Slapd::start_tls`] also serves `ldaps://` on a second port and
+//! StartTLS on the first, with a certificate for `localhost` and
+//! `127.0.0.1` signed by a CA made for the test ([`Slapd::ca_file`]), both
+//! made with `openssl`.
+//!
+//! Without `slapd` and `slapadd` (Debian packages `slapd`, `ldap-utils`;
+//! and `openssl` for TLS) [`Slapd::start`] prints why and answers `None`,
+//! unless `ATLAS_TEST_REQUIRE` names `ldap`, when it panics.
 //!
 //! # The directory (base [`BASE`])
 //! - `uid=alice,ou=people`: password [`ALICE_PASSWORD`], member of
@@ -138,8 +143,10 @@ const SLAPADD: &str = "/usr/sbin/slapadd";
 /// A running `slapd`; stopped (and its files removed) when dropped.
 #[derive(Debug)]
 pub struct Slapd {
-    /// Its loopback port.
+    /// Its loopback port (`ldap://`, StartTLS when started with TLS).
     pub port: u16,
+    /// Its `ldaps://` port, when started with TLS.
+    pub tls_port: Option<u16>,
     dir: tempfile::TempDir,
     child: Option<Child>,
 }
@@ -152,6 +159,19 @@ impl Slapd {
     /// When the programs are missing and `ATLAS_TEST_REQUIRE` names
     /// `ldap`; when the server does not start.
     pub fn start() -> Option<Slapd> {
+        Self::start_with(false)
+    }
+
+    /// Like [`start`](Self::start), also serving TLS (see the module doc).
+    ///
+    /// # Panics
+    /// As [`start`](Self::start); also when `openssl` is missing and
+    /// `ATLAS_TEST_REQUIRE` names `ldap`, or fails.
+    pub fn start_tls() -> Option<Slapd> {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Option<Slapd> {
         service::program("ldap", SLAPD)?;
         service::program("ldap", SLAPADD)?;
         for schema in ["core", "cosine", "inetorgperson", "nis"] {
@@ -165,7 +185,17 @@ impl Slapd {
         let db = dir.path().join("db");
         std::fs::create_dir(&db).expect("the database dir");
         let conf = dir.path().join("slapd.conf");
-        std::fs::write(&conf, slapd_conf(dir.path(), &db)).expect("slapd.conf written");
+        let mut text = slapd_conf(dir.path(), &db);
+        if tls {
+            let openssl = service::program("ldap", "openssl")?;
+            make_certificates(&openssl, dir.path());
+            text = format!(
+                "TLSCACertificateFile {d}/ca.pem\nTLSCertificateFile {d}/server.pem\n\
+                 TLSCertificateKeyFile {d}/server.key\n{text}",
+                d = dir.path().display()
+            );
+        }
+        std::fs::write(&conf, text).expect("slapd.conf written");
         let ldif = dir.path().join("data.ldif");
         std::fs::write(&ldif, LDIF).expect("the LDIF written");
         let out = Command::new(SLAPADD)
@@ -183,6 +213,7 @@ impl Slapd {
         let port = free_port();
         let mut s = Slapd {
             port,
+            tls_port: tls.then(free_port).filter(|p| *p != port),
             dir,
             child: None,
         };
@@ -193,6 +224,16 @@ impl Slapd {
     /// `ldap://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("ldap://127.0.0.1:{}", self.port)
+    }
+
+    /// `ldaps://localhost:<tls_port>`, when started with TLS.
+    pub fn ldaps_url(&self) -> Option<String> {
+        self.tls_port.map(|p| format!("ldaps://localhost:{p}"))
+    }
+
+    /// The PEM file of the CA that signed the server's certificate.
+    pub fn ca_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("ca.pem")
     }
 
     /// The temp dir the server's files are in (a test may put its own
@@ -240,7 +281,7 @@ impl Slapd {
             .arg("-f")
             .arg(self.dir.path().join("slapd.conf"))
             .arg("-h")
-            .arg(format!("ldap://127.0.0.1:{}/", self.port))
+            .arg(self.listeners())
             .args(["-d", "0"])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("the log file"))
@@ -262,6 +303,14 @@ impl Slapd {
         panic!("slapd does not accept connections: {}", self.log());
     }
 
+    fn listeners(&self) -> String {
+        let mut urls = format!("ldap://127.0.0.1:{}/", self.port);
+        if let Some(p) = self.tls_port {
+            urls.push_str(&format!(" ldaps://127.0.0.1:{p}/"));
+        }
+        urls
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("slapd.log")).unwrap_or_default()
     }
@@ -271,6 +320,77 @@ impl Drop for Slapd {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A test CA (`ca.pem`) and a certificate for `localhost` and `127.0.0.1`
+/// it signed (`server.pem`, `server.key`) in `dir`.
+fn make_certificates(openssl: &Path, dir: &Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new(openssl)
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            out.status.success(),
+            "openssl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Atlas test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+         keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("the extensions file written");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
 }
 
 /// A loopback port nothing listens on right now.

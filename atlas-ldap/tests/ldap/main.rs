@@ -7,3 +7,4 @@ mod helpers;
 mod modes;
 mod probe;
 mod signin;
+mod tls;
