@@ -96,10 +96,14 @@ async fn ldap_problems(cfg: &AtlasConfig) -> Vec<String> {
         }
         Err(e) => vec![format!(
             "[auth.ldap] {} cannot be used: {}. Check that it is reachable from this machine \
-             (auth.ldap.url, starttls, ca_file) and that the service account can bind \
-             (auth.ldap.bind_dn and its password)",
+             (auth.ldap.url, starttls, ca_file){}",
             directory.url(),
-            e.reason
+            e.reason,
+            if ldap.bind_dn.is_some() {
+                " and that the service account can bind (auth.ldap.bind_dn and its password)"
+            } else {
+                ""
+            }
         )],
     }
 }
