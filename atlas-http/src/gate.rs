@@ -9,8 +9,10 @@
 //! 2. a client address or user name with `max_failures` failed logins
 //!    within `failure_window` is answered 429 without hashing;
 //! 3. at most `concurrent_checks` checks run at once (each argon2id check
-//!    takes about 19 MiB); the others wait for a permit, and the throttle is
-//!    looked at again once they have one.
+//!    takes about 19 MiB); the others wait for a permit, and the remembered
+//!    credentials and the throttle are looked at again once they have one
+//!    (so a burst of requests with the same credentials costs at most
+//!    `concurrent_checks` checks, those that started together).
 //!
 //! Failures are counted per address and per user name in bounded tables: at
 //! most [`MAX_TRACKED`] entries each, expired ones dropped first; the
@@ -88,7 +90,11 @@ impl AuthGate {
         }
         self.throttled(client, user)?;
         let _permit = self.checks.acquire().await.map_err(|_| ApiError::Unauthorized)?;
-        // Others may have failed while this request waited for its turn.
+        // Others may have verified the same credentials or failed while this
+        // request waited for its turn.
+        if let Some(name) = self.remembered(user, &digest) {
+            return Ok(name);
+        }
         self.throttled(client, user)?;
         match self.auth.authenticate(user, password).await {
             Err(unavailable) => Err(self.unavailable(unavailable)),
@@ -365,6 +371,26 @@ mod tests {
         let (auth, g) = gate(10);
         assert_eq!(g.check(HOME, "ALICE", "pw").await.unwrap(), "alice");
         assert_eq!(g.check(HOME, "ALICE", "pw").await.unwrap(), "alice");
+        assert_eq!(auth.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_the_same_credentials_is_checked_once() {
+        let auth = Arc::new(Counting::default());
+        let limits = AuthLimits {
+            concurrent_checks: 1,
+            ..AuthLimits::default()
+        };
+        let g = Arc::new(AuthGate::new(auth.clone(), limits));
+        let burst: Vec<_> = (0..5)
+            .map(|_| {
+                let g = g.clone();
+                tokio::spawn(async move { g.check(HOME, "alice", "pw").await })
+            })
+            .collect();
+        for request in burst {
+            assert_eq!(request.await.unwrap().unwrap(), "alice");
+        }
         assert_eq!(auth.calls.load(Ordering::SeqCst), 1);
     }
 
