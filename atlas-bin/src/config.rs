@@ -128,6 +128,16 @@ pub struct SecretsConfig {
     pub key_file: Option<PathBuf>,
 }
 
+/// The `[auth]` section: where API users come from besides the users
+/// file and `[http.users]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// An LDAP directory deciding every user not in the users file
+    /// (unset: none).
+    pub ldap: Option<atlas_ldap::LdapConfig>,
+}
+
 /// Everything `atlas` reads from configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -141,6 +151,8 @@ pub struct AtlasConfig {
     pub log: LogConfig,
     /// The REST API.
     pub http: atlas_http::HttpConfig,
+    /// Sign-in sources besides the users file.
+    pub auth: AuthConfig,
     /// The record store.
     pub store: StoreConfig,
     /// Secrets at rest.
@@ -166,6 +178,7 @@ impl Default for AtlasConfig {
             environment: Environment::Local,
             log: LogConfig::default(),
             http: atlas_http::HttpConfig::default(),
+            auth: AuthConfig::default(),
             store: StoreConfig::default(),
             secrets: SecretsConfig::default(),
             service: ServiceConfig::default(),
@@ -208,6 +221,9 @@ impl AtlasConfig {
             .try_deserialize()
             .context("the configuration is invalid")?;
         cfg.http.validate().context("the configuration is invalid")?;
+        if let Some(ldap) = &cfg.auth.ldap {
+            ldap.validate().context("the configuration is invalid")?;
+        }
         if let Some(dir) = data_dir {
             cfg.data_dir = dir.to_path_buf();
         }
@@ -226,6 +242,7 @@ impl AtlasConfig {
         if self.store.sqlite.path.is_relative() && !self.store.sqlite.is_in_memory() {
             self.store.sqlite.path = data.join(&self.store.sqlite.path);
         }
+        self.auth.ldap = self.auth.ldap.take().map(|l| l.resolved(&data));
         let pg = &mut self.store.postgres;
         for p in [pg.password_file.as_mut(), pg.ca_file.as_mut()]
             .into_iter()
@@ -459,6 +476,58 @@ mod tests {
             (cfg.http.base_path.as_str(), cfg.http.auth_realm.as_str()),
             ("/atlas", "ops")
         );
+    }
+
+    #[test]
+    fn an_ldap_section_loads_with_its_defaults_and_relative_files_under_the_data_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("atlas.toml");
+        std::fs::write(
+            &f,
+            "[auth.ldap]\nurl = \"ldaps://ldap.example.edu\"\nca_file = \"ldap-ca.pem\"\n\
+             bind_dn = \"cn=atlas,ou=services,dc=example,dc=edu\"\nbind_password_file = \"ldap.pw\"\n\
+             user_base = \"ou=people,dc=example,dc=edu\"\n",
+        )
+        .unwrap();
+        let cfg = AtlasConfig::load(Some(&f), Some(dir.path())).unwrap();
+        let ldap = cfg.auth.ldap.unwrap();
+        assert_eq!(ldap.user_filter, "(uid={user})");
+        assert_eq!(ldap.bind_password_file, Some(dir.path().join("ldap.pw")));
+        assert_eq!(ldap.ca_file, Some(dir.path().join("ldap-ca.pem")));
+        assert_eq!(AtlasConfig::load(None, Some(dir.path())).unwrap().auth.ldap, None);
+    }
+
+    #[test]
+    fn the_readme_ldap_example_loads_and_validates() {
+        let readme = include_str!("../../README.md");
+        let start = readme
+            .find("## Signing in with LDAP")
+            .expect("the README has the section");
+        let block = &readme[start..];
+        let body = &block[block.find("```toml\n").unwrap() + 8..];
+        let body = &body[..body.find("```").unwrap()];
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("atlas.toml");
+        std::fs::write(&f, body).unwrap();
+        let cfg = AtlasConfig::load(Some(&f), Some(dir.path())).unwrap();
+        let ldap = cfg.auth.ldap.unwrap();
+        assert_eq!(ldap.bind_password_file, Some(dir.path().join("ldap-bind.pw")));
+        assert!(ldap.required_group.is_some());
+    }
+
+    #[test]
+    fn a_bad_ldap_setting_fails_the_load_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("atlas.toml");
+        std::fs::write(&f, "[auth.ldap]\nurl = \"ldap://127.0.0.1\"\n").unwrap();
+        let e = AtlasConfig::load(Some(&f), None).unwrap_err();
+        assert!(format!("{e:#}").contains("auth.ldap.bind_dn"), "{e:#}");
+        std::fs::write(&f, "[auth.ldap]\nurl = \"ldap.example.edu\"\n").unwrap();
+        let e = AtlasConfig::load(Some(&f), None).unwrap_err();
+        assert!(format!("{e:#}").contains("auth.ldap.url"), "{e:#}");
+        std::fs::write(&f, "[auth.ldap]\nbind_password = \"x\"\n").unwrap();
+        let e = AtlasConfig::load(Some(&f), None).unwrap_err();
+        assert!(format!("{e:#}").contains("bind_password"), "{e:#}");
     }
 
     #[test]

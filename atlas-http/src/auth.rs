@@ -1,11 +1,17 @@
-//! Authentication: the pluggable [`Authenticator`] port, [`StaticUsers`]
-//! (users from configuration with argon2id password hashes), the
-//! [`hash_password`] helper behind `atlas user add`, and the reading of
-//! Basic credentials from a request.
+//! Authentication: the pluggable [`Authenticator`] port and its
+//! [`AuthUnavailable`] answer ("could not decide"), [`StaticUsers`] (users
+//! from configuration with argon2id password hashes), the [`hash_password`]
+//! helper behind `atlas user add`, and the reading of Basic credentials
+//! from a request. Putting one authenticator in front of another is
+//! [`Chain`](crate::Chain)'s (`chain`).
 //!
 //! # Contracts
 //! - Checking a password takes the same work whether the user exists or not
 //!   (unknown users are checked against a dummy hash with the same cost).
+//! - An authenticator answers one of three things: the user's name
+//!   (accepted), `None` (rejected: wrong password, unknown or unauthorized
+//!   user) or [`AuthUnavailable`] (it could not decide, e.g. its directory
+//!   is down). Only the first lets anyone in.
 //! - Comparisons of secrets are constant-time.
 //! - Remembering verified credentials, throttling failures and bounding
 //!   concurrent checks are the gate's (`crate::gate`), in front of any
@@ -23,20 +29,48 @@ use axum::http::{header, HeaderMap};
 use base64::Engine as _;
 
 /// Checks a user name and password. Share as `Arc<dyn Authenticator>`; an
-/// LDAP bind (the original's method) is another implementation.
+/// LDAP bind (the original's method, crate `atlas-ldap`) is another
+/// implementation.
 #[async_trait]
 pub trait Authenticator: Send + Sync + fmt::Debug + 'static {
-    /// The authenticated user's name, or `None` when the credentials are
-    /// not valid.
+    /// `Ok(Some(name))`: the credentials are valid and `name` is the user
+    /// (the canonical spelling, which becomes `created_by`/`modified_by`);
+    /// `Ok(None)`: they are not (the client gets 401).
     ///
     /// # Behavior
-    /// Must not reveal through timing whether `user` exists, and must not
-    /// block the async runtime (run slow work on a blocking thread).
+    /// Should not reveal through timing whether `user` exists (as far as
+    /// its backend allows), and must not block the async runtime (run slow
+    /// work on a blocking thread).
     ///
     /// # Errors
-    /// None: a backend that cannot decide answers `None` (the client gets
-    /// 401) and logs why.
-    async fn authenticate(&self, user: &str, password: &str) -> Option<String>;
+    /// [`AuthUnavailable`] when it cannot decide (its directory does not
+    /// answer); the client gets 503 and the attempt is not counted as a
+    /// failed login. Never for wrong credentials.
+    async fn authenticate(&self, user: &str, password: &str) -> Result<Option<String>, AuthUnavailable>;
+}
+
+/// An [`Authenticator`] could not decide whether credentials are valid
+/// (its directory is down or refused its service account). Nobody is let
+/// in; the API answers 503 naming [`backend`](Self::backend) and asking to
+/// retry later.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{backend} could not check the credentials: {reason}")]
+pub struct AuthUnavailable {
+    /// What could not decide, for clients and operators, e.g. `the
+    /// directory ldaps://ldap.example.edu:636` (never a secret).
+    pub backend: String,
+    /// Why, for the log (never a secret).
+    pub reason: String,
+}
+
+impl AuthUnavailable {
+    /// `backend` could not decide because of `reason`.
+    pub fn new(backend: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            backend: backend.into(),
+            reason: reason.into(),
+        }
+    }
 }
 
 /// Why a [`StaticUsers`] cannot be built.
@@ -102,18 +136,23 @@ impl StaticUsers {
             dummy: dummy.into(),
         })
     }
+
+    /// Whether `user` is one of these users.
+    pub fn contains(&self, user: &str) -> bool {
+        self.users.contains_key(user)
+    }
 }
 
 #[async_trait]
 impl Authenticator for StaticUsers {
-    async fn authenticate(&self, user: &str, password: &str) -> Option<String> {
+    async fn authenticate(&self, user: &str, password: &str) -> Result<Option<String>, AuthUnavailable> {
         let known = self.users.get(user).cloned();
         let hash = known.clone().unwrap_or_else(|| self.dummy.clone());
         let password = password.to_owned();
         let ok = tokio::task::spawn_blocking(move || verify(&password, &hash))
             .await
             .unwrap_or(false);
-        (ok && known.is_some()).then(|| user.to_owned())
+        Ok((ok && known.is_some()).then(|| user.to_owned()))
     }
 }
 
@@ -182,28 +221,30 @@ mod tests {
     async fn static_users_accept_the_right_password() {
         assert_eq!(
             users().authenticate("alice", "wonderland").await,
-            Some("alice".into())
+            Ok(Some("alice".into()))
         );
     }
 
     #[tokio::test]
     async fn static_users_refuse_a_wrong_password_even_after_a_right_one() {
         let u = users();
-        assert!(u.authenticate("alice", "wonderland").await.is_some());
-        assert_eq!(u.authenticate("alice", "wonderland!").await, None);
-        assert_eq!(u.authenticate("alice", "").await, None);
+        assert!(u.authenticate("alice", "wonderland").await.unwrap().is_some());
+        assert_eq!(u.authenticate("alice", "wonderland!").await, Ok(None));
+        assert_eq!(u.authenticate("alice", "").await, Ok(None));
     }
 
     #[tokio::test]
     async fn static_users_refuse_unknown_users() {
-        assert_eq!(users().authenticate("bob", "wonderland").await, None);
+        assert_eq!(users().authenticate("bob", "wonderland").await, Ok(None));
+        assert!(!users().contains("bob"));
+        assert!(users().contains("alice"));
     }
 
     #[tokio::test]
     async fn a_password_is_checked_against_its_own_user_only() {
         let u = StaticUsers::new([("alice", cheap("pw")), ("bob", cheap("other"))]).unwrap();
-        assert!(u.authenticate("alice", "pw").await.is_some());
-        assert_eq!(u.authenticate("bob", "pw").await, None);
+        assert!(u.authenticate("alice", "pw").await.unwrap().is_some());
+        assert_eq!(u.authenticate("bob", "pw").await, Ok(None));
     }
 
     #[test]

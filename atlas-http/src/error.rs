@@ -14,7 +14,12 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
+use crate::auth::AuthUnavailable;
 use crate::eve;
+
+/// `Retry-After` (seconds) of the 503 for credentials that could not be
+/// checked.
+const AUTH_RETRY_AFTER_SECS: u64 = 30;
 
 /// Werkzeug's 404 text, which Eve sends for every unknown URL or record.
 pub const NOT_FOUND_MESSAGE: &str =
@@ -114,6 +119,10 @@ pub enum ApiError {
     /// (429); the value is `Retry-After` in seconds.
     #[error("too many failed logins; retry in {0} seconds")]
     TooManyRequests(u64),
+    /// The authenticator could not decide (its directory is down): 503
+    /// naming it, with `Retry-After`.
+    #[error("{0}")]
+    AuthUnavailable(AuthUnavailable),
 }
 
 impl From<ServiceError> for ApiError {
@@ -146,6 +155,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::AuthUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -177,6 +187,11 @@ impl ApiError {
             ApiError::TooManyRequests(secs) => {
                 format!("Too many failed logins from this address or for this user; retry in {secs} seconds.")
             }
+            ApiError::AuthUnavailable(e) => format!(
+                "The credentials could not be checked: {} does not answer. Nobody can sign in through it \
+                 until it does; retry later.",
+                e.backend
+            ),
         }
     }
 }
@@ -220,7 +235,8 @@ fn item_status(issues: &Issues) -> Value {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() && !matches!(self, ApiError::Timeout(_)) {
+        // Timeouts and an undecided sign-in are logged where they happen.
+        if status.is_server_error() && !matches!(self, ApiError::Timeout(_) | ApiError::AuthUnavailable(_)) {
             tracing::error!(error = %self, error.chain = ?self, "request failed");
         }
         let body = match &self {
@@ -240,6 +256,10 @@ impl IntoResponse for ApiError {
             ApiError::TooManyRequests(secs) => {
                 res.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            ApiError::AuthUnavailable(_) => {
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(AUTH_RETRY_AFTER_SECS));
             }
             _ => {}
         }
@@ -314,6 +334,22 @@ mod tests {
         let (_, body, _) = body_of(e).await;
         assert_eq!(body["_error"]["code"], 422);
         assert_eq!(body["_issues"], json!({"status": "unallowed value x"}));
+    }
+
+    #[tokio::test]
+    async fn undecided_credentials_are_a_503_naming_the_directory_and_asking_to_retry() {
+        let e = ApiError::AuthUnavailable(AuthUnavailable::new(
+            "the directory ldap://ldap.example.edu:389",
+            "connection refused",
+        ));
+        let (status, body, headers) = body_of(e).await;
+        assert_eq!(status, 503);
+        let message = body["_error"]["message"].as_str().unwrap();
+        assert!(message.contains("ldap://ldap.example.edu:389"), "{message}");
+        assert!(message.contains("retry later"), "{message}");
+        assert!(!message.contains("connection refused"), "{message}");
+        assert_eq!(headers[header::RETRY_AFTER], "30");
+        assert!(headers.get(header::WWW_AUTHENTICATE).is_none());
     }
 
     #[tokio::test]

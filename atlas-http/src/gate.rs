@@ -3,15 +3,25 @@
 //! latency:
 //!
 //! 1. credentials that verified within `remember_verified` are accepted from
-//!    a keyed SHA-256 digest (never the password itself), without hashing;
+//!    a keyed SHA-256 digest (never the password itself), without hashing
+//!    (or, for a directory, without a bind), as the name the authenticator
+//!    answered;
 //! 2. a client address or user name with `max_failures` failed logins
 //!    within `failure_window` is answered 429 without hashing;
 //! 3. at most `concurrent_checks` checks run at once (each argon2id check
-//!    takes about 19 MiB); the others wait for a permit, and the throttle is
-//!    looked at again once they have one.
+//!    takes about 19 MiB); the others wait for a permit, and the remembered
+//!    credentials and the throttle are looked at again once they have one
+//!    (so a burst of requests with the same credentials costs at most
+//!    `concurrent_checks` checks, those that started together).
 //!
 //! Failures are counted per address and per user name in bounded tables: at
-//! most [`MAX_TRACKED`] entries each, expired ones dropped first.
+//! most [`MAX_TRACKED`] entries each, expired ones dropped first; the
+//! remembered credentials are bounded the same way.
+//!
+//! An authenticator that cannot decide ([`AuthUnavailable`]: the directory
+//! is down) gets the client a 503 ([`ApiError::AuthUnavailable`]) naming
+//! it: nobody is let in, nothing is remembered, and it is not counted as a
+//! failed login (a directory outage must not lock users out afterwards).
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -23,7 +33,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
-use crate::auth::Authenticator;
+use crate::auth::{AuthUnavailable, Authenticator};
 use crate::config::AuthLimits;
 use crate::ApiError;
 
@@ -41,7 +51,7 @@ pub(crate) struct AuthGate {
     limits: AuthLimits,
     checks: Semaphore,
     cache_key: [u8; 32],
-    verified: Mutex<HashMap<String, ([u8; 32], Instant)>>,
+    verified: Mutex<HashMap<String, Verified>>,
     by_addr: Mutex<Failures<IpAddr>>,
     by_user: Mutex<Failures<String>>,
 }
@@ -66,7 +76,8 @@ impl AuthGate {
     ///
     /// # Errors
     /// [`ApiError::TooManyRequests`] while `client` or `user` is throttled;
-    /// [`ApiError::Unauthorized`] for credentials that do not verify.
+    /// [`ApiError::Unauthorized`] for credentials that do not verify;
+    /// [`ApiError::AuthUnavailable`] when the authenticator cannot decide.
     pub(crate) async fn check(
         &self,
         client: Option<IpAddr>,
@@ -74,15 +85,20 @@ impl AuthGate {
         password: &str,
     ) -> Result<String, ApiError> {
         let digest = self.digest(user, password);
-        if self.remembered(user, &digest) {
-            return Ok(user.to_owned());
+        if let Some(name) = self.remembered(user, &digest) {
+            return Ok(name);
         }
         self.throttled(client, user)?;
         let _permit = self.checks.acquire().await.map_err(|_| ApiError::Unauthorized)?;
-        // Others may have failed while this request waited for its turn.
+        // Others may have verified the same credentials or failed while this
+        // request waited for its turn.
+        if let Some(name) = self.remembered(user, &digest) {
+            return Ok(name);
+        }
         self.throttled(client, user)?;
         match self.auth.authenticate(user, password).await {
-            Some(name) => {
+            Err(unavailable) => Err(self.unavailable(unavailable)),
+            Ok(Some(name)) => {
                 self.remember(&name, user, digest);
                 if let Some(ip) = client {
                     lock(&self.by_addr).clear(&ip);
@@ -90,7 +106,7 @@ impl AuthGate {
                 lock(&self.by_user).clear(&user_key(user));
                 Ok(name)
             }
-            None => {
+            Ok(None) => {
                 let now = Instant::now();
                 let window = self.limits.failure_window;
                 if let Some(ip) = client {
@@ -100,6 +116,13 @@ impl AuthGate {
                 Err(ApiError::Unauthorized)
             }
         }
+    }
+
+    /// The 503 of an authenticator that could not decide, logged (its
+    /// reason stays in the log).
+    fn unavailable(&self, e: AuthUnavailable) -> ApiError {
+        tracing::warn!(backend = %e.backend, reason = %e.reason, "credentials could not be checked");
+        ApiError::AuthUnavailable(e)
     }
 
     /// 429 when `client` or `user` has too many recent failures.
@@ -123,20 +146,49 @@ impl AuthGate {
         h.finalize().into()
     }
 
-    fn remembered(&self, user: &str, digest: &[u8; 32]) -> bool {
+    /// The name `user`'s credentials verified as, when they did within
+    /// `remember_verified`.
+    fn remembered(&self, user: &str, digest: &[u8; 32]) -> Option<String> {
         let ttl = self.limits.remember_verified;
         lock(&self.verified)
             .get(user)
-            .is_some_and(|(d, at)| at.elapsed() < ttl && bool::from(d.ct_eq(digest)))
+            .filter(|v| v.at.elapsed() < ttl && bool::from(v.digest.ct_eq(digest)))
+            .map(|v| v.name.clone())
     }
 
-    /// Remembers verified credentials; only when the authenticator answered
-    /// the name it was asked about (so the table holds known users only).
+    /// Remembers verified credentials of `user` (as typed) and the `name`
+    /// they verified as. Only verified credentials get in, and at most
+    /// [`MAX_TRACKED`] of them (expired ones dropped first; when still
+    /// full, nothing more is remembered).
     fn remember(&self, name: &str, user: &str, digest: [u8; 32]) {
-        if name == user && !self.limits.remember_verified.is_zero() {
-            lock(&self.verified).insert(user.to_owned(), (digest, Instant::now()));
+        let ttl = self.limits.remember_verified;
+        if ttl.is_zero() {
+            return;
         }
+        let mut verified = lock(&self.verified);
+        if !verified.contains_key(user) && verified.len() >= MAX_TRACKED {
+            verified.retain(|_, v| v.at.elapsed() < ttl);
+            if verified.len() >= MAX_TRACKED {
+                return;
+            }
+        }
+        verified.insert(
+            user.to_owned(),
+            Verified {
+                digest,
+                at: Instant::now(),
+                name: name.to_owned(),
+            },
+        );
     }
+}
+
+/// Credentials that verified: their keyed digest, when, and as whom.
+#[derive(Debug)]
+struct Verified {
+    digest: [u8; 32],
+    at: Instant,
+    name: String,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -203,17 +255,25 @@ mod tests {
 
     use super::*;
 
-    /// Accepts `alice` / `pw`; counts calls.
+    /// Accepts `alice` / `pw` and `ALICE` / `pw` (as `alice`); cannot
+    /// decide when `down`; counts calls.
     #[derive(Debug, Default)]
     struct Counting {
         calls: AtomicUsize,
+        down: std::sync::atomic::AtomicBool,
     }
 
     #[async_trait]
     impl Authenticator for Counting {
-        async fn authenticate(&self, user: &str, password: &str) -> Option<String> {
+        async fn authenticate(&self, user: &str, password: &str) -> Result<Option<String>, AuthUnavailable> {
             self.calls.fetch_add(1, Ordering::SeqCst);
-            (user == "alice" && password == "pw").then(|| user.to_owned())
+            if self.down.load(Ordering::SeqCst) {
+                return Err(AuthUnavailable::new(
+                    "the directory ldap://127.0.0.1:1",
+                    "connection refused",
+                ));
+            }
+            Ok((user.eq_ignore_ascii_case("alice") && password == "pw").then(|| "alice".to_owned()))
         }
     }
 
@@ -280,6 +340,58 @@ mod tests {
             assert!(g.check(None, "alice", "guess").await.is_err());
         }
         assert_eq!(g.check(HOME, "alice", "pw").await.unwrap(), "alice");
+    }
+
+    #[tokio::test]
+    async fn an_undecided_check_is_a_503_naming_the_backend_and_not_a_failed_login() {
+        let (auth, g) = gate(2);
+        auth.down.store(true, Ordering::SeqCst);
+        for _ in 0..3 {
+            let e = g.check(HOME, "alice", "pw").await.unwrap_err();
+            assert!(
+                matches!(&e, ApiError::AuthUnavailable(u) if u.backend.contains("ldap://127.0.0.1:1")),
+                "{e:?}"
+            );
+        }
+        auth.down.store(false, Ordering::SeqCst);
+        assert_eq!(g.check(HOME, "alice", "pw").await.unwrap(), "alice");
+    }
+
+    #[tokio::test]
+    async fn an_undecided_check_is_not_remembered() {
+        let (auth, g) = gate(10);
+        auth.down.store(true, Ordering::SeqCst);
+        assert!(g.check(HOME, "alice", "pw").await.is_err());
+        assert!(g.check(HOME, "alice", "pw").await.is_err());
+        assert_eq!(auth.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn remembered_credentials_answer_the_name_the_authenticator_gave() {
+        let (auth, g) = gate(10);
+        assert_eq!(g.check(HOME, "ALICE", "pw").await.unwrap(), "alice");
+        assert_eq!(g.check(HOME, "ALICE", "pw").await.unwrap(), "alice");
+        assert_eq!(auth.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_the_same_credentials_is_checked_once() {
+        let auth = Arc::new(Counting::default());
+        let limits = AuthLimits {
+            concurrent_checks: 1,
+            ..AuthLimits::default()
+        };
+        let g = Arc::new(AuthGate::new(auth.clone(), limits));
+        let burst: Vec<_> = (0..5)
+            .map(|_| {
+                let g = g.clone();
+                tokio::spawn(async move { g.check(HOME, "alice", "pw").await })
+            })
+            .collect();
+        for request in burst {
+            assert_eq!(request.await.unwrap().unwrap(), "alice");
+        }
+        assert_eq!(auth.calls.load(Ordering::SeqCst), 1);
     }
 
     #[test]

@@ -15,11 +15,14 @@
 //!   header names on HTTP/1.1.
 //! - `config`: [`HttpConfig`] (listen address, body limit, timeout, CORS,
 //!   users); `state`: [`AppState`].
-//! - `auth`: the [`Authenticator`] port, [`StaticUsers`] (argon2id),
-//!   [`hash_password`]; `gate`: what every credential check passes through
-//!   (remembered logins, failed-login throttling per address and user, a
-//!   bound on concurrent password hashes); `client`: the connection's
-//!   addresses.
+//! - `auth`: the [`Authenticator`] port (accepted, rejected, or
+//!   [`AuthUnavailable`]), [`StaticUsers`] (argon2id), [`hash_password`];
+//!   `chain`: [`Chain`], the users file first and then another
+//!   authenticator (the LDAP directory of `atlas-ldap`); `gate`: what every
+//!   credential check passes through (remembered logins, failed-login
+//!   throttling per address and user, a bound on concurrent password
+//!   hashes, 503 when the authenticator cannot decide); `client`: the
+//!   connection's addresses.
 //! - `eve`: Python-style JSON and Eve's envelopes and links.
 //! - `error`: [`ApiError`], Eve's error envelopes, and [`service_status`]
 //!   (the status of each core [`ServiceError`](atlas_core::ServiceError)).
@@ -42,13 +45,16 @@
 //!   every write needs Basic credentials and the user becomes the service
 //!   [`Actor`](atlas_core::Actor).
 //! - Bodies above the configured limit get 413; requests running longer
-//!   than the timeout get 503; 500s carry a generic message, details are
+//!   than the timeout get 503, and so do writes whose credentials could not
+//!   be checked (the directory is down: never let in, never counted as a
+//!   failed login); 500s carry a generic message, details are
 //!   logged once.
 //! - [`serve`] stops accepting on shutdown and finishes in-flight requests.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 mod auth;
+mod chain;
 mod client;
 mod config;
 mod error;
@@ -72,7 +78,8 @@ use axum::routing::{any, get};
 use axum::Router;
 use tower_http::trace::TraceLayer;
 
-pub use auth::{hash_password, AuthConfigError, Authenticator, StaticUsers};
+pub use auth::{hash_password, AuthConfigError, AuthUnavailable, Authenticator, StaticUsers};
+pub use chain::Chain;
 pub use config::{AuthLimits, CorsConfig, HttpConfig, HttpConfigError, DEFAULT_BODY_LIMIT, DEFAULT_REALM};
 pub use error::{
     challenge, service_status, ApiError, WriteKind, CHALLENGE, INTERNAL_MESSAGE, NOT_FOUND_MESSAGE,

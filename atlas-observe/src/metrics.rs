@@ -26,6 +26,8 @@
 //! | `atlas_backups` | gauge | `state` |
 //! | `atlas_backup_bytes` | gauge | (bytes of the complete backups) |
 //! | `atlas_backup_last_check_timestamp_seconds` | gauge | (0: no check yet) |
+//! | `atlas_ldap_binds_total` | counter | `outcome` (`accepted`, `rejected`, `unavailable`) |
+//! | `atlas_ldap_up` | gauge (1: the directory answered its last bind or probe) | `directory` (its URL) |
 //!
 //! The HTTP families are fed by the API ([`Metrics::observe_request`], from
 //! `atlas-http`'s request middleware). Job metrics are observed from
@@ -35,6 +37,10 @@
 //! from the newest host check in the store (`check_hosts`), so every node
 //! reports the same hosts, and a host no longer in that check disappears.
 //! Backup gauges come the same way from the newest `check_backups` job.
+//! The LDAP families are fed by the directory authenticator (`atlas-ldap`,
+//! [`Metrics::ldap_bind`] and [`Metrics::ldap_up`]) and appear only when
+//! `[auth.ldap]` is configured; sign-ins the API remembered or throttled
+//! never reach the directory and are not counted.
 //!
 //! # Contracts
 //! - The caller of [`Metrics::observe_request`] passes a bounded route
@@ -110,6 +116,16 @@ struct StateLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DirectoryLabels {
+    directory: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StoreLabels {
     operation: String,
     result: String,
@@ -170,6 +186,8 @@ struct Inner {
     backups: Family<StateLabels, Gauge>,
     backup_bytes: Gauge,
     backup_last_check: Gauge,
+    ldap_binds: Family<OutcomeLabels, Counter>,
+    ldap_up: Family<DirectoryLabels, Gauge>,
     running: Mutex<HashMap<JobId, Running>>,
 }
 
@@ -210,6 +228,8 @@ impl Metrics {
         let backups = Family::<StateLabels, Gauge>::default();
         let backup_bytes = Gauge::default();
         let backup_last_check = Gauge::default();
+        let ldap_binds = Family::<OutcomeLabels, Counter>::default();
+        let ldap_up = Family::<DirectoryLabels, Gauge>::default();
         r.register(
             "build",
             "Atlas build information",
@@ -308,6 +328,16 @@ impl Metrics {
             "Unix time of the newest backup check (check_backups; 0: none yet)",
             backup_last_check.clone(),
         );
+        r.register(
+            "ldap_binds",
+            "Sign-ins decided by the LDAP directory, by outcome (accepted, rejected, unavailable)",
+            ldap_binds.clone(),
+        );
+        r.register(
+            "ldap_up",
+            "1 when the LDAP directory answered its last bind or probe",
+            ldap_up.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry: r,
@@ -332,6 +362,8 @@ impl Metrics {
                 backups,
                 backup_bytes,
                 backup_last_check,
+                ldap_binds,
+                ldap_up,
                 running: Mutex::new(HashMap::new()),
             }),
         }
@@ -361,6 +393,28 @@ impl Metrics {
             .store_duration
             .get_or_create(&labels)
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts one sign-in the LDAP directory was asked about, by
+    /// `outcome`: `accepted`, `rejected` or `unavailable`.
+    pub fn ldap_bind(&self, outcome: &'static str) {
+        self.inner
+            .ldap_binds
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Whether the LDAP directory at `directory` (its URL, from the
+    /// configuration) answered its last bind or probe.
+    pub fn ldap_up(&self, directory: &str, up: bool) {
+        self.inner
+            .ldap_up
+            .get_or_create(&DirectoryLabels {
+                directory: directory.to_owned(),
+            })
+            .set(i64::from(up));
     }
 
     fn running(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, Running>> {
@@ -647,6 +701,25 @@ mod tests {
             }),
             follow_up: Batch::new(Timestamp::from_unix(1)),
         }
+    }
+
+    #[test]
+    fn ldap_families_show_only_once_a_directory_reports() {
+        let m = Metrics::new();
+        assert!(!m.encode().contains("atlas_ldap_up{"));
+        m.ldap_bind("accepted");
+        m.ldap_bind("accepted");
+        m.ldap_bind("unavailable");
+        m.ldap_up("ldap://127.0.0.1:389", false);
+        let text = m.encode();
+        assert_eq!(
+            sample(&text, "atlas_ldap_binds_total", &[("outcome", "accepted")]),
+            Some(2.0)
+        );
+        assert_eq!(
+            sample(&text, "atlas_ldap_up", &[("directory", "ldap://127.0.0.1:389")]),
+            Some(0.0)
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! `atlas config check`: validates the configuration, the roots, the
-//! encryption key and the programs Atlas runs, and lists every problem.
+//! encryption key and the programs Atlas runs, connects to the hosts and
+//! the LDAP directory (binding with its service account), and lists
+//! every problem.
 
 use std::path::Path;
 
@@ -77,6 +79,35 @@ async fn host_problems(cfg: &AtlasConfig) -> Vec<String> {
     out
 }
 
+/// Connects to the `[auth.ldap]` directory and binds with its service
+/// account (nothing without the section).
+async fn ldap_problems(cfg: &AtlasConfig) -> Vec<String> {
+    let Some(ldap) = &cfg.auth.ldap else {
+        return Vec::new();
+    };
+    let directory = match atlas_ldap::LdapAuthenticator::new(ldap) {
+        Ok(d) => d,
+        Err(e) => return vec![format!("[auth.ldap] {e}")],
+    };
+    match directory.probe().await {
+        Ok(()) => {
+            println!("LDAP directory {}: ok", directory.url());
+            Vec::new()
+        }
+        Err(e) => vec![format!(
+            "[auth.ldap] {} cannot be used: {}. Check that it is reachable from this machine \
+             (auth.ldap.url, starttls, ca_file){}",
+            directory.url(),
+            e.reason,
+            if ldap.bind_dn.is_some() {
+                " and that the service account can bind (auth.ldap.bind_dn and its password)"
+            } else {
+                ""
+            }
+        )],
+    }
+}
+
 /// Prints the checks and fails when any problem was found.
 ///
 /// # Errors
@@ -84,6 +115,7 @@ async fn host_problems(cfg: &AtlasConfig) -> Vec<String> {
 pub async fn check(cfg: AtlasConfig) -> anyhow::Result<()> {
     let mut found = problems(&cfg);
     found.extend(host_problems(&cfg).await);
+    found.extend(ldap_problems(&cfg).await);
     println!("data_dir: {}", cfg.data_dir.display());
     println!("key file: {}", cfg.key_file().display());
     for p in &found {

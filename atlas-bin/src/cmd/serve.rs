@@ -1,15 +1,23 @@
 //! `atlas serve`: the API, the worker and the scheduler in one process
 //! (or the API alone with `--no-worker`), with the metrics listener when
-//! `[metrics]` is enabled.
+//! `[metrics]` is enabled. Users sign in from the users file (and
+//! `[http.users]`), then, when `[auth.ldap]` is configured, the LDAP
+//! directory.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use atlas_http::Authenticator;
+use atlas_ldap::LdapAuthenticator;
 
 use crate::cmd::observe;
 use crate::config::AtlasConfig;
 use crate::users::{UsersFile, FIRST_USER};
 use crate::{prerequisites, wiring};
+
+/// How often the LDAP directory is probed while nobody signs in.
+const LDAP_PROBE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Runs everything until Ctrl-C / SIGTERM, then finishes in-flight
 /// requests and lets running jobs finish up to the worker's grace period.
@@ -27,7 +35,7 @@ pub async fn run(mut cfg: AtlasConfig, listen: Option<String>, with_worker: bool
     let store = wiring::metered(wiring::store(&cfg).await?, &metrics);
     let app = wiring::app(&cfg, store, wiring::secret_key(&cfg)?)?;
     prerequisites::warn_missing(&cfg.shell);
-    let readiness = observe::readiness(&app, &cfg, with_worker);
+    let mut readiness = observe::readiness(&app, &cfg, with_worker);
     let _wake = if with_worker {
         wiring::wake_on_jobs(&cfg, &app)?
     } else {
@@ -44,7 +52,31 @@ pub async fn run(mut cfg: AtlasConfig, listen: Option<String>, with_worker: bool
     }
     let mut known = users.load()?.users;
     known.extend(cfg.http.users.clone());
-    let auth = Arc::new(atlas_http::StaticUsers::new(known).context("a user's password hash is invalid")?);
+    let file = atlas_http::StaticUsers::new(known).context("a user's password hash is invalid")?;
+    let auth: Arc<dyn Authenticator> = match &cfg.auth.ldap {
+        None => Arc::new(file),
+        Some(ldap) => {
+            let directory = Arc::new(
+                LdapAuthenticator::new(ldap)
+                    .context("the [auth.ldap] configuration is invalid")?
+                    .with_metrics(metrics.clone()),
+            );
+            let health = directory.health();
+            readiness = readiness.advisory("ldap", move || health.problems());
+            if let Err(e) = directory.probe().await {
+                eprintln!(
+                    "warning: {} does not answer ({}); directory users get 503 until it does                      (`atlas config check` tells more)",
+                    e.backend, e.reason
+                );
+            }
+            println!(
+                "Users sign in from the users file, then the LDAP directory {}",
+                directory.url()
+            );
+            let _probes = directory.clone().watch(LDAP_PROBE_INTERVAL);
+            Arc::new(atlas_http::Chain::new(file, directory))
+        }
+    };
     let state = atlas_http::AppState::new(app.service().clone(), auth, cfg.http.clone())
         .with_metrics(metrics.clone())
         .with_readiness(readiness.clone());

@@ -233,6 +233,7 @@ fn with_errors(mut responses: Map<String, Value>, codes: &[&str]) -> Value {
     }
     if codes.contains(&"401") {
         responses.insert("429".into(), response_ref("TooManyRequests"));
+        responses.insert("503".into(), response_ref("AuthUnavailable"));
     }
     responses.insert("500".into(), response_ref("Internal"));
     Value::Object(responses)
@@ -682,6 +683,9 @@ pub(crate) fn openapi() -> Value {
                             "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
                             "content": json_content(schema_ref("Error"))},
         "Timeout": error_response("The request ran longer than the configured limit", "Error"),
+        "AuthUnavailable": {"description": "The credentials could not be checked (the LDAP directory does not answer; the message names it): retry later. Also a request that ran longer than the configured limit",
+                            "headers": {"Retry-After": {"description": "Seconds to wait (only when the credentials could not be checked)", "schema": {"type": "integer"}}},
+                            "content": json_content(schema_ref("Error"))},
         "Internal": error_response("Server failure (details only in the server log)", "Error"),
     });
     json!({

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use atlas_core::testing::FailingStore;
 use atlas_core::MemoryStore;
-use atlas_http::Authenticator;
+use atlas_http::{AuthUnavailable, Authenticator};
 use reqwest::StatusCode;
 use tokio::sync::Notify;
 
@@ -22,11 +22,42 @@ struct SlowAuth {
 
 #[async_trait]
 impl Authenticator for SlowAuth {
-    async fn authenticate(&self, user: &str, _password: &str) -> Option<String> {
+    async fn authenticate(&self, user: &str, _password: &str) -> Result<Option<String>, AuthUnavailable> {
         self.entered.notify_one();
         tokio::time::sleep(self.delay).await;
-        Some(user.to_owned())
+        Ok(Some(user.to_owned()))
     }
+}
+
+/// Can never decide: its directory is down.
+#[derive(Debug)]
+struct DirectoryDown;
+
+#[async_trait]
+impl Authenticator for DirectoryDown {
+    async fn authenticate(&self, _user: &str, _password: &str) -> Result<Option<String>, AuthUnavailable> {
+        Err(AuthUnavailable::new(
+            "the directory ldap://127.0.0.1:1",
+            "connection refused",
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_write_whose_credentials_cannot_be_checked_gets_503_naming_the_directory_and_is_not_throttled() {
+    let app = TestApp::builder()
+        .auth(Arc::new(DirectoryDown))
+        .config(|c| c.auth.max_failures = 1)
+        .spawn()
+        .await;
+    for _ in 0..3 {
+        let res = app.post("/code", &core_body("7.42", &"d".repeat(40))).await;
+        assert_eq!(res.headers()["retry-after"], "30");
+        let message = error_message(res, 503).await;
+        assert!(message.contains("ldap://127.0.0.1:1"), "{message}");
+        assert!(message.contains("retry later"), "{message}");
+    }
+    assert_eq!(app.get_json("/code").await["_items"], serde_json::json!([]));
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use atlas_http::Authenticator;
+use atlas_http::{AuthUnavailable, Authenticator};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -100,13 +100,13 @@ struct Watched {
 
 #[async_trait]
 impl Authenticator for Watched {
-    async fn authenticate(&self, _user: &str, _password: &str) -> Option<String> {
+    async fn authenticate(&self, _user: &str, _password: &str) -> Result<Option<String>, AuthUnavailable> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.most.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(20)).await;
         self.running.fetch_sub(1, Ordering::SeqCst);
-        None
+        Ok(None)
     }
 }
 
