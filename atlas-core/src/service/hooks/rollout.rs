@@ -89,6 +89,10 @@ pub(super) async fn before_create(
     plan: &mut Plan,
 ) -> Result<(), ServiceError> {
     check_policy(body, issues);
+    if !issues.is_empty() {
+        // Refused with those issues; the items are judged once they are fixed.
+        return Ok(());
+    }
     let (from, to) = (code_item(ctx, body, "from").await?, code_item(ctx, body, "to").await?);
     if let (Some(from), Some(to)) = (from, to) {
         if from.id == to.id {
