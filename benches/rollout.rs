@@ -122,19 +122,33 @@ fn main() {
             .id;
 
         let started = Instant::now();
-        app.worker().run_one().await.expect("the first step").expect("queued");
+        app.worker()
+            .run_one()
+            .await
+            .expect("the first step")
+            .expect("queued");
         let plan = started.elapsed();
         let started = Instant::now();
         app.drain().await.expect("run the rollout");
         let run = started.elapsed();
 
-        let doc = store.get(Resource::Rollout, &id).await.expect("read").expect("rollout");
+        let doc = store
+            .get(Resource::Rollout, &id)
+            .await
+            .expect("read")
+            .expect("rollout");
         let r = Rollout::from_doc(&doc).expect("rollout view");
         assert_eq!(r.state, RolloutState::Completed, "{:?}", r.failed);
         assert_eq!(r.done, n as u64, "every instance switched");
-        println!("rollout: {n} launched instances, waves of {wave_size} → {} waves", r.wave);
+        println!(
+            "rollout: {n} launched instances, waves of {wave_size} → {} waves",
+            r.wave
+        );
         println!("seed  {:>9.3} s", seed.as_secs_f64());
-        println!("plan  {:>9.3} s  (first step: select, order, record wave 1, queue its jobs)", plan.as_secs_f64());
+        println!(
+            "plan  {:>9.3} s  (first step: select, order, record wave 1, queue its jobs)",
+            plan.as_secs_f64()
+        );
         println!(
             "run   {:>9.3} s  ({:.1} ms per wave, {:.2} ms per instance)",
             run.as_secs_f64(),

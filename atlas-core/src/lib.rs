@@ -76,8 +76,12 @@ pub use model::JobId;
 pub use notify::{Level, Notification, Notifier, NotifyError, NullNotifier, RecordingNotifier};
 pub use scheduler::{PeriodicTask, Schedule, ScheduleError, Scheduler, TaskStatus, UnknownTask};
 pub use secrets::{generate_password, SecretError, SecretKey};
-pub use service::{Actor, FailedChoice, Invalid, RunOutcome, RunSummary, Service, ServiceConfig, ServiceError, Version};
+pub use service::{
+    Actor, FailedChoice, Invalid, RunOutcome, RunSummary, Service, ServiceConfig, ServiceError, Version,
+};
 pub use store::memory::MemoryStore;
 pub use store::{write_target, FindPage, JobPage, Outcome, Store, StoreExt, SCHEDULER_ROLE};
-pub use task::{code_key, instance_key, rollout_key, CommandOperation, PreUpdate, Task, TaskError, ROUTES_KEY};
+pub use task::{
+    code_key, instance_key, rollout_key, CommandOperation, PreUpdate, Task, TaskError, ROUTES_KEY,
+};
 pub use worker::{Handled, HandlerError, JobHandler, Worker, WorkerConfig};

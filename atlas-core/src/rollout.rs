@@ -102,7 +102,10 @@ pub fn fold_wave(rollout: &Rollout, wave: u64, jobs: &[Job], sids: &BTreeMap<Id,
             JobStatus::Succeeded => out.done += 1,
             JobStatus::Dead => out.failed.push(RolloutFailure {
                 instance,
-                sid: sids.get(&instance).cloned().unwrap_or_else(|| instance.to_string()),
+                sid: sids
+                    .get(&instance)
+                    .cloned()
+                    .unwrap_or_else(|| instance.to_string()),
                 error: job
                     .last_error
                     .clone()
@@ -134,7 +137,8 @@ pub fn queued_jobs(rollout: &Id) -> FindQuery {
 /// Whether `failures` failures in one wave halt `rollout`: more than it
 /// tolerates, with the `halt` policy.
 pub fn halts(rollout: &Rollout, failures: usize) -> bool {
-    rollout.on_failure == OnFailure::Halt && u64::try_from(failures).unwrap_or(u64::MAX) > rollout.max_failures
+    rollout.on_failure == OnFailure::Halt
+        && u64::try_from(failures).unwrap_or(u64::MAX) > rollout.max_failures
 }
 
 /// One rollout's progress, as `/metrics` reports it.
@@ -282,7 +286,10 @@ mod tests {
             error: "boom".into(),
         });
         r.skipped.push("p1sid00002".into());
-        let wave = next_wave(&r, vec![instance(1, Some(0)), instance(2, Some(0)), instance(3, Some(0))]);
+        let wave = next_wave(
+            &r,
+            vec![instance(1, Some(0)), instance(2, Some(0)), instance(3, Some(0))],
+        );
         assert_eq!(wave.iter().map(|i| i.id).collect::<Vec<_>>(), vec![id(103)]);
     }
 

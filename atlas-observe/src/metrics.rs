@@ -55,8 +55,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use atlas_core::model::{Resource, Status};
-use atlas_core::rollout::RolloutProgress;
 use atlas_core::query::{Filter, FindQuery, Paging};
+use atlas_core::rollout::RolloutProgress;
 use atlas_core::{BackupCheck, HostCheck, Job, JobId, JobStatus, Outcome, Scheduler, Store};
 use axum::http::{Method, StatusCode};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -883,7 +883,10 @@ mod tests {
         let m = Metrics::new();
         let store = MemoryStore::new();
         let text = m.render(&store, None).await;
-        assert_eq!(sample(&text, "atlas_rollouts", &[("state", "running")]), Some(0.0));
+        assert_eq!(
+            sample(&text, "atlas_rollouts", &[("state", "running")]),
+            Some(0.0)
+        );
 
         let now = Timestamp::from_unix(1_000);
         let (from, to) = (Id::from_bytes([1; 12]), Id::from_bytes([2; 12]));
@@ -911,8 +914,14 @@ mod tests {
         store.commit(b).await.unwrap();
 
         let text = m.render(&store, None).await;
-        assert_eq!(sample(&text, "atlas_rollouts", &[("state", "running")]), Some(1.0));
-        assert_eq!(sample(&text, "atlas_rollouts", &[("state", "completed")]), Some(1.0));
+        assert_eq!(
+            sample(&text, "atlas_rollouts", &[("state", "running")]),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&text, "atlas_rollouts", &[("state", "completed")]),
+            Some(1.0)
+        );
         let of = |state: &str| {
             sample(
                 &text,

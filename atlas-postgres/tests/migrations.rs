@@ -156,7 +156,10 @@ async fn a_version_3_database_gets_the_rollout_tables_and_keeps_its_backups() {
     b.insert(
         Resource::Rollout,
         rollout,
-        json!({"state": "running", "wave": 1}).as_object().cloned().unwrap(),
+        json!({"state": "running", "wave": 1})
+            .as_object()
+            .cloned()
+            .unwrap(),
     );
     store.commit(b).await.unwrap();
     assert!(store.get(Resource::Rollout, &rollout).await.unwrap().is_some());

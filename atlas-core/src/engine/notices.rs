@@ -264,7 +264,11 @@ pub(crate) fn rollout_completed(
     failed: usize,
     skipped: usize,
 ) -> Notification {
-    let level = if failed == 0 { Level::Success } else { Level::Warning };
+    let level = if failed == 0 {
+        Level::Success
+    } else {
+        Level::Warning
+    };
     Notification::new(
         level,
         "Rollout Completed",

@@ -28,5 +28,6 @@ pub use sid::{Sid, SidError, SID_PATTERN};
 pub use time::{Timestamp, TimestampError, DATE_FORMAT};
 pub use views::{
     Backup, BackupCode, Code, CodeMeta, Command, Instance, InstanceCode, InstanceDates, InstanceRoutes,
-    InstanceSettings, Rollout, RolloutFailure, Route, RouteDates, Site, Statistics, View, ViewError, DEFAULT_WAVE_SIZE,
+    InstanceSettings, Rollout, RolloutFailure, Route, RouteDates, Site, Statistics, View, ViewError,
+    DEFAULT_WAVE_SIZE,
 };

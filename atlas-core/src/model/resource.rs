@@ -30,7 +30,9 @@ pub enum Resource {
 
 /// Why a string names no [`Resource`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown resource '{0}': use one of code, instance, route, commands, statistics, site, backup, rollout")]
+#[error(
+    "unknown resource '{0}': use one of code, instance, route, commands, statistics, site, backup, rollout"
+)]
 pub struct UnknownResource(pub String);
 
 impl Resource {

@@ -115,7 +115,10 @@ async fn a_halted_rollout_resumes_only_with_a_choice_for_its_failed_instances() 
     assert!(r["failed"][0]["error"].as_str().unwrap().contains("switch_code"));
 
     let msg = error_message(act(&app, &id, "resume", None).await, 409).await;
-    assert!(msg.contains("{\"failed\": \"retry\"}") && msg.contains("{\"failed\": \"skip\"}"), "{msg}");
+    assert!(
+        msg.contains("{\"failed\": \"retry\"}") && msg.contains("{\"failed\": \"skip\"}"),
+        "{msg}"
+    );
     let res = act(&app, &id, "resume", Some(json!({"failed": "maybe"}))).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let v: Value = res.json().await.unwrap();
@@ -149,9 +152,14 @@ async fn rollout_actions_need_credentials_post_a_known_action_and_a_known_rollou
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(act(&app, &id, "explode", None).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(
-        act(&app, "5f0c8a1b2c3d4e5f60718296", "abort", None).await.status(),
+        act(&app, &id, "explode", None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        act(&app, "5f0c8a1b2c3d4e5f60718296", "abort", None)
+            .await
+            .status(),
         StatusCode::NOT_FOUND
     );
 }

@@ -123,8 +123,15 @@ async fn waves_follow_update_groups_in_order_never_mix_them_and_switch_every_ins
     for (n, jobs) in &waves {
         assert_eq!(jobs.len(), 2, "wave {n}");
         let groups: Vec<i64> = futures::future::join_all(jobs.iter().map(|(i, _)| group_of(&h, i))).await;
-        assert!(groups.iter().all(|g| *g == groups[0]), "wave {n} mixes groups {groups:?}");
-        assert_eq!(groups[0], i64::try_from((n - 1) / 2).unwrap(), "wave {n} in group order");
+        assert!(
+            groups.iter().all(|g| *g == groups[0]),
+            "wave {n} mixes groups {groups:?}"
+        );
+        assert_eq!(
+            groups[0],
+            i64::try_from((n - 1) / 2).unwrap(),
+            "wave {n} in group order"
+        );
     }
     // The switches themselves ran in group order.
     let order: Vec<String> = h.exec.subjects_of("switch_code");
@@ -158,7 +165,11 @@ async fn more_failures_in_a_wave_than_tolerated_halt_with_the_failed_sids_and_er
     h.drain_all().await;
 
     let r = rollout(&h, &id).await;
-    assert_eq!(r.state, RolloutState::Halted, "the second failure of wave 3 halts");
+    assert_eq!(
+        r.state,
+        RolloutState::Halted,
+        "the second failure of wave 3 halts"
+    );
     assert_eq!(r.wave, 3);
     assert_eq!(r.done, 3, "wave 1: one, wave 2: two");
     let failed: Vec<&str> = r.failed.iter().map(|x| x.sid.as_str()).collect();
@@ -166,7 +177,11 @@ async fn more_failures_in_a_wave_than_tolerated_halt_with_the_failed_sids_and_er
     for s in [sid(3), sid(1), sid(4)] {
         assert!(failed.contains(&s.as_str()), "{s} in {failed:?}");
     }
-    assert!(r.failed.iter().all(|x| x.error.contains("switch_code failed")), "{:?}", r.failed);
+    assert!(
+        r.failed.iter().all(|x| x.error.contains("switch_code failed")),
+        "{:?}",
+        r.failed
+    );
     assert_eq!(r.failed[0].instance, f.sids[&sid(3)]);
     assert_eq!(waves(&h).await.len(), 3, "no wave after the halt");
 
@@ -179,10 +194,19 @@ async fn more_failures_in_a_wave_than_tolerated_halt_with_the_failed_sids_and_er
     assert_eq!(i.code.profile, Some(f.from));
 
     // A halted rollout needs a choice to go on.
-    let e = h.svc.resume_rollout(&id.to_string(), None, &alice()).await.unwrap_err();
-    let ServiceError::Conflict { field, message } = &e else { panic!("{e}") };
+    let e = h
+        .svc
+        .resume_rollout(&id.to_string(), None, &alice())
+        .await
+        .unwrap_err();
+    let ServiceError::Conflict { field, message } = &e else {
+        panic!("{e}")
+    };
     assert_eq!(field, "failed");
-    assert!(message.contains("\"retry\"") && message.contains("\"skip\""), "{message}");
+    assert!(
+        message.contains("\"retry\"") && message.contains("\"skip\""),
+        "{message}"
+    );
 
     // Skip: the failed ones are recorded and left out; the rest completes.
     h.svc
@@ -194,7 +218,9 @@ async fn more_failures_in_a_wave_than_tolerated_halt_with_the_failed_sids_and_er
     assert_eq!(r.state, RolloutState::Completed);
     assert_eq!(r.done, 9);
     assert_eq!(r.skipped.len(), 3);
-    assert!(switches(&h).iter().all(|(s, n)| *n == 1 || failed.contains(&s.as_str())));
+    assert!(switches(&h)
+        .iter()
+        .all(|(s, n)| *n == 1 || failed.contains(&s.as_str())));
 }
 
 #[tokio::test]
@@ -252,14 +278,23 @@ async fn a_paused_rollout_finishes_its_wave_starts_no_other_and_resumes() {
     assert_eq!((r.state, r.wave, r.done), (RolloutState::Running, 2, 2));
     let planned = waves(&h).await[&2].clone();
     assert!(planned.iter().all(|(_, s)| *s == JobStatus::Queued));
-    let wave2_due = h.jobs_of("rollout_instance").await.iter().map(|j| j.run_at).max().unwrap();
+    let wave2_due = h
+        .jobs_of("rollout_instance")
+        .await
+        .iter()
+        .map(|j| j.run_at)
+        .max()
+        .unwrap();
     assert_eq!(wave2_due, h.now().plus(Duration::from_secs(60)));
 
     let paused = h.svc.pause_rollout(&id.to_string(), &alice()).await.unwrap();
     assert_eq!(paused.body["state"], "paused");
     assert_eq!(paused.body["modified_by"], "alice");
     let e = h.svc.pause_rollout(&id.to_string(), &alice()).await.unwrap_err();
-    assert!(matches!(e, ServiceError::Conflict { ref field, .. } if field == "state"), "{e}");
+    assert!(
+        matches!(e, ServiceError::Conflict { ref field, .. } if field == "state"),
+        "{e}"
+    );
 
     h.drain_all().await;
     let r = rollout(&h, &id).await;
@@ -268,7 +303,10 @@ async fn a_paused_rollout_finishes_its_wave_starts_no_other_and_resumes() {
     assert_eq!(switches(&h).len(), 4, "wave 2 finished");
     assert_eq!(waves(&h).await.len(), 2);
 
-    h.svc.resume_rollout(&id.to_string(), None, &alice()).await.unwrap();
+    h.svc
+        .resume_rollout(&id.to_string(), None, &alice())
+        .await
+        .unwrap();
     h.drain_all().await;
     let r = rollout(&h, &id).await;
     assert_eq!((r.state, r.done, r.wave), (RolloutState::Completed, 12, 6));
@@ -294,7 +332,10 @@ async fn an_abort_cancels_the_queued_jobs_of_the_current_wave() {
     for j in &wave2 {
         assert_eq!(j.status, JobStatus::Dead);
         assert!(
-            j.last_error.as_deref().unwrap_or_default().contains("aborted by alice"),
+            j.last_error
+                .as_deref()
+                .unwrap_or_default()
+                .contains("aborted by alice"),
             "{:?}",
             j.last_error
         );
@@ -303,7 +344,10 @@ async fn an_abort_cancels_the_queued_jobs_of_the_current_wave() {
     assert_eq!(switches(&h).len(), 2, "only wave 1 was switched");
     assert_eq!(rollout(&h, &id).await.state, RolloutState::Aborted);
     let e = h.svc.abort_rollout(&id.to_string(), &alice()).await.unwrap_err();
-    assert!(matches!(e, ServiceError::Conflict { ref field, .. } if field == "state"), "{e}");
+    assert!(
+        matches!(e, ServiceError::Conflict { ref field, .. } if field == "state"),
+        "{e}"
+    );
     // Only a finished rollout is deleted; this one is.
     h.delete(Resource::Rollout, &id).await;
 }
@@ -320,7 +364,9 @@ async fn a_running_rollout_cannot_be_deleted() {
         .delete(Resource::Rollout, &id.to_string(), Some(&cur.etag), &alice())
         .await
         .unwrap_err();
-    let ServiceError::Conflict { field, message } = &e else { panic!("{e}") };
+    let ServiceError::Conflict { field, message } = &e else {
+        panic!("{e}")
+    };
     assert_eq!(field, "state");
     assert!(message.contains("abort"), "{message}");
 }
@@ -431,16 +477,19 @@ async fn a_new_rollout_names_the_field_at_fault() {
         .await
         .id;
     let svc = &h.svc;
-    let create = |body: Value| async move { svc.create(Resource::Rollout, &alice(), body).await.unwrap_err() };
+    let create =
+        |body: Value| async move { svc.create(Resource::Rollout, &alice(), body).await.unwrap_err() };
     let conflict = |e: ServiceError| match e {
         ServiceError::Conflict { field, message } => (field, message),
         other => panic!("not a conflict: {other}"),
     };
 
-    let (field, message) = conflict(create(json!({"from": f.from.to_string(), "to": f.from.to_string()})).await);
+    let (field, message) =
+        conflict(create(json!({"from": f.from.to_string(), "to": f.from.to_string()})).await);
     assert_eq!(field, "to");
     assert!(message.contains("same code item"), "{message}");
-    let (field, message) = conflict(create(json!({"from": f.from.to_string(), "to": other.to_string()})).await);
+    let (field, message) =
+        conflict(create(json!({"from": f.from.to_string(), "to": other.to_string()})).await);
     assert_eq!(field, "to");
     assert!(message.contains("not a release of the same item"), "{message}");
     let (field, _) = conflict(create(json!({"from": f.from.to_string(), "to": core.to_string()})).await);
@@ -456,11 +505,17 @@ async fn a_new_rollout_names_the_field_at_fault() {
     let issues = invalid(create(json!({"to": f.to.to_string()})).await);
     assert!(issues.contains("\"from\""), "{issues}");
     let issues = invalid(
-        create(json!({"from": f.from.to_string(), "to": f.to.to_string(), "wave_size": 0, "where": "{nope"})).await,
+        create(json!({"from": f.from.to_string(), "to": f.to.to_string(), "wave_size": 0, "where": "{nope"}))
+            .await,
     );
-    assert!(issues.contains("wave_size") && issues.contains("at least 1"), "{issues}");
+    assert!(
+        issues.contains("wave_size") && issues.contains("at least 1"),
+        "{issues}"
+    );
     assert!(issues.contains("where"), "{issues}");
-    let issues = invalid(create(json!({"from": f.from.to_string(), "to": f.to.to_string(), "state": "running"})).await);
+    let issues = invalid(
+        create(json!({"from": f.from.to_string(), "to": f.to.to_string(), "state": "running"})).await,
+    );
     assert!(issues.contains("state"), "{issues}");
 
     // Its items never change once it exists.
@@ -493,5 +548,8 @@ async fn where_narrows_the_instances_a_rollout_switches() {
     h.drain_all().await;
     let r = rollout(&h, &id).await;
     assert_eq!((r.state, r.done), (RolloutState::Completed, 2));
-    assert_eq!(switches(&h).keys().cloned().collect::<Vec<_>>(), vec![sid(1), sid(2)]);
+    assert_eq!(
+        switches(&h).keys().cloned().collect::<Vec<_>>(),
+        vec![sid(1), sid(2)]
+    );
 }

@@ -72,7 +72,11 @@ fn check_policy(body: &Body, issues: &mut Issues) {
 /// The live code item `field` names, if any (a missing or malformed one
 /// is the validator's and the data relation check's to report).
 async fn code_item(ctx: &Ctx<'_>, body: &Body, field: &str) -> Result<Option<Code>, ServiceError> {
-    let Some(id) = body.get(field).and_then(Value::as_str).and_then(|s| Id::parse(s).ok()) else {
+    let Some(id) = body
+        .get(field)
+        .and_then(Value::as_str)
+        .and_then(|s| Id::parse(s).ok())
+    else {
         return Ok(None);
     };
     match ctx.svc.store().get_live(Resource::Code, &id).await? {
@@ -93,7 +97,10 @@ pub(super) async fn before_create(
         // Refused with those issues; the items are judged once they are fixed.
         return Ok(());
     }
-    let (from, to) = (code_item(ctx, body, "from").await?, code_item(ctx, body, "to").await?);
+    let (from, to) = (
+        code_item(ctx, body, "from").await?,
+        code_item(ctx, body, "to").await?,
+    );
     if let (Some(from), Some(to)) = (from, to) {
         if from.id == to.id {
             return Err(ServiceError::conflict(
@@ -217,7 +224,10 @@ impl Service {
         if r.state != RolloutState::Running {
             return Err(ServiceError::conflict(
                 "state",
-                format!("rollout {} is '{}': only a running rollout can be paused", r.id, r.state),
+                format!(
+                    "rollout {} is '{}': only a running rollout can be paused",
+                    r.id, r.state
+                ),
             ));
         }
         let mut patch = Body::new();
@@ -294,7 +304,10 @@ impl Service {
         if r.state.is_final() {
             return Err(ServiceError::conflict(
                 "state",
-                format!("rollout {} is already '{}': there is nothing to abort", r.id, r.state),
+                format!(
+                    "rollout {} is already '{}': there is nothing to abort",
+                    r.id, r.state
+                ),
             ));
         }
         let now = self.clock().now();
