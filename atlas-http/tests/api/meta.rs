@@ -24,7 +24,8 @@ async fn home_lists_every_resource_as_a_child_link() {
             "commands",
             "statistics",
             "site",
-            "backup"
+            "backup",
+            "rollout"
         ]
     );
     assert_eq!(v["_links"]["child"][0]["title"], "code");
