@@ -15,6 +15,8 @@
 //! - [`query`]: `where`/`sort`/paging/projection and the reference evaluator
 //!   every store reproduces.
 //! - [`schema`]: resource schemas as data, validation, unique keys.
+//! - [`rollout`]: the wave rules of rollouts and their progress for
+//!   `/metrics`.
 //! - [`serde_secs`]: durations as whole seconds in configuration files.
 //! - `testing` (feature `testing`): the store conformance suite, fixtures,
 //!   `MockExecutor`, `RecordingExecutor`, `FailingStore`.
@@ -42,6 +44,7 @@ pub mod model;
 mod notify;
 pub mod query;
 pub mod retention;
+pub mod rollout;
 mod scheduler;
 pub mod schema;
 mod secrets;
@@ -73,8 +76,12 @@ pub use model::JobId;
 pub use notify::{Level, Notification, Notifier, NotifyError, NullNotifier, RecordingNotifier};
 pub use scheduler::{PeriodicTask, Schedule, ScheduleError, Scheduler, TaskStatus, UnknownTask};
 pub use secrets::{generate_password, SecretError, SecretKey};
-pub use service::{Actor, Invalid, RunOutcome, RunSummary, Service, ServiceConfig, ServiceError, Version};
+pub use service::{
+    Actor, FailedChoice, Invalid, RunOutcome, RunSummary, Service, ServiceConfig, ServiceError, Version,
+};
 pub use store::memory::MemoryStore;
 pub use store::{write_target, FindPage, JobPage, Outcome, Store, StoreExt, SCHEDULER_ROLE};
-pub use task::{code_key, instance_key, CommandOperation, PreUpdate, Task, TaskError, ROUTES_KEY};
+pub use task::{
+    code_key, instance_key, rollout_key, CommandOperation, PreUpdate, Task, TaskError, ROUTES_KEY,
+};
 pub use worker::{Handled, HandlerError, JobHandler, Worker, WorkerConfig};

@@ -201,6 +201,28 @@ pub enum Task {
         /// The instance.
         instance: Id,
     },
+    /// One step of a rollout: fold the finished wave's outcomes into the
+    /// record, apply its failure policy, plan the next wave (its instance
+    /// jobs queued with the record update) or complete it. Keyed by the
+    /// rollout ([`rollout_key`]): steps of one rollout never run at once.
+    #[serde(rename = "rollout_step")]
+    RolloutStep {
+        /// The rollout record.
+        rollout: Id,
+    },
+    /// Switch one instance of a rollout's wave from the rollout's `from`
+    /// item to its `to` item (its `pre_update` backup first when the
+    /// rollout asks for one); when it ends, for good either way, queue the
+    /// next [`Task::RolloutStep`].
+    #[serde(rename = "rollout_instance")]
+    RolloutInstance {
+        /// The rollout record.
+        rollout: Id,
+        /// The instance.
+        instance: Id,
+        /// The wave it belongs to (1-based).
+        wave: u64,
+    },
     /// A periodic maintenance task, enqueued by the scheduler.
     #[serde(rename = "periodic")]
     Periodic {
@@ -305,6 +327,8 @@ impl Task {
             Task::RunCommand { .. } => "command_run",
             Task::CommandInstance { .. } => "command_instance",
             Task::DrushCron { .. } => "drush_cron",
+            Task::RolloutStep { .. } => "rollout_step",
+            Task::RolloutInstance { .. } => "rollout_instance",
             Task::Periodic { .. } => "periodic",
         }
     }
@@ -324,12 +348,14 @@ impl Task {
             | Task::BackupRestore { instance, .. }
             | Task::BackupRemove { instance, .. }
             | Task::CommandInstance { instance, .. }
+            | Task::RolloutInstance { instance, .. }
             | Task::DrushCron { instance } => Some(instance),
             Task::DeployCode { .. }
             | Task::UpdateCode { .. }
             | Task::RemoveCode { .. }
             | Task::PublishRoutes {}
             | Task::RunCommand { .. }
+            | Task::RolloutStep { .. }
             | Task::Periodic { .. } => None,
         }
     }
@@ -337,8 +363,9 @@ impl Task {
     /// The job that queues this task at `now`: its kind and payload, its
     /// serialisation key (an instance's jobs one at a time, a code name's
     /// deploys in order, one route publisher, one run per periodic task)
-    /// and its attempt budget (commands and cron run once; periodic runs
-    /// twice, the next tick being the real retry).
+    /// one rollout's steps one at a time) and its attempt budget (commands
+    /// and cron run once; periodic runs twice, the next tick being the real
+    /// retry).
     pub fn spec(&self, now: Timestamp) -> JobSpec {
         let (kind, payload) = self.to_parts();
         let spec = JobSpec::new(kind, payload, now);
@@ -352,6 +379,7 @@ impl Task {
             }
             Task::DeployCode { .. } => spec,
             Task::PublishRoutes {} => spec.keyed(ROUTES_KEY),
+            Task::RolloutStep { rollout } => spec.keyed(rollout_key(rollout)),
             Task::Periodic { task } => spec.keyed(task.job_key()).max_attempts(PERIODIC_ATTEMPTS),
             other => match other.instance() {
                 Some(instance) => spec.keyed(instance_key(instance)),
@@ -412,6 +440,11 @@ impl fmt::Display for Task {
 /// The serialisation key of an instance's jobs.
 pub fn instance_key(instance: &Id) -> String {
     format!("instance:{instance}")
+}
+
+/// The serialisation key of a rollout's steps.
+pub fn rollout_key(rollout: &Id) -> String {
+    format!("rollout:{rollout}")
 }
 
 /// The serialisation key of a code name's jobs (deploys of one name touch

@@ -105,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         .route("/jobs/{id}/{action}", any(routes::jobs::act))
         .route("/commands/{id}/execute", any(routes::actions::execute))
         .route("/backup/{id}/restore", any(routes::actions::restore))
+        .route("/rollout/{id}/{action}", any(routes::actions::rollout))
         .route("/instance/{id}/jobs", any(routes::instance_jobs::list))
         .route("/{res}", any(routes::resources::collection))
         .route("/{res}/{id}", any(routes::resources::item))

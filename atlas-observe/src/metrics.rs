@@ -28,6 +28,8 @@
 //! | `atlas_backup_last_check_timestamp_seconds` | gauge | (0: no check yet) |
 //! | `atlas_ldap_binds_total` | counter | `outcome` (`accepted`, `rejected`, `unavailable`) |
 //! | `atlas_ldap_up` | gauge (1: the directory answered its last bind or probe) | `directory` (its URL) |
+//! | `atlas_rollouts` | gauge | `state` |
+//! | `atlas_rollout_instances` | gauge (each running, paused or halted rollout) | `rollout`, `state` (`done`, `failed`, `remaining`) |
 //!
 //! The HTTP families are fed by the API ([`Metrics::observe_request`], from
 //! `atlas-http`'s request middleware). Job metrics are observed from
@@ -41,6 +43,10 @@
 //! [`Metrics::ldap_bind`] and [`Metrics::ldap_up`]) and appear only when
 //! `[auth.ldap]` is configured; sign-ins the API remembered or throttled
 //! never reach the directory and are not counted.
+//! Rollout gauges are read from the rollout records when scraped
+//! ([`RolloutProgress`]): one counting query per active rollout for the
+//! instances it still has to switch; a rollout that is no longer active
+//! disappears from `atlas_rollout_instances`.
 //!
 //! # Contracts
 //! - The caller of [`Metrics::observe_request`] passes a bounded route
@@ -56,6 +62,7 @@ use std::time::{Duration, Instant};
 
 use atlas_core::model::{Resource, Status};
 use atlas_core::query::{Filter, FindQuery, Paging};
+use atlas_core::rollout::RolloutProgress;
 use atlas_core::{BackupCheck, HostCheck, Job, JobId, JobStatus, Outcome, Scheduler, Store};
 use axum::http::{Method, StatusCode};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -126,6 +133,12 @@ struct DirectoryLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RolloutLabels {
+    rollout: String,
+    state: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StoreLabels {
     operation: String,
     result: String,
@@ -188,6 +201,8 @@ struct Inner {
     backup_last_check: Gauge,
     ldap_binds: Family<OutcomeLabels, Counter>,
     ldap_up: Family<DirectoryLabels, Gauge>,
+    rollouts: Family<StateLabels, Gauge>,
+    rollout_instances: Family<RolloutLabels, Gauge>,
     running: Mutex<HashMap<JobId, Running>>,
 }
 
@@ -230,6 +245,8 @@ impl Metrics {
         let backup_last_check = Gauge::default();
         let ldap_binds = Family::<OutcomeLabels, Counter>::default();
         let ldap_up = Family::<DirectoryLabels, Gauge>::default();
+        let rollouts = Family::<StateLabels, Gauge>::default();
+        let rollout_instances = Family::<RolloutLabels, Gauge>::default();
         r.register(
             "build",
             "Atlas build information",
@@ -338,6 +355,12 @@ impl Metrics {
             "1 when the LDAP directory answered its last bind or probe",
             ldap_up.clone(),
         );
+        r.register("rollouts", "Live rollout records by state", rollouts.clone());
+        r.register(
+            "rollout_instances",
+            "Instances of each running, paused or halted rollout: done, failed, remaining",
+            rollout_instances.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry: r,
@@ -364,6 +387,8 @@ impl Metrics {
                 backup_last_check,
                 ldap_binds,
                 ldap_up,
+                rollouts,
+                rollout_instances,
                 running: Mutex::new(HashMap::new()),
             }),
         }
@@ -518,6 +543,10 @@ impl Metrics {
             Ok(latest) => self.set_backups(latest.as_ref()),
             Err(e) => return scrape_failed(&e),
         }
+        match RolloutProgress::gather(store).await {
+            Ok(progress) => self.set_rollouts(&progress),
+            Err(e) => return scrape_failed(&e),
+        }
         let Some(scheduler) = scheduler else {
             return true;
         };
@@ -606,6 +635,32 @@ impl Metrics {
         }
         i.backup_bytes.set(i64::try_from(check.bytes).unwrap_or(i64::MAX));
         i.backup_last_check.set(check.checked_at.unix_seconds());
+    }
+
+    /// The rollout gauges of `progress`: records by state, and done,
+    /// failed and remaining instances of each active rollout (a rollout
+    /// no longer active disappears).
+    fn set_rollouts(&self, progress: &RolloutProgress) {
+        let i = &self.inner;
+        i.rollouts.clear();
+        i.rollout_instances.clear();
+        for (state, n) in &progress.states {
+            let labels = StateLabels { state: state.clone() };
+            i.rollouts
+                .get_or_create(&labels)
+                .set(i64::try_from(*n).unwrap_or(i64::MAX));
+        }
+        for r in &progress.active {
+            for (state, n) in [("done", r.done), ("failed", r.failed), ("remaining", r.remaining)] {
+                let labels = RolloutLabels {
+                    rollout: r.rollout.to_string(),
+                    state: state.to_owned(),
+                };
+                i.rollout_instances
+                    .get_or_create(&labels)
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+        }
     }
 
     /// The registry in the text exposition format.
@@ -891,6 +946,69 @@ mod tests {
             Some(2_000.0)
         );
         assert_eq!(sample(&text, "atlas_host_up", &[("host", "old")]), None);
+    }
+
+    #[tokio::test]
+    async fn rollouts_are_counted_by_state_and_active_ones_report_their_instances() {
+        use atlas_core::model::Body;
+        use atlas_core::MemoryStore;
+
+        let m = Metrics::new();
+        let store = MemoryStore::new();
+        let text = m.render(&store, None).await;
+        assert_eq!(
+            sample(&text, "atlas_rollouts", &[("state", "running")]),
+            Some(0.0)
+        );
+
+        let now = Timestamp::from_unix(1_000);
+        let (from, to) = (Id::from_bytes([1; 12]), Id::from_bytes([2; 12]));
+        let (running, done) = (Id::from_bytes([3; 12]), Id::from_bytes([4; 12]));
+        let body = |v: serde_json::Value| -> Body { v.as_object().cloned().unwrap() };
+        let mut b = Batch::new(now);
+        for (n, profile) in [(5u8, from), (6, from), (7, from), (8, to)] {
+            b.insert(
+                Resource::Instance,
+                Id::from_bytes([n; 12]),
+                body(json!({"sid": format!("p1metric{n:04}"), "code": {"profile": profile.to_string()}})),
+            );
+        }
+        b.insert(
+            Resource::Rollout,
+            running,
+            body(json!({"from": from.to_string(), "to": to.to_string(), "state": "running", "done": 1,
+                        "failed": [{"instance": Id::from_bytes([5; 12]).to_string(), "sid": "p1metric0005", "error": "boom"}]})),
+        );
+        b.insert(
+            Resource::Rollout,
+            done,
+            body(json!({"from": from.to_string(), "to": to.to_string(), "state": "completed", "done": 4})),
+        );
+        store.commit(b).await.unwrap();
+
+        let text = m.render(&store, None).await;
+        assert_eq!(
+            sample(&text, "atlas_rollouts", &[("state", "running")]),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&text, "atlas_rollouts", &[("state", "completed")]),
+            Some(1.0)
+        );
+        let of = |state: &str| {
+            sample(
+                &text,
+                "atlas_rollout_instances",
+                &[("rollout", &running.to_string()), ("state", state)],
+            )
+        };
+        assert_eq!(of("done"), Some(1.0));
+        assert_eq!(of("failed"), Some(1.0));
+        assert_eq!(of("remaining"), Some(2.0), "three on `from`, one of them failed");
+        assert!(
+            !text.contains(&format!("rollout=\"{done}\"")),
+            "a completed rollout has no instance gauges"
+        );
     }
 
     #[tokio::test]

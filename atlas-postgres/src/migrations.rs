@@ -10,6 +10,7 @@
 //!   merged.
 //! - Version 3: the `backup` tables, as version 1 makes each resource's,
 //!   with their GIN index as version 2 leaves the others.
+//! - Version 4: the `rollout` tables, the same way.
 
 use atlas_core::model::Resource;
 use atlas_core::schema::unique_keys;
@@ -19,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::tables::{gin_index_name, history_name, table_name, unique_index_ddl};
 
 /// The newest schema version this build knows.
-pub(crate) const LATEST: i64 = 3;
+pub(crate) const LATEST: i64 = 4;
 
 /// Advisory lock key serialising migrations (`"atlasmig"` in ASCII).
 const MIGRATION_LOCK: i64 = 0x6174_6c61_736d_6967;
@@ -29,7 +30,8 @@ fn step(version: i64) -> Vec<String> {
     match version {
         1 => version_1(),
         2 => version_2(),
-        3 => version_3(),
+        3 => added_resource(Resource::Backup),
+        4 => added_resource(Resource::Rollout),
         _ => Vec::new(),
     }
 }
@@ -125,12 +127,14 @@ fn version_2() -> Vec<String> {
         .collect()
 }
 
-/// Version 3: the `backup` resource's tables and indexes.
-fn version_3() -> Vec<String> {
-    let mut ddl = resource_tables(Resource::Backup);
+/// Versions 3 (`backup`) and 4 (`rollout`): the tables and indexes of a
+/// resource added after the first schema, its GIN index as version 2
+/// leaves the others.
+fn added_resource(res: Resource) -> Vec<String> {
+    let mut ddl = resource_tables(res);
     ddl.push(format!(
         "ALTER INDEX {} SET (fastupdate = off)",
-        gin_index_name(Resource::Backup)
+        gin_index_name(res)
     ));
     ddl
 }

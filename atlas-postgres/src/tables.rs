@@ -21,6 +21,7 @@ pub(crate) fn history_name(res: Resource) -> &'static str {
         Resource::Statistics => "statistics_history",
         Resource::Site => "site_history",
         Resource::Backup => "backup_history",
+        Resource::Rollout => "rollout_history",
     }
 }
 

@@ -83,6 +83,7 @@ async fn version_2_turns_the_gin_pending_lists_off_keeping_the_records() {
         "gx_code_body",
         "gx_route_body",
         "gx_backup_body",
+        "gx_rollout_body",
     ] {
         assert_eq!(
             store.index_options_for_tests(index).await.unwrap(),
@@ -126,4 +127,44 @@ async fn a_version_1_database_gets_the_backup_tables_and_keeps_its_records() {
     );
     store.commit(b).await.unwrap();
     assert!(store.get(Resource::Backup, &backup).await.unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_3_database_gets_the_rollout_tables_and_keeps_its_backups() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = PgStore::connect(schema.config(2)).unwrap();
+    assert_eq!(store.migrate_to(3).await.unwrap(), 3);
+    let now = Timestamp::from_unix(1_795_564_800);
+    let backup = Id::generate(now);
+    let mut b = Batch::new(now);
+    b.insert(
+        Resource::Backup,
+        backup,
+        json!({"state": "complete"}).as_object().cloned().unwrap(),
+    );
+    store.commit(b).await.unwrap();
+    assert!(
+        store.get(Resource::Rollout, &backup).await.is_err(),
+        "version 3 has no rollout table"
+    );
+    assert_eq!(store.migrate().await.unwrap(), SCHEMA_VERSION);
+    assert!(store.get(Resource::Backup, &backup).await.unwrap().is_some());
+    let rollout = Id::generate(now);
+    let mut b = Batch::new(now);
+    b.insert(
+        Resource::Rollout,
+        rollout,
+        json!({"state": "running", "wave": 1})
+            .as_object()
+            .cloned()
+            .unwrap(),
+    );
+    store.commit(b).await.unwrap();
+    assert!(store.get(Resource::Rollout, &rollout).await.unwrap().is_some());
+    assert_eq!(
+        store.index_options_for_tests("gx_rollout_body").await.unwrap(),
+        ["fastupdate=off"]
+    );
 }

@@ -173,6 +173,7 @@ pub(crate) fn hot_paths(res: Resource) -> &'static [&'static str] {
         Resource::Route => &["source", "instance_id", "route_status"],
         Resource::Statistics => &["instance"],
         Resource::Backup => &["instance", "state"],
+        Resource::Rollout => &["state"],
         Resource::Commands | Resource::Site => &[],
     }
 }

@@ -278,7 +278,7 @@ impl Engine {
 
     /// Takes the `pre_update` backup of `inst` as it ran before its code
     /// changed (`backup.previous`, still what the servers link).
-    async fn pre_update_backup(
+    pub(super) async fn pre_update_backup(
         &self,
         inst: &Instance,
         backup: PreUpdate,
@@ -528,7 +528,7 @@ pub(super) fn failed_for_good(
 }
 
 /// [`failed_for_good`]'s write, added to `batch` (dated with its time).
-fn failed_for_good_into(
+pub(super) fn failed_for_good_into(
     batch: &mut Batch,
     job: &Job,
     instance: &Id,
@@ -545,7 +545,7 @@ fn failed_for_good_into(
 }
 
 /// Clears a stale `last_error` of `doc` in `patch` (work succeeded).
-fn clear_last_error(doc: &Doc, patch: &mut Body) {
+pub(super) fn clear_last_error(doc: &Doc, patch: &mut Body) {
     if doc.body.get("last_error").is_some_and(|v| !v.is_null()) {
         patch.insert("last_error".into(), serde_json::Value::Null);
     }

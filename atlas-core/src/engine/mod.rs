@@ -8,6 +8,8 @@
 //!   `take_down`, `restore`), code switch, settings rewrite, removal.
 //! - `backup.rs`: take, restore and remove backups; the `pre_delete`
 //!   backup of an instance removal.
+//! - `rollout.rs`: rollout steps (fold a wave, apply the policy, plan the
+//!   next) and the switch of one instance of a wave.
 //! - `code.rs`: deploy / update / remove code items.
 //! - `routes.rs`: route map publication.
 //! - `commands.rs`: command items (hooks, fan-out, one instance's run),
@@ -43,6 +45,7 @@ mod notices;
 mod periodic;
 mod periodic_backup;
 mod resolve;
+mod rollout;
 mod routes;
 #[cfg(test)]
 mod tests;
@@ -165,6 +168,12 @@ impl JobHandler for Engine {
                 requested_by: _,
             } => self.command_instance(command, instance, operation).await,
             Task::DrushCron { instance } => self.drush_cron(job, instance).await,
+            Task::RolloutStep { rollout } => self.rollout_step(job, rollout).await,
+            Task::RolloutInstance {
+                rollout,
+                instance,
+                wave,
+            } => self.rollout_instance(job, rollout, instance, wave).await,
             Task::Periodic { task } => self.periodic(task).await,
         }
     }

@@ -1,7 +1,8 @@
 //! Notification texts: what the engine tells people, on the original's
 //! events (code deploy/update/remove results, provision success with its
 //! duration or failure, instance update and remove, command results,
-//! `drush cron` failures, outdated statistics). Titles follow the original's
+//! `drush cron` failures, outdated statistics) and on rollouts halting or
+//! completing. Titles follow the original's
 //! Slack messages; every instance notice links to `<atlas_url>/instance/<id>`
 //! and names the environment.
 
@@ -236,6 +237,45 @@ pub(crate) fn backups_overdue(cfg: &ServiceConfig, sids: &[&str]) -> Notificatio
     .link(format!("{}/backup", cfg.atlas_url.trim_end_matches('/')))
     .field("Environment", env(cfg))
     .field("Instances", sids.join(", "))
+}
+
+/// `Rollout Halted`: a wave of rollout `id` failed on more instances than
+/// it tolerates; names the failed sids.
+pub(crate) fn rollout_halted(cfg: &ServiceConfig, id: &Id, wave: u64, sids: &[&str]) -> Notification {
+    Notification::new(
+        Level::Error,
+        "Rollout Halted",
+        format!(
+            "Wave {wave} failed on {} instance(s); the rollout is halted. Resume it with              {{\"failed\": \"retry\"}} or {{\"failed\": \"skip\"}}, or abort it.",
+            sids.len()
+        ),
+    )
+    .link(format!("{}/rollout/{id}", cfg.atlas_url.trim_end_matches('/')))
+    .field("Environment", env(cfg))
+    .field("Failed", sids.join(", "))
+}
+
+/// `Rollout Completed`: every instance of rollout `id` was switched (or
+/// recorded as failed or skipped).
+pub(crate) fn rollout_completed(
+    cfg: &ServiceConfig,
+    id: &Id,
+    done: u64,
+    failed: usize,
+    skipped: usize,
+) -> Notification {
+    let level = if failed == 0 {
+        Level::Success
+    } else {
+        Level::Warning
+    };
+    Notification::new(
+        level,
+        "Rollout Completed",
+        format!("{done} instance(s) switched, {failed} failed, {skipped} skipped."),
+    )
+    .link(format!("{}/rollout/{id}", cfg.atlas_url.trim_end_matches('/')))
+    .field("Environment", env(cfg))
 }
 
 /// `Route Map Differs` naming each load balancer whose map differs from

@@ -1,6 +1,7 @@
 //! The enumerated values of the schema: instance [`Status`], [`CodeType`],
 //! [`InstanceType`], [`Pool`], [`RouteType`], [`RouteStatus`],
-//! [`Environment`], [`BackupKind`], [`BackupState`]. Each renders as the exact string the API uses.
+//! [`Environment`], [`BackupKind`], [`BackupState`], [`RolloutState`],
+//! [`OnFailure`]. Each renders as the exact string the API uses.
 
 use std::fmt;
 use std::str::FromStr;
@@ -196,6 +197,44 @@ string_enum!(
         Complete => "complete",
         /// The backup job failed for good (see `error`).
         Failed => "failed",
+    }
+);
+
+string_enum!(
+    /// Where a rollout stands.
+    RolloutState, "state" {
+        /// Recorded; its first step has not run.
+        Pending => "pending",
+        /// Waves are being planned and run.
+        Running => "running",
+        /// Paused by an operator: the current wave finishes, no new wave
+        /// starts until `resume`.
+        Paused => "paused",
+        /// Stopped by its failure policy; `resume` with a choice for the
+        /// failed instances goes on.
+        Halted => "halted",
+        /// Every instance was switched (or recorded as failed or skipped).
+        Completed => "completed",
+        /// Stopped for good by an operator.
+        Aborted => "aborted",
+    }
+);
+
+impl RolloutState {
+    /// Whether the rollout is over (`completed` or `aborted`): nothing
+    /// moves it any more.
+    pub fn is_final(self) -> bool {
+        matches!(self, RolloutState::Completed | RolloutState::Aborted)
+    }
+}
+
+string_enum!(
+    /// What a rollout does when a wave has more failures than it tolerates.
+    OnFailure, "on_failure" {
+        /// Stop (`halted`) until an operator resumes it.
+        Halt => "halt",
+        /// Record the failures and go on with the next wave.
+        Continue => "continue",
     }
 );
 

@@ -19,8 +19,8 @@ pub use etag::{canonical_json, Etag};
 pub use id::{Id, IdError};
 pub use job_id::JobId;
 pub use kinds::{
-    BackupKind, BackupState, CodeType, Environment, InstanceType, Pool, RouteStatus, RouteType, Status,
-    UnallowedValue,
+    BackupKind, BackupState, CodeType, Environment, InstanceType, OnFailure, Pool, RolloutState, RouteStatus,
+    RouteType, Status, UnallowedValue,
 };
 pub use resource::{Resource, UnknownResource};
 pub use secret::Secret;
@@ -28,5 +28,6 @@ pub use sid::{Sid, SidError, SID_PATTERN};
 pub use time::{Timestamp, TimestampError, DATE_FORMAT};
 pub use views::{
     Backup, BackupCode, Code, CodeMeta, Command, Instance, InstanceCode, InstanceDates, InstanceRoutes,
-    InstanceSettings, Route, RouteDates, Site, Statistics, View, ViewError,
+    InstanceSettings, Rollout, RolloutFailure, Route, RouteDates, Site, Statistics, View, ViewError,
+    DEFAULT_WAVE_SIZE,
 };

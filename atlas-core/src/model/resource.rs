@@ -1,4 +1,4 @@
-//! [`Resource`]: the seven record collections Atlas serves.
+//! [`Resource`]: the eight record collections Atlas serves.
 
 use std::fmt;
 use std::str::FromStr;
@@ -23,16 +23,21 @@ pub enum Resource {
     Site,
     /// Backups of instances (database dump and files archive).
     Backup,
+    /// Rollouts moving the instances on one code item to its next release,
+    /// in waves.
+    Rollout,
 }
 
 /// Why a string names no [`Resource`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown resource '{0}': use one of code, instance, route, commands, statistics, site, backup")]
+#[error(
+    "unknown resource '{0}': use one of code, instance, route, commands, statistics, site, backup, rollout"
+)]
 pub struct UnknownResource(pub String);
 
 impl Resource {
     /// Every resource, in the order the API lists them.
-    pub const ALL: [Resource; 7] = [
+    pub const ALL: [Resource; 8] = [
         Resource::Code,
         Resource::Instance,
         Resource::Route,
@@ -40,6 +45,7 @@ impl Resource {
         Resource::Statistics,
         Resource::Site,
         Resource::Backup,
+        Resource::Rollout,
     ];
 
     /// The six resources of the first schema version, whose tables the
@@ -59,6 +65,7 @@ impl Resource {
             Resource::Statistics => "statistics",
             Resource::Site => "site",
             Resource::Backup => "backup",
+            Resource::Rollout => "rollout",
         }
     }
 

@@ -3,8 +3,8 @@
 //!
 //! # Layout
 //! - `field`: the field model ([`Schema`], [`Field`], [`Rules`], [`Kind`]).
-//! - `resources`: the seven schemas (`code`, `instance`, `route`, `commands`,
-//!   `statistics`, `site`, `backup`).
+//! - `resources`: the eight schemas (`code`, `instance`, `route`, `commands`,
+//!   `statistics`, `site`, `backup`, `rollout`).
 //! - [`issues`]: [`Issues`], Eve's `_issues` shape, and its messages.
 //! - `validate`: [`validate_create`], [`validate_replace`], [`validate_patch`].
 //!
@@ -71,7 +71,8 @@ impl Compiled {
 }
 
 fn compiled(res: Resource) -> &'static Compiled {
-    static CELLS: [OnceLock<Compiled>; 7] = [
+    static CELLS: [OnceLock<Compiled>; 8] = [
+        OnceLock::new(),
         OnceLock::new(),
         OnceLock::new(),
         OnceLock::new(),
@@ -88,6 +89,7 @@ fn compiled(res: Resource) -> &'static Compiled {
         Resource::Statistics => 4,
         Resource::Site => 5,
         Resource::Backup => 6,
+        Resource::Rollout => 7,
     };
     CELLS[slot].get_or_init(|| Compiled::new(res))
 }

@@ -67,7 +67,7 @@ pub fn unique_keys(res: Resource) -> &'static [UniqueKey] {
         Resource::Instance => INSTANCE,
         Resource::Route => ROUTE,
         Resource::Statistics => STATISTICS,
-        Resource::Commands | Resource::Site | Resource::Backup => &[],
+        Resource::Commands | Resource::Site | Resource::Backup | Resource::Rollout => &[],
     }
 }
 

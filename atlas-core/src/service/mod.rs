@@ -29,6 +29,7 @@ use tokio::sync::Notify;
 pub use config::ServiceConfig;
 pub use error::{Invalid, ServiceError};
 pub(crate) use hooks::gone_code_item;
+pub use hooks::FailedChoice;
 pub use read::Version;
 pub use runs::{RunOutcome, RunSummary};
 

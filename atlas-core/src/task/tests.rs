@@ -220,6 +220,20 @@ fn stored() -> Vec<(&'static str, Value, Task)> {
             Task::DrushCron { instance: id(I) },
         ),
         (
+            "rollout_step",
+            json!({"rollout": R}),
+            Task::RolloutStep { rollout: id(R) },
+        ),
+        (
+            "rollout_instance",
+            json!({"rollout": R, "instance": I, "wave": 3}),
+            Task::RolloutInstance {
+                rollout: id(R),
+                instance: id(I),
+                wave: 3,
+            },
+        ),
+        (
             "periodic",
             json!({"task": "pool_top_up"}),
             Task::Periodic {
@@ -377,6 +391,27 @@ fn specs_carry_each_kinds_key_and_attempts() {
             "{task}: never alongside other work on the instance"
         );
     }
+
+    let step = Task::RolloutStep { rollout: id(R) }.spec(now);
+    assert_eq!(
+        step.key.as_deref(),
+        Some(format!("rollout:{R}").as_str()),
+        "a rollout's steps never run at once"
+    );
+    let switch = Task::RolloutInstance {
+        rollout: id(R),
+        instance: id(I),
+        wave: 1,
+    }
+    .spec(now);
+    assert_eq!(
+        (switch.key.as_deref(), switch.max_attempts),
+        (
+            Some(format!("instance:{I}").as_str()),
+            crate::jobs::DEFAULT_MAX_ATTEMPTS
+        ),
+        "a rollout's switch never runs alongside other work on the instance"
+    );
 
     let publish = Task::PublishRoutes {}.spec(now);
     assert_eq!(publish.key.as_deref(), Some(ROUTES_KEY));

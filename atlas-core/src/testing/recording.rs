@@ -26,6 +26,8 @@ struct Inner {
     counts: HashMap<String, usize>,
     /// operation → (nth call to fail, and every later one too?)
     failures: HashMap<String, Vec<(usize, bool)>>,
+    /// operation → subjects every call on which fails
+    subject_failures: HashMap<String, Vec<String>>,
     output: CommandOutput,
     /// The instance specs handed to each operation, in call order.
     specs: Vec<(String, InstanceSpec)>,
@@ -87,6 +89,17 @@ impl RecordingExecutor {
             .entry(operation.to_owned())
             .or_default()
             .push((nth, true));
+        self
+    }
+
+    /// Makes every call of `operation` on `subject` (an instance sid, say)
+    /// fail, however often it is retried.
+    pub fn fail_for(self, operation: &str, subject: &str) -> Self {
+        self.lock()
+            .subject_failures
+            .entry(operation.to_owned())
+            .or_default()
+            .push(subject.to_owned());
         self
     }
 
@@ -176,7 +189,11 @@ impl RecordingExecutor {
         let fails = inner
             .failures
             .get(operation)
-            .is_some_and(|fs| fs.iter().any(|&(nth, sticky)| n == nth || (sticky && n > nth)));
+            .is_some_and(|fs| fs.iter().any(|&(nth, sticky)| n == nth || (sticky && n > nth)))
+            || inner
+                .subject_failures
+                .get(operation)
+                .is_some_and(|subjects| subjects.iter().any(|s| s == subject));
         if fails {
             return Err(ExecError::Failed {
                 program: operation.to_owned(),

@@ -4,15 +4,23 @@
 //!   guide's "future" endpoint) through a fan-out job;
 //! - `POST /backup/<id>/restore` restores a complete backup onto its
 //!   instance.
+//!
+//! And the rollout actions, which change the record and answer 200 with
+//! it as `GET` shows it: `POST /rollout/<id>/pause`, `/resume` (a halted
+//! rollout needs `{"failed": "retry"}` or `{"failed": "skip"}`) and
+//! `/abort`.
 
+use atlas_core::model::Resource;
+use atlas_core::FailedChoice;
 use axum::extract::{Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::Method;
+use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde_json::Value;
 
 use super::jobs::queued;
-use super::{other_method, require_user, EXECUTE_ALLOW};
-use crate::{ApiError, AppState};
+use super::{etag_header, json_body, other_method, require_user, EXECUTE_ALLOW};
+use crate::{eve, ApiError, AppState};
 
 /// What an endpoint asks the service to queue.
 #[derive(Debug, Clone, Copy)]
@@ -50,4 +58,67 @@ async fn run(state: &AppState, id: &str, parts: &Parts, action: Action) -> Resul
         Action::Restore => state.service.restore_backup(id, &actor).await?,
     };
     queued(state, parts, job_id).await
+}
+
+/// `/rollout/<id>/<action>`: `pause`, `resume` or `abort` (anything else
+/// is a 404).
+pub(crate) async fn rollout(
+    State(state): State<AppState>,
+    Path((id, action)): Path<(String, String)>,
+    req: Request,
+) -> Response {
+    if !matches!(action.as_str(), "pause" | "resume" | "abort") {
+        return ApiError::NotFound.into_response();
+    }
+    let (parts, body) = req.into_parts();
+    if parts.method != Method::POST {
+        return other_method(&parts.method, EXECUTE_ALLOW);
+    }
+    rollout_action(&state, &id, &action, &parts, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn rollout_action(
+    state: &AppState,
+    id: &str,
+    action: &str,
+    parts: &Parts,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    let actor = require_user(state, parts).await?;
+    let svc = &state.service;
+    let doc = match action {
+        "pause" => svc.pause_rollout(id, &actor).await?,
+        "abort" => svc.abort_rollout(id, &actor).await?,
+        _ => {
+            let choice = resume_choice(state, parts, body).await?;
+            svc.resume_rollout(id, choice, &actor).await?
+        }
+    };
+    let etag = etag_header(&doc.etag);
+    let mut response = eve::json_response(StatusCode::OK, &eve::item(Resource::Rollout, doc));
+    response.headers_mut().insert(header::ETAG, etag);
+    Ok(response)
+}
+
+/// The `failed` choice of a resume body; no body (or no `failed`) is none.
+async fn resume_choice(
+    state: &AppState,
+    parts: &Parts,
+    body: axum::body::Body,
+) -> Result<Option<FailedChoice>, ApiError> {
+    let empty = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() == b"0");
+    if empty || !parts.headers.contains_key(header::CONTENT_TYPE) {
+        return Ok(None);
+    }
+    let value = json_body(state, parts, body).await?;
+    match value.get("failed") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(FailedChoice::parse(s)?)),
+        Some(other) => Ok(Some(FailedChoice::parse(&other.to_string())?)),
+    }
 }

@@ -3,10 +3,11 @@
 //! conditional requests, `OPTIONS` and the allowed-method lists.
 //!
 //! # Layout
-//! - `resources`: collections and items of the seven resources (and the
+//! - `resources`: collections and items of the eight resources (and the
 //!   instance lookup by `sid`).
 //! - `actions`: `POST /commands/<id>/execute` and
-//!   `POST /backup/<id>/restore`, which queue one job.
+//!   `POST /backup/<id>/restore`, which queue one job; `POST
+//!   /rollout/<id>/pause|resume|abort`.
 //! - `jobs`: the job queue view, and retrying or cancelling one job.
 //! - `instance_jobs`: an instance's operation log.
 //! - `meta`: `GET /`, `GET /version`.
@@ -42,8 +43,8 @@ pub(crate) const COLLECTION_ALLOW: &str = "POST, GET, HEAD, OPTIONS";
 pub(crate) const ITEM_ALLOW: &str = "GET, HEAD, PATCH, PUT, DELETE, OPTIONS";
 /// `Allow` of read-only URLs (the sid lookup, jobs, meta).
 pub(crate) const READ_ALLOW: &str = "GET, HEAD, OPTIONS";
-/// `Allow` of `POST /commands/<id>/execute`, `POST /backup/<id>/restore`
-/// and `POST /jobs/<id>/retry|cancel`.
+/// `Allow` of `POST /commands/<id>/execute`, `POST /backup/<id>/restore`,
+/// `POST /rollout/<id>/pause|resume|abort` and `POST /jobs/<id>/retry|cancel`.
 pub(crate) const EXECUTE_ALLOW: &str = "POST, OPTIONS";
 
 /// The query parameters of a request, decoded, in order.

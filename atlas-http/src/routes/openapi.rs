@@ -613,6 +613,32 @@ pub(crate) fn openapi() -> Value {
                             "headers": {"Location": {"description": "Absolute URL of the job", "schema": {"type": "string"}}},
                             "content": json_content(schema_ref("Job"))}))], &["401", "404", "405", "409"])}}),
     );
+    for (action, summary, body) in [
+        (
+            "pause",
+            "Pause a running rollout: the current wave finishes, no new wave starts (409 unless it is running)",
+            None,
+        ),
+        (
+            "resume",
+            "Resume a paused or halted rollout; a halted one needs `{\"failed\": \"retry\"}` (failed instances back into the plan) or `{\"failed\": \"skip\"}` (recorded in `skipped`, left out), else 409",
+            Some(json!({"type": "object", "properties": {"failed": {"type": "string", "enum": ["retry", "skip"]}}})),
+        ),
+        (
+            "abort",
+            "Abort a rollout that is not over: it is `aborted` and the queued instance jobs of its current wave are cancelled (409 when it is completed or aborted)",
+            None,
+        ),
+    ] {
+        let mut op = json!({"operationId": format!("{action}_rollout"), "summary": summary, "tags": ["rollout"],
+                            "security": basic(), "parameters": [id_param("The rollout's `_id`")],
+                            "responses": responses(vec![("200", ok("The rollout as it now is", schema_ref("rollout")))],
+                                                   &["401", "404", "405", "409", "422"])});
+        if let Some(body) = body {
+            op["requestBody"] = json!({"required": false, "content": json_content(body)});
+        }
+        paths.insert(format!("/rollout/{{id}}/{action}"), json!({ "post": op }));
+    }
     let list_params: Vec<Value> = ["where", "sort", "page", "max_results"]
         .iter()
         .map(|p| param_ref(p))

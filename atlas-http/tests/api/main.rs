@@ -18,5 +18,6 @@ mod observability;
 mod others;
 mod paths;
 mod queries;
+mod rollout;
 mod versions;
 mod wire;

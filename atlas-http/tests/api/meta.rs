@@ -24,7 +24,8 @@ async fn home_lists_every_resource_as_a_child_link() {
             "commands",
             "statistics",
             "site",
-            "backup"
+            "backup",
+            "rollout"
         ]
     );
     assert_eq!(v["_links"]["child"][0]["title"], "code");
@@ -77,6 +78,9 @@ async fn openapi_document_parses_as_3_1_and_lists_every_route() {
         ("/jobs/{id}/cancel".into(), vec!["post"]),
         ("/commands/{id}/execute".into(), vec!["post"]),
         ("/backup/{id}/restore".into(), vec!["post"]),
+        ("/rollout/{id}/pause".into(), vec!["post"]),
+        ("/rollout/{id}/resume".into(), vec!["post"]),
+        ("/rollout/{id}/abort".into(), vec!["post"]),
         ("/instance/{id}/jobs".into(), vec!["get"]),
         ("/healthz".into(), vec!["get"]),
     ];
@@ -88,6 +92,7 @@ async fn openapi_document_parses_as_3_1_and_lists_every_route() {
         "statistics",
         "site",
         "backup",
+        "rollout",
     ] {
         expected.push((format!("/{res}"), vec!["get", "post"]));
         expected.push((format!("/{res}/{{id}}"), vec!["get", "patch", "put", "delete"]));
@@ -115,6 +120,7 @@ async fn openapi_document_parses_as_3_1_and_lists_every_route() {
         "statistics",
         "site",
         "backup",
+        "rollout",
     ] {
         for suffix in ["", "Input", "Patch", "Collection"] {
             assert!(

@@ -15,6 +15,7 @@
 //!   catalog they loaded until it does.
 //! - Version 4: the `backup` table, with what versions 1 and 2 give every
 //!   resource table (unique, hot-path and `updated` indexes).
+//! - Version 5: the `rollout` table, the same way.
 //!
 //! Versions 1 and 2 create the tables of [`Resource::FIRST_SCHEMA`] only:
 //! a resource added later gets its table in its own step, so databases
@@ -38,7 +39,7 @@ use crate::tables::{
 };
 
 /// The migration steps, in order: step `i` brings version `i` to `i + 1`.
-const STEPS: [fn(&Connection) -> Result<()>; 4] = [v1, v2, v3, v4];
+const STEPS: [fn(&Connection) -> Result<()>; 5] = [v1, v2, v3, v4, v5];
 
 /// The schema version this build writes: one per step.
 pub(crate) const LATEST: i64 = STEPS.len() as i64;
@@ -232,7 +233,15 @@ fn v3(conn: &Connection) -> Result<()> {
 }
 
 fn v4(conn: &Connection) -> Result<()> {
-    let res = Resource::Backup;
+    added_resource(conn, Resource::Backup)
+}
+
+fn v5(conn: &Connection) -> Result<()> {
+    added_resource(conn, Resource::Rollout)
+}
+
+/// The table of a resource added after the first schema, with its indexes.
+fn added_resource(conn: &Connection, res: Resource) -> Result<()> {
     conn.execute_batch(&format!("{}{}", resource_table(res), read_indexes(res)))?;
     Ok(())
 }
@@ -395,6 +404,47 @@ mod tests {
             [],
         )
         .unwrap();
+    }
+
+    #[test]
+    fn a_version_4_database_gets_the_rollout_table_and_keeps_its_backups() {
+        let mut c = fresh();
+        migrate_to(&mut c, 4).unwrap();
+        let has_rollout = |c: &Connection| -> i64 {
+            c.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'rollout'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(has_rollout(&c), 0, "version 4 ends with the backup table");
+        c.execute(
+            "INSERT INTO backup(id, etag, created, updated, version, deleted, body)
+             VALUES ('6b063bb73e47cec0540baa25', 'e', 0, 0, 1, 0, jsonb('{\"state\": \"pending\"}'))",
+            [],
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut c).unwrap(), 4);
+        assert_eq!(has_rollout(&c), 1);
+        let backups: i64 = c
+            .query_row("SELECT count(*) FROM backup", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(backups, 1);
+        c.execute(
+            "INSERT INTO rollout(id, etag, created, updated, version, deleted, body)
+             VALUES ('6b063bb73e47cec0540baa26', 'e', 0, 0, 1, 0, jsonb('{\"state\": \"running\"}'))",
+            [],
+        )
+        .unwrap();
+        let indexed: i64 = c
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'rollout'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(indexed >= 2, "the state and updated indexes");
     }
 
     #[test]

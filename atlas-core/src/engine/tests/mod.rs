@@ -8,6 +8,7 @@ mod commands;
 mod jobs;
 mod lifecycle;
 mod periodic;
+mod rollout;
 
 use std::sync::Arc;
 use std::time::Duration;

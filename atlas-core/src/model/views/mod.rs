@@ -1,5 +1,5 @@
 //! Typed, read-only views of stored records ([`Code`], [`Instance`],
-//! [`Route`], [`Command`], [`Statistics`], [`Site`], [`Backup`]) for the rules and the
+//! [`Route`], [`Command`], [`Statistics`], [`Site`], [`Backup`], [`Rollout`]) for the rules and the
 //! engine, each built from a [`Doc`] with `from_doc` or [`Doc::view`]
 //! through the [`View`] trait.
 //!
@@ -12,6 +12,7 @@ mod backup;
 mod code;
 mod command;
 mod instance;
+mod rollout;
 mod route;
 mod site;
 mod statistics;
@@ -20,6 +21,7 @@ pub use backup::{Backup, BackupCode};
 pub use code::{Code, CodeMeta};
 pub use command::Command;
 pub use instance::{Instance, InstanceCode, InstanceDates, InstanceRoutes, InstanceSettings};
+pub use rollout::{Rollout, RolloutFailure, DEFAULT_WAVE_SIZE};
 pub use route::{Route, RouteDates};
 pub use site::Site;
 pub use statistics::Statistics;
@@ -58,6 +60,7 @@ impl_view! {
     Code => Resource::Code,
     Command => Resource::Commands,
     Instance => Resource::Instance,
+    Rollout => Resource::Rollout,
     Route => Resource::Route,
     Site => Resource::Site,
     Statistics => Resource::Statistics,

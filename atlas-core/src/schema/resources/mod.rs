@@ -1,10 +1,11 @@
-//! The seven resource schemas as data, following the original Atlas (2017)
+//! The eight resource schemas as data, following the original Atlas (2017)
 //! schema with the constraints of docs/http.md "Resources".
 
 mod backup;
 mod code;
 mod commands;
 mod instance;
+mod rollout;
 mod route;
 mod site;
 mod statistics;
@@ -34,5 +35,6 @@ pub(super) fn build(res: Resource) -> Schema {
         Resource::Statistics => statistics::schema(),
         Resource::Site => site::schema(),
         Resource::Backup => backup::schema(),
+        Resource::Rollout => rollout::schema(),
     }
 }

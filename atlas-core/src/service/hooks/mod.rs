@@ -6,8 +6,10 @@ mod backup;
 mod code;
 mod commands;
 mod instance;
+mod rollout;
 mod route;
 pub(crate) use backup::gone_code_item;
+pub use rollout::FailedChoice;
 
 use serde_json::Value;
 
@@ -83,6 +85,7 @@ pub(crate) async fn before_create(
             Ok(())
         }
         Resource::Backup => backup::before_create(ctx, id, body, plan).await,
+        Resource::Rollout => rollout::before_create(ctx, id, body, issues, plan).await,
         Resource::Statistics | Resource::Site => Ok(()),
     }
 }
@@ -112,6 +115,7 @@ pub(crate) async fn before_update(
             Ok(())
         }
         Resource::Backup => backup::before_update(ctx, old, change),
+        Resource::Rollout => rollout::before_update(ctx, old, change),
         Resource::Statistics | Resource::Site => Ok(()),
     }
 }
@@ -127,6 +131,7 @@ pub(crate) async fn before_delete(
         Resource::Instance => instance::before_delete(ctx, old, plan).await,
         Resource::Route => route::before_delete(ctx, old, plan),
         Resource::Backup => backup::before_delete(ctx, old, plan),
+        Resource::Rollout => rollout::before_delete(old),
         Resource::Commands | Resource::Statistics | Resource::Site => Ok(()),
     }
 }
@@ -162,6 +167,17 @@ pub(crate) fn keep_server_fields(res: Resource, old: &Doc, sent: &Value, body: &
             "parts",
             "code",
             "error",
+            "created_by",
+        ],
+        Resource::Rollout => &[
+            "state",
+            "wave",
+            "current",
+            "done",
+            "failed",
+            "skipped",
+            "started",
+            "finished",
             "created_by",
         ],
         _ => &["created_by"],
