@@ -1,7 +1,8 @@
 //! The load benchmark of the shipped server (issue 20): the release `atlas`
 //! binary of this package (or `LOAD_BIN`) started as a user starts it —
 //! `atlas serve` on loopback with a fresh data directory, the default
-//! configuration but for the listen port, log level `warn` — driven from
+//! configuration but for the listen ports (API and metrics), log level
+//! `warn` — driven from
 //! outside by `wrk` (Debian's `wrk` package; 2 threads, 64 connections),
 //! every scenario alternating with a bare hyper hello-world server in this
 //! process (the ceiling of the machine, measured by the same generator in
@@ -60,13 +61,15 @@ impl Server {
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)
             .env("RUST_LOG", "warn")
+            // Two servers on one host: each its own metrics port.
+            .env("ATLAS_METRICS__LISTEN", "127.0.0.1:0")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("atlas serve starts");
-        let out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut out = BufReader::new(child.stdout.take().expect("stdout")).lines();
         let mut password = None;
-        for line in out.lines() {
+        while let Some(line) = out.next() {
             let line = line.expect("stdout");
             if let Some(rest) = line.strip_prefix("Created the first API user: admin / ") {
                 password = Some(rest.trim().to_owned());
@@ -75,6 +78,9 @@ impl Server {
                 let addr = rest.split('/').next().unwrap_or_default().to_owned();
                 let password = password.expect("a fresh data directory creates the first user");
                 let auth = base64::engine::general_purpose::STANDARD.encode(format!("admin:{password}"));
+                // Keep reading: a closed pipe would fail the server's next
+                // line of output.
+                std::thread::spawn(move || out.for_each(drop));
                 return Self { child, addr, auth };
             }
         }
