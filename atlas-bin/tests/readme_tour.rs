@@ -18,8 +18,15 @@ const CARGO_RUN: &str = "cargo run --release -p atlas-bin --";
 
 /// The fenced `sh` blocks of the README section `## Five-minute tour`.
 fn tour_blocks() -> Vec<String> {
+    section_blocks("## Five-minute tour")
+}
+
+/// The fenced `sh` blocks of the README section headed `heading`.
+fn section_blocks(heading: &str) -> Vec<String> {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap();
-    let start = readme.find("## Five-minute tour").expect("the README has a tour");
+    let start = readme
+        .find(heading)
+        .unwrap_or_else(|| panic!("the README has {heading}"));
     let rest = &readme[start + 3..];
     let section = &rest[..rest.find("\n## ").unwrap_or(rest.len())];
     let mut blocks = Vec::new();
@@ -71,7 +78,7 @@ fn free_port() -> u16 {
 }
 
 #[test]
-fn the_readme_tour_runs_as_written_and_ends_with_a_launched_instance() {
+fn the_readme_tour_and_rollout_example_run_as_written() {
     if !require_service("tour", missing_programs()) {
         return;
     }
@@ -131,7 +138,10 @@ fn the_readme_tour_runs_as_written_and_ends_with_a_launched_instance() {
         !cli.contains("cargo run") && cli.contains(&format!("127.0.0.1:{port}")),
         "the CLI block runs the built binary against the server: {cli}"
     );
-    let script = format!("{script}\n{cli}");
+    // The rollout example runs after the tour, with its variables.
+    let rollout = section_blocks("## Rolling out a release");
+    assert_eq!(rollout.len(), 1, "one rollout example: {rollout:?}");
+    let script = format!("{script}\n{cli}\n{}", rollout[0]);
     let mut tour = bash(&format!("set -eu -o pipefail\n{script}"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -167,8 +177,12 @@ fn the_readme_tour_runs_as_written_and_ends_with_a_launched_instance() {
         "the CLI launched the second instance and ran the command on both: {stdout}"
     );
     assert!(
-        stdout.trim_end().ends_with(": installed"),
+        stdout.contains(": installed\n"),
         "taken down and restored: {stdout}"
+    );
+    assert!(
+        stdout.contains("\"state\": \"completed\"") && stdout.contains("\"failed\": []"),
+        "the rollout example moved every instance to the new release: {stdout}"
     );
     let map = std::fs::read_to_string(dir.path().join("atlas-demo/route-map.txt")).unwrap();
     assert!(
