@@ -291,12 +291,19 @@ fn main() {
     );
     let full = Server::start(&bin, full_dir.path(), &[]);
     let api = Server::start(&bin, api_dir.path(), &["--no-worker"]);
-    let code = full.create(
-        "/code",
-        r#"{"git_url": "https://example.invalid/drupal.git",
-            "commit_hash": "0123456789abcdef0123456789abcdef01234567",
-            "meta": {"name": "drupal", "version": "7.42", "code_type": "core", "is_current": false}}"#,
-    );
+    // Current code items (instances need them), whose repositories do not
+    // exist: their deploys fail, and so does every provision, fast — the
+    // case the worker-on scenario measures.
+    let core = r#"{"git_url": "https://example.invalid/drupal.git",
+        "commit_hash": "0123456789abcdef0123456789abcdef01234567",
+        "meta": {"name": "drupal", "version": "7.42", "code_type": "core", "is_current": true}}"#;
+    let profile = r#"{"git_url": "https://example.invalid/express.git",
+        "commit_hash": "89abcdef0123456789abcdef0123456789abcdef",
+        "meta": {"name": "express", "version": "2.2.5", "code_type": "profile", "is_current": true}}"#;
+    let code = full.create("/code", core);
+    full.create("/code", profile);
+    api.create("/code", core);
+    api.create("/code", profile);
     let instance = full.create("/instance", r#"{"status": "pending"}"#);
 
     let hello = Scenario {
