@@ -630,10 +630,17 @@ pub(crate) fn openapi() -> Value {
             None,
         ),
     ] {
+        // A body brings the body's own refusals: undecodable (400), too
+        // large (413), not JSON or a form (415).
+        let errors: &[&str] = if body.is_some() {
+            &["400", "401", "404", "405", "409", "413", "415", "422"]
+        } else {
+            &["401", "404", "405", "409", "422"]
+        };
         let mut op = json!({"operationId": format!("{action}_rollout"), "summary": summary, "tags": ["rollout"],
                             "security": basic(), "parameters": [id_param("The rollout's `_id`")],
                             "responses": responses(vec![("200", ok("The rollout as it now is", schema_ref("rollout")))],
-                                                   &["401", "404", "405", "409", "422"])});
+                                                   errors)});
         if let Some(body) = body {
             op["requestBody"] = json!({"required": false, "content": json_content(body)});
         }
