@@ -246,7 +246,8 @@ pub(crate) fn rollout_halted(cfg: &ServiceConfig, id: &Id, wave: u64, sids: &[&s
         Level::Error,
         "Rollout Halted",
         format!(
-            "Wave {wave} failed on {} instance(s); the rollout is halted. Resume it with              {{\"failed\": \"retry\"}} or {{\"failed\": \"skip\"}}, or abort it.",
+            "Wave {wave} failed on {} instance(s); the rollout is halted. Resume it with \
+             {{\"failed\": \"retry\"}} or {{\"failed\": \"skip\"}}, or abort it.",
             sids.len()
         ),
     )
