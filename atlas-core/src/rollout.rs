@@ -11,6 +11,12 @@
 //! recorded as failed and the sids skipped on a resume. A wave is the
 //! first `wave_size` of them that share the first one's update group: a
 //! wave never mixes update groups.
+//!
+//! An in-place rollout ([`Rollout::in_place`], a code PATCH's) has one
+//! wave: every instance still to do, whatever its update group — the
+//! checkout already changed under all of them. Its instances keep using
+//! the item, so those whose job succeeded ([`succeeded_jobs`]) are left
+//! out, which is what lets a `resume` with `retry` redo only the failed.
 
 use std::collections::BTreeMap;
 
@@ -49,15 +55,30 @@ fn order_key(i: &Instance) -> (bool, i64, Id) {
     (i.update_group.is_none(), i.update_group.unwrap_or(0), i.id)
 }
 
+/// Whether `rollout` still has to switch `instance` (one of the instances
+/// [`instance_filter`] selects): it uses `from` and is neither failed nor
+/// skipped.
+fn to_do(rollout: &Rollout, instance: &Instance) -> bool {
+    rollout.uses_from(&instance.code)
+        && !rollout.failed.iter().any(|f| f.instance == instance.id)
+        && !rollout.skipped.iter().any(|s| s == instance.sid.as_str())
+}
+
+/// How many of `candidates` `rollout` still has to switch (its
+/// `remaining`).
+pub fn still_to_do(rollout: &Rollout, candidates: &[Instance]) -> u64 {
+    let n = candidates.iter().filter(|i| to_do(rollout, i)).count();
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
 /// The next wave of `rollout` among `candidates` (the instances
 /// [`instance_filter`] selects now), by the wave rule of the module.
 pub fn next_wave(rollout: &Rollout, mut candidates: Vec<Instance>) -> Vec<Instance> {
-    candidates.retain(|i| {
-        rollout.uses_from(&i.code)
-            && !rollout.failed.iter().any(|f| f.instance == i.id)
-            && !rollout.skipped.iter().any(|s| s == i.sid.as_str())
-    });
+    candidates.retain(|i| to_do(rollout, i));
     candidates.sort_by_key(order_key);
+    if rollout.in_place() {
+        return candidates;
+    }
     let Some(group) = candidates.first().map(|i| i.update_group) else {
         return Vec::new();
     };
@@ -122,6 +143,16 @@ pub fn wave_jobs(rollout: &Id, wave: u64) -> FindQuery {
         Filter::eq("kind", INSTANCE_KIND),
         Filter::eq("payload.rollout", rollout.to_string()),
         Filter::eq("payload.wave", Value::from(wave)),
+    ]))
+}
+
+/// The query of a rollout's instance jobs that succeeded (the instances
+/// an in-place rollout has done).
+pub fn succeeded_jobs(rollout: &Id) -> FindQuery {
+    FindQuery::all_matching(Filter::and(vec![
+        Filter::eq("kind", INSTANCE_KIND),
+        Filter::eq("payload.rollout", rollout.to_string()),
+        Filter::eq("status", JobStatus::Succeeded.as_str()),
     ]))
 }
 
@@ -203,9 +234,11 @@ impl RolloutProgress {
                         max_results: 1,
                     };
                     let total = store.find(Resource::Instance, &q).await?.total;
-                    // Failed and skipped instances still use `from`.
+                    // Failed and skipped instances still use `from`, and
+                    // so do the done ones of an in-place rollout.
                     let left_out = u64::try_from(r.failed.len() + r.skipped.len()).unwrap_or(u64::MAX);
-                    total.saturating_sub(left_out)
+                    let done = if r.in_place() { r.done } else { 0 };
+                    total.saturating_sub(left_out).saturating_sub(done)
                 }
                 Err(_) => 0,
             };
@@ -269,6 +302,20 @@ mod tests {
         let rest: Vec<Instance> = fleet.into_iter().filter(|i| !ids.contains(&i.id)).collect();
         let wave = next_wave(&rollout(3), rest);
         assert_eq!(wave.iter().map(|i| i.id).collect::<Vec<_>>(), vec![id(104)]);
+    }
+
+    #[test]
+    fn an_in_place_rollout_takes_every_candidate_in_one_wave_whatever_its_group() {
+        let mut r = rollout(1);
+        r.to = r.from;
+        let wave = next_wave(
+            &r,
+            vec![instance(1, None), instance(2, Some(2)), instance(3, Some(0))],
+        );
+        assert_eq!(
+            wave.iter().map(|i| i.id).collect::<Vec<_>>(),
+            vec![id(103), id(102), id(101)]
+        );
     }
 
     #[test]

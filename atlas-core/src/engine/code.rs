@@ -1,5 +1,6 @@
 //! Code jobs: deploy a new item, redeploy a changed one (from the spec it
-//! had before the change), remove a deleted one; each notifies its result.
+//! had before the change, then an in-place rollout over the instances
+//! using it), remove a deleted one; each notifies its result.
 
 use serde_json::json;
 
@@ -7,7 +8,9 @@ use super::{exec_err, is_final, notices, skipped, store_err, view_err, Engine, J
 use crate::batch::Batch;
 use crate::executor::CodeSpec;
 use crate::jobs::Job;
-use crate::model::{Code, CodeType, Id, Resource};
+use crate::model::{Body, Code, CodeType, Doc, Id, Resource, Rollout, RolloutState};
+use crate::query::{FindQuery, Paging};
+use crate::rollout::instance_filter;
 use crate::scheduler::PeriodicTask;
 use crate::task::Task;
 use crate::worker::{Handled, HandlerError};
@@ -96,6 +99,13 @@ impl Engine {
             .map_err(|e| exec_err("update_code", e));
         let user = code.modified_by.as_deref().or(code.created_by.as_deref());
         let handled = self.code_outcome(job, "Update", &next, user, r).await?;
+        // Only a new commit (or repository) changes the files the instances run.
+        let moved = previous.commit_hash != next.commit_hash || previous.git_url != next.git_url;
+        let handled = if moved {
+            self.in_place_rollout(&code, user, handled).await?
+        } else {
+            handled
+        };
         Ok(self.top_up_after(&code, handled))
     }
 
@@ -111,6 +121,57 @@ impl Engine {
 }
 
 impl Engine {
+    /// The checkout of `code` moved under every instance using it: an
+    /// in-place rollout ([`Rollout::in_place`], one wave) rebuilds their
+    /// registries and updates their databases, one recorded job each, with
+    /// the failure policy of any rollout (a failure halts it, naming the
+    /// instance; `resume` retries or skips). It is written with the
+    /// update's outcome, so it exists only once the checkout moved; no
+    /// instance using the item, no rollout.
+    async fn in_place_rollout(
+        &self,
+        code: &Code,
+        user: Option<&str>,
+        handled: Handled,
+    ) -> Result<Handled, HandlerError> {
+        let now = self.now();
+        let id = Id::generate(now);
+        let mut body = Body::new();
+        body.insert("from".into(), json!(code.id.to_string()));
+        body.insert("to".into(), json!(code.id.to_string()));
+        body.insert("state".into(), json!(RolloutState::Pending.as_str()));
+        if let Some(user) = user {
+            body.insert("created_by".into(), json!(user));
+        }
+        let view = Rollout::from_doc(&Doc::new(id, body.clone(), now)).map_err(view_err)?;
+        let filter = instance_filter(&view).map_err(|e| HandlerError::fatal(e.to_string()))?;
+        let mut q = FindQuery::all_matching(filter);
+        q.paging = Paging {
+            page: 1,
+            max_results: 1,
+        };
+        let using = self
+            .store()
+            .find(Resource::Instance, &q)
+            .await
+            .map_err(store_err)?
+            .total;
+        if using == 0 {
+            return Ok(handled);
+        }
+        // The record says what the plan is: one wave of them all.
+        body.insert("wave_size".into(), json!(using));
+        let mut batch = handled.follow_up.unwrap_or_else(|| Batch::new(now));
+        batch.insert(Resource::Rollout, id, body);
+        batch.enqueue(Task::RolloutStep { rollout: id }.spec(now));
+        let mut result = handled.result;
+        if let Some(m) = result.as_object_mut() {
+            m.insert("rollout".into(), json!(id.to_string()));
+            m.insert("instances".into(), json!(using));
+        }
+        Ok(Handled::with_follow_up(result, batch))
+    }
+
     /// A current core or profile now on the servers may complete what the
     /// pool needs: top it up at once rather than at the next tick (the task
     /// notes and does nothing while the other half is missing). The top-up

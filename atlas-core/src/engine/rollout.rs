@@ -8,6 +8,9 @@
 //! wave twice — or completes the rollout. A step of a rollout that is not
 //! `pending` or `running` does nothing.
 //!
+//! An in-place rollout (a code PATCH's, [`Rollout::in_place`]) plans one
+//! wave of every instance using the item whose job has not succeeded yet.
+//!
 //! `rollout_instance` switches one instance from the rollout's `from` item
 //! to its `to` item (its `pre_update` backup first when the rollout asks
 //! for one; then the executor's `switch_code`, which re-links, rebuilds the
@@ -17,7 +20,7 @@
 //! for good either way, it queues the next step: the wave's last job to
 //! end is what moves the rollout on, no polling.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 use tracing::info;
@@ -29,7 +32,7 @@ use crate::jobs::Job;
 use crate::lifecycle::PROVISION;
 use crate::model::{Body, Doc, Id, Instance, Resource, Rollout, RolloutState};
 use crate::query::FindQuery;
-use crate::rollout::{fold_wave, halts, instance_filter, next_wave, wave_jobs};
+use crate::rollout::{fold_wave, halts, instance_filter, next_wave, still_to_do, succeeded_jobs, wave_jobs};
 use crate::store::StoreExt;
 use crate::task::{PreUpdate, Task};
 use crate::worker::{Handled, HandlerError};
@@ -98,6 +101,8 @@ impl Engine {
             patch.insert("current".into(), json!([]));
             folded = json!({ "wave": r.wave, "done": outcome.done, "failed": outcome.failed.len() });
             if halts(&r, outcome.failed.len()) {
+                let ended = outcome.done + u64::try_from(outcome.failed.len()).unwrap_or(u64::MAX);
+                patch.insert("remaining".into(), json!(r.remaining.saturating_sub(ended)));
                 patch.insert("state".into(), json!(RolloutState::Halted.as_str()));
                 batch.update(Resource::Rollout, id, patch, Some(doc.etag.clone()));
                 let sids: Vec<&str> = outcome.failed.iter().map(|f| f.sid.as_str()).collect();
@@ -121,11 +126,28 @@ impl Engine {
             .await
             .map_err(store_err)?
             .items;
-        let candidates = found
+        let mut candidates = found
             .iter()
             .map(Instance::from_doc)
             .collect::<Result<Vec<_>, _>>()
             .map_err(view_err)?;
+        if r.in_place() {
+            // Its instances keep using the item: leave out the done ones.
+            let done: BTreeSet<Id> = self
+                .store()
+                .find_jobs(&succeeded_jobs(&id))
+                .await
+                .map_err(store_err)?
+                .items
+                .iter()
+                .filter_map(|j| match Task::from_job(j) {
+                    Ok(Task::RolloutInstance { instance, .. }) => Some(instance),
+                    _ => None,
+                })
+                .collect();
+            candidates.retain(|i| !done.contains(&i.id));
+        }
+        patch.insert("remaining".into(), json!(still_to_do(&view, &candidates)));
         let wave = next_wave(&view, candidates);
         if r.started.is_none() {
             patch.insert("started".into(), json!(now.to_string()));

@@ -114,7 +114,11 @@ async fn waves_follow_update_groups_in_order_never_mix_them_and_switch_every_ins
 
     let r = rollout(&h, &id).await;
     assert_eq!(r.state, RolloutState::Completed);
-    assert_eq!((r.wave, r.done), (6, 12), "4 instances per group, 2 per wave");
+    assert_eq!(
+        (r.wave, r.done, r.remaining),
+        (6, 12, 0),
+        "4 instances per group, 2 per wave"
+    );
     assert!(r.failed.is_empty() && r.current.is_empty());
     assert!(r.started.is_some() && r.finished.is_some());
 
@@ -174,6 +178,7 @@ async fn more_failures_in_a_wave_than_tolerated_halt_with_the_failed_sids_and_er
     assert_eq!(r.done, 3, "wave 1: one, wave 2: two");
     let failed: Vec<&str> = r.failed.iter().map(|x| x.sid.as_str()).collect();
     assert_eq!(failed.len(), 3);
+    assert_eq!(r.remaining, 6, "12 less 3 done and 3 failed");
     for s in [sid(3), sid(1), sid(4)] {
         assert!(failed.contains(&s.as_str()), "{s} in {failed:?}");
     }
@@ -276,6 +281,7 @@ async fn a_paused_rollout_finishes_its_wave_starts_no_other_and_resumes() {
     h.drain().await;
     let r = rollout(&h, &id).await;
     assert_eq!((r.state, r.wave, r.done), (RolloutState::Running, 2, 2));
+    assert_eq!(r.remaining, 10, "wave 2's two included");
     let planned = waves(&h).await[&2].clone();
     assert!(planned.iter().all(|(_, s)| *s == JobStatus::Queued));
     let wave2_due = h
@@ -552,4 +558,147 @@ async fn where_narrows_the_instances_a_rollout_switches() {
         switches(&h).keys().cloned().collect::<Vec<_>>(),
         vec![sid(1), sid(2)]
     );
+}
+
+/// A commit hash no fixture uses.
+const NEW_COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// The rollouts on record.
+async fn rollouts(h: &Harness) -> Vec<Rollout> {
+    h.store
+        .find(Resource::Rollout, &FindQuery::all_matching(Filter::All))
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|d| Rollout::from_doc(d).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_code_patch_moving_the_checkout_is_a_one_wave_rollout_over_every_instance_using_it() {
+    let h = Harness::new();
+    let f = fleet(&h).await;
+    h.patch(Resource::Code, &f.from, json!({"commit_hash": NEW_COMMIT}))
+        .await;
+    h.drain_all().await;
+
+    let all = rollouts(&h).await;
+    assert_eq!(all.len(), 1, "one record of what the PATCH did");
+    let r = &all[0];
+    assert!(r.in_place() && r.from == f.from);
+    assert_eq!(r.created_by.as_deref(), Some("alice"));
+    assert_eq!(r.state, RolloutState::Completed);
+    assert_eq!((r.wave, r.done, r.wave_size), (1, 12, 12));
+    // One wave across the three update groups, each instance once.
+    let waves = waves(&h).await;
+    assert_eq!(waves.len(), 1);
+    assert_eq!(waves[&1].len(), FLEET);
+    assert_eq!(switches(&h).len(), FLEET);
+    assert!(switches(&h).values().all(|n| *n == 1));
+    // The checkout moved first; the instances were switched after it.
+    let ops = h.exec.operations();
+    let moved = ops.iter().position(|o| o == "update_code").unwrap();
+    let first = ops.iter().position(|o| o == "switch_code").unwrap();
+    assert!(moved < first, "{ops:?}");
+    let update = &h.jobs_of("code_update").await[0];
+    assert_eq!(
+        update.result.as_ref().unwrap()["rollout"],
+        json!(r.id.to_string())
+    );
+    // The instances keep the item, now at its new commit.
+    for inst in f.sids.values() {
+        assert_eq!(h.instance(inst).await.code.profile, Some(f.from));
+    }
+    assert_eq!(h.notes_titled("Rollout Completed").len(), 1);
+}
+
+#[tokio::test]
+async fn a_failure_halts_a_code_patch_rollout_and_a_retry_redoes_only_the_failed_instance() {
+    let h = Harness::with_exec(RecordingExecutor::new().fail_for("switch_code", &sid(5)));
+    let f = fleet(&h).await;
+    h.patch(Resource::Code, &f.from, json!({"commit_hash": NEW_COMMIT}))
+        .await;
+    h.drain_all().await;
+    let r = rollouts(&h).await.remove(0);
+    assert_eq!((r.state, r.done), (RolloutState::Halted, 11));
+    assert_eq!(r.failed.len(), 1);
+    assert_eq!(r.failed[0].sid, sid(5));
+    assert_eq!(h.notes_titled("Rollout Halted").len(), 1);
+
+    h.svc
+        .resume_rollout(&r.id.to_string(), Some(FailedChoice::Retry), &alice())
+        .await
+        .unwrap();
+    h.drain_all().await;
+    let waves = waves(&h).await;
+    assert_eq!(waves.len(), 2);
+    assert_eq!(
+        waves[&2].iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+        vec![f.sids[&sid(5)]],
+        "the retry wave holds the failed instance only"
+    );
+    let r = rollouts(&h).await.remove(0);
+    assert_eq!((r.state, r.done, r.failed.len()), (RolloutState::Halted, 11, 1));
+
+    h.svc
+        .resume_rollout(&r.id.to_string(), Some(FailedChoice::Skip), &alice())
+        .await
+        .unwrap();
+    h.drain_all().await;
+    let r = rollouts(&h).await.remove(0);
+    assert_eq!((r.state, r.done), (RolloutState::Completed, 11));
+    assert_eq!(r.skipped, vec![sid(5)]);
+    assert!(switches(&h).iter().all(|(s, n)| *n == 1 || *s == sid(5)));
+}
+
+#[tokio::test]
+async fn a_code_patch_of_an_item_no_instance_uses_makes_no_rollout() {
+    let h = Harness::new();
+    let f = fleet(&h).await;
+    h.patch(Resource::Code, &f.to, json!({"commit_hash": NEW_COMMIT}))
+        .await;
+    h.drain_all().await;
+    assert_eq!(h.exec.subjects_of("update_code").len(), 1);
+    assert!(rollouts(&h).await.is_empty());
+    assert!(h.exec.subjects_of("switch_code").is_empty());
+}
+
+#[tokio::test]
+async fn a_client_cannot_post_an_in_place_rollout() {
+    let h = Harness::new();
+    let f = fleet(&h).await;
+    let e = h
+        .svc
+        .create(
+            Resource::Rollout,
+            &alice(),
+            json!({"from": f.from.to_string(), "to": f.from.to_string()}),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, ServiceError::Conflict { ref field, .. } if field == "to"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_code_patch_that_leaves_the_commit_alone_makes_no_rollout() {
+    let h = Harness::new();
+    let f = fleet(&h).await;
+    h.patch(
+        Resource::Code,
+        &f.from,
+        json!({"meta": {"label": "Express (old)", "is_current": false}}),
+    )
+    .await;
+    h.drain_all().await;
+    assert_eq!(
+        h.exec.subjects_of("update_code").len(),
+        1,
+        "redeployed (no longer current)"
+    );
+    assert!(rollouts(&h).await.is_empty());
+    assert!(h.exec.subjects_of("switch_code").is_empty());
 }

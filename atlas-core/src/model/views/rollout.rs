@@ -54,6 +54,9 @@ pub struct Rollout {
     pub current: Vec<Id>,
     /// Instances switched (or found already off `from`).
     pub done: u64,
+    /// Instances still to switch, the current wave's included, as the last
+    /// step counted them (failed and skipped ones are not).
+    pub remaining: u64,
     /// Instances whose switch failed for good.
     pub failed: Vec<RolloutFailure>,
     /// Sids left out on an explicit `resume` with `{"failed": "skip"}`.
@@ -91,12 +94,22 @@ impl Rollout {
             wave: f.or("wave", 0)?,
             current: f.list("current")?,
             done: f.or("done", 0)?,
+            remaining: f.or("remaining", 0)?,
             failed: f.list("failed")?,
             skipped: f.list("skipped")?,
             started: f.optional("started")?,
             finished: f.optional("finished")?,
             created_by: f.optional("created_by")?,
         })
+    }
+
+    /// Whether this is the rollout of a code PATCH: `from` and `to` are
+    /// the same item, whose checkout moved under every instance using it at
+    /// once; its one wave rebuilds their registries and updates their
+    /// databases. Only the engine makes these (a client's rollout names two
+    /// different releases).
+    pub fn in_place(&self) -> bool {
+        self.from == self.to
     }
 
     /// Whether `code` uses `from` (as core, profile or package).

@@ -36,6 +36,7 @@ pub(super) fn schema() -> Schema {
             list(objectid(Resource::Instance).not_embeddable()).readonly(),
         ),
         field("done", integer().readonly()),
+        field("remaining", integer().readonly()),
         field(
             "failed",
             list(dict(vec![

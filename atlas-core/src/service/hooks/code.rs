@@ -1,6 +1,8 @@
 //! Code hooks: one current item per (name, type) — the previous one is
-//! un-currented in the same batch; POST deploys, PATCH redeploys, DELETE is
-//! refused while the item is in use, else removes it.
+//! un-currented in the same batch; POST deploys, PATCH redeploys (and the
+//! redeploy's job, once the checkout moved, starts an in-place rollout over
+//! the instances using the item), DELETE is refused while the item is in
+//! use, else removes it.
 
 use crate::batch::Write;
 use crate::code_rules::{self, uncurrent_patch};
