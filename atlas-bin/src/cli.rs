@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::client::args::{BackupCmd, CodeCmd, CommandCmd, InstanceCmd, JobsCmd};
+use crate::client::args::{BackupCmd, CodeCmd, CommandCmd, InstanceCmd, JobsCmd, RolloutCmd};
 
 /// Atlas runs a fleet of Drupal sites.
 #[derive(Debug, Parser)]
@@ -85,6 +85,8 @@ pub enum Command {
     Jobs(JobsCmd),
     /// Backups on a running server: list, create, restore.
     Backup(BackupCmd),
+    /// Rollouts on a running server: list, show, start, pause, resume, abort.
+    Rollout(RolloutCmd),
 }
 
 impl Command {
@@ -99,7 +101,12 @@ impl Command {
     pub fn is_client(&self) -> bool {
         matches!(
             self,
-            Self::Instance(_) | Self::Code(_) | Self::Commands(_) | Self::Jobs(_) | Self::Backup(_)
+            Self::Instance(_)
+                | Self::Code(_)
+                | Self::Commands(_)
+                | Self::Jobs(_)
+                | Self::Backup(_)
+                | Self::Rollout(_)
         )
     }
 }

@@ -306,6 +306,27 @@ fn an_unknown_sid_is_an_error_naming_it_and_how_to_list_instances() {
         "{}",
         text(&out)
     );
+
+    // Rollouts are named the same way.
+    let out = demo.cli(&["rollout", "pause", "6b063bb73e47cec0540b0000"]);
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "atlas: no rollout with id 6b063bb73e47cec0540b0000: `atlas rollout list` shows them"
+    );
+    let out = demo.cli(&[
+        "rollout",
+        "start",
+        "--from",
+        "express",
+        "--to",
+        "6b063bb73e47cec0540b0000",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--from 'express' is not a code item id"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -390,6 +411,31 @@ fn code_release_posts_a_new_item_for_a_stable_version_and_patches_one_with_an_er
     assert_eq!(current[0]["_id"], posted["code"]);
     assert_eq!(current[0]["meta"]["version"], "7.43");
 
+    // The instance moves onto the new release in a rollout.
+    let to = posted["code"].as_str().unwrap();
+    let moved = demo.json(&["rollout", "start", "--from", &first, "--to", to, "--wait"]);
+    assert_eq!(moved["rollout"]["state"], "completed", "{moved}");
+    // The installed instance and the pool's available ones.
+    let instances = demo.json(&["instance", "list"]);
+    let on_to = instances
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["code"]["core"] == to)
+        .count();
+    assert!(on_to >= 1, "{instances}");
+    assert_eq!(moved["rollout"]["done"], on_to, "{moved}");
+    assert_eq!(moved["rollout"]["failed"], serde_json::json!([]), "{moved}");
+    let listed = demo.json(&["rollout", "list", "--state", "completed"]);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    let shown = demo.cli(&["rollout", "show", moved["rollout"]["_id"].as_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains(&format!("done {on_to}, failed 0, remaining 0")),
+        "{}",
+        text(&shown)
+    );
+
+    // A PATCH of the item the instance now uses is an in-place rollout.
     let fix = new_commit(&demo, "drupal", "fix.php");
     let out = demo.cli(&["code", "release", "drupal", "--commit", &fix, "--fixes-error"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -398,6 +444,22 @@ fn code_release_posts_a_new_item_for_a_stable_version_and_patches_one_with_an_er
         stdout.contains("chose PATCH: PATCH the existing code item"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("the instances using it follow in rollout")
+            && stdout.contains("rollout ")
+            && stdout.contains(": completed, "),
+        "{stdout}"
+    );
+    let all = demo.json(&["rollout", "list"]);
+    let in_place: Vec<&Value> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["from"] == r["to"])
+        .collect();
+    assert_eq!(in_place.len(), 1, "{all}");
+    assert_eq!(in_place[0]["from"], to, "{all}");
+    assert_eq!(in_place[0]["done"], on_to, "{all}");
     let current = demo.json(&["code", "current", "drupal"]);
     assert_eq!(current[0]["_id"], posted["code"], "patched in place");
     assert_eq!(current[0]["commit_hash"], fix.as_str());

@@ -1,5 +1,5 @@
 //! The command-line shape of the client subcommands (`atlas instance …`,
-//! `code …`, `command …`, `jobs`, `backup …`) and the connection flags
+//! `code …`, `command …`, `jobs`, `backup …`, `rollout …`) and the connection flags
 //! they share. docs/cli.md documents each one.
 
 use std::path::PathBuf;
@@ -342,5 +342,94 @@ pub enum BackupAction {
         /// Wait until the restore job has finished.
         #[arg(long)]
         wait: bool,
+    },
+}
+
+/// `atlas rollout …`.
+#[derive(Debug, Args)]
+pub struct RolloutCmd {
+    /// Server and output.
+    #[command(flatten)]
+    pub conn: Connection,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: RolloutAction,
+}
+
+/// What a halted rollout's resume does with its failed instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailedChoice {
+    /// Put them back into the plan.
+    Retry,
+    /// Record them in `skipped` and leave them out.
+    Skip,
+}
+
+/// What `atlas rollout` does.
+#[derive(Debug, Subcommand)]
+pub enum RolloutAction {
+    /// List rollouts, newest first.
+    List {
+        /// Only rollouts in this state (pending, running, paused, halted,
+        /// completed, aborted).
+        #[arg(long, value_name = "STATE")]
+        state: Option<String>,
+    },
+    /// Show one rollout: its plan, progress and failures.
+    Show {
+        /// The rollout's id.
+        rollout: String,
+    },
+    /// Start moving the instances on one release of a code item to another.
+    Start {
+        /// The code item (id) the instances move away from.
+        #[arg(long, value_name = "CODE_ID")]
+        from: String,
+        /// The release (id) they move to: same name and type as `--from`.
+        #[arg(long, value_name = "CODE_ID")]
+        to: String,
+        /// Only the instances this JSON query selects (the API's `where`).
+        #[arg(long = "where", value_name = "JSON")]
+        where_: Option<String>,
+        /// Most instances in one wave [server default: 50].
+        #[arg(long, value_name = "N")]
+        wave_size: Option<u64>,
+        /// Failures one wave tolerates before the rollout halts [server
+        /// default: 0].
+        #[arg(long, value_name = "N")]
+        max_failures: Option<u64>,
+        /// Record failures and go on instead of halting.
+        #[arg(long)]
+        continue_on_failure: bool,
+        /// Seconds between the end of a wave and the start of the next.
+        #[arg(long, value_name = "SECS")]
+        pause_between: Option<u64>,
+        /// Back up each instance before its switch.
+        #[arg(long)]
+        backup: bool,
+        /// Wait until the rollout completes, halts or is aborted.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Let the current wave finish and start no other.
+    Pause {
+        /// The rollout's id.
+        rollout: String,
+    },
+    /// Go on with a paused or halted rollout.
+    Resume {
+        /// The rollout's id.
+        rollout: String,
+        /// For a halted rollout: retry its failed instances or skip them.
+        #[arg(long, value_enum, value_name = "CHOICE")]
+        failed: Option<FailedChoice>,
+        /// Wait until the rollout completes, halts or is aborted.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Stop the rollout and cancel its wave's queued switches.
+    Abort {
+        /// The rollout's id.
+        rollout: String,
     },
 }

@@ -211,3 +211,41 @@ pub async fn backup(client: &Client, id: &str, timeout: Duration) -> anyhow::Res
         tokio::time::sleep(POLL).await;
     }
 }
+
+/// Waits until rollout `id` has stopped moving (`completed`, `halted`,
+/// `aborted` or `paused`); answers it. The bar counts the instances that
+/// ended (done and failed) of all it has to do.
+///
+/// # Errors
+/// Requests failing; the timeout.
+pub async fn rollout(client: &Client, id: &str, timeout: Duration) -> anyhow::Result<Value> {
+    let start = Instant::now();
+    let pb = bar(Some(0));
+    loop {
+        let r = client.get(&format!("rollout/{id}"), &[], false).await?;
+        let n = |k: &str| r[k].as_u64().unwrap_or(0);
+        let failed = r["failed"].as_array().map_or(0, Vec::len) as u64;
+        let state = plain(&r["state"]);
+        pb.set_length(n("done") + failed + n("remaining"));
+        pb.set_position(n("done") + failed);
+        pb.set_message(format!(
+            "rollout {id}: {state}, wave {}, {} done, {failed} failed, {} remaining",
+            n("wave"),
+            n("done"),
+            n("remaining")
+        ));
+        if matches!(state.as_str(), "completed" | "halted" | "aborted" | "paused") {
+            pb.finish_and_clear();
+            return Ok(r);
+        }
+        if start.elapsed() > timeout {
+            pb.finish_and_clear();
+            return Err(timed_out(
+                &format!("rollout {id} ({state})"),
+                timeout,
+                &format!("atlas rollout show {id}"),
+            ));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}

@@ -183,7 +183,14 @@ async fn deploys(
     let ended = wait::jobs(client, &ids, "deploy", conn.timeout()).await?;
     let brief: Vec<Value> = ended
         .iter()
-        .map(|j| json!({"_id": j["_id"], "kind": j["kind"], "status": j["status"], "last_error": j["last_error"]}))
+        .map(|j| {
+            let mut brief = json!({"_id": j["_id"], "kind": j["kind"], "status": j["status"], "last_error": j["last_error"]});
+            // An update that moved a checkout in use names its in-place rollout.
+            if let Some(r) = j.pointer("/result/rollout") {
+                brief["rollout"] = r.clone();
+            }
+            brief
+        })
         .collect();
     if let Some(dead) = ended.iter().find(|j| j["status"] == "dead") {
         bail!(
@@ -284,6 +291,16 @@ async fn release(
     } else {
         Vec::new()
     };
+    let in_place = jobs.iter().find_map(|j| j["rollout"].as_str().map(str::to_owned));
+    let rollout = match &in_place {
+        Some(r) => {
+            if !out.json {
+                println!("deployed; the instances using it follow in rollout {r}");
+            }
+            Some(wait::rollout(client, r, conn.timeout()).await?)
+        }
+        None => None,
+    };
     if out.json {
         out.json_value(&json!({
             "action": "release",
@@ -292,12 +309,25 @@ async fn release(
             "code": id,
             "previous": current_id,
             "jobs": jobs,
+            "rollout": rollout.as_ref().map(record),
         }));
+    } else if let Some(r) = &rollout {
+        println!(
+            "rollout {}: {}, {} instance(s) done",
+            field(r, "/_id"),
+            out.status(&field(r, "/state")),
+            field(r, "/done")
+        );
     } else if wait {
         println!("deployed: {} job(s) succeeded", jobs.len());
         if matches!(choice, Recommendation::PostNew(_)) {
-            println!("instances still run {current_id}: move them onto {id} by PATCHing their code");
+            println!(
+                "instances still run {current_id}: move them onto {id} with `atlas rollout start --from {current_id} --to {id}`"
+            );
         }
+    }
+    if let Some(r) = &rollout {
+        super::rollout::settle(r)?;
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ mod instance;
 mod jobs;
 mod migrate;
 mod observe;
+mod rollout;
 mod routes;
 mod serve;
 mod user;
@@ -38,7 +39,8 @@ pub async fn run_client(command: Command) -> anyhow::Result<()> {
         Command::Commands(c) => command::run(&client(&c.conn)?, &c.conn, c.action).await,
         Command::Jobs(c) => jobs::run(&client(&c.conn)?, c).await,
         Command::Backup(c) => backup::run(&client(&c.conn)?, &c.conn, c.action).await,
-        _ => anyhow::bail!("this subcommand is not one of instance, code, command, jobs or backup"),
+        Command::Rollout(c) => rollout::run(&client(&c.conn)?, &c.conn, c.action).await,
+        _ => anyhow::bail!("this subcommand is not one of instance, code, command, jobs, backup or rollout"),
     }
 }
 
@@ -77,7 +79,8 @@ pub async fn run(command: Command, cfg: AtlasConfig) -> anyhow::Result<()> {
         | Command::Code(_)
         | Command::Commands(_)
         | Command::Jobs(_)
-        | Command::Backup(_)) => {
+        | Command::Backup(_)
+        | Command::Rollout(_)) => {
             drop(cfg);
             run_client(client).await
         }
