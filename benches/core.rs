@@ -136,6 +136,7 @@ fn bench_filter(c: &mut Criterion) {
             max_results: 25,
         },
         show_deleted: false,
+        count: true,
     };
     g.bench_function("cron_launched_sorted_page", |b| {
         b.iter_batched(

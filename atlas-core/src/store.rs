@@ -83,7 +83,9 @@ pub fn write_target<D: std::borrow::Borrow<Doc>>(
 pub struct FindPage {
     /// The page's records.
     pub items: Vec<Doc>,
-    /// How many records match in all.
+    /// How many records match in all; with [`FindQuery::count`] `false`,
+    /// possibly only a lower bound (the store may skip counting; see
+    /// [`FindQuery::total_from_page`]).
     pub total: u64,
 }
 

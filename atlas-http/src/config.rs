@@ -25,6 +25,7 @@ pub const DEFAULT_REALM: &str = "eve";
 /// # public_url = "https://atlas.example.edu"   # base of `Location`
 /// base_path = ""                # e.g. "/atlas": the API lives under it
 /// auth_realm = "eve"            # realm of the 401 challenge
+/// optimize_pagination_for_speed = false   # true: no counted totals
 ///
 /// [http.cors]
 /// allowed_origins = ["*"]
@@ -72,6 +73,11 @@ pub struct HttpConfig {
     /// Basic-auth users: name → argon2id PHC hash (see
     /// [`crate::hash_password`]).
     pub users: BTreeMap<String, String>,
+    /// Eve's `OPTIMIZE_PAGINATION_FOR_SPEED`: collection pages skip counting
+    /// the matches, so they carry no `_meta.total`, no `X-Total-Count` and
+    /// no `last` link, and a full page always links a `next` one (which may
+    /// be empty). Off by default: totals are exact.
+    pub optimize_pagination_for_speed: bool,
 }
 
 impl Default for HttpConfig {
@@ -86,6 +92,7 @@ impl Default for HttpConfig {
             cors: CorsConfig::default(),
             auth: AuthLimits::default(),
             users: BTreeMap::new(),
+            optimize_pagination_for_speed: false,
         }
     }
 }
@@ -102,6 +109,10 @@ impl fmt::Debug for HttpConfig {
             .field("auth_realm", &self.auth_realm)
             .field("cors", &self.cors)
             .field("auth", &self.auth)
+            .field(
+                "optimize_pagination_for_speed",
+                &self.optimize_pagination_for_speed,
+            )
             .field(
                 "users",
                 &self

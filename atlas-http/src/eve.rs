@@ -92,11 +92,13 @@ pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
     res
 }
 
-/// `200` with a page envelope and `X-Total-Count: total`.
-pub(crate) fn page_response(body: &Value, total: u64) -> Response {
+/// `200` with a page envelope and `X-Total-Count: total` (when counted).
+pub(crate) fn page_response(body: &Value, total: Total) -> Response {
     let mut res = json_response(StatusCode::OK, body);
-    res.headers_mut()
-        .insert("x-total-count", HeaderValue::from(total));
+    if let Some(total) = total.exact() {
+        res.headers_mut()
+            .insert("x-total-count", HeaderValue::from(total));
+    }
     res
 }
 
@@ -236,29 +238,60 @@ impl LinkQuery {
     }
 }
 
+/// What a page knows of the matches in all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Total {
+    /// Counted (or told by a page that is not full).
+    Exact(u64),
+    /// Not counted (`http.optimize_pagination_for_speed`): only whether
+    /// this page is full, so that a next page may hold more.
+    Uncounted {
+        /// The page holds `max_results` items.
+        full: bool,
+    },
+}
+
+impl Total {
+    /// The exact total, when counted.
+    pub(crate) fn exact(self) -> Option<u64> {
+        match self {
+            Total::Exact(n) => Some(n),
+            Total::Uncounted { .. } => None,
+        }
+    }
+}
+
 /// The `_links` of a page: `parent`, `self`, then `next` and `last` when
 /// there is a next page, `prev` when `page > 1`. `base` is the href the
 /// page is served at (`code`, or `instance/<id>` for versions) and
-/// `title` the title of its self link.
+/// `title` the title of its self link. Uncounted, as Eve's
+/// `OPTIMIZE_PAGINATION_FOR_SPEED`: no `last`, and `next` after every
+/// full page.
 pub(crate) fn page_links(
     mut links: Map<String, Value>,
     title: &str,
     base: &str,
     q: &LinkQuery,
     page: u64,
-    total: u64,
+    total: Total,
 ) -> Value {
-    let self_href = if total > 0 {
+    let self_href = if total != Total::Exact(0) {
         format!("{base}{}", q.query_string(page))
     } else {
         base.to_owned()
     };
     links.insert("self".into(), link(title, self_href));
-    if page.saturating_mul(q.max_results) < total {
+    let next = match total {
+        Total::Exact(total) => page.saturating_mul(q.max_results) < total,
+        Total::Uncounted { full } => full,
+    };
+    if next {
         links.insert(
             "next".into(),
             link("next page", format!("{base}{}", q.query_string(page + 1))),
         );
+    }
+    if let (true, Total::Exact(total)) = (next, total) {
         let last = total.div_ceil(q.max_results.max(1));
         links.insert(
             "last".into(),
@@ -275,7 +308,7 @@ pub(crate) fn page_links(
 }
 
 /// The `_links` of a collection page of `res`.
-pub(crate) fn collection_links(res: Resource, q: &LinkQuery, page: u64, total: u64) -> Value {
+pub(crate) fn collection_links(res: Resource, q: &LinkQuery, page: u64, total: Total) -> Value {
     let mut links = Map::new();
     links.insert("parent".into(), home_link());
     page_links(links, res.as_str(), res.as_str(), q, page, total)
@@ -289,7 +322,7 @@ pub(crate) fn versions_links(res: Resource, id: &str, q: &LinkQuery, page: u64, 
     links.insert("parent".into(), link(res.as_str(), res.as_str()));
     links.insert("self".into(), Value::Null);
     links.insert("collection".into(), link(res.as_str(), base.clone()));
-    page_links(links, res.as_str(), &base, q, page, total)
+    page_links(links, res.as_str(), &base, q, page, Total::Exact(total))
 }
 
 /// The `_links` of `?version=N` on item `id`.
@@ -305,21 +338,23 @@ pub(crate) fn version_links(res: Resource, id: &str, n: u64) -> Value {
     Value::Object(links)
 }
 
-/// `{"_items": items, "_links": links, "_meta": {page, max_results, total}}`.
+/// `{"_items": items, "_links": links, "_meta": {page, max_results, total}}`
+/// (no `total` when it was not counted).
 pub(crate) fn page_envelope(
     items: Vec<Value>,
     links: Value,
     page: u64,
     max_results: u64,
-    total: u64,
+    total: Total,
 ) -> Value {
     let mut m = Map::with_capacity(3);
     m.insert("_items".into(), Value::Array(items));
     m.insert("_links".into(), links);
-    m.insert(
-        "_meta".into(),
-        json!({ "page": page, "max_results": max_results, "total": total }),
-    );
+    let meta = match total.exact() {
+        Some(total) => json!({ "page": page, "max_results": max_results, "total": total }),
+        None => json!({ "page": page, "max_results": max_results }),
+    };
+    m.insert("_meta".into(), meta);
     Value::Object(m)
 }
 
@@ -487,13 +522,13 @@ mod tests {
             max_results: 1,
             ..Default::default()
         };
-        let links = collection_links(Resource::Code, &q, 2, 3);
+        let links = collection_links(Resource::Code, &q, 2, Total::Exact(3));
         assert_eq!(keys(&links), ["parent", "self", "next", "last", "prev"]);
         assert_eq!(links["self"]["href"], "code?max_results=1&page=2");
         assert_eq!(links["next"]["href"], "code?max_results=1&page=3");
         assert_eq!(links["last"]["href"], "code?max_results=1&page=3");
         assert_eq!(links["prev"]["href"], "code?max_results=1");
-        let past_end = collection_links(Resource::Code, &q, 5, 3);
+        let past_end = collection_links(Resource::Code, &q, 5, Total::Exact(3));
         assert_eq!(keys(&past_end), ["parent", "self", "prev"]);
     }
 
@@ -505,7 +540,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            collection_links(Resource::Code, &q, 1, 0)["self"],
+            collection_links(Resource::Code, &q, 1, Total::Exact(0))["self"],
             json!({"title": "code", "href": "code"})
         );
     }

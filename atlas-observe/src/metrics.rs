@@ -514,6 +514,7 @@ impl Metrics {
                 max_results: 1,
             },
             show_deleted: false,
+            count: true,
         };
         for status in [
             JobStatus::Queued,

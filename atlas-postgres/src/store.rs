@@ -258,16 +258,11 @@ impl Store for PgStore {
             let stmt = client.prepare_cached(&page_sql).await.map_err(Error::from)?;
             let page = client.query(&stmt, &args).await.map_err(Error::from)?;
             let count_sql = format!("SELECT count(*) FROM {}{}", table_name(res), pre.where_sql());
-            let stmt = client.prepare_cached(&count_sql).await.map_err(Error::from)?;
-            let total: i64 = client
-                .query_one(&stmt, &pre.args())
-                .await
-                .map_err(Error::from)?
-                .get(0);
+            let total = page_total(&client, q, page.len(), &count_sql, &pre.args()).await?;
             drop(client);
             return Ok(FindPage {
                 items: page.iter().map(rows::doc).collect::<Result<Vec<_>>>()?,
-                total: u64::try_from(total).unwrap_or(0),
+                total,
             });
         }
         let stmt = client.prepare_cached(&sql).await.map_err(Error::from)?;
@@ -396,17 +391,9 @@ impl Store for PgStore {
             let stmt = client.prepare_cached(&sql).await.map_err(Error::from)?;
             let page = client.query(&stmt, &args).await.map_err(Error::from)?;
             let count_sql = format!("SELECT count(*) FROM jobs{}", pre.where_sql());
-            let stmt = client.prepare_cached(&count_sql).await.map_err(Error::from)?;
-            let total: i64 = client
-                .query_one(&stmt, &pre.args())
-                .await
-                .map_err(Error::from)?
-                .get(0);
+            let total = page_total(&client, q, page.len(), &count_sql, &pre.args()).await?;
             let items = page.iter().map(|r| rows::job(r, 0)).collect::<Result<Vec<_>>>()?;
-            return Ok(JobPage {
-                items,
-                total: u64::try_from(total).unwrap_or(0),
-            });
+            return Ok(JobPage { items, total });
         }
         let sql = format!("SELECT doc FROM jobs{}", pre.where_sql());
         let stmt = client.prepare_cached(&sql).await.map_err(Error::from)?;
@@ -435,4 +422,21 @@ fn select_docs(res: Resource, pre: &translate::Prefilter) -> String {
         table_name(res),
         pre.where_sql()
     )
+}
+
+/// The total of a page of `got` rows of `q`: what the page tells
+/// ([`FindQuery::total_from_page`]), else `count_sql`'s count.
+async fn page_total(
+    client: &deadpool_postgres::Client,
+    q: &FindQuery,
+    got: usize,
+    count_sql: &str,
+    args: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<u64> {
+    if let Some(total) = q.total_from_page(u64::try_from(got).unwrap_or(u64::MAX)) {
+        return Ok(total);
+    }
+    let stmt = client.prepare_cached(count_sql).await.map_err(Error::from)?;
+    let total: i64 = client.query_one(&stmt, args).await.map_err(Error::from)?.get(0);
+    Ok(u64::try_from(total).unwrap_or(0))
 }

@@ -41,6 +41,7 @@ async fn pages_in_sql_equal_the_evaluators_pages() {
                         max_results: 25,
                     },
                     show_deleted,
+                    count: true,
                 };
                 let in_sql = store.find(Resource::Instance, &q(Filter::All)).await.unwrap();
                 // `_id` exists everywhere, but the prefilter does not

@@ -205,21 +205,20 @@ fn find_rows<T>(
     let where_params = tr.params.len();
     let result = match page_sql(name, columns, &mut tr, q) {
         Some(page) => {
-            let offset = q.paging.offset();
             let items = if q.paging.max_results == 0 {
                 Vec::new()
             } else {
                 collect(&page, &tr.params)?
             };
             let got = u64::try_from(items.len()).unwrap_or(u64::MAX);
-            // A page that is not full (and not past the end) tells the total.
-            let total = if got < q.paging.max_results && (got > 0 || offset == 0) {
-                offset.saturating_add(got)
-            } else {
-                let mut count = tx.prepare_cached(&format!("SELECT count(*) FROM {name} WHERE {w}"))?;
-                let n = count.parameter_count().min(where_params);
-                let total: i64 = count.query_row(params_from_iter(&tr.params[..n]), |r| r.get(0))?;
-                u64::try_from(total).unwrap_or_default()
+            let total = match q.total_from_page(got) {
+                Some(total) => total,
+                None => {
+                    let mut count = tx.prepare_cached(&format!("SELECT count(*) FROM {name} WHERE {w}"))?;
+                    let n = count.parameter_count().min(where_params);
+                    let total: i64 = count.query_row(params_from_iter(&tr.params[..n]), |r| r.get(0))?;
+                    u64::try_from(total).unwrap_or_default()
+                }
             };
             (items, total)
         }

@@ -261,6 +261,7 @@ fn query(paths: &'static [&'static str]) -> impl Strategy<Value = FindQuery> {
                 .collect(),
             paging,
             show_deleted,
+            count: true,
         })
 }
 

@@ -117,6 +117,7 @@ impl Engine {
                 max_results: 1,
             },
             show_deleted: false,
+            count: true,
         };
         let page = self.store().find_jobs(&q).await.map_err(store_err)?;
         Ok(page.total > 0)

@@ -166,6 +166,7 @@ pub(crate) async fn instance_routes(svc: &Service, inst: &Instance) -> Result<Ve
         sort: by_source(),
         paging: Paging::all(),
         show_deleted: false,
+        count: true,
     };
     let page = svc.store().find(Resource::Route, &q).await?;
     Ok(page.items.iter().map(Route::from_doc).collect::<Result<_, _>>()?)
@@ -247,6 +248,7 @@ pub(crate) async fn route_map(svc: &Service, activated: &[RouteSpec]) -> Result<
         sort: by_source(),
         paging: Paging::all(),
         show_deleted: false,
+        count: true,
     };
     let page = svc.store().find(Resource::Route, &q).await?;
     let mut served: HashMap<Id, Option<(Sid, InstanceType)>> = HashMap::new();

@@ -150,6 +150,12 @@ pub struct FindQuery {
     /// Include soft-deleted records. Also implied when the filter mentions
     /// `_deleted` (Eve's rule).
     pub show_deleted: bool,
+    /// Whether the total counts every match (the default). `false` lets a
+    /// store skip the count a full page would need (Eve's
+    /// `OPTIMIZE_PAGINATION_FOR_SPEED`): the page's total is then only a
+    /// lower bound ([`FindQuery::total_from_page`]), which a caller must
+    /// not show as the total.
+    pub count: bool,
 }
 
 impl Default for FindQuery {
@@ -159,6 +165,7 @@ impl Default for FindQuery {
             sort: Vec::new(),
             paging: Paging::default(),
             show_deleted: false,
+            count: true,
         }
     }
 }
@@ -173,7 +180,24 @@ impl FindQuery {
         }
     }
 
-    /// The newest job matching `filter` (by `created`; a page of one).
+    /// The total a page of `got` items tells without a count: exact when
+    /// the page is not full (and not past the end); when
+    /// [`FindQuery::count`] is off, the lower bound `offset + got` (0 for
+    /// an empty page, which tells nothing); `None` when only counting the
+    /// matches can tell.
+    pub fn total_from_page(&self, got: u64) -> Option<u64> {
+        let offset = self.paging.offset();
+        if got < self.paging.max_results && (got > 0 || offset == 0) {
+            Some(offset.saturating_add(got))
+        } else if !self.count {
+            Some(if got > 0 { offset.saturating_add(got) } else { 0 })
+        } else {
+            None
+        }
+    }
+
+    /// The newest job matching `filter` (by `created`; a page of one,
+    /// uncounted: its total is not wanted).
     pub fn newest_job(filter: Filter) -> Self {
         Self {
             filter,
@@ -186,6 +210,7 @@ impl FindQuery {
                 max_results: 1,
             },
             show_deleted: false,
+            count: false,
         }
     }
 }

@@ -146,6 +146,7 @@ mod tests {
                 sort: vec![SortKey { path: "status".into(), descending }],
                 paging: Paging::all(),
                 show_deleted: false,
+                count: true,
             };
             let items: Vec<(usize, Value)> = docs.into_iter().enumerate().collect();
             let (all, total) = select(items.clone(), &base);

@@ -13,7 +13,7 @@ use crate::batch::{Batch, Committed, Write, Written};
 use crate::error::StoreError;
 use crate::jobs::{Job, JobAction, JobChange, JobId, JobStatus, LeaseSpec};
 use crate::model::{canonical_json, merge_patch, Doc, Id, Resource, Timestamp};
-use crate::query::{select, FindQuery};
+use crate::query::{select, Filter, FindQuery, Op, Operand};
 use crate::schema::{unique_keys, unique_values, UniqueValues};
 use crate::store::Outcome;
 use crate::store::{FindPage, JobPage, Store};
@@ -308,6 +308,19 @@ fn key_text(values: &UniqueValues<'_>) -> String {
         .join(",")
 }
 
+/// The text `f` requires `path` to equal at its top level (alone or in an
+/// `and`): a document without it cannot match.
+fn required_text<'f>(f: &'f Filter, path: &str) -> Option<&'f str> {
+    match f {
+        Filter::Field {
+            path: p,
+            op: Op::Eq(Operand::Json(Value::String(s))),
+        } if p == path => Some(s),
+        Filter::And(all) => all.iter().find_map(|f| required_text(f, path)),
+        _ => None,
+    }
+}
+
 /// The jobs that may be claimed at `now` (see [`crate::jobs`]): queued and
 /// due, with no running job of their key and no queued job of their key
 /// created before them.
@@ -447,7 +460,14 @@ impl Store for MemoryStore {
 
     async fn find_jobs(&self, q: &FindQuery) -> Result<JobPage, StoreError> {
         let state = self.lock()?;
-        let (page, total) = select(state.jobs.values().map(|j| (j, j.to_json())), q);
+        // Most job queries name a key or a kind: skip rendering the JSON of
+        // the jobs that cannot match.
+        let (key, kind) = (required_text(&q.filter, "key"), required_text(&q.filter, "kind"));
+        let candidates = state
+            .jobs
+            .values()
+            .filter(|j| key.is_none_or(|k| j.key.as_deref() == Some(k)) && kind.is_none_or(|k| j.kind == k));
+        let (page, total) = select(candidates.map(|j| (j, j.to_json())), q);
         let items = page.into_iter().cloned().collect();
         Ok(JobPage { items, total })
     }

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
 use super::{base_url, other_method, require_user, Params, EXECUTE_ALLOW, READ_ALLOW};
-use crate::eve::{self, link};
+use crate::eve::{self, link, Total};
 use crate::{ApiError, AppState};
 
 /// Title of job links.
@@ -73,10 +73,11 @@ pub(crate) fn page_response(
         href,
         &params.link_query(paging.max_results),
         paging.page,
-        page.total,
+        Total::Exact(page.total),
     );
-    let body = eve::page_envelope(items, links, paging.page, paging.max_results, page.total);
-    eve::page_response(&body, page.total)
+    let total = Total::Exact(page.total);
+    let body = eve::page_envelope(items, links, paging.page, paging.max_results, total);
+    eve::page_response(&body, total)
 }
 
 /// The page of jobs `params` asks for within `scope` (every job when
@@ -98,6 +99,7 @@ pub(crate) async fn find_page(
         sort: if sort.is_empty() { default_sort } else { sort },
         paging,
         show_deleted: false,
+        count: true,
     };
     Ok((state.service.find_jobs(&q).await?, paging))
 }

@@ -294,7 +294,7 @@ fn resource_paths(res: Resource, paths: &mut Map<String, Value>) {
                 "responses": responses(vec![("200", json!({
                     "description": "A page of records",
                     "headers": {
-                        "X-Total-Count": {"description": "Records matching in all", "schema": {"type": "integer"}},
+                        "X-Total-Count": {"description": "Records matching in all (absent with `http.optimize_pagination_for_speed`)", "schema": {"type": "integer"}},
                         "Last-Modified": {"description": "Newest `_updated` of the page (absent on empty pages)", "schema": {"type": "string"}}
                     },
                     "content": json_content(schema_ref(&format!("{doc}Collection")))
@@ -492,8 +492,9 @@ fn components_schemas() -> Map<String, Value> {
     );
     s.insert(
         "Meta".into(),
-        json!({"type": "object", "properties": {"page": {"type": "integer"}, "max_results": {"type": "integer"}, "total": {"type": "integer"}},
-               "required": ["page", "max_results", "total"]}),
+        json!({"type": "object", "properties": {"page": {"type": "integer"}, "max_results": {"type": "integer"},
+                "total": {"type": "integer", "description": "Records matching in all; absent on collections when the server sets `http.optimize_pagination_for_speed`"}},
+               "required": ["page", "max_results"]}),
     );
     s.insert(
         "WriteEnvelope".into(),

@@ -23,7 +23,7 @@ use super::{
     base_url, date_header, empty, etag_header, if_match, json_body, not_modified, not_modified_response,
     other_method, require_user, Params, COLLECTION_ALLOW, ITEM_ALLOW, READ_ALLOW,
 };
-use crate::eve;
+use crate::eve::{self, Total};
 use crate::{ApiError, AppState};
 
 /// The 400 message of a bad `version`.
@@ -109,13 +109,23 @@ async fn list(state: &AppState, res: Resource, parts: &Parts) -> Result<Response
     let projection = params.projection()?;
     Service::check_projection(res, &projection)?;
     let embedded = params.embedded()?;
+    // Eve's OPTIMIZE_PAGINATION_FOR_SPEED: no count, no total shown.
+    let count = !state.config.optimize_pagination_for_speed;
     let q = FindQuery {
         filter,
         sort,
         paging,
         show_deleted: params.has("show_deleted"),
+        count,
     };
     let page = state.service.find(res, &q).await?;
+    let total = if count {
+        Total::Exact(page.total)
+    } else {
+        Total::Uncounted {
+            full: page.items.len() as u64 >= paging.max_results,
+        }
+    };
     let last_modified = page.items.iter().map(|d| d.updated).max();
     let mut items = Vec::with_capacity(page.items.len());
     for doc in &page.items {
@@ -123,14 +133,9 @@ async fn list(state: &AppState, res: Resource, parts: &Parts) -> Result<Response
         shape(state, res, &mut v, &projection, &embedded).await?;
         items.push(v);
     }
-    let links = eve::collection_links(
-        res,
-        &params.link_query(paging.max_results),
-        paging.page,
-        page.total,
-    );
-    let body = eve::page_envelope(items, links, paging.page, paging.max_results, page.total);
-    let mut response = eve::page_response(&body, page.total);
+    let links = eve::collection_links(res, &params.link_query(paging.max_results), paging.page, total);
+    let body = eve::page_envelope(items, links, paging.page, paging.max_results, total);
+    let mut response = eve::page_response(&body, total);
     if let Some(t) = last_modified {
         response
             .headers_mut()
@@ -259,7 +264,7 @@ async fn versions(
         paging.page,
         total,
     );
-    let body = eve::page_envelope(items, links, paging.page, paging.max_results, total);
+    let body = eve::page_envelope(items, links, paging.page, paging.max_results, Total::Exact(total));
     Ok(with_validators(
         eve::json_response(StatusCode::OK, &body),
         &current,

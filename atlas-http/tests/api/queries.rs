@@ -80,6 +80,35 @@ async fn a_page_past_the_end_is_empty_with_only_prev_and_no_last_modified() {
 }
 
 #[tokio::test]
+async fn optimized_pagination_skips_the_total_and_links_next_after_every_full_page() {
+    let app = TestApp::builder()
+        .config(|c| c.optimize_pagination_for_speed = true)
+        .spawn()
+        .await;
+    let ids = three_modules(&app).await;
+
+    let res = app.get("/code?max_results=2").await;
+    assert!(res.headers().get("x-total-count").is_none());
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["_meta"], json!({"page": 1, "max_results": 2}), "no total");
+    assert_eq!(keys(&v["_links"]), ["parent", "self", "next"], "no last");
+    assert_eq!(v["_links"]["next"]["href"], "code?max_results=2&page=2");
+    assert_eq!(v["_items"].as_array().unwrap().len(), 2);
+
+    // The last page is not full: no next. The items are the counted ones.
+    let v = app.get_json("/code?max_results=2&page=2").await;
+    assert_eq!(keys(&v["_links"]), ["parent", "self", "prev"]);
+    assert_eq!(v["_items"][0]["_id"], ids[2].as_str());
+
+    // A full last page links a next one, which is empty.
+    let v = app.get_json("/code?max_results=3").await;
+    assert_eq!(v["_links"]["next"]["href"], "code?max_results=3&page=2");
+    let v = app.get_json("/code?max_results=3&page=2").await;
+    assert_eq!(v["_items"], json!([]));
+    assert_eq!(keys(&v["_links"]), ["parent", "self", "prev"]);
+}
+
+#[tokio::test]
 async fn max_results_above_2000_is_capped() {
     let app = TestApp::spawn().await;
     assert_eq!(

@@ -144,6 +144,7 @@ macro_rules! store_conformance {
             find_sorts_on_several_keys_like_the_reference,
             find_sorts_on_a_sometimes_missing_field_like_the_reference,
             sort_paging_and_total,
+            uncounted_pages_hold_the_same_items_with_a_lower_bound_total,
             ties_break_by_id,
             // queue
             enqueued_jobs_commit_with_their_batch,
