@@ -18,7 +18,8 @@
 //! jobs), `POST /instance` with the worker on (the default) and on an
 //! API-only server (`serve --no-worker`), then, once the API-only server
 //! holds `LOAD_INSTANCES` pending instances, `GET /instance?where=
-//! {"status":"pending"}&max_results=25` with 1 and with 64 connections,
+//! {"status":"pending"}&max_results=25` with 1 and with 64 connections
+//! (then again, restarted with `http.optimize_pagination_for_speed`),
 //! and the servers' peak RSS.
 //!
 //! wrk runs on the same two cores as the server, so absolute numbers are
@@ -55,11 +56,27 @@ impl Server {
     /// Starts `bin serve` on a free loopback port with `dir` as data
     /// directory; `extra` are more `serve` arguments.
     fn start(bin: &str, dir: &Path, extra: &[&str]) -> Self {
+        Self::spawn(bin, dir, extra, &[], None)
+    }
+
+    /// Stops this server and starts `bin serve` again on its data
+    /// directory `dir` (same user), with `env` set.
+    fn restart(self, bin: &str, dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        let auth = self.auth.clone();
+        drop(self);
+        Self::spawn(bin, dir, extra, env, Some(auth))
+    }
+
+    /// `auth`: the `Authorization` value of a data directory's existing
+    /// first user (`None`: a fresh directory, whose first user is read
+    /// from the output).
+    fn spawn(bin: &str, dir: &Path, extra: &[&str], env: &[(&str, &str)], auth: Option<String>) -> Self {
         let mut child = Command::new(bin)
             .arg("--data-dir")
             .arg(dir)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "warn")
             // Two servers on one host: each its own metrics port.
             .env("ATLAS_METRICS__LISTEN", "127.0.0.1:0")
@@ -76,8 +93,10 @@ impl Server {
             }
             if let Some(rest) = line.strip_prefix("Atlas is listening on http://") {
                 let addr = rest.split('/').next().unwrap_or_default().to_owned();
-                let password = password.expect("a fresh data directory creates the first user");
-                let auth = base64::engine::general_purpose::STANDARD.encode(format!("admin:{password}"));
+                let auth = auth.unwrap_or_else(|| {
+                    let password = password.expect("a fresh data directory creates the first user");
+                    base64::engine::general_purpose::STANDARD.encode(format!("admin:{password}"))
+                });
                 // Keep reading: a closed pipe would fail the server's next
                 // line of output.
                 std::thread::spawn(move || out.for_each(drop));
@@ -376,6 +395,31 @@ fn main() {
     measure(&first, &mut rows);
     fill(&api, instances, scripts.path());
     measure(&second, &mut rows);
+    let (full_rss, api_rss) = (full.peak_rss_mib(), api.peak_rss_mib());
+    // The same instances, served without counting the matches.
+    let fast = api.restart(
+        &bin,
+        api_dir.path(),
+        &["--no-worker"],
+        &[("ATLAS_HTTP__OPTIMIZE_PAGINATION_FOR_SPEED", "true")],
+    );
+    let third = vec![
+        scenario(
+            "same, uncounted (optimize_pagination), 1 conn",
+            &fast,
+            page,
+            None,
+            1,
+        ),
+        scenario(
+            "same, uncounted (optimize_pagination), 64 conns",
+            &fast,
+            page,
+            None,
+            64,
+        ),
+    ];
+    measure(&third, &mut rows);
 
     let ceiling = median(hello_rates);
     println!(
@@ -392,9 +436,5 @@ fn main() {
             rate / ceiling * 100.0
         );
     }
-    println!(
-        "\npeak RSS: {} MiB (worker on), {} MiB (API only, {instances} instances)",
-        full.peak_rss_mib(),
-        api.peak_rss_mib()
-    );
+    println!("\npeak RSS: {full_rss} MiB (worker on), {api_rss} MiB (API only, {instances} instances)");
 }
