@@ -25,7 +25,7 @@ use serde_json::Value;
 use crate::error::StoreError;
 use crate::jobs::{Job, JobStatus};
 use crate::model::{Id, Instance, OnFailure, Resource, Rollout, RolloutFailure, RolloutState};
-use crate::query::{parse_where, Filter, FindQuery, QueryError};
+use crate::query::{parse_where, Filter, FindQuery, Op, Paging, QueryError, SortKey};
 use crate::store::Store;
 use crate::task::Task;
 
@@ -62,6 +62,47 @@ fn to_do(rollout: &Rollout, instance: &Instance) -> bool {
     rollout.uses_from(&instance.code)
         && !rollout.failed.iter().any(|f| f.instance == instance.id)
         && !rollout.skipped.iter().any(|s| s == instance.sid.as_str())
+}
+
+/// The two queries whose pages hold the next wave of `rollout` (the
+/// instances `filter`, its [`instance_filter`], selects): those with an
+/// update group in (group, `_id`) order, then those without in `_id`
+/// order, each at most `wave_size` plus the failed and skipped instances
+/// it leaves out — enough for [`next_wave`] to pick the same wave as from
+/// every candidate, without reading them all. Their totals count the
+/// candidates ([`remaining_of`]).
+pub fn wave_queries(rollout: &Rollout, filter: &Filter) -> [FindQuery; 2] {
+    let left_out = rollout.failed.len() + rollout.skipped.len();
+    let limit = rollout
+        .wave_size
+        .max(1)
+        .saturating_add(u64::try_from(left_out).unwrap_or(u64::MAX));
+    [true, false].map(|grouped| FindQuery {
+        filter: Filter::and(vec![
+            filter.clone(),
+            Filter::field("update_group", Op::Exists(grouped)),
+        ]),
+        sort: if grouped {
+            vec![SortKey {
+                path: "update_group".into(),
+                descending: false,
+            }]
+        } else {
+            Vec::new()
+        },
+        paging: Paging {
+            page: 1,
+            max_results: limit,
+        },
+        ..FindQuery::default()
+    })
+}
+
+/// What `rollout` still has to switch when `total` instances use `from`
+/// (and match its `where`): all but the failed and skipped ones.
+pub fn remaining_of(rollout: &Rollout, total: u64) -> u64 {
+    let left_out = u64::try_from(rollout.failed.len() + rollout.skipped.len()).unwrap_or(u64::MAX);
+    total.saturating_sub(left_out)
 }
 
 /// How many of `candidates` `rollout` still has to switch (its

@@ -31,8 +31,11 @@ use crate::batch::Batch;
 use crate::jobs::Job;
 use crate::lifecycle::PROVISION;
 use crate::model::{Body, Doc, Id, Instance, Resource, Rollout, RolloutState};
-use crate::query::FindQuery;
-use crate::rollout::{fold_wave, halts, instance_filter, next_wave, still_to_do, succeeded_jobs, wave_jobs};
+use crate::query::{Filter, FindQuery};
+use crate::rollout::{
+    fold_wave, halts, instance_filter, next_wave, remaining_of, still_to_do, succeeded_jobs, wave_jobs,
+    wave_queries,
+};
 use crate::store::StoreExt;
 use crate::task::{PreUpdate, Task};
 use crate::worker::{Handled, HandlerError};
@@ -120,34 +123,8 @@ impl Engine {
                 "rollout {id}: its `where` does not parse ({e}): abort it and post a new one"
             ))
         })?;
-        let found = self
-            .store()
-            .find(Resource::Instance, &FindQuery::all_matching(filter))
-            .await
-            .map_err(store_err)?
-            .items;
-        let mut candidates = found
-            .iter()
-            .map(Instance::from_doc)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(view_err)?;
-        if r.in_place() {
-            // Its instances keep using the item: leave out the done ones.
-            let done: BTreeSet<Id> = self
-                .store()
-                .find_jobs(&succeeded_jobs(&id))
-                .await
-                .map_err(store_err)?
-                .items
-                .iter()
-                .filter_map(|j| match Task::from_job(j) {
-                    Ok(Task::RolloutInstance { instance, .. }) => Some(instance),
-                    _ => None,
-                })
-                .collect();
-            candidates.retain(|i| !done.contains(&i.id));
-        }
-        patch.insert("remaining".into(), json!(still_to_do(&view, &candidates)));
+        let (candidates, remaining) = self.candidates(&view, &filter).await?;
+        patch.insert("remaining".into(), json!(remaining));
         let wave = next_wave(&view, candidates);
         if r.started.is_none() {
             patch.insert("started".into(), json!(now.to_string()));
@@ -195,6 +172,55 @@ impl Engine {
             json!({ "folded": folded, "wave": number, "sids": sids }),
             batch,
         ))
+    }
+
+    /// The instances the next wave of `r` is picked from, and how many `r`
+    /// still has to switch. An in-place rollout reads every instance using
+    /// the item and leaves out those its jobs already did; any other reads
+    /// only the first ones in wave order ([`wave_queries`]), so a step's
+    /// cost follows the wave size, not the fleet.
+    async fn candidates(&self, r: &Rollout, filter: &Filter) -> Result<(Vec<Instance>, u64), HandlerError> {
+        let views = |docs: &[Doc]| {
+            docs.iter()
+                .map(Instance::from_doc)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(view_err)
+        };
+        if !r.in_place() {
+            let (mut out, mut total) = (Vec::new(), 0);
+            for q in wave_queries(r, filter) {
+                let page = self
+                    .store()
+                    .find(Resource::Instance, &q)
+                    .await
+                    .map_err(store_err)?;
+                total += page.total;
+                out.extend(views(&page.items)?);
+            }
+            return Ok((out, remaining_of(r, total)));
+        }
+        let found = self
+            .store()
+            .find(Resource::Instance, &FindQuery::all_matching(filter.clone()))
+            .await
+            .map_err(store_err)?;
+        let mut candidates = views(&found.items)?;
+        // Its instances keep using the item: leave out the done ones.
+        let done: BTreeSet<Id> = self
+            .store()
+            .find_jobs(&succeeded_jobs(&r.id))
+            .await
+            .map_err(store_err)?
+            .items
+            .iter()
+            .filter_map(|j| match Task::from_job(j) {
+                Ok(Task::RolloutInstance { instance, .. }) => Some(instance),
+                _ => None,
+            })
+            .collect();
+        candidates.retain(|i| !done.contains(&i.id));
+        let remaining = still_to_do(r, &candidates);
+        Ok((candidates, remaining))
     }
 
     /// `rollout_instance`: switch one instance of a wave from `from` to
