@@ -96,3 +96,15 @@ async fn serve_router_serves_the_extra_routes_and_the_api_behind_them() {
     tx.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn the_sign_in_gate_answers_the_users_name_and_refuses_a_wrong_password() {
+    let (state, _dir) = state().await;
+    let gate = atlas_http::SignInGate::of(&state);
+    let none = axum::http::Extensions::new();
+    assert_eq!(gate.check(&none, USER, PASSWORD).await.unwrap(), USER);
+    assert!(matches!(
+        gate.check(&none, USER, "wrong").await,
+        Err(atlas_http::ApiError::Unauthorized)
+    ));
+}
