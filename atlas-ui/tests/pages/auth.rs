@@ -125,3 +125,18 @@ async fn the_dashboard_follows_the_base_path() {
     assert!(h.get("/atlas/ui/jobs", Some(&b)).await.html.contains("Running ("));
     assert_eq!(h.get("/ui/", None).await.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_stylesheet_and_the_refresh_script_are_served_from_the_dashboard() {
+    let h = Harness::new().await;
+    let css = h.get("/ui/static/style.css", None).await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert_eq!(css.headers[header::CONTENT_TYPE], "text/css; charset=utf-8");
+    let js = h.get("/ui/static/refresh.js", None).await;
+    assert_eq!(js.headers[header::CONTENT_TYPE], "text/javascript; charset=utf-8");
+    assert!(js.html.contains("data-refresh"));
+    let page = h.get("/ui/", None).await;
+    assert!(page
+        .html
+        .contains("<script src=\"/ui/static/refresh.js\" defer></script>"));
+}
