@@ -140,3 +140,30 @@ async fn the_stylesheet_and_the_refresh_script_are_served_from_the_dashboard() {
         .html
         .contains("<script src=\"/ui/static/refresh.js\" defer></script>"));
 }
+
+/// A directory that is down: it cannot decide any password.
+#[derive(Debug)]
+struct DirectoryDown;
+
+#[async_trait::async_trait]
+impl atlas_http::Authenticator for DirectoryDown {
+    async fn authenticate(&self, _: &str, _: &str) -> Result<Option<String>, atlas_http::AuthUnavailable> {
+        Err(atlas_http::AuthUnavailable::new(
+            "the directory ldap://127.0.0.1:1",
+            "connection refused",
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_directory_that_cannot_decide_gets_a_503_naming_it_and_no_session() {
+    let h = Harness::with_auth(std::sync::Arc::new(DirectoryDown)).await;
+    let res = h.try_sign_in("/ui", USER, PASSWORD).await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        res.html.contains("127.0.0.1:1 cannot check passwords now"),
+        "{}",
+        res.html
+    );
+    assert!(res.cookie("atlas_session").is_none());
+}

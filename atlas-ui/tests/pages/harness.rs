@@ -11,7 +11,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use atlas_core::model::Timestamp;
 use atlas_core::testing::{ManualClock, RecordingExecutor};
 use atlas_core::{App, AppConfig, MemoryStore, SecretKey};
-use atlas_http::{AppState, HttpConfig, SignInGate, StaticUsers};
+use atlas_http::{AppState, Authenticator, HttpConfig, SignInGate, StaticUsers};
 use atlas_ui::UiConfig;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
@@ -86,6 +86,16 @@ impl Harness {
     }
 
     pub async fn with(executor: RecordingExecutor, base_path: &str) -> Self {
+        let users = StaticUsers::new([(USER, cheap_hash(PASSWORD))]).unwrap();
+        Self::build(executor, base_path, Arc::new(users)).await
+    }
+
+    /// Passwords checked by `auth` instead of the test user.
+    pub async fn with_auth(auth: Arc<dyn Authenticator>) -> Self {
+        Self::build(RecordingExecutor::new(), "", auth).await
+    }
+
+    async fn build(executor: RecordingExecutor, base_path: &str, auth: Arc<dyn Authenticator>) -> Self {
         let clock = Arc::new(ManualClock::at(Timestamp::from_unix(
             Timestamp::now().unix_seconds(),
         )));
@@ -99,12 +109,11 @@ impl Harness {
             .config(config)
             .build()
             .unwrap();
-        let users = StaticUsers::new([(USER, cheap_hash(PASSWORD))]).unwrap();
         let http = HttpConfig {
             base_path: base_path.to_owned(),
             ..HttpConfig::default()
         };
-        let state = AppState::new(app.service().clone(), Arc::new(users), http);
+        let state = AppState::new(app.service().clone(), auth, http);
         let gate = SignInGate::of(&state);
         let router = atlas_ui::mount(atlas_http::router(state), gate, &UiConfig::default(), base_path);
         Self { app, clock, router }
