@@ -1,9 +1,10 @@
 //! One instance: its record, routes, code items with their versions,
 //! backups, drift findings (when the record has `drift`), and its
 //! operation log (the instance's jobs with their outputs; signed in, as
-//! the API protects it); and its lifecycle actions (launch, take down,
+//! the API protects it); its lifecycle actions (launch, take down,
 //! restore), each a PATCH of `status` with the record's etag as
-//! `If-Match`, as any API client does it.
+//! `If-Match`, as any API client does it; and restoring one of its
+//! complete backups (`POST /backup/<id>/restore`).
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -177,6 +178,39 @@ pub(crate) async fn act(
             .await?
             .ok()?;
         Ok(see_other(&format!("{}/instances/{}", ui.prefix, segment(&sid))))
+    };
+    let result = result.await;
+    ui.finish(&visit, result)
+}
+
+/// `POST <prefix>/backups/<id>/restore`: restores a complete backup onto
+/// its instance, then shows the instance.
+pub(crate) async fn restore_backup(
+    State(ui): State<Ui>,
+    Path(id): Path<String>,
+    parts: Parts,
+    body: Bytes,
+) -> Response {
+    let visit = ui.visit(&parts.headers);
+    let result = async {
+        let session = authorize(&visit, &form_fields(&body))?;
+        let backup = ui
+            .api
+            .get(&format!("/backup/{}", segment(&id)), &[], Some(&session.user))
+            .await?
+            .ok()?;
+        ui.api
+            .write(
+                Method::POST,
+                &format!("/backup/{}/restore", segment(&id)),
+                &session.user,
+                None,
+                None,
+            )
+            .await?
+            .ok()?;
+        let sid = backup["sid"].as_str().unwrap_or_default();
+        Ok(see_other(&format!("{}/instances/{}", ui.prefix, segment(sid))))
     };
     let result = result.await;
     ui.finish(&visit, result)

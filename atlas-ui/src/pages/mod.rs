@@ -52,6 +52,7 @@ pub(crate) fn routes(ui: Ui) -> Router {
         .route(&at("/instances"), get(instances::page))
         .route(&at("/instances/{sid}"), get(instance::page))
         .route(&at("/instances/{sid}/{action}"), post(instance::act))
+        .route(&at("/backups/{id}/restore"), post(instance::restore_backup))
         .route(&at("/jobs"), get(jobs::page))
         .route(&at("/jobs/{id}/retry"), post(jobs::retry))
         .route(&at("/commands"), get(commands::page))

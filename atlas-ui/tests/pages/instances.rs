@@ -125,3 +125,32 @@ async fn a_refused_transition_shows_the_apis_message() {
     assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.html);
     assert!(res.html.contains("installed"), "{}", res.html);
 }
+
+#[tokio::test]
+async fn a_complete_backup_is_restored_from_the_instance_page() {
+    let h = Harness::new().await;
+    h.seed_code().await;
+    let doc = h.installed_instance().await;
+    let (sid, id) = (doc["sid"].as_str().unwrap(), doc["_id"].as_str().unwrap());
+    let (status, backup) = h
+        .api(Method::POST, "/backup", None, Some(json!({"instance": id})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{backup}");
+    h.settle().await;
+    let backup_id = backup["_id"].as_str().unwrap();
+    let b = h.sign_in().await;
+    let page = h.get(&format!("/ui/instances/{sid}"), Some(&b)).await;
+    assert!(
+        page.html.contains(&format!("id=\"restore-backup-{backup_id}\"")),
+        "{}",
+        page.html
+    );
+
+    let res = h.act(&format!("/ui/backups/{backup_id}/restore"), &b, &[]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.html);
+    assert_eq!(res.location(), format!("/ui/instances/{sid}"));
+    let (_, jobs) = h
+        .api(Method::GET, &format!("/instance/{sid}/jobs"), None, None)
+        .await;
+    assert_eq!(jobs["_items"][0]["kind"], "backup_restore", "{jobs}");
+}
