@@ -169,6 +169,8 @@ pub struct AtlasConfig {
     pub notify: atlas_notify::NotifyConfig,
     /// The metrics and health listener.
     pub metrics: atlas_observe::MetricsConfig,
+    /// The web dashboard.
+    pub ui: atlas_ui::UiConfig,
 }
 
 impl Default for AtlasConfig {
@@ -187,6 +189,7 @@ impl Default for AtlasConfig {
             shell: atlas_shell::ShellConfig::default(),
             notify: atlas_notify::NotifyConfig::default(),
             metrics: atlas_observe::MetricsConfig::default(),
+            ui: atlas_ui::UiConfig::default(),
         }
     }
 }

@@ -85,6 +85,7 @@ fn config_default_prints_a_config_that_check_accepts_apart_from_missing_programs
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("[scheduler.tasks]"));
+    assert!(text.contains("[ui]\n"), "the dashboard's settings are shown");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("atlas.toml");
     std::fs::write(&file, &text).unwrap();
@@ -101,4 +102,55 @@ fn config_default_prints_a_config_that_check_accepts_apart_from_missing_programs
     for line in stdout.lines().filter(|l| l.starts_with("problem:")) {
         assert!(line.contains("drush") || line.contains("mysql"), "{line}");
     }
+}
+
+fn get(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn serve_without_a_worker_serves_the_dashboard_under_the_base_path_and_the_api_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_atlas"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["serve", "--no-worker", "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .env("ATLAS_METRICS__ENABLED", "false")
+        .env("ATLAS_HTTP__BASE_PATH", "/atlas")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("atlas runs");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut addr = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("Atlas is listening on http://") {
+            addr = Some(rest.split('/').next().unwrap().to_owned());
+        }
+        if line.starts_with("Dashboard on http://") {
+            assert!(line.ends_with("/atlas/ui/"), "{line}");
+            break;
+        }
+    }
+    let addr = addr.expect("the URL is printed");
+    std::thread::spawn(move || for _ in lines {});
+    let page = get(&addr, "/atlas/ui/");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("<h1>Fleet overview</h1>"), "{page}");
+    let api = get(&addr, "/atlas/");
+    assert!(api.starts_with("HTTP/1.1 200") && api.contains("_links"), "{api}");
+    assert!(get(&addr, "/ui/").starts_with("HTTP/1.1 404"));
+    let _ = child.kill();
+    let _ = child.wait();
 }

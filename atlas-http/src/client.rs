@@ -46,6 +46,11 @@ impl Connection {
     /// The connection of a request served by [`crate::serve`] (`None` when
     /// the router is driven some other way, e.g. in-process).
     pub(crate) fn of(parts: &Parts) -> Option<Connection> {
-        parts.extensions.get::<ConnectInfo<Connection>>().map(|c| c.0)
+        Self::in_extensions(&parts.extensions)
+    }
+
+    /// The connection recorded in a request's extensions.
+    pub(crate) fn in_extensions(ext: &axum::http::Extensions) -> Option<Connection> {
+        ext.get::<ConnectInfo<Connection>>().map(|c| c.0)
     }
 }

@@ -9,7 +9,8 @@
 //!   middleware (`X-HTTP-Method-Override`, request timeout, the 401 realm,
 //!   CORS); `path`: the prefix (`http.base_path`) and trailing `/` taken
 //!   off before routing.
-//! - `server`: [`serve`], the accept loop and graceful shutdown;
+//! - `server`: [`serve`] and [`serve_router`] (the API with more routes,
+//!   e.g. the dashboard), the accept loop and graceful shutdown;
 //!   `request_target`: the connection reader that percent-encodes what
 //!   hyper would refuse in a request line; `header_case`: Eve's spellings of
 //!   header names on HTTP/1.1.
@@ -18,7 +19,9 @@
 //! - `auth`: the [`Authenticator`] port (accepted, rejected, or
 //!   [`AuthUnavailable`]), [`StaticUsers`] (argon2id), [`hash_password`];
 //!   `chain`: [`Chain`], the users file first and then another
-//!   authenticator (the LDAP directory of `atlas-ldap`); `gate`: what every
+//!   authenticator (the LDAP directory of `atlas-ldap`); `sign_in`:
+//!   [`SignInGate`] (the gate for a dashboard's sign-in form) and
+//!   [`SignedIn`] (the user an in-process caller vouches for); `gate`: what every
 //!   credential check passes through (remembered logins, failed-login
 //!   throttling per address and user, a bound on concurrent password
 //!   hashes, 503 when the authenticator cannot decide); `client`: the
@@ -42,7 +45,8 @@
 //! - Status codes, envelopes, key orders, headers and messages follow
 //!   docs/http.md, except where its "Deliberate differences from Eve" say.
 //! - GET and HEAD are public except `commands` items and the job queue;
-//!   every write needs Basic credentials and the user becomes the service
+//!   every write needs Basic credentials (or, in-process only, a
+//!   [`SignedIn`] extension) and the user becomes the service
 //!   [`Actor`](atlas_core::Actor).
 //! - Bodies above the configured limit get 413; requests running longer
 //!   than the timeout get 503, and so do writes whose credentials could not
@@ -67,6 +71,7 @@ mod path;
 mod request_target;
 mod routes;
 mod server;
+mod sign_in;
 mod state;
 mod trace;
 
@@ -85,7 +90,8 @@ pub use error::{
     challenge, service_status, ApiError, WriteKind, CHALLENGE, INTERNAL_MESSAGE, NOT_FOUND_MESSAGE,
     UNAUTHORIZED_MESSAGE,
 };
-pub use server::serve;
+pub use server::{serve, serve_router};
+pub use sign_in::{SignInGate, SignedIn};
 pub use state::AppState;
 
 /// Every method, for `Access-Control-Allow-Methods` on URLs without `Allow`.

@@ -37,8 +37,21 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    serve_router(listener, router(state), shutdown).await
+}
+
+/// Serves `app` as [`serve`] serves the API: for the API with more routes
+/// in front of it (`atlas serve` puts the dashboard of `atlas-ui` under
+/// `/ui/`, falling back to [`router`] for everything else).
+///
+/// # Errors
+/// As [`serve`].
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
     let mut listener = NoDelay(listener);
-    let app = router(state);
     let spellings = header_case::eve_spellings().await;
     let (stop_tx, stop_rx) = watch::channel(());
     tokio::spawn(async move {

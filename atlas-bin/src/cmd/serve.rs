@@ -2,7 +2,8 @@
 //! (or the API alone with `--no-worker`), with the metrics listener when
 //! `[metrics]` is enabled. Users sign in from the users file (and
 //! `[http.users]`), then, when `[auth.ldap]` is configured, the LDAP
-//! directory.
+//! directory. The dashboard (`[ui]`, on by default) is served under
+//! `<http.base_path>/ui/` on the API's listener.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,6 +92,9 @@ pub async fn run(mut cfg: AtlasConfig, listen: Option<String>, with_worker: bool
         cfg.data_dir.display(),
         if with_worker { "" } else { "; API only, no worker" }
     );
+    if cfg.ui.enabled {
+        println!("Dashboard on http://{addr}{}/ui/", cfg.http.base_path);
+    }
 
     let stop = super::shutdown_signal();
     let served = observe::spawn(metrics_listener, metrics, &app, readiness, stop.clone());
@@ -105,7 +109,13 @@ pub async fn run(mut cfg: AtlasConfig, listen: Option<String>, with_worker: bool
             }
         }
     });
-    atlas_http::serve(listener, state, super::until(stop))
+    // The dashboard signs people in through the API's own gate.
+    let gate = atlas_http::SignInGate::of(&state);
+    let mut app = atlas_http::router(state);
+    if cfg.ui.enabled {
+        app = atlas_ui::mount(app, gate, &cfg.ui, &cfg.http.base_path);
+    }
+    atlas_http::serve_router(listener, app, super::until(stop))
         .await
         .context("the HTTP server failed")?;
     background.await.context("the worker task panicked")??;

@@ -19,5 +19,6 @@ mod others;
 mod paths;
 mod queries;
 mod rollout;
+mod signed_in;
 mod versions;
 mod wire;
