@@ -1,6 +1,7 @@
 //! `atlas serve` and `atlas config check` with `[auth.ldap]` against a
 //! throwaway `slapd` (`atlas_ldap::testing`): directory users sign in after
-//! the users file and are recorded by their uid, a directory that stops
+//! the users file (also on the dashboard's sign-in form) and are recorded
+//! by their uid, a directory that stops
 //! answering gets 503 and shows in `/readyz`, and the check binds with the
 //! service account. Skipped with a printed reason without `slapd`, unless
 //! `ATLAS_TEST_REQUIRE` names `ldap`.
@@ -26,6 +27,53 @@ fn request(addr: &str, method: &str, path: &str, auth: Option<(&str, &str)>, bod
     write!(
         s,
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// Form-encodes `s` (every byte but letters and digits as `%XX`).
+fn form_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Signs in to the dashboard as a browser would: the sign-in page's
+/// token cookie, then the form. Answers the POST's whole response.
+fn dashboard_sign_in(addr: &str, user: &str, password: &str) -> String {
+    let page = request(addr, "GET", "/ui/login", None, "");
+    let token = page
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(": ")?;
+            if !name.eq_ignore_ascii_case("set-cookie") {
+                return None;
+            }
+            value.strip_prefix("atlas_login=")?.split(';').next()
+        })
+        .unwrap_or_else(|| panic!("the sign-in page sets its token cookie: {page}"))
+        .to_owned();
+    let body = format!(
+        "login_token={token}&user={}&password={}",
+        form_encode(user),
+        form_encode(password)
+    );
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(
+        s,
+        "POST /ui/login HTTP/1.1\r\nHost: {addr}\r\nCookie: atlas_login={token}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -103,7 +151,20 @@ fn serve_signs_directory_users_in_by_their_uid_and_answers_503_while_the_directo
     let ready = json_body(&request(&addr, "GET", "/readyz", None, ""));
     assert_eq!(ready["checks"]["ldap"], "ok", "{ready}");
 
+    // The dashboard signs in through the same chain.
+    let signed_in = dashboard_sign_in(&addr, "alice", ALICE_PASSWORD);
+    assert!(signed_in.starts_with("HTTP/1.1 303"), "{signed_in}");
+    assert!(signed_in.contains("atlas_session="), "{signed_in}");
+    let refused = dashboard_sign_in(&addr, "alice", "not-her-password");
+    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+    assert!(!refused.contains("atlas_session="), "{refused}");
+
     slapd.stop();
+    // (Her verified password is remembered for a while: another one needs
+    // the directory.)
+    let unavailable = dashboard_sign_in(&addr, "alice", "another-password");
+    assert!(unavailable.starts_with("HTTP/1.1 503"), "{unavailable}");
+    assert!(!unavailable.contains("atlas_session="), "{unavailable}");
     let answer = request(&addr, "POST", "/code", Some(("alice", "another-password")), seed);
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains(&slapd.url()), "{answer}");
