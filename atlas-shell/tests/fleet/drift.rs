@@ -19,7 +19,10 @@ async fn a_settings_file_edited_on_one_host_is_a_finding_naming_that_host() {
     f.exec.write_settings(&spec).await.unwrap();
     assert_eq!(f.exec.verify_instance(&spec).await.unwrap(), []);
 
-    let settings = f.p("web2", &format!("instances/{SID}/{SID}/sites/default/settings.php"));
+    let settings = f.p(
+        "web2",
+        &format!("instances/{SID}/{SID}/sites/default/settings.php"),
+    );
     let mut text = std::fs::read_to_string(&settings).unwrap();
     text.push_str("\n// edited by hand on web2\n");
     std::fs::write(&settings, text).unwrap();

@@ -42,7 +42,7 @@ async fn verify_keeps_the_findings_as_drift_and_notifies_new_drift_only_once() {
     let job = run(&h, Task::VerifyInstance { instance: id }).await;
     assert_eq!(job.status, JobStatus::Succeeded, "{:?}", job.last_error);
     let d = drift(&h, &id).await;
-    assert_eq!(d.findings, [settings.clone()]);
+    assert_eq!(d.findings, std::slice::from_ref(&settings));
     assert_eq!(d.checked, h.now());
     assert_eq!(h.raw(Resource::Instance, &id).await.body["drift"]["count"], 1);
     let notes = h.notes_titled("Drift Found");
