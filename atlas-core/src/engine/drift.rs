@@ -3,18 +3,20 @@
 //! heal first with `drift_auto_heal`), `instance_heal` (verify, re-apply
 //! the desired state for the healable findings, verify again) and the
 //! periodic `verify_instances` fan-out. See [`crate::drift`] for the
-//! rules.
+//! rules. A verification or heal that fails for good records the
+//! instance's `last_error`, as other work does.
 
 use serde_json::json;
 use tracing::warn;
 
+use super::instance::failed_for_good;
 use super::periodic::status_in;
-use super::{exec_err, notices, skipped, Engine, JobResult};
+use super::{exec_err, is_final, notices, skipped, Engine, JobResult};
 use crate::batch::Batch;
 use crate::drift::{heal_plan, Drift, DriftFinding, HealStep, VERIFIED_STATUSES};
 use crate::executor::InstanceSpec;
 use crate::jobs::Job;
-use crate::model::{Body, Id, Resource};
+use crate::model::{Body, Id, Instance, Resource};
 use crate::task::Task;
 use crate::worker::{Handled, HandlerError};
 
@@ -36,19 +38,16 @@ impl Engine {
                 ),
             ));
         }
-        let spec = self.spec(&inst, inst.status).await?;
-        let mut findings = self.find_drift(&spec).await?;
-        let mut healed = Vec::new();
-        if heal || self.config().drift_auto_heal {
-            let steps = heal_plan(&findings, inst.status);
-            if !steps.is_empty() {
-                for step in steps {
-                    self.heal_step(&spec, step).await?;
-                    healed.push(step.operation());
-                }
-                findings = self.find_drift(&spec).await?;
+        let heal = heal || self.config().drift_auto_heal;
+        let (findings, healed) = match self.verify_and_heal(&inst, heal).await {
+            Ok(done) => done,
+            Err(e) if is_final(job, &e) => {
+                // Out of attempts: the instance says why, as for other work.
+                let record = failed_for_good(job, &id, Body::new(), None, &e.error, self.now());
+                return Err(e.with_follow_up(record));
             }
-        }
+            Err(e) => return Err(e),
+        };
         let previous = Drift::of_doc(&doc);
         let drift = Drift {
             checked: self.now(),
@@ -75,6 +74,29 @@ impl Engine {
         patch.insert("drift".into(), drift.to_value());
         batch.update(Resource::Instance, id, patch, None);
         Ok(Handled::with_follow_up(result, batch))
+    }
+
+    /// The findings (after a heal of the healable ones when `heal`), and
+    /// the operations the heal ran.
+    async fn verify_and_heal(
+        &self,
+        inst: &Instance,
+        heal: bool,
+    ) -> Result<(Vec<DriftFinding>, Vec<&'static str>), HandlerError> {
+        let spec = self.spec(inst, inst.status).await?;
+        let mut findings = self.find_drift(&spec).await?;
+        let mut healed = Vec::new();
+        if heal {
+            let steps = heal_plan(&findings, inst.status);
+            if !steps.is_empty() {
+                for step in steps {
+                    self.heal_step(&spec, step).await?;
+                    healed.push(step.operation());
+                }
+                findings = self.find_drift(&spec).await?;
+            }
+        }
+        Ok((findings, healed))
     }
 
     async fn find_drift(&self, spec: &InstanceSpec) -> Result<Vec<DriftFinding>, HandlerError> {

@@ -149,6 +149,32 @@ async fn heal_never_touches_the_database_nor_runs_anything_for_database_findings
 }
 
 #[tokio::test]
+async fn a_heal_that_fails_for_good_records_the_last_error_and_keeps_the_old_drift() {
+    let h = Harness::with_exec(RecordingExecutor::new().fail_from("write_settings", 1));
+    let (id, _) = launched(&h, "p1drift0013").await;
+    h.exec.set_drift(
+        "p1drift0013",
+        vec![finding(
+            DriftKind::Settings,
+            "settings.php: expected sha256 aa, found bb",
+        )],
+    );
+    let job = run(&h, Task::HealInstance { instance: id }).await;
+    assert_eq!(job.status, JobStatus::Dead);
+    let raw = h.raw(Resource::Instance, &id).await;
+    assert_eq!(raw.body["last_error"]["kind"], "instance_heal");
+    assert!(
+        raw.body["last_error"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("heal: write_settings failed"),
+        "{}",
+        raw.body["last_error"]
+    );
+    assert!(Drift::of_doc(&raw).is_none(), "nothing verified to keep");
+}
+
+#[tokio::test]
 async fn auto_heal_heals_on_a_plain_verification() {
     let cfg = ServiceConfig {
         drift_auto_heal: true,
