@@ -15,7 +15,8 @@
 //! - web links: `current` → the tree (the down page when `down`), the web
 //!   link → `current`, and for a launched instance each launch link →
 //!   `current` (`web_link`; healable for `launched` and, for `current`,
-//!   `down` instances; a real file or directory in a link's place is not);
+//!   `down` instances; a real file or directory in a link's place is not,
+//!   nor anything on a host without the instance's tree);
 //! - database: it exists (admin account) and the instance's user logs in
 //!   to it with its password (`database`; never healable).
 
@@ -298,10 +299,17 @@ pub(crate) fn verify_files(
     core_entries: Option<Vec<String>>,
 ) -> Result<Vec<DriftFinding>, ExecError> {
     let mut out = verify_code_links(layout, host, spec, core_entries)?;
-    if entry(&layout.tree(&spec.sid))? == Entry::Dir {
+    let provisioned = entry(&layout.tree(&spec.sid))? == Entry::Dir;
+    if provisioned {
         out.extend(verify_settings(cfg, layout, host, spec)?);
     }
-    out.extend(verify_web_links(layout, host, spec)?);
+    let web = verify_web_links(layout, host, spec)?;
+    // Without the tree the link operations refuse to run: nothing here
+    // heals until the instance is provisioned on this host again.
+    out.extend(
+        web.into_iter()
+            .map(|f| if provisioned { f } else { f.not_healable() }),
+    );
     Ok(out)
 }
 

@@ -191,3 +191,16 @@ async fn a_revoked_grant_or_a_dropped_database_is_a_database_finding_no_heal_tou
 
     env.exec.remove_instance(&spec).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_host_without_the_instance_tree_reports_findings_no_heal_can_fix() {
+    let env = TestEnv::new();
+    let spec = launched(&env, SID).await;
+    // The instance's directory (tree and `current`) is gone from this host.
+    std::fs::remove_dir_all(env.p(&format!("instances/{SID}"))).unwrap();
+    let found = env.exec.verify_instance(&spec).await.unwrap();
+    assert!(found.iter().any(|f| f.kind == DriftKind::CodeLink), "{found:#?}");
+    assert!(found.iter().any(|f| f.kind == DriftKind::WebLink), "{found:#?}");
+    assert!(found.iter().all(|f| !f.heals()), "{found:#?}");
+    assert!(heal_plan(&found, spec.status).is_empty());
+}
