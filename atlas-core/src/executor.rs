@@ -16,6 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::drift::DriftFinding;
 use crate::error::ExecError;
 use crate::model::{Code, CodeType, Id, InstanceType, Pool, RouteStatus, RouteType, Secret, Sid, Status};
 
@@ -495,6 +496,27 @@ pub trait Executor: Send + Sync + fmt::Debug + 'static {
         let _ = map;
         Ok(Vec::new())
     }
+
+    /// Compares the instance of `spec` on every host it lives on with
+    /// what `spec` says, changing nothing: code links and checkouts
+    /// (`HEAD` at the recorded commit), settings files (by hash against
+    /// what they render to), the database (exists, its user logs in) and
+    /// the web links (for a launched instance, pointing at it). One
+    /// [`DriftFinding`] per difference, naming its host.
+    ///
+    /// # Behavior
+    /// The default finds nothing (an executor with nothing to compare).
+    /// Every finding's `healable` says whether re-applying the desired
+    /// state with the other operations fixes it; database findings never
+    /// are.
+    ///
+    /// # Errors
+    /// [`ExecError::Refused`] for a spec that fails validation; failures
+    /// that stop the comparison itself (a host that cannot be reached).
+    async fn verify_instance(&self, spec: &InstanceSpec) -> Result<Vec<DriftFinding>, ExecError> {
+        let _ = spec;
+        Ok(Vec::new())
+    }
 }
 
 macro_rules! forward_executor {
@@ -534,4 +556,5 @@ forward_executor! {
     remove_backup(artifact: &BackupArtifact) -> ();
     check_hosts() -> Vec<HostReport>;
     check_routes(map: &RouteMap) -> Vec<RouteMapCheck>;
+    verify_instance(spec: &InstanceSpec) -> Vec<DriftFinding>;
 }

@@ -34,6 +34,7 @@ mod backup_check;
 mod batch;
 mod clock;
 mod code_rules;
+mod drift;
 mod engine;
 mod error;
 mod executor;
@@ -61,6 +62,7 @@ pub use backup_check::{BackupCheck, InstanceBackups};
 pub use batch::{Batch, Committed, Write, Written};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use code_rules::{recommend, CurrentVersion, PostReason, Recommendation};
+pub use drift::{heal_plan, Drift, DriftFinding, DriftKind, HealStep, VERIFIED_STATUSES};
 pub use engine::{Engine, RouteCheckError};
 pub use error::{BoxError, ExecError, StoreError};
 pub use executor::{

@@ -102,6 +102,21 @@ pub enum Task {
         /// The instance.
         instance: Id,
     },
+    /// Compare an instance on its servers with its records and keep the
+    /// findings as its `drift` (notifying new ones); with `[service]
+    /// drift_auto_heal`, heal what is healable first.
+    #[serde(rename = "instance_verify")]
+    VerifyInstance {
+        /// The instance.
+        instance: Id,
+    },
+    /// Verify an instance, re-apply the desired state for its healable
+    /// findings (never the database), verify again and keep the result.
+    #[serde(rename = "instance_heal")]
+    HealInstance {
+        /// The instance.
+        instance: Id,
+    },
     /// Remove a deleted instance from the servers and delete its
     /// statistics records, after taking its `pre_delete` backup (not for
     /// an instance still `pending`: it has nothing to back up).
@@ -316,6 +331,8 @@ impl Task {
             Task::Restore { .. } => "restore",
             Task::SwitchCode { .. } => "instance_switch_code",
             Task::WriteSettings { .. } => "instance_write_settings",
+            Task::VerifyInstance { .. } => "instance_verify",
+            Task::HealInstance { .. } => "instance_heal",
             Task::RemoveInstance { .. } => "instance_remove",
             Task::BackupTake { .. } => "backup_take",
             Task::BackupRestore { .. } => "backup_restore",
@@ -343,6 +360,8 @@ impl Task {
             | Task::Restore { instance, .. }
             | Task::SwitchCode { instance, .. }
             | Task::WriteSettings { instance }
+            | Task::VerifyInstance { instance }
+            | Task::HealInstance { instance }
             | Task::RemoveInstance { instance, .. }
             | Task::BackupTake { instance, .. }
             | Task::BackupRestore { instance, .. }

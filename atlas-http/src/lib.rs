@@ -113,6 +113,8 @@ pub fn router(state: AppState) -> Router {
         .route("/backup/{id}/restore", any(routes::actions::restore))
         .route("/rollout/{id}/{action}", any(routes::actions::rollout))
         .route("/instance/{id}/jobs", any(routes::instance_jobs::list))
+        .route("/instance/{id}/verify", any(routes::actions::verify))
+        .route("/instance/{id}/heal", any(routes::actions::heal))
         .route("/{res}", any(routes::resources::collection))
         .route("/{res}/{id}", any(routes::resources::item))
         .fallback(not_found)

@@ -28,6 +28,7 @@
 //! | `atlas_backup_last_check_timestamp_seconds` | gauge | (0: no check yet) |
 //! | `atlas_ldap_binds_total` | counter | `outcome` (`accepted`, `rejected`, `unavailable`) |
 //! | `atlas_ldap_up` | gauge (1: the directory answered its last bind or probe) | `directory` (its URL) |
+//! | `atlas_drifted_instances` | gauge (live instances whose newest verification found drift) | |
 //! | `atlas_rollouts` | gauge | `state` |
 //! | `atlas_rollout_instances` | gauge (each running, paused or halted rollout) | `rollout`, `state` (`done`, `failed`, `remaining`) |
 //!
@@ -43,6 +44,9 @@
 //! [`Metrics::ldap_bind`] and [`Metrics::ldap_up`]) and appear only when
 //! `[auth.ldap]` is configured; sign-ins the API remembered or throttled
 //! never reach the directory and are not counted.
+//! `atlas_drifted_instances` is one counting query at scrape time over the
+//! instances' `drift` (written by the verify and heal jobs), so a heal or a
+//! clean verification lowers it at once.
 //! Rollout gauges are read from the rollout records when scraped
 //! ([`RolloutProgress`]): one counting query per active rollout for the
 //! instances it still has to switch; a rollout that is no longer active
@@ -61,7 +65,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use atlas_core::model::{Resource, Status};
-use atlas_core::query::{Filter, FindQuery, Paging};
+use atlas_core::query::{Filter, FindQuery, Op, Operand, Paging};
 use atlas_core::rollout::RolloutProgress;
 use atlas_core::{BackupCheck, HostCheck, Job, JobId, JobStatus, Outcome, Scheduler, Store};
 use axum::http::{Method, StatusCode};
@@ -199,6 +203,7 @@ struct Inner {
     backups: Family<StateLabels, Gauge>,
     backup_bytes: Gauge,
     backup_last_check: Gauge,
+    drifted_instances: Gauge,
     ldap_binds: Family<OutcomeLabels, Counter>,
     ldap_up: Family<DirectoryLabels, Gauge>,
     rollouts: Family<StateLabels, Gauge>,
@@ -243,6 +248,7 @@ impl Metrics {
         let backups = Family::<StateLabels, Gauge>::default();
         let backup_bytes = Gauge::default();
         let backup_last_check = Gauge::default();
+        let drifted_instances = Gauge::default();
         let ldap_binds = Family::<OutcomeLabels, Counter>::default();
         let ldap_up = Family::<DirectoryLabels, Gauge>::default();
         let rollouts = Family::<StateLabels, Gauge>::default();
@@ -346,6 +352,11 @@ impl Metrics {
             backup_last_check.clone(),
         );
         r.register(
+            "drifted_instances",
+            "Live instances whose newest verification found drift (drift.count > 0)",
+            drifted_instances.clone(),
+        );
+        r.register(
             "ldap_binds",
             "Sign-ins decided by the LDAP directory, by outcome (accepted, rejected, unavailable)",
             ldap_binds.clone(),
@@ -385,6 +396,7 @@ impl Metrics {
                 backups,
                 backup_bytes,
                 backup_last_check,
+                drifted_instances,
                 ldap_binds,
                 ldap_up,
                 rollouts,
@@ -535,6 +547,22 @@ impl Metrics {
                 Ok(page) => set(&self.inner.instances, status.as_str(), page.total),
                 Err(e) => return scrape_failed(&e),
             }
+        }
+        let drifted = FindQuery {
+            filter: Filter::field("drift.count", Op::Gt(Operand::Json(serde_json::json!(0)))),
+            sort: Vec::new(),
+            paging: Paging {
+                page: 1,
+                max_results: 1,
+            },
+            show_deleted: false,
+        };
+        match store.find(Resource::Instance, &drifted).await {
+            Ok(page) => {
+                let n = i64::try_from(page.total).unwrap_or(i64::MAX);
+                self.inner.drifted_instances.set(n);
+            }
+            Err(e) => return scrape_failed(&e),
         }
         match HostCheck::latest(store).await {
             Ok(latest) => self.set_hosts(latest.as_ref()),
@@ -1010,6 +1038,29 @@ mod tests {
             !text.contains(&format!("rollout=\"{done}\"")),
             "a completed rollout has no instance gauges"
         );
+    }
+
+    #[tokio::test]
+    async fn drifted_instances_counts_the_live_instances_whose_drift_has_findings() {
+        use atlas_core::MemoryStore;
+
+        let m = Metrics::new();
+        let store = MemoryStore::new();
+        let mut batch = Batch::new(Timestamp::from_unix(1_000));
+        for (n, count) in [(1u8, Some(2)), (2, Some(0)), (3, None), (4, Some(1))] {
+            let mut body = serde_json::json!({"sid": format!("p1drifted{n:03}"), "status": "launched"});
+            if let Some(c) = count {
+                body["drift"] = serde_json::json!({"count": c, "findings": []});
+            }
+            batch.insert(
+                Resource::Instance,
+                Id::from_bytes([n; 12]),
+                body.as_object().cloned().unwrap(),
+            );
+        }
+        store.commit(batch).await.unwrap();
+        let text = m.render(&store, None).await;
+        assert_eq!(sample(&text, "atlas_drifted_instances", &[]), Some(2.0));
     }
 
     #[tokio::test]

@@ -23,7 +23,8 @@ use std::time::Duration;
 
 use atlas_core::model::Id;
 use atlas_core::{
-    BackupArtifact, CodeSpec, CommandOutput, CommandSpec, ExecError, Executor, InstanceSpec, RouteMap,
+    BackupArtifact, CodeSpec, CommandOutput, CommandSpec, DriftFinding, ExecError, Executor, InstanceSpec,
+    RouteMap,
 };
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -163,6 +164,18 @@ pub enum Op {
         /// The backup.
         artifact: BackupArtifact,
     },
+    /// Compares the instance's checkouts, code links, settings and web
+    /// links on the host with the spec ([`Reply::Drift`]; changes nothing).
+    VerifyFiles {
+        /// The instance.
+        spec: InstanceSpec,
+    },
+    /// Checks that the instance's database exists and its user logs in
+    /// ([`Reply::Drift`]; the host needs the database admin account).
+    VerifyDatabase {
+        /// The instance.
+        spec: InstanceSpec,
+    },
 }
 
 /// What the agent reads: the protocol version, the host's configuration
@@ -203,6 +216,12 @@ pub enum Reply {
     Backup {
         /// The backup.
         artifact: BackupArtifact,
+    },
+    /// What [`Op::VerifyFiles`] or [`Op::VerifyDatabase`] found (host
+    /// `local`: the controller names the host).
+    Drift {
+        /// One finding per difference (empty: none).
+        findings: Vec<DriftFinding>,
     },
     /// Problems found by [`Op::Check`] (empty: healthy).
     Health {
@@ -417,6 +436,16 @@ pub(crate) async fn dispatch(exec: &ShellExecutor, op: Op) -> Result<Reply, Exec
         }
         Op::RestoreInstance { spec, artifact } => exec.restore_here(&spec, &artifact).await?,
         Op::RemoveBackup { artifact } => exec.remove_backup_here(&artifact).await?,
+        Op::VerifyFiles { spec } => {
+            return Ok(Reply::Drift {
+                findings: exec.verify_files_here(&spec).await?,
+            })
+        }
+        Op::VerifyDatabase { spec } => {
+            return Ok(Reply::Drift {
+                findings: exec.verify_database_here(&spec).await?,
+            })
+        }
         Op::ReadRouteMap => {
             let text = crate::routes::read_map(&exec.config().route_map.path).await?;
             return Ok(Reply::Text { text });

@@ -25,7 +25,7 @@ fn git(cfg: &ShellConfig) -> Invocation {
     .args(["-c", "protocol.ext.allow=never", "-c", "protocol.fd.allow=never"])
 }
 
-fn git_in(cfg: &ShellConfig, dir: &Path) -> Invocation {
+pub(crate) fn git_in(cfg: &ShellConfig, dir: &Path) -> Invocation {
     git(cfg).arg("-C").arg(dir)
 }
 

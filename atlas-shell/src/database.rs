@@ -11,7 +11,7 @@ use atlas_core::{DatabaseSpec, ExecError};
 
 use crate::config::ShellConfig;
 use crate::paths::check_db_identifier;
-use crate::process::{run_checked, run_streamed, Invocation};
+use crate::process::{run, run_checked, run_streamed, Invocation};
 
 /// A string inside a MySQL option file value (double-quoted).
 fn option_value(s: &str) -> String {
@@ -123,6 +123,68 @@ pub(crate) async fn query(cfg: &ShellConfig, sql: String) -> Result<String, Exec
             "the mysql client answered bytes that are not UTF-8",
         ))
     })
+}
+
+/// Whether the database of `db` exists (asked with the admin account).
+pub(crate) async fn exists(cfg: &ShellConfig, db: &DatabaseSpec) -> Result<bool, ExecError> {
+    check_db_identifier("database name", &db.name, 64)?;
+    let out = query(
+        cfg,
+        format!(
+            "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = {};\n",
+            sql_string(&db.name)
+        ),
+    )
+    .await?;
+    Ok(out.trim() != "0")
+}
+
+/// The option file of the instance's own account: host, port, its user,
+/// password and database.
+fn user_option_file(cfg: &ShellConfig, db: &DatabaseSpec) -> String {
+    format!(
+        "[client]\nhost={}\nport={}\nuser={}\npassword={}\ndatabase={}\n",
+        option_value(&cfg.database.host),
+        cfg.database.port,
+        option_value(&db.user),
+        option_value(db.password.expose()),
+        option_value(&db.name)
+    )
+}
+
+/// Logs in as the instance's user to its database and runs `SELECT 1`:
+/// `None` when that works, else why not (the client's first error line).
+/// The password goes in a mode-0600 option file, never in an argument.
+pub(crate) async fn login_refused(cfg: &ShellConfig, db: &DatabaseSpec) -> Result<Option<String>, ExecError> {
+    check_db_identifier("database name", &db.name, 64)?;
+    check_db_identifier("database user", &db.user, 32)?;
+    let mut file = tempfile::Builder::new()
+        .prefix("atlas-mysql-")
+        .suffix(".cnf")
+        .tempfile()?;
+    file.write_all(user_option_file(cfg, db).as_bytes())?;
+    file.flush()?;
+    let inv = Invocation::new(
+        &cfg.programs,
+        &cfg.programs.mysql,
+        Duration::from_secs(cfg.timeouts.program_secs),
+    )
+    .arg(defaults_arg(&file))
+    .arg("--batch")
+    .stdin(b"SELECT 1;\n".to_vec());
+    let done = run(&inv).await?;
+    drop(file);
+    if done.success() {
+        return Ok(None);
+    }
+    let why = done
+        .stderr
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("the mysql client failed without a message")
+        .trim()
+        .to_owned();
+    Ok(Some(why))
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use atlas_core::model::{Id, Sid};
 use atlas_core::{
-    BackupArtifact, CodeSpec, CommandOutput, CommandSpec, ExecError, Executor, HostReport, InstanceSpec,
-    RouteMap, RouteMapCheck,
+    BackupArtifact, CodeSpec, CommandOutput, CommandSpec, DriftFinding, ExecError, Executor, HostReport,
+    InstanceSpec, RouteMap, RouteMapCheck,
 };
 use tracing::Instrument;
 
@@ -21,7 +21,7 @@ use crate::fs::{blocking, ensure_root, write_atomic};
 use crate::instance as inst;
 use crate::paths::{check_instance, refused, Layout};
 use crate::process::{run_checked, Invocation};
-use crate::{backup, code, commands, database, routes};
+use crate::{backup, code, commands, database, drift, routes};
 
 /// The executor that provisions Drupal instances on this host with the file
 /// system, `git`, `mysql` and `drush`. Cheap to clone; share as
@@ -190,6 +190,34 @@ impl ShellExecutor {
     /// Drops the instance's database and user.
     pub(crate) async fn drop_database(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
         database::run_sql(&self.cfg, database::drop_sql(&self.cfg, &spec.database)?).await
+    }
+
+    /// The instance's checkouts, code links, settings and web links on
+    /// this host against `spec` (findings name host `local`).
+    pub(crate) async fn verify_files_here(
+        &self,
+        spec: &InstanceSpec,
+    ) -> Result<Vec<DriftFinding>, ExecError> {
+        check_instance(spec)?;
+        let mut found = drift::verify_checkouts(&self.cfg, &self.layout, LOCAL_HOST, spec).await?;
+        let core = drift::core_entries(&self.cfg, &self.layout, spec).await?;
+        found.extend(
+            self.fs(spec, move |c, l, s| {
+                drift::verify_files(c, l, LOCAL_HOST, s, core)
+            })
+            .await?,
+        );
+        Ok(found)
+    }
+
+    /// The instance's database: it exists and its user logs in (findings
+    /// name host `local`).
+    pub(crate) async fn verify_database_here(
+        &self,
+        spec: &InstanceSpec,
+    ) -> Result<Vec<DriftFinding>, ExecError> {
+        check_instance(spec)?;
+        drift::verify_database(&self.cfg, LOCAL_HOST, spec).await
     }
 }
 
@@ -552,5 +580,20 @@ impl Executor for ShellExecutor {
             .await
             .map_err(|e| format!("cannot read the route map {}: {e}", rm.path.display()));
         Ok(vec![routes::compare("local", &want, have)])
+    }
+
+    /// # Behavior
+    /// Host `local`: every checkout's `HEAD` (`git rev-parse`), the tree's
+    /// code links, the settings files by SHA-256 against what they render
+    /// to, `current`, the web link and (launched) the launch links, then
+    /// the database (exists; the instance's user logs in with its
+    /// password from a mode-0600 option file). Changes nothing.
+    async fn verify_instance(&self, spec: &InstanceSpec) -> Result<Vec<DriftFinding>, ExecError> {
+        self.traced("verify_instance", Some(&spec.sid), async {
+            let mut found = self.verify_files_here(spec).await?;
+            found.extend(self.verify_database_here(spec).await?);
+            Ok(found)
+        })
+        .await
     }
 }

@@ -22,6 +22,8 @@
 //!   a `web` host and see every instance's files (the only web host, or
 //!   `shared_files`); the artifact names it, and restore and removal go
 //!   to the host the artifact names.
+//! - A verification compares the files on every `web` host (findings
+//!   name the host) and checks the database once, like database work.
 //! - A spec is validated here before any host is contacted.
 
 use std::future::Future;
@@ -32,8 +34,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use atlas_core::model::Id;
 use atlas_core::{
-    BackupArtifact, CodeSpec, CommandOutput, CommandSpec, ExecError, Executor, HostOutput, HostReport,
-    InstanceSpec, RouteMap, RouteMapCheck,
+    BackupArtifact, CodeSpec, CommandOutput, CommandSpec, DriftFinding, ExecError, Executor, HostOutput,
+    HostReport, InstanceSpec, RouteMap, RouteMapCheck,
 };
 use futures::stream::{self, StreamExt};
 
@@ -685,4 +687,47 @@ impl Executor for FleetExecutor {
             })
             .collect())
     }
+
+    /// # Behavior
+    /// Every web host's agent compares its checkouts, code links, settings
+    /// and web links with `spec` (each finding names its host); then the
+    /// database is checked once, on the first `db_client` host (else this
+    /// host, named `local`). A host that cannot be reached fails the
+    /// verification (an unreachable host is not drift).
+    async fn verify_instance(&self, spec: &InstanceSpec) -> Result<Vec<DriftFinding>, ExecError> {
+        check_instance(spec)?;
+        let results = self
+            .run_on(
+                self.web(),
+                |_| Op::VerifyFiles { spec: spec.clone() },
+                self.deadline(),
+            )
+            .await;
+        let mut found = Vec::new();
+        for (name, reply) in combine(results)? {
+            found.extend(named(&name, reply)?);
+        }
+        match self.members.iter().find(|m| m.host.has(Role::DbClient)) {
+            Some(m) => {
+                let reply = self.once(m, Op::VerifyDatabase { spec: spec.clone() }).await?;
+                found.extend(named(&m.host.name, reply)?);
+            }
+            None => found.extend(self.here.verify_database_here(spec).await?),
+        }
+        Ok(found)
+    }
+}
+
+/// The findings of a host's [`Reply::Drift`], named after the host.
+fn named(host: &str, reply: Reply) -> Result<Vec<DriftFinding>, ExecError> {
+    let Reply::Drift { findings } = reply else {
+        return Err(unexpected(host, &reply));
+    };
+    Ok(findings
+        .into_iter()
+        .map(|mut f| {
+            f.host = host.to_owned();
+            f
+        })
+        .collect())
 }

@@ -328,7 +328,7 @@ pub(crate) fn web_link(layout: &Layout, spec: &InstanceSpec) -> Result<(), ExecE
 }
 
 /// The launch links of `spec` (validated): where each lives.
-fn launch_links(layout: &Layout, spec: &InstanceSpec) -> Result<Vec<PathBuf>, ExecError> {
+pub(crate) fn launch_links(layout: &Layout, spec: &InstanceSpec) -> Result<Vec<PathBuf>, ExecError> {
     let mut links = Vec::new();
     for s in crate::paths::launch_sources(spec)? {
         let l = layout.launch_link(spec.instance_type, spec.pool, &s);
@@ -342,8 +342,10 @@ fn launch_links(layout: &Layout, spec: &InstanceSpec) -> Result<Vec<PathBuf>, Ex
     Ok(links)
 }
 
-/// Links each launch source to `current`. Every link is checked before
-/// any is made: none may sit behind a symlink or replace a real file.
+/// Points `current` at the tree and links each launch source to it.
+/// Every link is checked before any is made: none may sit behind a
+/// symlink or replace a real file. Re-running re-applies a launched
+/// instance's links (what a drift heal does).
 pub(crate) fn launch(layout: &Layout, spec: &InstanceSpec) -> Result<(), ExecError> {
     let root = &layout.instances_web_root;
     let links = launch_links(layout, spec)?;
@@ -356,6 +358,7 @@ pub(crate) fn launch(layout: &Layout, spec: &InstanceSpec) -> Result<(), ExecErr
             ));
         }
     }
+    point_current_at_tree(layout, spec)?;
     web_link(layout, spec)?;
     let current = layout.current(&spec.sid);
     for l in links {

@@ -14,7 +14,8 @@
 //! - `process`: argv-only spawning with stdin control, time limits
 //!   (process-group kill), output tails and one log event per run.
 //! - `code`, `instance`, `database`, `settings` (+ `templates/`), `routes`,
-//!   `commands`: the operations. `backup`: backups of an instance (database
+//!   `commands`: the operations. `drift`: what an instance here holds
+//!   against its spec (verification, read only). `backup`: backups of an instance (database
 //!   dump and files archive) and their restore and removal.
 //! - `executor`: [`ShellExecutor`], the trait implementation for this host.
 //! - [`hosts`]: the fleet's hosts and SSH settings; `ssh`: the transport
@@ -60,6 +61,7 @@ mod code;
 mod commands;
 pub mod config;
 mod database;
+mod drift;
 mod executor;
 mod fleet;
 mod fs;

@@ -17,6 +17,8 @@
 //! - `periodic.rs`: the periodic tasks; `checks.rs`: the host and
 //!   route map checks among them; `periodic_backup.rs`: the periodic
 //!   backup with its pruning.
+//! - `drift.rs`: verify and heal an instance, and the periodic
+//!   verification fan-out.
 //! - `notices.rs`: notification texts.
 //!
 //! # Contracts
@@ -40,6 +42,7 @@ mod backup;
 mod checks;
 mod code;
 mod commands;
+mod drift;
 mod instance;
 mod notices;
 mod periodic;
@@ -144,6 +147,8 @@ impl JobHandler for Engine {
             Task::Restore { instance, from } => self.lifecycle(job, Work::Restore, instance, from).await,
             Task::SwitchCode { instance, backup } => self.switch_code(job, instance, backup).await,
             Task::WriteSettings { instance } => self.write_settings(job, instance).await,
+            Task::VerifyInstance { instance } => self.verify_instance(job, instance, false).await,
+            Task::HealInstance { instance } => self.verify_instance(job, instance, true).await,
             Task::RemoveInstance { instance, backup } => self.remove_instance(job, instance, backup).await,
             Task::BackupTake { backup, instance } => self.backup_take(job, backup, instance).await,
             Task::BackupRestore { backup, instance } => self.backup_restore(job, backup, instance).await,

@@ -6,6 +6,7 @@
 //! Slack messages; every instance notice links to `<atlas_url>/instance/<id>`
 //! and names the environment.
 
+use crate::drift::DriftFinding;
 use crate::executor::{CodeSpec, CommandOutput, InstanceSpec, RouteMapCheck};
 use crate::model::{Id, Sid};
 use crate::notify::{Level, Notification};
@@ -300,6 +301,29 @@ pub(crate) fn route_map_drift(cfg: &ServiceConfig, differing: &[&RouteMapCheck])
     )
     .field("Environment", env(cfg))
     .field("Load balancers", hosts.join(", "))
+}
+
+/// `Drift Found` on an instance: each new finding's host, kind and
+/// detail, and whether a heal fixes it.
+pub(crate) fn drift_found(cfg: &ServiceConfig, id: &Id, sid: &Sid, new: &[&DriftFinding]) -> Notification {
+    let lines: Vec<String> = new
+        .iter()
+        .map(|f| {
+            let heal = if f.heals() { "healable" } else { "not healable" };
+            format!("{} {}: {} ({heal})", f.host, f.kind, f.detail)
+        })
+        .collect();
+    let n = Notification::new(
+        Level::Warning,
+        "Drift Found",
+        format!(
+            "{} new difference(s) between the servers and the records; `POST /instance/{id}/heal` \
+             re-applies the healable ones, the others need a person.\n{}",
+            new.len(),
+            lines.join("\n")
+        ),
+    );
+    about_instance(n, cfg, id, sid)
 }
 
 #[cfg(test)]

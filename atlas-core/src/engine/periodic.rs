@@ -18,6 +18,7 @@
 //!   instances) are reported in one warning;
 //! - the host check and the route map check (`checks.rs`).
 //! - the periodic backup (`periodic_backup.rs`).
+//! - the verification fan-out (`drift.rs`).
 //!
 //! Instance creations, deletions and status changes go through the
 //! [`crate::service::Service`] like any client's; fan-out jobs and statistics
@@ -109,6 +110,7 @@ impl Engine {
             PeriodicTask::CheckRoutes => self.check_routes_task().await?,
             PeriodicTask::BackupLaunched => self.backup_launched().await?,
             PeriodicTask::CheckBackups => self.check_backups().await?,
+            PeriodicTask::VerifyInstances => self.verify_instances().await?,
         };
         info!(task = %task, result = %handled.result, "periodic task done");
         Ok(handled)

@@ -1,4 +1,4 @@
-//! The periodic schedule: the thirteen maintenance tasks ([`PeriodicTask`]),
+//! The periodic schedule: the fourteen maintenance tasks ([`PeriodicTask`]),
 //! their cron expressions ([`Schedule`], pure `due`), and the
 //! [`Scheduler`] that enqueues them as jobs.
 

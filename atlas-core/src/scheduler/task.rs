@@ -1,4 +1,4 @@
-//! [`PeriodicTask`]: the thirteen periodic maintenance tasks and their default
+//! [`PeriodicTask`]: the fourteen periodic maintenance tasks and their default
 //! schedules (docs/architecture.md "Periodic tasks").
 
 use std::fmt;
@@ -50,11 +50,15 @@ pub enum PeriodicTask {
     /// the newly stale ones; its result is what `/metrics` reports of
     /// backups (hourly).
     CheckBackups,
+    /// Queue a verification of every instance in the verified statuses
+    /// (`available`, `installed`, `launched`, `down`): its servers against
+    /// its records, the findings kept as its `drift` (daily at 05:15).
+    VerifyInstances,
 }
 
 impl PeriodicTask {
     /// Every task, in the order of docs/architecture.md "Periodic tasks".
-    pub const ALL: [PeriodicTask; 13] = [
+    pub const ALL: [PeriodicTask; 14] = [
         PeriodicTask::PoolTopUp,
         PeriodicTask::DeleteStuckPending,
         PeriodicTask::CronLaunched,
@@ -68,6 +72,7 @@ impl PeriodicTask {
         PeriodicTask::CheckRoutes,
         PeriodicTask::BackupLaunched,
         PeriodicTask::CheckBackups,
+        PeriodicTask::VerifyInstances,
     ];
 
     /// The config key and job payload name.
@@ -86,6 +91,7 @@ impl PeriodicTask {
             PeriodicTask::CheckRoutes => "check_routes",
             PeriodicTask::BackupLaunched => "backup_launched",
             PeriodicTask::CheckBackups => "check_backups",
+            PeriodicTask::VerifyInstances => "verify_instances",
         }
     }
 
@@ -103,6 +109,7 @@ impl PeriodicTask {
             PeriodicTask::VerifyStatistics => "0 0 4 * * *",
             PeriodicTask::BackupLaunched => "0 0 2 * * *",
             PeriodicTask::CheckBackups => "0 45 * * * *",
+            PeriodicTask::VerifyInstances => "0 15 5 * * *",
         }
     }
 

@@ -65,6 +65,14 @@ pub struct ServiceConfig {
     /// (metrics, and a notification when it newly becomes so).
     #[serde(with = "crate::serde_secs")]
     pub backup_max_age: Duration,
+    /// Whether the periodic `verify_instances` task queues a verification
+    /// of every verified instance (`POST /instance/<id>/verify` works
+    /// either way).
+    pub drift_verify: bool,
+    /// Whether a verification that finds healable drift heals it at once
+    /// (re-applying links, settings and checkouts, never the database),
+    /// as `POST /instance/<id>/heal` does.
+    pub drift_auto_heal: bool,
 }
 
 impl Default for ServiceConfig {
@@ -87,6 +95,8 @@ impl Default for ServiceConfig {
             backup_keep_weekly: 4,
             backup_pre_update: false,
             backup_max_age: Duration::from_secs(36 * 3600),
+            drift_verify: true,
+            drift_auto_heal: false,
         }
     }
 }

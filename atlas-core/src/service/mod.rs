@@ -11,6 +11,7 @@
 
 mod check;
 mod config;
+mod drift;
 mod error;
 mod hooks;
 mod job_actions;

@@ -125,6 +125,16 @@ fn stored() -> Vec<(&'static str, Value, Task)> {
             Task::WriteSettings { instance: id(I) },
         ),
         (
+            "instance_verify",
+            json!({"instance": I}),
+            Task::VerifyInstance { instance: id(I) },
+        ),
+        (
+            "instance_heal",
+            json!({"instance": I}),
+            Task::HealInstance { instance: id(I) },
+        ),
+        (
             "instance_remove",
             json!({"instance": I}),
             Task::RemoveInstance {

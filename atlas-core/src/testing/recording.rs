@@ -1,13 +1,16 @@
 //! [`RecordingExecutor`]: an [`Executor`] fake for end-to-end worker tests.
 //! It records every call as `(operation, subject)` in order, succeeds unless
 //! told to fail a given call, and answers `run_command`, `check_hosts` and
-//! `check_routes` with configurable outputs.
+//! `check_routes` with configurable outputs. Its `verify_instance` answers
+//! the drift it was given per sid, and the operations a heal runs clear
+//! the findings they fix (as the real ones converge).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 
+use crate::drift::{DriftFinding, DriftKind};
 use crate::error::ExecError;
 use crate::executor::{
     BackupArtifact, BackupPart, BackupPartKind, CodeSpec, CommandOutput, CommandSpec, Executor, HostReport,
@@ -39,6 +42,8 @@ struct Inner {
     route_checks: Vec<RouteMapCheck>,
     /// The route maps handed to `check_routes`, in call order.
     checked_maps: Vec<RouteMap>,
+    /// sid → what `verify_instance` answers.
+    drift: HashMap<String, Vec<DriftFinding>>,
 }
 
 /// Records every executor call in order and fails the ones it was told to.
@@ -119,6 +124,31 @@ impl RecordingExecutor {
     pub fn with_route_checks(self, checks: Vec<RouteMapCheck>) -> Self {
         self.lock().route_checks = checks;
         self
+    }
+
+    /// Sets what `verify_instance` answers for the instance `sid` (default:
+    /// nothing). `deploy_code` clears the checkout findings of its item,
+    /// `switch_code` the code link ones of the instance, `write_settings`
+    /// the settings ones, `launch` and `take_down` the web link ones;
+    /// nothing clears database findings.
+    pub fn with_drift(self, sid: &str, findings: Vec<DriftFinding>) -> Self {
+        self.set_drift(sid, findings);
+        self
+    }
+
+    /// [`RecordingExecutor::with_drift`] on a shared executor.
+    pub fn set_drift(&self, sid: &str, findings: Vec<DriftFinding>) {
+        self.lock().drift.insert(sid.to_owned(), findings);
+    }
+
+    /// Removes the drift findings `fixed` selects (after a successful call).
+    fn converge(&self, sid: Option<&str>, fixed: impl Fn(&DriftFinding) -> bool) {
+        let mut inner = self.lock();
+        for (s, findings) in inner.drift.iter_mut() {
+            if sid.is_none_or(|want| want == s) {
+                findings.retain(|f| !fixed(f));
+            }
+        }
     }
 
     /// The route maps handed to `check_routes`, oldest first.
@@ -208,7 +238,11 @@ impl RecordingExecutor {
 #[async_trait]
 impl Executor for RecordingExecutor {
     async fn deploy_code(&self, spec: &CodeSpec) -> Result<(), ExecError> {
-        self.record("deploy_code", &spec.name)
+        self.record("deploy_code", &spec.name)?;
+        self.converge(None, |f| {
+            f.kind == DriftKind::CheckoutHead && f.code == Some(spec.id)
+        });
+        Ok(())
     }
 
     async fn update_code(&self, _previous: &CodeSpec, next: &CodeSpec) -> Result<(), ExecError> {
@@ -229,7 +263,9 @@ impl Executor for RecordingExecutor {
 
     async fn switch_code(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
         self.keep_spec("switch_code", spec);
-        self.record("switch_code", spec.sid.as_str())
+        self.record("switch_code", spec.sid.as_str())?;
+        self.converge(Some(spec.sid.as_str()), |f| f.kind == DriftKind::CodeLink);
+        Ok(())
     }
 
     async fn rebuild_registry(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
@@ -242,16 +278,22 @@ impl Executor for RecordingExecutor {
 
     async fn write_settings(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
         self.keep_spec("write_settings", spec);
-        self.record("write_settings", spec.sid.as_str())
+        self.record("write_settings", spec.sid.as_str())?;
+        self.converge(Some(spec.sid.as_str()), |f| f.kind == DriftKind::Settings);
+        Ok(())
     }
 
     async fn launch(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
         self.keep_spec("launch", spec);
-        self.record("launch", spec.sid.as_str())
+        self.record("launch", spec.sid.as_str())?;
+        self.converge(Some(spec.sid.as_str()), |f| f.kind == DriftKind::WebLink);
+        Ok(())
     }
 
     async fn take_down(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
-        self.record("take_down", spec.sid.as_str())
+        self.record("take_down", spec.sid.as_str())?;
+        self.converge(Some(spec.sid.as_str()), |f| f.kind == DriftKind::WebLink);
+        Ok(())
     }
 
     async fn restore(&self, spec: &InstanceSpec) -> Result<(), ExecError> {
@@ -340,6 +382,16 @@ impl Executor for RecordingExecutor {
         self.lock().checked_maps.push(map.clone());
         self.record("check_routes", "")?;
         Ok(self.lock().route_checks.clone())
+    }
+
+    async fn verify_instance(&self, spec: &InstanceSpec) -> Result<Vec<DriftFinding>, ExecError> {
+        self.record("verify_instance", spec.sid.as_str())?;
+        Ok(self
+            .lock()
+            .drift
+            .get(spec.sid.as_str())
+            .cloned()
+            .unwrap_or_default())
     }
 }
 

@@ -3,7 +3,10 @@
 //! - `POST /commands/<id>/execute` runs a command item (the operator
 //!   guide's "future" endpoint) through a fan-out job;
 //! - `POST /backup/<id>/restore` restores a complete backup onto its
-//!   instance.
+//!   instance;
+//! - `POST /instance/<id or sid>/verify` compares the instance on its
+//!   servers with its records, `POST /instance/<id or sid>/heal` also
+//!   re-applies what is safe to (drift).
 //!
 //! And the rollout actions, which change the record and answer 200 with
 //! it as `GET` shows it: `POST /rollout/<id>/pause`, `/resume` (a halted
@@ -29,6 +32,10 @@ enum Action {
     Execute,
     /// Restore the backup.
     Restore,
+    /// Verify the instance.
+    Verify,
+    /// Heal the instance.
+    Heal,
 }
 
 /// `/commands/<id>/execute`.
@@ -39,6 +46,16 @@ pub(crate) async fn execute(State(state): State<AppState>, Path(id): Path<String
 /// `/backup/<id>/restore`.
 pub(crate) async fn restore(State(state): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
     handle(&state, &id, req, Action::Restore).await
+}
+
+/// `/instance/<id>/verify`.
+pub(crate) async fn verify(State(state): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
+    handle(&state, &id, req, Action::Verify).await
+}
+
+/// `/instance/<id>/heal`.
+pub(crate) async fn heal(State(state): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
+    handle(&state, &id, req, Action::Heal).await
 }
 
 async fn handle(state: &AppState, id: &str, req: Request, action: Action) -> Response {
@@ -56,6 +73,8 @@ async fn run(state: &AppState, id: &str, parts: &Parts, action: Action) -> Resul
     let job_id = match action {
         Action::Execute => state.service.execute_command(id, &actor).await?,
         Action::Restore => state.service.restore_backup(id, &actor).await?,
+        Action::Verify => state.service.verify_instance(id, &actor).await?,
+        Action::Heal => state.service.heal_instance(id, &actor).await?,
     };
     queued(state, parts, job_id).await
 }

@@ -5,8 +5,9 @@
 //! # Layout
 //! - `resources`: collections and items of the eight resources (and the
 //!   instance lookup by `sid`).
-//! - `actions`: `POST /commands/<id>/execute` and
-//!   `POST /backup/<id>/restore`, which queue one job; `POST
+//! - `actions`: `POST /commands/<id>/execute`,
+//!   `POST /backup/<id>/restore` and `POST /instance/<id>/verify|heal`,
+//!   which queue one job; `POST
 //!   /rollout/<id>/pause|resume|abort`.
 //! - `jobs`: the job queue view, and retrying or cancelling one job.
 //! - `instance_jobs`: an instance's operation log.

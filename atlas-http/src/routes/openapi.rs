@@ -614,6 +614,26 @@ pub(crate) fn openapi() -> Value {
                             "headers": {"Location": {"description": "Absolute URL of the job", "schema": {"type": "string"}}},
                             "content": json_content(schema_ref("Job"))}))], &["401", "404", "405", "409"])}}),
     );
+    for (action, summary) in [
+        (
+            "verify",
+            "Compare the instance on its servers with its records (code links and checkouts, settings, database, web links); the job keeps the findings as the instance's `drift` and notifies new ones (409 unless it is available, installed, launched or down)",
+        ),
+        (
+            "heal",
+            "Verify the instance, re-apply the desired state for its healable findings (links, settings, checkouts; never the database), verify again and keep the result as its `drift` (409 unless it is available, installed, launched or down)",
+        ),
+    ] {
+        paths.insert(
+            format!("/instance/{{id}}/{action}"),
+            json!({"post": {"operationId": format!("{action}_instance"), "summary": summary, "tags": ["instance"],
+                            "security": basic(),
+                            "parameters": [id_param_matching("The instance's `_id` or `sid`", "^([a-f0-9]{24}|[a-z0-9_]{9,14})$")],
+                            "responses": responses(vec![("202", json!({"description": "Queued; `Location` is the job",
+                                "headers": {"Location": {"description": "Absolute URL of the job", "schema": {"type": "string"}}},
+                                "content": json_content(schema_ref("Job"))}))], &["401", "404", "405", "409"])}}),
+        );
+    }
     for (action, summary, body) in [
         (
             "pause",

@@ -4,6 +4,7 @@
 mod backup;
 mod code;
 mod commands;
+mod drift;
 mod errors;
 mod hardening;
 mod headers;

@@ -82,6 +82,8 @@ async fn openapi_document_parses_as_3_1_and_lists_every_route() {
         ("/rollout/{id}/resume".into(), vec!["post"]),
         ("/rollout/{id}/abort".into(), vec!["post"]),
         ("/instance/{id}/jobs".into(), vec!["get"]),
+        ("/instance/{id}/verify".into(), vec!["post"]),
+        ("/instance/{id}/heal".into(), vec!["post"]),
         ("/healthz".into(), vec!["get"]),
     ];
     for res in [

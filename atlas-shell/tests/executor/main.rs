@@ -5,6 +5,7 @@
 mod backup;
 mod code;
 mod commands;
+mod drift;
 mod helpers;
 mod instance;
 mod mariadb;

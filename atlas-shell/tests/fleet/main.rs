@@ -4,6 +4,7 @@
 //! recording `drush`/`mysql` stubs of the executor tests.
 
 mod backup;
+mod drift;
 mod harness;
 mod health;
 #[allow(dead_code)]

@@ -5,6 +5,7 @@
 mod backup;
 mod checks;
 mod commands;
+mod drift;
 mod jobs;
 mod lifecycle;
 mod periodic;

@@ -1,6 +1,7 @@
 //! The `instance` schema: one Drupal site and its lifecycle.
 
 use super::SAFE_PATH_PATTERN;
+use crate::drift::DriftKind;
 use crate::model::{Environment, InstanceType, Pool, Resource, Status, SID_PATTERN};
 use crate::schema::field::{
     any_list, boolean, datetime, dict, field, integer, list, objectid, string, Schema,
@@ -82,6 +83,30 @@ pub(super) fn schema() -> Schema {
                 field("kind", string()),
                 field("error", string()),
                 field("at", datetime()),
+            ])
+            .nullable()
+            .readonly(),
+        ),
+        // What the newest verification found different on the servers
+        // (set by the engine's verify and heal jobs).
+        field(
+            "drift",
+            dict(vec![
+                field("checked", datetime()),
+                field("count", integer()),
+                field(
+                    "findings",
+                    list(dict(vec![
+                        field("host", string()),
+                        field(
+                            "kind",
+                            string().allowed_str(DriftKind::ALL.iter().map(|k| k.as_str())),
+                        ),
+                        field("detail", string()),
+                        field("healable", boolean()),
+                        field("code", string()),
+                    ])),
+                ),
             ])
             .nullable()
             .readonly(),
