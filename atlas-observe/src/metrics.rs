@@ -556,6 +556,7 @@ impl Metrics {
                 max_results: 1,
             },
             show_deleted: false,
+            count: true,
         };
         match store.find(Resource::Instance, &drifted).await {
             Ok(page) => {
