@@ -272,11 +272,29 @@ impl Browser {
         user.send_keys("admin").await.unwrap();
         let pw = self.client.find(Locator::Id("password")).await.unwrap();
         pw.send_keys(password).await.unwrap();
+        self.click_through(Locator::Id("sign-in")).await;
+    }
+
+    /// Clicks what `locator` finds and waits until the page it was on is
+    /// gone (a link followed or a form posted): WebDriver's click returns
+    /// before the next page has loaded.
+    async fn click_through(&self, locator: Locator<'_>) {
+        let target = self.client.find(locator).await.unwrap();
+        target.click().await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while target.is_displayed().await.is_ok() {
+            assert!(
+                Instant::now() < deadline,
+                "the click did not leave the page: {}",
+                self.client.current_url().await.unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // The next page's document is there once its body can be found.
         self.client
-            .find(Locator::Id("sign-in"))
-            .await
-            .unwrap()
-            .click()
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css("body"))
             .await
             .unwrap();
     }
@@ -323,23 +341,11 @@ async fn signing_in_the_overview_and_taking_an_instance_down_in_chromium() {
     // Open the instance from the list, take it down.
     b.client.goto(&demo.url("/ui/instances")).await.unwrap();
     b.shot("instances").await;
-    b.client
-        .find(Locator::LinkText(&sid))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click_through(Locator::LinkText(&sid)).await;
     assert_eq!(b.text_of("#instance-status").await, "installed");
     let log_before = b.text_of("#oplog-section").await;
     b.shot("instance").await;
-    b.client
-        .find(Locator::Id("action-take_down"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click_through(Locator::Id("action-take_down")).await;
     let page = demo.url(&format!("/ui/instances/{sid}"));
     b.wait_for_text(&page, "#instance-status", "down").await;
     let log_after = b.text_of("#oplog-section").await;
@@ -362,13 +368,7 @@ async fn signing_in_the_overview_and_taking_an_instance_down_in_chromium() {
 
     // Signing out.
     b.client.goto(&demo.url("/ui/")).await.unwrap();
-    b.client
-        .find(Locator::Id("sign-out"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click_through(Locator::Id("sign-out")).await;
     assert!(b.has("#sign-in-link").await);
     assert!(!b.has("#signed-in-as").await);
     b.client.clone().close().await.unwrap();
@@ -394,13 +394,8 @@ async fn running_a_command_in_chromium_shows_per_instance_outcomes() {
     b.sign_in(&demo, &demo.password()).await;
     b.client.goto(&demo.url("/ui/commands")).await.unwrap();
     b.shot("commands").await;
-    b.client
-        .find(Locator::Css("button[data-command='List files']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click_through(Locator::Css("button[data-command='List files']"))
+        .await;
     let run_page = b.client.current_url().await.unwrap().to_string();
     assert!(run_page.contains("/ui/runs/"), "{run_page}");
     b.wait_for_text(&run_page, "#run-status", "succeeded").await;

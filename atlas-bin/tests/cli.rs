@@ -731,3 +731,55 @@ fn backups_are_created_and_listed_per_instance() {
     assert_eq!(listed[0]["_id"], created["backup"]["_id"], "{listed}");
     assert_eq!(listed[0]["sid"], sid.as_str());
 }
+
+/// Every file named `name` under `dir` (symbolic links not followed).
+fn files_named(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let Ok(kind) = e.file_type() else { continue };
+        if kind.is_dir() {
+            out.extend(files_named(&e.path(), name));
+        } else if kind.is_file() && e.file_name() == name {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+#[test]
+fn verify_finds_a_tampered_settings_file_and_heal_repairs_it() {
+    let Some(demo) = Demo::start() else { return };
+    let sid = demo.installed_instance();
+    let clean = demo.json(&["instance", "verify", &sid, "--wait"]);
+    assert_eq!(clean["drift"]["count"], 0, "{clean}");
+
+    let settings = files_named(&demo.path(&format!("d/instances/{sid}")), "settings.php");
+    assert!(!settings.is_empty(), "the instance has a settings file");
+    for f in &settings {
+        let mut text = std::fs::read_to_string(f).unwrap();
+        text.push_str("\n$conf['tampered'] = TRUE;\n");
+        std::fs::write(f, text).unwrap();
+    }
+    let out = demo.cli(&["instance", "verify", &sid, "--wait"]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(stdout.contains("settings") && stdout.contains("yes"), "{stdout}");
+    assert!(
+        stderr.contains(&format!("instance {sid} has drifted"))
+            && stderr.contains(&format!("atlas instance heal {sid} --wait")),
+        "{stderr}"
+    );
+
+    let healed = demo.json(&["instance", "heal", &sid, "--wait"]);
+    assert_eq!(healed["drift"]["count"], 0, "{healed}");
+    assert_eq!(healed["job"]["status"], "succeeded", "{healed}");
+    for f in &settings {
+        assert!(!std::fs::read_to_string(f).unwrap().contains("tampered"));
+    }
+}

@@ -148,6 +148,25 @@ pub enum InstanceAction {
         #[arg(long)]
         wait: bool,
     },
+    /// Compare an instance on its servers with its records (drift);
+    /// with `--wait`, exits non-zero when it found drift.
+    Verify {
+        /// Its sid or id.
+        instance: String,
+        /// Wait for the check and print its findings.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Re-apply what drifted and is safe to fix (links, settings,
+    /// checkouts), then verify again; with `--wait`, exits non-zero when
+    /// drift remains (database findings are only reported).
+    Heal {
+        /// Its sid or id.
+        instance: String,
+        /// Wait for the repair and print what remains.
+        #[arg(long)]
+        wait: bool,
+    },
     /// Delete an instance (a pre_delete backup is kept first).
     Delete {
         /// Its sid or id.

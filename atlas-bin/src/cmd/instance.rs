@@ -1,4 +1,5 @@
-//! `atlas instance list|show|create|install|launch|take-down|restore|delete`:
+//! `atlas instance list|show|create|install|launch|take-down|restore|delete`
+//! (and `verify|heal`, in `drift`):
 //! instances on a running server, over its HTTP API. Status changes are
 //! PATCHes with the record's current etag (fetched here, retried once on
 //! a 412); `--wait` follows the instance until its work settles.
@@ -122,6 +123,12 @@ pub async fn run(client: &Client, conn: &Connection, action: InstanceAction) -> 
                 wait,
             )
             .await
+        }
+        InstanceAction::Verify { instance, wait } => {
+            super::drift::run(client, conn, out, &instance, super::drift::Check::Verify, wait).await
+        }
+        InstanceAction::Heal { instance, wait } => {
+            super::drift::run(client, conn, out, &instance, super::drift::Check::Heal, wait).await
         }
         InstanceAction::Delete {
             instance,

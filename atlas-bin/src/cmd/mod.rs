@@ -5,6 +5,7 @@ mod code;
 mod command;
 mod config;
 mod demo;
+mod drift;
 mod instance;
 mod jobs;
 mod migrate;
