@@ -99,10 +99,12 @@ pub fn wave_queries(rollout: &Rollout, filter: &Filter) -> [FindQuery; 2] {
 }
 
 /// What `rollout` still has to switch when `total` instances use `from`
-/// (and match its `where`): all but the failed and skipped ones.
+/// (and match its `where`): all but the failed and skipped ones, and for
+/// an in-place rollout, whose instances keep using the item, the done ones.
 pub fn remaining_of(rollout: &Rollout, total: u64) -> u64 {
     let left_out = u64::try_from(rollout.failed.len() + rollout.skipped.len()).unwrap_or(u64::MAX);
-    total.saturating_sub(left_out)
+    let done = if rollout.in_place() { rollout.done } else { 0 };
+    total.saturating_sub(left_out).saturating_sub(done)
 }
 
 /// How many of `candidates` `rollout` still has to switch (its
@@ -269,17 +271,8 @@ impl RolloutProgress {
             }
             let remaining = match instance_filter(&r) {
                 Ok(filter) => {
-                    let mut q = FindQuery::all_matching(filter);
-                    q.paging = crate::query::Paging {
-                        page: 1,
-                        max_results: 1,
-                    };
-                    let total = store.find(Resource::Instance, &q).await?.total;
-                    // Failed and skipped instances still use `from`, and
-                    // so do the done ones of an in-place rollout.
-                    let left_out = u64::try_from(r.failed.len() + r.skipped.len()).unwrap_or(u64::MAX);
-                    let done = if r.in_place() { r.done } else { 0 };
-                    total.saturating_sub(left_out).saturating_sub(done)
+                    let q = FindQuery::count_of(filter);
+                    remaining_of(&r, store.find(Resource::Instance, &q).await?.total)
                 }
                 Err(_) => 0,
             };

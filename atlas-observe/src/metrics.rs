@@ -65,7 +65,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use atlas_core::model::{Resource, Status};
-use atlas_core::query::{Filter, FindQuery, Op, Operand, Paging};
+use atlas_core::query::{Filter, FindQuery, Op, Operand};
 use atlas_core::rollout::RolloutProgress;
 use atlas_core::{BackupCheck, HostCheck, Job, JobId, JobStatus, Outcome, Scheduler, Store};
 use axum::http::{Method, StatusCode};
@@ -518,16 +518,7 @@ impl Metrics {
     }
 
     async fn refresh_store(&self, store: &dyn Store, scheduler: Option<&Scheduler>) -> bool {
-        let count = |path: &str, value: &str| FindQuery {
-            filter: Filter::eq(path, value),
-            sort: Vec::new(),
-            paging: Paging {
-                page: 1,
-                max_results: 1,
-            },
-            show_deleted: false,
-            count: true,
-        };
+        let count = |path: &str, value: &str| FindQuery::count_of(Filter::eq(path, value));
         for status in [
             JobStatus::Queued,
             JobStatus::Running,
@@ -548,16 +539,10 @@ impl Metrics {
                 Err(e) => return scrape_failed(&e),
             }
         }
-        let drifted = FindQuery {
-            filter: Filter::field("drift.count", Op::Gt(Operand::Json(serde_json::json!(0)))),
-            sort: Vec::new(),
-            paging: Paging {
-                page: 1,
-                max_results: 1,
-            },
-            show_deleted: false,
-            count: true,
-        };
+        let drifted = FindQuery::count_of(Filter::field(
+            "drift.count",
+            Op::Gt(Operand::Json(serde_json::json!(0))),
+        ));
         match store.find(Resource::Instance, &drifted).await {
             Ok(page) => {
                 let n = i64::try_from(page.total).unwrap_or(i64::MAX);

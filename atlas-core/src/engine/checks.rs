@@ -14,7 +14,7 @@ use crate::error::ExecError;
 use crate::executor::RouteMapCheck;
 use crate::host_check::HostCheck;
 use crate::jobs::JobStatus;
-use crate::query::{Filter, FindQuery, Paging};
+use crate::query::{Filter, FindQuery};
 use crate::task::ROUTES_KEY;
 use crate::worker::{Handled, HandlerError};
 
@@ -98,27 +98,18 @@ impl Engine {
 
     /// Whether a route publication is queued or running.
     async fn publication_in_flight(&self) -> Result<bool, HandlerError> {
-        let q = FindQuery {
-            filter: Filter::and(vec![
-                Filter::eq("key", ROUTES_KEY),
-                Filter::field(
-                    "status",
-                    crate::query::Op::In(
-                        [JobStatus::Queued, JobStatus::Running]
-                            .into_iter()
-                            .map(|s| crate::query::Operand::Json(json!(s.as_str())))
-                            .collect(),
-                    ),
+        let q = FindQuery::count_of(Filter::and(vec![
+            Filter::eq("key", ROUTES_KEY),
+            Filter::field(
+                "status",
+                crate::query::Op::In(
+                    [JobStatus::Queued, JobStatus::Running]
+                        .into_iter()
+                        .map(|s| crate::query::Operand::Json(json!(s.as_str())))
+                        .collect(),
                 ),
-            ]),
-            sort: Vec::new(),
-            paging: Paging {
-                page: 1,
-                max_results: 1,
-            },
-            show_deleted: false,
-            count: true,
-        };
+            ),
+        ]));
         let page = self.store().find_jobs(&q).await.map_err(store_err)?;
         Ok(page.total > 0)
     }

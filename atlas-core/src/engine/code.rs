@@ -9,7 +9,7 @@ use crate::batch::Batch;
 use crate::executor::CodeSpec;
 use crate::jobs::Job;
 use crate::model::{Body, Code, CodeType, Doc, Id, Resource, Rollout, RolloutState};
-use crate::query::{FindQuery, Paging};
+use crate::query::FindQuery;
 use crate::rollout::instance_filter;
 use crate::scheduler::PeriodicTask;
 use crate::task::Task;
@@ -145,14 +145,9 @@ impl Engine {
         }
         let view = Rollout::from_doc(&Doc::new(id, body.clone(), now)).map_err(view_err)?;
         let filter = instance_filter(&view).map_err(|e| HandlerError::fatal(e.to_string()))?;
-        let mut q = FindQuery::all_matching(filter);
-        q.paging = Paging {
-            page: 1,
-            max_results: 1,
-        };
         let using = self
             .store()
-            .find(Resource::Instance, &q)
+            .find(Resource::Instance, &FindQuery::count_of(filter))
             .await
             .map_err(store_err)?
             .total;

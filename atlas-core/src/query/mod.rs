@@ -180,6 +180,19 @@ impl FindQuery {
         }
     }
 
+    /// A page of one of the records matching `filter`, asked for its
+    /// total: how many match.
+    pub fn count_of(filter: Filter) -> Self {
+        Self {
+            filter,
+            paging: Paging {
+                page: 1,
+                max_results: 1,
+            },
+            ..Self::default()
+        }
+    }
+
     /// The total a page of `got` items tells without a count: exact when
     /// the page is not full (and not past the end); when
     /// [`FindQuery::count`] is off, the lower bound `offset + got` (0 for
