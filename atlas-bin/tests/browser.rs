@@ -13,15 +13,17 @@
 //! `/usr/bin/chromium`) and git; skipped with a printed reason without
 //! them unless `ATLAS_TEST_REQUIRE` names `chromium` (and `tour` for git).
 
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use atlas_core::testing::service::require_service;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
+
+mod demo;
+use demo::{has_git, Demo};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -48,33 +50,6 @@ fn browser_programs() -> Result<(PathBuf, PathBuf), String> {
     Ok((driver, chromium))
 }
 
-fn has_git() -> Result<(), String> {
-    Command::new("git")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .map(|_| ())
-        .map_err(|e| format!("git cannot run: {e}"))
-}
-
-fn atlas() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_atlas"));
-    c.env("RUST_LOG", "warn").env("NO_COLOR", "1");
-    for v in ["ATLAS_URL", "ATLAS_USER", "ATLAS_PASSWORD_FILE"] {
-        c.env_remove(v);
-    }
-    c
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// A child process killed when dropped.
 struct Killed(Child);
 
@@ -85,98 +60,17 @@ impl Drop for Killed {
     }
 }
 
-/// A demo directory and an `atlas serve` on it.
-struct Demo {
-    dir: tempfile::TempDir,
-    addr: SocketAddr,
-    _server: Killed,
-}
-
-impl Demo {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let demo = atlas().arg("demo").arg(dir.path().join("d")).output().unwrap();
-        assert!(demo.status.success(), "{}", text(&demo));
-        let mut server = atlas()
-            .arg("--config")
-            .arg(dir.path().join("d/atlas.toml"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("ATLAS_METRICS__ENABLED", "false")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-        let addr = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|l| {
-                l.strip_prefix("Atlas is listening on http://")
-                    .and_then(|r| r.split('/').next())
-                    .map(str::to_owned)
-            })
-            .expect("atlas serve prints its address");
-        std::thread::spawn(move || for _ in lines {});
-        Self {
-            addr: addr.parse().unwrap(),
-            dir,
-            _server: Killed(server),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn password(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("d/admin-password"))
-            .unwrap()
-            .trim()
-            .to_owned()
-    }
-
-    /// `atlas <args> --json` against this server, parsed.
-    fn json(&self, args: &[&str]) -> Value {
-        let out = atlas()
-            .args(args)
-            .arg("--json")
-            .current_dir(self.dir.path())
-            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
-            .env("ATLAS_URL", format!("http://{}", self.addr))
-            .env("ATLAS_USER", "admin")
-            .env("ATLAS_PASSWORD_FILE", self.dir.path().join("d/admin-password"))
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "atlas {args:?} failed:\n{}", text(&out));
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    /// The demo's code items deployed and an installed instance: its sid.
-    fn installed_instance(&self) -> String {
-        for body in ["core.json", "profile.json"] {
-            let added = self.json(&["code", "add", "--from-file", &format!("d/{body}"), "--wait"]);
-            assert_eq!(added["jobs"][0]["status"], "succeeded", "{added}");
-        }
-        let created = self.json(&["instance", "create", "--wait"]);
-        let sid = created["instance"]["sid"].as_str().unwrap().to_owned();
-        let installed = self.json(&["instance", "install", &sid, "--wait"]);
-        assert_eq!(installed["instance"]["status"], "installed", "{installed}");
-        sid
-    }
-
-    /// The API's JSON at `path` (with credentials).
-    async fn api(&self, path: &str) -> Value {
-        reqwest::Client::new()
-            .get(self.url(path))
-            .basic_auth("admin", Some(self.password()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
+/// The API's JSON at `path` of `demo`'s server (with credentials).
+async fn api(demo: &Demo, path: &str) -> Value {
+    reqwest::Client::new()
+        .get(demo.url(path))
+        .basic_auth("admin", Some(demo.password()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 fn free_port() -> u16 {
@@ -317,7 +211,7 @@ impl Browser {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_in_the_overview_and_taking_an_instance_down_in_chromium() {
     let Some(b) = Browser::start().await else { return };
-    let demo = Demo::start();
+    let Some(demo) = Demo::start() else { return };
     let sid = demo.installed_instance();
 
     // A wrong password is refused, the right one signs in.
@@ -330,11 +224,9 @@ async fn signing_in_the_overview_and_taking_an_instance_down_in_chromium() {
     // The overview's counts are the API's totals.
     for status in ["pending", "available", "installed", "launched", "down"] {
         let q = json!({ "status": status }).to_string();
-        let api = demo
-            .api(&format!("/instance?max_results=1&where={}", urlencode(&q)))
-            .await;
+        let counted = api(&demo, &format!("/instance?max_results=1&where={}", urlencode(&q))).await;
         let shown = b.text_of(&format!("td[data-status='{status}']")).await;
-        assert_eq!(shown, api["_meta"]["total"].to_string(), "{status}");
+        assert_eq!(shown, counted["_meta"]["total"].to_string(), "{status}");
     }
     b.shot("overview").await;
 
@@ -350,7 +242,7 @@ async fn signing_in_the_overview_and_taking_an_instance_down_in_chromium() {
     b.wait_for_text(&page, "#instance-status", "down").await;
     let log_after = b.text_of("#oplog-section").await;
     assert_ne!(log_before, log_after);
-    let jobs = demo.api(&format!("/instance/{sid}/jobs")).await;
+    let jobs = api(&demo, &format!("/instance/{sid}/jobs")).await;
     let newest = jobs["_items"][0]["kind"].as_str().unwrap();
     assert!(log_after.contains(newest), "{log_after}");
     assert!(b.has("#action-restore").await);
@@ -377,7 +269,7 @@ async fn signing_in_the_overview_and_taking_an_instance_down_in_chromium() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn running_a_command_in_chromium_shows_per_instance_outcomes() {
     let Some(b) = Browser::start().await else { return };
-    let demo = Demo::start();
+    let Some(demo) = Demo::start() else { return };
     let sid = demo.installed_instance();
     let added = demo.json(&[
         "command",
@@ -434,10 +326,7 @@ fn hidden(html: &str, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_form_post_without_the_csrf_token_is_refused() {
-    if !require_service("tour", has_git()) {
-        return;
-    }
-    let demo = Demo::start();
+    let Some(demo) = Demo::start() else { return };
     let sid = demo.installed_instance();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -472,6 +361,6 @@ async fn a_form_post_without_the_csrf_token_is_refused() {
             .unwrap();
         assert_eq!(res.status(), 403);
     }
-    let record = demo.api(&format!("/instance/{sid}")).await;
+    let record = api(&demo, &format!("/instance/{sid}")).await;
     assert_eq!(record["status"], "installed");
 }

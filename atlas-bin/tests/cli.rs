@@ -11,149 +11,16 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use atlas_core::testing::service::require_service;
 use base64::Engine as _;
 use serde_json::Value;
 
-fn has_git() -> Result<(), String> {
-    Command::new("git")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .map(|_| ())
-        .map_err(|e| format!("git cannot run: {e}"))
-}
-
-/// A demo directory and an `atlas serve` on it; the server is killed when
-/// this is dropped.
-struct Demo {
-    dir: tempfile::TempDir,
-    addr: SocketAddr,
-    server: Child,
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-    }
-}
-
-fn atlas() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_atlas"));
-    c.env("RUST_LOG", "warn").env("NO_COLOR", "1");
-    for v in ["ATLAS_URL", "ATLAS_USER", "ATLAS_PASSWORD_FILE"] {
-        c.env_remove(v);
-    }
-    c
-}
-
-impl Demo {
-    /// `None` (skipped) without git.
-    fn start() -> Option<Self> {
-        if !require_service("tour", has_git()) {
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let demo = atlas().arg("demo").arg(dir.path().join("d")).output().unwrap();
-        assert!(demo.status.success(), "{}", String::from_utf8_lossy(&demo.stderr));
-        let mut server = atlas()
-            .arg("--config")
-            .arg(dir.path().join("d/atlas.toml"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("ATLAS_METRICS__ENABLED", "false")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-        let addr = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|l| {
-                l.strip_prefix("Atlas is listening on http://")
-                    .and_then(|r| r.split('/').next())
-                    .map(str::to_owned)
-            })
-            .expect("atlas serve prints its address");
-        std::thread::spawn(move || for _ in lines {});
-        Some(Self {
-            addr: addr.parse().unwrap(),
-            dir,
-            server,
-        })
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn password(&self) -> String {
-        std::fs::read_to_string(self.path("d/admin-password"))
-            .unwrap()
-            .trim()
-            .to_owned()
-    }
-
-    /// `atlas <args>` against this server (by `ATLAS_URL`, `ATLAS_USER`,
-    /// `ATLAS_PASSWORD_FILE`), with an empty profile directory.
-    fn cli_at(&self, url: &str, args: &[&str]) -> Output {
-        atlas()
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("XDG_CONFIG_HOME", self.path("config"))
-            .env("ATLAS_URL", url)
-            .env("ATLAS_USER", "admin")
-            .env("ATLAS_PASSWORD_FILE", self.path("d/admin-password"))
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-
-    fn cli(&self, args: &[&str]) -> Output {
-        self.cli_at(&format!("http://{}", self.addr), args)
-    }
-
-    /// Runs `args` and parses its `--json` output; panics with its output
-    /// when it fails.
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.push("--json");
-        let out = self.cli(&all);
-        assert!(out.status.success(), "atlas {args:?} failed:\n{}", text(&out));
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("atlas {args:?} printed no JSON ({e}):\n{}", text(&out)))
-    }
-
-    /// The code items of the demo, deployed, and an installed instance;
-    /// answers its sid.
-    fn installed_instance(&self) -> String {
-        for body in ["core.json", "profile.json"] {
-            let added = self.json(&["code", "add", "--from-file", &format!("d/{body}"), "--wait"]);
-            assert_eq!(added["jobs"][0]["status"], "succeeded", "{added}");
-        }
-        let created = self.json(&["instance", "create", "--wait"]);
-        assert_eq!(created["instance"]["status"], "available", "{created}");
-        let sid = created["instance"]["sid"].as_str().unwrap().to_owned();
-        let installed = self.json(&["instance", "install", &sid, "--wait"]);
-        assert_eq!(installed["instance"]["status"], "installed", "{installed}");
-        sid
-    }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+mod demo;
+use demo::{atlas, text, Demo};
 
 #[test]
 fn create_launch_command_run_jobs_and_forced_delete_work_end_to_end_with_json_output() {
