@@ -1,8 +1,8 @@
 //! Code release rules, as pure functions over typed views (no store access):
 //! one current item per `(name, code_type)`, the uniqueness messages, the
 //! delete-in-use refusal, the transitive package dependency closure, the
-//! guide's POST-or-PATCH recommendation, and the default core and profile of
-//! new instances.
+//! guide's POST-or-PATCH recommendation, the default core and profile of
+//! new instances, and which instances use an item ([`instances_using`]).
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
@@ -10,6 +10,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::model::{Body, Code, CodeMeta, CodeType, Id, Sid};
+use crate::query::Filter;
 
 /// The ids of the other current items of `new_meta`'s `(name, code_type)`,
 /// which must be un-current in the same batch that stores item `new_id`.
@@ -299,6 +300,16 @@ pub(crate) fn default_code_for_instance(
         core: pick(core, CodeType::Core, core_name)?,
         profile: pick(profile, CodeType::Profile, profile_name)?,
     })
+}
+
+/// The instances that use code item `id`, as core, profile or package.
+pub(crate) fn instances_using(id: &Id) -> Filter {
+    let id = id.to_string();
+    Filter::or(vec![
+        Filter::eq("code.core", id.clone()),
+        Filter::eq("code.profile", id.clone()),
+        Filter::eq("code.package", id),
+    ])
 }
 
 #[cfg(test)]

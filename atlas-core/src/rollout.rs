@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::code_rules;
 use crate::error::StoreError;
 use crate::jobs::{Job, JobStatus};
 use crate::model::{Id, Instance, OnFailure, Resource, Rollout, RolloutFailure, RolloutState};
@@ -38,12 +39,7 @@ pub const INSTANCE_KIND: &str = "rollout_instance";
 /// # Errors
 /// [`QueryError`] when the stored `where` does not parse.
 pub fn instance_filter(rollout: &Rollout) -> Result<Filter, QueryError> {
-    let from = rollout.from.to_string();
-    let uses = Filter::or(vec![
-        Filter::eq("code.core", from.clone()),
-        Filter::eq("code.profile", from.clone()),
-        Filter::eq("code.package", from),
-    ]);
+    let uses = code_rules::instances_using(&rollout.from);
     match rollout.where_.as_deref().map(parse_where).transpose()? {
         None | Some(Filter::All) => Ok(uses),
         Some(narrow) => Ok(Filter::and(vec![uses, narrow])),

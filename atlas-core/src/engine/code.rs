@@ -6,11 +6,11 @@ use serde_json::json;
 
 use super::{exec_err, is_final, notices, skipped, store_err, view_err, Engine, JobResult};
 use crate::batch::Batch;
+use crate::code_rules::instances_using;
 use crate::executor::CodeSpec;
 use crate::jobs::Job;
-use crate::model::{Body, Code, CodeType, Doc, Id, Resource, Rollout, RolloutState};
+use crate::model::{Body, Code, CodeType, Id, Resource, RolloutState};
 use crate::query::FindQuery;
-use crate::rollout::instance_filter;
 use crate::scheduler::PeriodicTask;
 use crate::task::Task;
 use crate::worker::{Handled, HandlerError};
@@ -134,6 +134,18 @@ impl Engine {
         user: Option<&str>,
         handled: Handled,
     ) -> Result<Handled, HandlerError> {
+        let using = self
+            .store()
+            .find(
+                Resource::Instance,
+                &FindQuery::count_of(instances_using(&code.id)),
+            )
+            .await
+            .map_err(store_err)?
+            .total;
+        if using == 0 {
+            return Ok(handled);
+        }
         let now = self.now();
         let id = Id::generate(now);
         let mut body = Body::new();
@@ -142,17 +154,6 @@ impl Engine {
         body.insert("state".into(), json!(RolloutState::Pending.as_str()));
         if let Some(user) = user {
             body.insert("created_by".into(), json!(user));
-        }
-        let view = Rollout::from_doc(&Doc::new(id, body.clone(), now)).map_err(view_err)?;
-        let filter = instance_filter(&view).map_err(|e| HandlerError::fatal(e.to_string()))?;
-        let using = self
-            .store()
-            .find(Resource::Instance, &FindQuery::count_of(filter))
-            .await
-            .map_err(store_err)?
-            .total;
-        if using == 0 {
-            return Ok(handled);
         }
         // The record says what the plan is: one wave of them all.
         body.insert("wave_size".into(), json!(using));

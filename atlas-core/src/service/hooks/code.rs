@@ -82,15 +82,12 @@ pub(crate) async fn instances_using(
     ctx_svc: &crate::service::Service,
     id: &Id,
 ) -> Result<Vec<Sid>, ServiceError> {
-    let s = id.to_string();
-    let filter = Filter::or(vec![
-        Filter::eq("code.core", s.clone()),
-        Filter::eq("code.profile", s.clone()),
-        Filter::eq("code.package", s),
-    ]);
     let page = ctx_svc
         .store()
-        .find(Resource::Instance, &FindQuery::all_matching(filter))
+        .find(
+            Resource::Instance,
+            &FindQuery::all_matching(code_rules::instances_using(id)),
+        )
         .await?;
     Ok(page
         .items
