@@ -297,6 +297,67 @@ mod tests {
     }
 
     #[test]
+    fn the_counts_of_a_failed_batch_are_rolled_back_with_it() {
+        let mut c = db();
+        let t = Timestamp::from_unix(100);
+        let (a, b, d) = (Id::generate(t), Id::generate(t), Id::generate(t));
+        let pending = |sid: &str| {
+            json!({"sid": sid, "status": "pending"})
+                .as_object()
+                .cloned()
+                .unwrap()
+        };
+        let mut first = Batch::new(t);
+        first.insert(Resource::Instance, a, pending("p1first0001"));
+        let (r1, rx1) = request(Prepared::new(first).unwrap());
+        // Counted writes (an insert, a status change, a soft delete), then an
+        // update of a missing record: the batch fails, its savepoint is
+        // rolled back.
+        let mut bad = Batch::new(t);
+        bad.insert(Resource::Instance, b, pending("p1other0001"));
+        bad.update(
+            Resource::Instance,
+            a,
+            json!({"status": "installed"}).as_object().cloned().unwrap(),
+            None,
+        );
+        bad.delete(Resource::Instance, a, None);
+        bad.update(Resource::Instance, Id::generate(t), serde_json::Map::new(), None);
+        let (r2, rx2) = request(Prepared::new(bad).unwrap());
+        let mut third = Batch::new(t);
+        third.insert(Resource::Instance, d, pending("p1third0001"));
+        let (r3, rx3) = request(Prepared::new(third).unwrap());
+
+        commit_group(&mut c, vec![r1, r2, r3], &Watermark::new()).answer(None);
+
+        assert!(rx1.blocking_recv().unwrap().is_ok());
+        assert!(matches!(
+            rx2.blocking_recv().unwrap(),
+            Err(StoreError::WriteTargetMissing { write: 3, .. })
+        ));
+        assert!(rx3.blocking_recv().unwrap().is_ok());
+        let n = |field: &str, value: &str| {
+            c.query_row(
+                "SELECT ifnull(sum(n), 0) FROM value_counts WHERE tbl = 'instance' AND field = ?1 AND value = ?2",
+                [field, value],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(n("status", "pending"), 2, "a and d");
+        assert_eq!(n("status", "installed"), 0);
+        assert_eq!(n("", ""), 2);
+        assert_eq!(
+            n("status", "pending"),
+            count(
+                &c,
+                "SELECT count(*) FROM instance WHERE deleted = 0 AND json_extract(body,'$.status') = 'pending'"
+            )
+        );
+        assert!(migrations::count_mismatches(&c).unwrap().is_empty());
+    }
+
+    #[test]
     fn a_group_without_failures_commits_every_batch_with_its_results() {
         let mut c = db();
         let t = Timestamp::from_unix(100);

@@ -21,8 +21,11 @@
 //! - `translate`: `Filter` and sort → SQL, bound parameters only.
 //! - `functions`: `REGEXP`, date parsing, and the evaluator fallback.
 //! - `shape`: the catalog of where documents hold arrays and objects.
-//! - `tables`: table, column and index definitions shared by DDL and SQL.
-//! - `migrations`: versioned schema in `PRAGMA user_version`.
+//! - `tables`: table, column and index definitions shared by DDL and SQL,
+//!   and the paths whose live rows are counted per value (`value_counts`).
+//! - `migrations`: versioned schema in `PRAGMA user_version`, including the
+//!   triggers that own `value_counts` (every write keeps it exact in its own
+//!   transaction).
 //! - `rows`: row newtypes, and the JSON text writes bind.
 //! - `error`: the private error type and its mapping to `StoreError`.
 //!

@@ -212,18 +212,26 @@ impl SqliteStore {
         self.inner.writer.stats()
     }
 
-    /// Runs `PRAGMA integrity_check`; returns the problems it reports
-    /// (empty when the database is sound).
+    /// Runs `PRAGMA integrity_check` and checks every cached count against
+    /// the rows it counts; returns the problems found (empty when the
+    /// database is sound).
     ///
     /// # Errors
     /// [`StoreError::Backend`] when the check cannot run.
     pub async fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
         self.read(|conn, _, _| {
-            let mut stmt = conn.prepare("PRAGMA integrity_check")?;
-            let lines = stmt
+            let tx = conn.transaction()?;
+            let mut stmt = tx.prepare("PRAGMA integrity_check")?;
+            let mut lines = stmt
                 .query_map([], |r| r.get::<_, String>(0))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(if lines == ["ok"] { Vec::new() } else { lines })
+            drop(stmt);
+            if lines == ["ok"] {
+                lines.clear();
+            }
+            lines.extend(migrations::count_mismatches(&tx)?);
+            tx.commit()?;
+            Ok(lines)
         })
         .await
     }

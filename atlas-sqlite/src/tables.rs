@@ -1,9 +1,18 @@
 //! The physical layout: one table per resource, the jobs table, and the
 //! facts the query translator needs about each (which JSON fields live in
 //! real columns, which paths are indexed, which side table answers
-//! `code.package`). The DDL in `migrations` is generated from the same
-//! definitions, so an index and the queries meant to use it always spell the
-//! same expression.
+//! `code.package`, which values are counted in [`COUNTS`]). The DDL in
+//! `migrations` is generated from the same definitions, so an index, the
+//! count triggers and the queries meant to use them always spell the same
+//! expression.
+//!
+//! # Cached counts
+//! [`COUNTS`] (`value_counts`) holds, per record table, the number of live
+//! (not soft-deleted) rows ([`WHOLE_TABLE`]) and, for each of the table's
+//! [`counted_paths`], the number of live rows per value of the path. The
+//! counts are owned by SQLite triggers on each record table (created by
+//! `migrations`, see [`count_expr`]), so every write path keeps them exact in
+//! the transaction, or savepoint, of the write itself.
 
 use atlas_core::model::Resource;
 use atlas_core::schema::{unique_keys, UniqueKey};
@@ -145,6 +154,53 @@ pub(crate) fn table(res: Resource) -> TableSpec {
     }
 }
 
+/// The table of cached counts: `(tbl, field, value, n)`, `n` live rows of
+/// `tbl` holding `value` at the body path `field` (see the module docs).
+pub(crate) const COUNTS: &str = "value_counts";
+
+/// The `field` (and the `value`) of a table's whole-table count of live
+/// rows in [`COUNTS`]. No counted path is empty, so it never clashes.
+pub(crate) const WHOLE_TABLE: &str = "";
+
+/// Body paths whose live rows are counted per value in [`COUNTS`], so the
+/// total of `find` with the filter `{path: "<string>"}` (the hot
+/// `GET /instance?where={"status":"pending"}`) is one lookup rather than a
+/// count over the matching index entries. Each costs every write of its
+/// table a little (the triggers extract the path from the old and the new
+/// body), so only paths whose totals are asked for all the time, with few
+/// distinct values, belong here: rows whose count drops to 0 are kept.
+///
+/// Part of the schema: the triggers of an existing database count what
+/// this list said when they were created, so a change needs a migration
+/// step calling `migrations::rebuild_counts` (and opening a database whose
+/// triggers differ from this build's rebuilds them, see `migrations`).
+/// Every path is a [`hot_paths`] one (a test checks it): the counts use the
+/// index's expression, [`json_value`], so they agree with the translator.
+pub(crate) fn counted_paths(res: Resource) -> &'static [&'static str] {
+    match res {
+        Resource::Instance => &["status", "type"],
+        Resource::Code
+        | Resource::Route
+        | Resource::Statistics
+        | Resource::Backup
+        | Resource::Rollout
+        | Resource::Commands
+        | Resource::Site => &[],
+    }
+}
+
+/// The value a row of a record table is counted under for `field`, as an
+/// SQL expression over the row's body column `body` (`new.body` in a
+/// trigger): the constant `''` for [`WHOLE_TABLE`], else [`json_value`] (a
+/// row where it is `NULL`, the path missing or `null`, is not counted).
+pub(crate) fn count_expr(body: &str, field: &str) -> String {
+    if field == WHOLE_TABLE {
+        "''".to_owned()
+    } else {
+        json_value(body, field)
+    }
+}
+
 /// The SQL table name of a resource.
 ///
 /// Each resource's table is named as its collection: the names come from
@@ -282,6 +338,27 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn counted_paths_are_plain_hot_body_paths() {
+        for res in Resource::ALL {
+            let spec = table(res);
+            for p in counted_paths(res) {
+                assert!(hot_paths(res).contains(p), "{res} {p} is not a hot path");
+                assert!(plain_path(p) && *p != WHOLE_TABLE, "{p}");
+                assert!(!spec.columns.iter().any(|c| c.field == *p), "{p} is a column");
+            }
+        }
+    }
+
+    #[test]
+    fn counts_use_the_index_expression_and_a_constant_for_the_whole_table() {
+        assert_eq!(
+            count_expr("new.body", "status"),
+            "json_extract(new.body,'$.status')"
+        );
+        assert_eq!(count_expr("body", WHOLE_TABLE), "''");
     }
 
     #[test]

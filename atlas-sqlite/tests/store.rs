@@ -1,6 +1,6 @@
 //! `SqliteStore` behaviour beyond the core suite: opening files (newer
 //! schemas refused, data kept across reopen), group commit under
-//! concurrency, and configuration.
+//! concurrency (cached counts included), and configuration.
 
 use std::sync::Arc;
 
@@ -109,6 +109,8 @@ async fn concurrent_commits_fail_only_where_their_own_batch_fails() {
         .filter(|n| n % 8 == 3)
         .collect();
     assert!(failed.is_empty(), "writes of failed batches landed: {failed:?}");
+    // The cached counts agree with the rows.
+    assert_eq!(store.integrity_check().await.unwrap(), Vec::<String>::new());
 }
 
 #[tokio::test]
