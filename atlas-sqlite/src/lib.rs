@@ -17,8 +17,10 @@
 //! - `apply`: applying a batch: record versions, history, side table.
 //! - `unique_clash`: which unique key a refused record write clashed on.
 //! - `queue`: the job queue's changes (claim, renew, finish, requeue).
-//! - `read`: the reader pool, `find` (count + page in one snapshot).
-//! - `translate`: `Filter` and sort → SQL, bound parameters only.
+//! - `read`: the reader pool, `find` (count + page in one snapshot; the
+//!   count read from the cached counts when they answer it).
+//! - `translate`: `Filter` and sort → SQL, bound parameters only; which
+//!   filters the cached counts answer.
 //! - `functions`: `REGEXP`, date parsing, and the evaluator fallback.
 //! - `shape`: the catalog of where documents hold arrays and objects.
 //! - `tables`: table, column and index definitions shared by DDL and SQL,
@@ -36,7 +38,8 @@
 //!   thread), readers of the store are never shown its writes before they
 //!   are on disk, and a crash never leaves a batch half-applied.
 //! - `find` equals the reference evaluator (`atlas_core::query::select`),
-//!   order and total included.
+//!   order and total included (a cached total too: `integrity_check` checks
+//!   every cached count against its rows).
 //! - A database from a newer Atlas is refused, naming both schema versions.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]

@@ -2,7 +2,12 @@
 //! them (`get`, `find`, `history`, `job`, `find_jobs`). Each `find` runs in
 //! one read transaction, so the shape catalog it plans with, the total and
 //! the page all come from the same snapshot; the total is counted only when
-//! the page cannot tell it (a full page, or an empty one past the start).
+//! the page cannot tell it (a full page, or an empty one past the start),
+//! and then read from the cached counts instead when the filter is one they
+//! answer (live records, or live records whose counted path equals a string:
+//! `translate::count_key`). The counts are not this module's: triggers
+//! created by `migrations` keep them (see `tables.rs`); `find` only reads
+//! them, in the same snapshot as the page.
 //! [`within_budget`] bounds the work of a find tried on an async task.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use atlas_core::model::{Doc, Id, Resource};
 use atlas_core::query::{compare_docs, FindQuery};
 use atlas_core::{FindPage, Job, JobPage, StoreError};
-use rusqlite::{params_from_iter, Connection, ErrorCode, Row};
+use rusqlite::{params_from_iter, Connection, ErrorCode, OptionalExtension, Row};
 use serde_json::Value;
 
 use crate::apply;
@@ -19,8 +24,8 @@ use crate::error::{Error, Result};
 use crate::functions::Residuals;
 use crate::rows::{DocRow, JobRow, DOC_SELECT};
 use crate::shape::ShapeCache;
-use crate::tables::{table, table_name, TableSpec, JOBS};
-use crate::translate::{translate, Translation};
+use crate::tables::{table, table_name, TableSpec, COUNTS, JOBS};
+use crate::translate::{count_key, translate, CountKey, Translation};
 
 /// A reader connection (shared with the writer in memory).
 pub(crate) type Conn = Arc<Mutex<Connection>>;
@@ -187,6 +192,7 @@ fn find_rows<T>(
     let tx = conn.transaction()?;
     let shape = shapes.get(&tx, spec.name)?;
     let mut tr = translate(spec, &shape, residuals, &q.filter, &q.sort, q.includes_deleted());
+    let cached = count_key(spec, &shape, &q.filter, q.includes_deleted());
     let name = spec.name;
     let w = tr.where_sql.clone();
     let collect = |sql: &str, params: &[rusqlite::types::Value]| -> Result<Vec<T>> {
@@ -211,9 +217,10 @@ fn find_rows<T>(
                 collect(&page, &tr.params)?
             };
             let got = u64::try_from(items.len()).unwrap_or(u64::MAX);
-            let total = match q.total_from_page(got) {
-                Some(total) => total,
-                None => {
+            let total = match (q.total_from_page(got), &cached) {
+                (Some(total), _) => total,
+                (None, Some(key)) => cached_total(&tx, name, key)?,
+                (None, None) => {
                     let mut count = tx.prepare_cached(&format!("SELECT count(*) FROM {name} WHERE {w}"))?;
                     let n = count.parameter_count().min(where_params);
                     let total: i64 = count.query_row(params_from_iter(&tr.params[..n]), |r| r.get(0))?;
@@ -245,6 +252,29 @@ fn find_rows<T>(
     Ok(result)
 }
 
+/// The lookup of a cached total: `?1` the table, `?2` the field, `?3` the
+/// value.
+const CACHED_TOTAL: &str = "SELECT n FROM value_counts WHERE tbl = ?1 AND field = ?2 AND value = ?3";
+
+/// The number of `table`'s rows the filter `key` stands for matches, from
+/// the counts table (no row: none).
+fn cached_total(conn: &Connection, table: &str, key: &CountKey<'_>) -> Result<u64> {
+    let n: Option<i64> = conn
+        .prepare_cached(CACHED_TOTAL)?
+        .query_row([table, key.field, key.value], |r| r.get(0))
+        .optional()?;
+    let n = n.unwrap_or_default();
+    u64::try_from(n).map_err(|e| {
+        Error::corrupt(
+            format!(
+                "the {COUNTS} count of {table} {} '{}' ({n})",
+                key.field, key.value
+            ),
+            e,
+        )
+    })
+}
+
 /// The page query (binding limit and offset), or `None` when the order
 /// needs Rust.
 fn page_sql(name: &str, columns: &str, tr: &mut Translation, q: &FindQuery) -> Option<String> {
@@ -257,7 +287,9 @@ fn page_sql(name: &str, columns: &str, tr: &mut Translation, q: &FindQuery) -> O
     ))
 }
 
-/// `EXPLAIN QUERY PLAN` of the SQL `find(res, q)` runs (count, then page).
+/// `EXPLAIN QUERY PLAN` of the SQL `find(res, q)` runs when its page is
+/// full: the count (or the lookup of the cached total that replaces it),
+/// then the page.
 pub(crate) fn explain(
     conn: &mut Connection,
     residuals: &Arc<Residuals>,
@@ -270,16 +302,27 @@ pub(crate) fn explain(
     let shape = shapes.get(&tx, spec.name)?;
     let mut tr = translate(&spec, &shape, residuals, &q.filter, &q.sort, q.includes_deleted());
     let name = spec.name;
-    let mut sqls = vec![format!("SELECT count(*) FROM {name} WHERE {}", tr.where_sql)];
-    sqls.push(
-        page_sql(name, DOC_SELECT, &mut tr, q)
-            .unwrap_or_else(|| format!("SELECT {DOC_SELECT} FROM {name} WHERE {}", tr.where_sql)),
-    );
+    let count = match count_key(&spec, &shape, &q.filter, q.includes_deleted()) {
+        Some(key) => (
+            CACHED_TOTAL.to_owned(),
+            vec![
+                name.to_owned().into(),
+                key.field.to_owned().into(),
+                key.value.to_owned().into(),
+            ],
+        ),
+        None => (
+            format!("SELECT count(*) FROM {name} WHERE {}", tr.where_sql),
+            tr.params.clone(),
+        ),
+    };
+    let page = page_sql(name, DOC_SELECT, &mut tr, q)
+        .unwrap_or_else(|| format!("SELECT {DOC_SELECT} FROM {name} WHERE {}", tr.where_sql));
     let mut out = Vec::new();
-    for sql in sqls {
+    for (sql, params) in [count, (page, tr.params.clone())] {
         let mut stmt = tx.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
         let n = stmt.parameter_count();
-        let mut rows = stmt.query(params_from_iter(tr.params.iter().take(n)))?;
+        let mut rows = stmt.query(params_from_iter(params.iter().take(n)))?;
         while let Some(row) = rows.next()? {
             out.push(row.get::<_, String>(3)?);
         }

@@ -236,9 +236,9 @@ impl SqliteStore {
         .await
     }
 
-    /// The query plan SQLite chooses for `find(res, q)`'s count and page
-    /// queries (`EXPLAIN QUERY PLAN` detail lines), to check that hot queries
-    /// use their indexes.
+    /// The query plan SQLite chooses for `find(res, q)`'s count (or the
+    /// lookup of its cached total) and page queries (`EXPLAIN QUERY PLAN`
+    /// detail lines), to check that hot queries use their indexes.
     ///
     /// # Errors
     /// [`StoreError::Backend`].
@@ -435,7 +435,8 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use atlas_core::query::Filter;
+    use atlas_core::model::Etag;
+    use atlas_core::query::{Filter, Paging};
     use serde_json::json;
 
     #[test]
@@ -471,9 +472,150 @@ mod tests {
             ))
             .unwrap();
         assert_eq!(by_status.total, 1);
+        let counted = rt
+            .block_on(store.find(
+                Resource::Instance,
+                &FindQuery::count_of(Filter::eq("status", "installed")),
+            ))
+            .unwrap();
+        assert_eq!(counted.total, 1, "the migrated row is counted");
         drop(store);
         let c = Connection::open(&path).unwrap();
         assert_eq!(migrations::user_version(&c).unwrap(), SCHEMA_VERSION);
+    }
+
+    /// `find`'s total when it has to be counted (a page past the first
+    /// match: the cached total when the filter is one the counts answer),
+    /// and the number of matches (a page holding them all).
+    async fn totals(store: &SqliteStore, filter: &Filter, show_deleted: bool) -> (u64, u64) {
+        let counted = FindQuery {
+            paging: Paging {
+                page: 2,
+                max_results: 1,
+            },
+            show_deleted,
+            ..FindQuery::count_of(filter.clone())
+        };
+        let all = FindQuery {
+            show_deleted,
+            ..FindQuery::all_matching(filter.clone())
+        };
+        let total = store.find(Resource::Instance, &counted).await.unwrap().total;
+        let matches = store.find(Resource::Instance, &all).await.unwrap();
+        assert_eq!(matches.total, matches.items.len() as u64);
+        (total, matches.total)
+    }
+
+    async fn assert_totals(store: &SqliteStore, step: &str) {
+        let filters = [
+            Filter::All,
+            Filter::eq("status", "pending"),
+            Filter::eq("status", "installed"),
+            Filter::eq("status", "never stored"),
+            Filter::eq("type", "express"),
+            Filter::eq("type", "custom"),
+            Filter::and(vec![
+                Filter::eq("status", "pending"),
+                Filter::eq("type", "express"),
+            ]),
+        ];
+        for f in &filters {
+            for show_deleted in [false, true] {
+                let (total, matches) = totals(store, f, show_deleted).await;
+                assert_eq!(total, matches, "{f:?} (show_deleted {show_deleted}) after {step}");
+            }
+        }
+        assert_eq!(
+            store.integrity_check().await.unwrap(),
+            Vec::<String>::new(),
+            "after {step}"
+        );
+    }
+
+    async fn cached_totals_follow_every_write(store: SqliteStore) {
+        let t = Timestamp::from_unix(1_795_564_800);
+        let body = |v: serde_json::Value| v.as_object().cloned().unwrap();
+        let ids: Vec<Id> = (0..6).map(|_| Id::generate(t)).collect();
+        let mut b = Batch::new(t);
+        for (n, id) in ids.iter().enumerate() {
+            let status = if n < 4 { "pending" } else { "installed" };
+            let doc = match n {
+                0..=2 => json!({"status": status, "type": "express"}),
+                3 => json!({"status": status}),
+                _ => json!({"status": status, "type": "custom"}),
+            };
+            b.insert(Resource::Instance, *id, body(doc));
+        }
+        store.commit(b).await.unwrap();
+        assert_totals(&store, "inserts").await;
+        let pending = FindQuery::count_of(Filter::eq("status", "pending"));
+        let plan = store.explain_find(Resource::Instance, &pending).await.unwrap();
+        assert!(plan[0].contains("value_counts"), "{plan:?}");
+        assert_eq!(store.find(Resource::Instance, &pending).await.unwrap().total, 4);
+
+        let mut b = Batch::new(t);
+        b.update(
+            Resource::Instance,
+            ids[0],
+            body(json!({"status": "installed"})),
+            None,
+        );
+        b.replace(
+            Resource::Instance,
+            ids[4],
+            body(json!({"status": "pending", "type": "express"})),
+            None,
+        );
+        store.commit(b).await.unwrap();
+        assert_totals(&store, "status updates").await;
+
+        let mut b = Batch::new(t);
+        b.delete(Resource::Instance, ids[1], None);
+        b.delete(Resource::Instance, ids[5], None);
+        store.commit(b).await.unwrap();
+        let mut b = Batch::new(t);
+        b.delete(Resource::Instance, ids[1], None);
+        store.commit(b).await.unwrap();
+        assert_totals(&store, "soft deletes").await;
+
+        // A batch that fails after counted writes leaves no trace.
+        let mut b = Batch::new(t);
+        b.insert(
+            Resource::Instance,
+            Id::generate(t),
+            body(json!({"status": "pending"})),
+        );
+        b.update(
+            Resource::Instance,
+            ids[2],
+            body(json!({"status": "installed"})),
+            None,
+        );
+        b.delete(Resource::Instance, ids[3], None);
+        b.update(
+            Resource::Instance,
+            ids[3],
+            body(json!({"status": "down"})),
+            Some(Etag::from_client("stale")),
+        );
+        assert!(store.commit(b).await.is_err());
+        assert_totals(&store, "a failed batch").await;
+        assert_eq!(store.find(Resource::Instance, &pending).await.unwrap().total, 3);
+    }
+
+    #[test]
+    fn cached_totals_equal_counted_ones_after_every_write_in_memory_and_on_disk() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        rt.block_on(async {
+            cached_totals_follow_every_write(SqliteStore::open_in_memory().await.unwrap()).await;
+            cached_totals_follow_every_write(SqliteStore::open_path(dir.path().join("c.db")).await.unwrap())
+                .await;
+        });
     }
 
     #[test]

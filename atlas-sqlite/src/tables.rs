@@ -12,7 +12,9 @@
 //! [`counted_paths`], the number of live rows per value of the path. The
 //! counts are owned by SQLite triggers on each record table (created by
 //! `migrations`, see [`count_expr`]), so every write path keeps them exact in
-//! the transaction, or savepoint, of the write itself.
+//! the transaction, or savepoint, of the write itself; `read::find` reads
+//! a total from them instead of counting when the filter is one they
+//! answer (`translate::count_key`).
 
 use atlas_core::model::Resource;
 use atlas_core::schema::{unique_keys, UniqueKey};
@@ -65,6 +67,10 @@ pub(crate) struct TableSpec {
     pub(crate) soft_delete: bool,
     /// A side table for array-contains on one path.
     pub(crate) side: Option<SideTable>,
+    /// `None` when the table keeps no [`COUNTS`] (jobs); otherwise its
+    /// [`counted_paths`] (besides the [`WHOLE_TABLE`] count every record
+    /// table keeps).
+    pub(crate) counted: Option<&'static [&'static str]>,
 }
 
 const DOC_COLUMNS: &[Column] = &[
@@ -141,6 +147,7 @@ pub(crate) const JOBS: TableSpec = TableSpec {
     columns: JOB_COLUMNS,
     soft_delete: false,
     side: None,
+    counted: None,
 };
 
 /// The table of a resource.
@@ -151,6 +158,7 @@ pub(crate) fn table(res: Resource) -> TableSpec {
         columns: DOC_COLUMNS,
         soft_delete: true,
         side: (res == Resource::Instance).then_some(PACKAGE_SIDE),
+        counted: Some(counted_paths(res)),
     }
 }
 
@@ -350,6 +358,7 @@ mod tests {
                 assert!(!spec.columns.iter().any(|c| c.field == *p), "{p} is a column");
             }
         }
+        assert!(JOBS.counted.is_none());
     }
 
     #[test]

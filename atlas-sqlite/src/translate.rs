@@ -25,6 +25,13 @@
 //!   `atlas_match_*` functions (see `functions.rs`), condition by condition,
 //!   so the rest of the query still runs (and pages and counts) in SQL.
 //!
+//! # Cached totals
+//! [`count_key`] recognises the filters whose total the counts table
+//! answers (`tables.rs`): live rows, or live rows whose counted path equals
+//! a plain string that the SQL compares with `json_extract(...) = ?` alone.
+//! It decides on the [`Filter`] and the same [`Src`] the translation uses,
+//! so the cached total and the SQL count always agree.
+//!
 //! # Sorting
 //! A sort key on a column, or on a path holding only scalars in every
 //! document, becomes `ORDER BY <type class>, <value>` with the reference's
@@ -42,7 +49,7 @@ use serde_json::{Number, Value};
 
 use crate::functions::{ResidualGuard, Residuals};
 use crate::shape::Shape;
-use crate::tables::{json_type, json_value, plain_path, ColKind, Column, SideTable, TableSpec};
+use crate::tables::{json_type, json_value, plain_path, ColKind, Column, SideTable, TableSpec, WHOLE_TABLE};
 
 /// A translated query: SQL fragments, their parameters, and the residual
 /// filters that must stay registered while the SQL runs.
@@ -99,6 +106,74 @@ pub(crate) fn translate(
     t.out
 }
 
+/// The row of the counts table holding the total of a filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CountKey<'f> {
+    /// The counted path, or `tables::WHOLE_TABLE`.
+    pub(crate) field: &'static str,
+    /// The string it equals (`tables::WHOLE_TABLE` for the whole table).
+    pub(crate) value: &'f str,
+}
+
+/// The counts-table row whose `n` is the number of rows of `spec` that
+/// `filter` matches, when there is one: deleted rows excluded, and the
+/// filter (`And`s of one condition and `All`s flattened) empty or one `$eq`
+/// of a counted path with a plain string, on a path no stored document
+/// holds an array at or under (so its SQL is `json_extract(..) = ?` alone).
+/// `None` means count the rows.
+pub(crate) fn count_key<'f>(
+    spec: &TableSpec,
+    shape: &Shape,
+    filter: &'f Filter,
+    include_deleted: bool,
+) -> Option<CountKey<'f>> {
+    let counted = spec.counted?;
+    if include_deleted || !spec.soft_delete {
+        return None;
+    }
+    let mut conds = Vec::new();
+    if !conditions(filter, &mut conds) {
+        return None;
+    }
+    match conds.as_slice() {
+        [] => Some(CountKey {
+            field: WHOLE_TABLE,
+            value: WHOLE_TABLE,
+        }),
+        [Filter::Field {
+            path,
+            op: Op::Eq(Operand::Json(Value::String(s))),
+        }] => {
+            let field = counted.iter().copied().find(|p| p == path)?;
+            let plain = matches!(
+                source(spec, shape, path),
+                Some(Src::Json {
+                    each: None,
+                    side: None,
+                    ..
+                })
+            );
+            let value = Scalar::Str(s).plain_str()?;
+            plain.then_some(CountKey { field, value })
+        }
+        _ => None,
+    }
+}
+
+/// Collects the conditions `f` is the conjunction of; `false` when it is
+/// not one (`$or`, `$nor`).
+fn conditions<'f>(f: &'f Filter, out: &mut Vec<&'f Filter>) -> bool {
+    match f {
+        Filter::All => true,
+        Filter::And(fs) => fs.iter().all(|f| conditions(f, out)),
+        Filter::Or(_) | Filter::Nor(_) => false,
+        Filter::Field { .. } => {
+            out.push(f);
+            true
+        }
+    }
+}
+
 /// Where a path's value comes from.
 enum Src {
     /// A real column.
@@ -114,6 +189,37 @@ enum Src {
         /// The side table answering string array-contains on this path.
         side: Option<SideTable>,
     },
+}
+
+/// Where `path` reads from in `spec`'s rows; `None` when only the
+/// evaluator can say.
+fn source(spec: &TableSpec, shape: &Shape, path: &str) -> Option<Src> {
+    let head = path.split('.').next().unwrap_or(path);
+    if let Some(c) = spec.columns.iter().find(|c| c.field == head) {
+        return Some(if head.len() == path.len() {
+            Src::Col(*c)
+        } else {
+            // Below a scalar column: always missing.
+            Src::Json {
+                x: "NULL".into(),
+                t: "NULL".into(),
+                each: None,
+                side: None,
+            }
+        });
+    }
+    if !plain_path(path) || shape.crosses_array(path) {
+        return None;
+    }
+    let body = spec.body;
+    Some(Src::Json {
+        x: json_value(body, path),
+        t: json_type(body, path),
+        each: shape
+            .array_at(path)
+            .then(|| format!("json_each({body},'$.{path}')")),
+        side: spec.side.filter(|s| s.path == path),
+    })
 }
 
 /// A scalar operand, by class.
@@ -288,33 +394,7 @@ impl Translator<'_> {
 
     /// Where `path` reads from; `None` when only the evaluator can say.
     fn source(&self, path: &str) -> Option<Src> {
-        let head = path.split('.').next().unwrap_or(path);
-        if let Some(c) = self.spec.columns.iter().find(|c| c.field == head) {
-            return Some(if head.len() == path.len() {
-                Src::Col(*c)
-            } else {
-                // Below a scalar column: always missing.
-                Src::Json {
-                    x: "NULL".into(),
-                    t: "NULL".into(),
-                    each: None,
-                    side: None,
-                }
-            });
-        }
-        if !plain_path(path) || self.shape.crosses_array(path) {
-            return None;
-        }
-        let body = self.spec.body;
-        Some(Src::Json {
-            x: json_value(body, path),
-            t: json_type(body, path),
-            each: self
-                .shape
-                .array_at(path)
-                .then(|| format!("json_each({body},'$.{path}')")),
-            side: self.spec.side.filter(|s| s.path == path),
-        })
+        source(self.spec, self.shape, path)
     }
 
     /// One condition; `None` when it needs the evaluator.
@@ -720,6 +800,95 @@ mod tests {
         assert!(order("settings").is_none());
         assert!(order("sid").is_some());
         assert_eq!(order("_updated").as_deref(), Some("updated ASC, id ASC"));
+    }
+
+    fn owned(k: Option<CountKey<'_>>) -> Option<(&'static str, String)> {
+        k.map(|k| (k.field, k.value.to_owned()))
+    }
+
+    #[test]
+    fn live_rows_and_one_counted_string_equality_read_the_cached_count() {
+        let spec = table(Resource::Instance);
+        let shape = Shape::with(&["tag"], &["code"]);
+        let key = |f: &Filter| owned(count_key(&spec, &shape, f, false));
+        let whole = Some((WHOLE_TABLE, String::new()));
+        assert_eq!(key(&Filter::All), whole);
+        assert_eq!(key(&Filter::and(vec![])), whole);
+        assert_eq!(key(&Filter::and(vec![Filter::All])), whole);
+        let pending = Some(("status", "pending".to_owned()));
+        assert_eq!(key(&Filter::eq("status", "pending")), pending);
+        assert_eq!(key(&Filter::and(vec![Filter::eq("status", "pending")])), pending);
+        assert_eq!(
+            key(&Filter::and(vec![
+                Filter::All,
+                Filter::and(vec![Filter::eq("type", "express")])
+            ])),
+            Some(("type", "express".to_owned()))
+        );
+        // The SQL of each is the live-rows condition and one plain equality.
+        let t = tr(Resource::Instance, &shape, &Filter::eq("type", "express"));
+        assert_eq!(t.where_sql, "deleted = 0 AND json_extract(body,'$.type') = ?1");
+        assert_eq!(tr(Resource::Site, &shape, &Filter::All).where_sql, "deleted = 0");
+        assert_eq!(
+            owned(count_key(&table(Resource::Site), &shape, &Filter::All, false)),
+            whole
+        );
+    }
+
+    #[test]
+    fn every_other_filter_counts_its_rows() {
+        let spec = table(Resource::Instance);
+        let plain = Shape::default();
+        let key = |f: &Filter| owned(count_key(&spec, &plain, f, false));
+        let s = |v: &str| Operand::Json(json!(v));
+        let not_cached = [
+            // Other operators on a counted path.
+            Filter::field("status", Op::Ne(s("pending"))),
+            Filter::field("status", Op::In(vec![s("pending")])),
+            Filter::field("status", Op::Gte(s("pending"))),
+            Filter::field("status", Op::Exists(true)),
+            Filter::field("status", Op::Regex(Pattern::new("^pending$", "").unwrap())),
+            // Several conditions, or not a conjunction.
+            Filter::and(vec![
+                Filter::eq("status", "pending"),
+                Filter::eq("type", "express"),
+            ]),
+            Filter::and(vec![
+                Filter::eq("status", "pending"),
+                Filter::eq("status", "pending"),
+            ]),
+            Filter::or(vec![Filter::eq("status", "pending")]),
+            Filter::Nor(vec![]),
+            // Paths that are not counted.
+            Filter::eq("sid", "p1abc"),
+            Filter::eq("status.x", "pending"),
+            Filter::eq("_id", "6b063bb73e47cec0540baa24"),
+            // Values that are not plain strings.
+            Filter::eq("status", 1),
+            Filter::eq("status", true),
+            Filter::eq("status", Value::Null),
+            Filter::eq("status", json!(["pending"])),
+            Filter::eq("status", "[\"pending\"]"),
+            Filter::eq("status", "{}"),
+            Filter::eq("status", "2026-11-25 00:00:00 GMT"),
+        ];
+        for f in &not_cached {
+            assert_eq!(key(f), None, "{f:?}");
+        }
+        let pending = Filter::eq("status", "pending");
+        // Deleted records included.
+        assert_eq!(count_key(&spec, &plain, &pending, true), None);
+        assert_eq!(count_key(&spec, &plain, &Filter::All, true), None);
+        // A stored array at the path: the SQL also searches its elements.
+        let arrays = Shape::with(&["status"], &[]);
+        assert_eq!(count_key(&spec, &arrays, &pending, false), None);
+        // Tables without counts.
+        assert_eq!(
+            count_key(&JOBS, &plain, &Filter::eq("status", "queued"), false),
+            None
+        );
+        assert_eq!(count_key(&JOBS, &plain, &Filter::All, false), None);
+        assert_eq!(count_key(&table(Resource::Site), &plain, &pending, false), None);
     }
 
     #[test]

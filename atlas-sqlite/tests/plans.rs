@@ -1,6 +1,6 @@
 //! The hot queries go through their indexes: `EXPLAIN QUERY PLAN` of the
 //! count and page queries `find` runs names the expected index and never
-//! scans the table.
+//! scans the table; the totals the cached counts answer are one lookup.
 
 use atlas_core::model::{Id, InstanceType, Resource, Status, Timestamp};
 use atlas_core::query::{Filter, FindQuery, Op, Operand, Paging};
@@ -199,9 +199,28 @@ async fn hot_queries_use_their_indexes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn status_count_and_first_page_come_from_the_status_index_without_sorting() {
+async fn status_total_is_read_from_the_counts_and_the_first_page_from_the_status_index() {
     let (store, _dir, _) = populated().await;
     let q = first_page(Filter::eq("status", "installed"));
+    let plan = store.explain_find(Resource::Instance, &q).await.unwrap();
+    assert_eq!(
+        plan,
+        [
+            "SEARCH value_counts USING PRIMARY KEY (tbl=? AND field=? AND value=?)",
+            "SEARCH instance USING INDEX ix_instance_status (<expr>=? AND deleted=?)",
+        ],
+        "the total is one lookup, the first page comes from the status index with no sort step"
+    );
+    let page = store.find(Resource::Instance, &q).await.unwrap();
+    assert_eq!(page.total, 270);
+    assert_eq!(page.items.len(), 25);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_count_and_first_page_come_from_the_status_index_without_sorting() {
+    let (store, _dir, _) = populated().await;
+    // The same rows as `status = installed`, but not a filter the counts answer.
+    let q = first_page(status_in_installed());
     let plan = store.explain_find(Resource::Instance, &q).await.unwrap();
     assert_eq!(
         plan,
@@ -214,6 +233,54 @@ async fn status_count_and_first_page_come_from_the_status_index_without_sorting(
     let page = store.find(Resource::Instance, &q).await.unwrap();
     assert_eq!(page.total, 270);
     assert_eq!(page.items.len(), 25);
+}
+
+fn status_in_installed() -> Filter {
+    Filter::field("status", Op::In(vec![Operand::Json(json!("installed"))]))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_live_records_and_one_counted_equality_read_the_counts() {
+    let (store, _dir, _) = populated().await;
+    let cached = |filter: Filter, show_deleted: bool| {
+        let store = store.clone();
+        async move {
+            let q = FindQuery {
+                show_deleted,
+                ..first_page(filter.clone())
+            };
+            let plan = store.explain_find(Resource::Instance, &q).await.unwrap();
+            let total = store.find(Resource::Instance, &q).await.unwrap().total;
+            (plan[0].contains("value_counts"), total)
+        }
+    };
+    let pending = || Filter::eq("status", "pending");
+    let express = || Filter::eq("type", "express");
+    for (filter, show_deleted, uses_counts, total) in [
+        (Filter::All, false, true, 300),
+        (pending(), false, true, 30),
+        (express(), false, true, 200),
+        (Filter::and(vec![pending()]), false, true, 30),
+        (Filter::All, true, false, 300),
+        (pending(), true, false, 30),
+        (Filter::and(vec![pending(), express()]), false, false, 20),
+        (Filter::or(vec![pending()]), false, false, 30),
+        (status_in_installed(), false, false, 270),
+        (
+            Filter::field("status", Op::Ne(Operand::Json(json!("pending")))),
+            false,
+            false,
+            270,
+        ),
+        (Filter::eq("sid", "p1abcdef0123"), false, false, 0),
+        (Filter::eq("status", 1), false, false, 0),
+    ] {
+        assert_eq!(
+            cached(filter.clone(), show_deleted).await,
+            (uses_counts, total),
+            "{filter:?} show_deleted {show_deleted}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -240,7 +307,7 @@ async fn status_count_uses_the_index_even_after_analyze() {
         .execute_batch("ANALYZE")
         .unwrap();
     let store = SqliteStore::open_path(&path).await.unwrap();
-    let q = first_page(Filter::eq("status", "installed"));
+    let q = first_page(status_in_installed());
     let plan = store.explain_find(Resource::Instance, &q).await.unwrap();
     assert!(plan[0].contains("ix_instance_status"), "{plan:?}");
 }

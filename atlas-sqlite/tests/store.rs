@@ -109,7 +109,12 @@ async fn concurrent_commits_fail_only_where_their_own_batch_fails() {
         .filter(|n| n % 8 == 3)
         .collect();
     assert!(failed.is_empty(), "writes of failed batches landed: {failed:?}");
-    // The cached counts agree with the rows.
+    // The cached total (a full page of one) agrees, and so do all counts.
+    let counted = store
+        .find(Resource::Site, &FindQuery::count_of(Filter::All))
+        .await
+        .unwrap();
+    assert_eq!(counted.total, ok);
     assert_eq!(store.integrity_check().await.unwrap(), Vec::<String>::new());
 }
 
