@@ -22,7 +22,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    Output, ParamsString, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 use async_trait::async_trait;
 use axum::http::{header, HeaderMap};
@@ -130,7 +132,7 @@ impl StaticUsers {
             cost.get_or_insert(params);
             map.insert(user, Arc::<str>::from(hash));
         }
-        let dummy = hash_with(&random_text(), cost.unwrap_or_default());
+        let dummy = dummy_hash(cost.unwrap_or_default());
         Ok(Self {
             users: map,
             dummy: dummy.into(),
@@ -165,10 +167,25 @@ fn verify(password: &str, hash: &str) -> bool {
     }
 }
 
-fn random_text() -> String {
-    let mut raw = [0u8; 16];
-    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut raw);
-    base64::engine::general_purpose::STANDARD_NO_PAD.encode(raw)
+/// An argon2id PHC string with `params`, a random salt and a random
+/// output, for unknown users: checking a password against it costs what
+/// checking a real hash costs, and succeeds for none (its output is no
+/// password's hash but with chance 2^-256). Made without hashing, so it
+/// costs neither the time nor the memory (`m_cost` KiB) of a hash.
+#[allow(clippy::expect_used)]
+fn dummy_hash(params: Params) -> String {
+    let salt = SaltString::generate(&mut OsRng);
+    let mut raw = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut OsRng, &mut raw);
+    PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        // Parameters from a parsed hash or the defaults always render.
+        params: ParamsString::try_from(&params).expect("argon2 parameters render as a PHC string"),
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&raw).expect("32 bytes is a valid argon2 output")),
+    }
+    .to_string()
 }
 
 /// An argon2id PHC hash of `password` with `params` and a random salt.
@@ -259,6 +276,26 @@ mod tests {
         let dummy = PasswordHash::new(&u.dummy).unwrap();
         assert_eq!(dummy.algorithm.as_str(), "argon2id");
         assert_eq!(Params::try_from(&dummy).unwrap().m_cost(), 8);
+        assert_eq!(dummy.version, Some(19));
+        assert_eq!(dummy.hash.map(|h| h.len()), Some(32));
+    }
+
+    #[test]
+    fn the_dummy_hash_is_checked_in_full_and_matches_no_password() {
+        let params = Params::new(8, 1, 1, None).unwrap();
+        let dummy = dummy_hash(params);
+        // A real hash with the same parameters has the same shape.
+        let real = hash_with("x", Params::new(8, 1, 1, None).unwrap());
+        assert_eq!(dummy.matches('$').count(), real.matches('$').count());
+        assert_eq!(dummy.len(), real.len());
+        for password in ["", "x", "wonderland"] {
+            assert!(!verify(password, &dummy), "{password:?} matched the dummy hash");
+        }
+        assert_ne!(
+            dummy,
+            dummy_hash(Params::new(8, 1, 1, None).unwrap()),
+            "salt and output are random"
+        );
     }
 
     #[test]

@@ -5,9 +5,9 @@
 //! did (see docs/http.md and its "Deliberate differences from Eve").
 //!
 //! # Layout
-//! - [`router`] (this file): routes, the tracing layer and one edge
-//!   middleware (`X-HTTP-Method-Override`, request timeout, the 401 realm,
-//!   CORS); `path`: the prefix (`http.base_path`) and trailing `/` taken
+//! - [`router`] (this file): routes and one edge middleware (the request
+//!   span and metrics, `X-HTTP-Method-Override`, request timeout, the 401
+//!   realm, CORS); `path`: the prefix (`http.base_path`) and trailing `/` taken
 //!   off before routing.
 //! - `server`: [`serve`] and [`serve_router`] (the API with more routes,
 //!   e.g. the dashboard), the accept loop and graceful shutdown;
@@ -31,9 +31,9 @@
 //!   (the status of each core [`ServiceError`](atlas_core::ServiceError)).
 //! - `routes/`: the handlers (resources, commands, jobs, an instance's
 //!   jobs, meta, openapi).
-//! - `metering`: the middleware counting requests (method, route template,
-//!   status, duration) into the [`AppState::metrics`] registry; `health`:
-//!   the API's `/healthz` and `/readyz` over [`AppState::readiness`];
+//! - `metering`: the route label, and counting requests (method, route
+//!   template, status, duration) into the [`StateParts::metrics`] registry; `health`:
+//!   the API's `/healthz` and `/readyz` over [`StateParts::readiness`];
 //!   `trace`: the request span (method, route, user, status, duration).
 //!
 //! Observability itself — the [`Metrics`](atlas_observe::Metrics)
@@ -75,13 +75,15 @@ mod sign_in;
 mod state;
 mod trace;
 
+use std::time::Instant;
+
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
-use tower_http::trace::TraceLayer;
+use tracing::Instrument as _;
 
 pub use auth::{hash_password, AuthConfigError, AuthUnavailable, Authenticator, StaticUsers};
 pub use chain::Chain;
@@ -92,7 +94,7 @@ pub use error::{
 };
 pub use server::{serve, serve_router};
 pub use sign_in::{SignInGate, SignedIn};
-pub use state::AppState;
+pub use state::{AppState, StateParts};
 
 /// Every method, for `Access-Control-Allow-Methods` on URLs without `Allow`.
 const ALL_METHODS: &str = "POST, PUT, GET, HEAD, PATCH, DELETE, OPTIONS";
@@ -119,12 +121,6 @@ pub fn router(state: AppState) -> Router {
         .route("/{res}/{id}", any(routes::resources::item))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), edge))
-        .layer(middleware::from_fn_with_state(state.clone(), metering::track))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(trace::make_span)
-                .on_response(trace::on_response),
-        )
         .with_state(state.clone());
     Router::new()
         .fallback_service(api)
@@ -136,21 +132,31 @@ async fn not_found() -> Response {
 }
 
 /// The edge of every request, in one middleware (each `from_fn` layer
-/// costs a boxed future): `X-HTTP-Method-Override` on POST (Eve's
-/// `ALLOW_OVERRIDE_HTTP_METHOD`), the request timeout (503), the realm of
-/// a 401's challenge (`http.auth_realm`), and CORS.
+/// costs boxed futures on every request): the request span (`trace`) and
+/// its metrics (`metering`), both under the route template and the method
+/// the client sent; `X-HTTP-Method-Override` on POST (Eve's
+/// `ALLOW_OVERRIDE_HTTP_METHOD`); the request timeout (503); the realm of a
+/// 401's challenge (`http.auth_realm`); and CORS.
 async fn edge(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    if req.method() == Method::POST {
+    let started = Instant::now();
+    let span = trace::make_span(&req);
+    // The label costs a lookup: only made for a span or metrics that use it.
+    let route = (state.metrics.is_some() || !span.is_disabled()).then(|| metering::route_label(&req));
+    if let Some(route) = &route {
+        trace::record_route(&span, route);
+    }
+    let method = req.method().clone();
+    if method == Method::POST {
         if let Some(m) = method_override(&req) {
             *req.method_mut() = m;
         }
     }
     let origin = req.headers().get(header::ORIGIN).cloned();
     let limit = state.config.request_timeout;
-    let mut res = match tokio::time::timeout(limit, next.run(req)).await {
+    let mut res = match tokio::time::timeout(limit, next.run(req).instrument(span.clone())).await {
         Ok(res) => res,
         Err(_) => {
-            tracing::warn!(timeout_secs = limit.as_secs(), "request timed out");
+            tracing::warn!(parent: &span, timeout_secs = limit.as_secs(), "request timed out");
             ApiError::Timeout(limit).into_response()
         }
     };
@@ -160,6 +166,11 @@ async fn edge(State(state): State<AppState>, mut req: Request, next: Next) -> Re
     }
     if let Some(origin) = origin {
         cors(&state.config.cors, origin, &mut res);
+    }
+    let elapsed = started.elapsed();
+    trace::on_response(&res, elapsed, &span);
+    if let (Some(metrics), Some(route)) = (&state.metrics, route) {
+        metrics.observe_request(&method, route, res.status(), elapsed);
     }
     res
 }

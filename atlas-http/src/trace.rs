@@ -5,18 +5,17 @@
 
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::http::{Request, Response};
 use tracing::field::Empty;
 use tracing::Span;
 
-/// Opens the span of a request.
-pub(crate) fn make_span(req: &Request<Body>) -> Span {
-    let route = crate::metering::route_label(req);
+/// Opens the span of a request (its `route` comes with [`record_route`],
+/// once the caller made the label: a disabled span needs none).
+pub(crate) fn make_span<B>(req: &Request<B>) -> Span {
     tracing::info_span!(
         "request",
         method = %req.method(),
-        route = %route,
+        route = Empty,
         path = %req.uri().path(),
         user = Empty,
         status = Empty,
@@ -24,8 +23,13 @@ pub(crate) fn make_span(req: &Request<Body>) -> Span {
     )
 }
 
+/// Records the route label (see [`crate::metering`]) on the span.
+pub(crate) fn record_route(span: &Span, route: &str) {
+    span.record("route", tracing::field::display(route));
+}
+
 /// Records the answer on the request's span.
-pub(crate) fn on_response(res: &Response<Body>, latency: Duration, span: &Span) {
+pub(crate) fn on_response<B>(res: &Response<B>, latency: Duration, span: &Span) {
     let status = res.status().as_u16();
     let ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
     span.record("status", status);
@@ -42,6 +46,8 @@ pub(crate) fn record_user(user: &str) {
 mod tests {
     use std::io;
     use std::sync::{Arc, Mutex};
+
+    use axum::body::Body;
 
     use super::*;
 
@@ -74,6 +80,7 @@ mod tests {
                 .body(Body::empty())
                 .unwrap();
             let span = make_span(&req);
+            record_route(&span, &crate::metering::route_label(&req));
             span.in_scope(|| record_user("alice"));
             let res = Response::builder().status(412).body(Body::empty()).unwrap();
             on_response(&res, Duration::from_millis(12), &span);

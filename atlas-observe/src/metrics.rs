@@ -59,6 +59,7 @@
 //! - A scrape whose store queries fail still answers, with
 //!   `atlas_store_up 0` and the gauges of the last good scrape.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -79,9 +80,9 @@ use prometheus_client::registry::Registry;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
-    method: String,
-    route: String,
-    status: String,
+    method: &'static str,
+    route: Cow<'static, str>,
+    status: u16,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -144,8 +145,8 @@ struct RolloutLabels {
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StoreLabels {
-    operation: String,
-    result: String,
+    operation: &'static str,
+    result: &'static str,
 }
 
 type Timed<L> = Family<L, Histogram, fn() -> Histogram>;
@@ -407,11 +408,19 @@ impl Metrics {
     }
 
     /// Counts one API request.
-    pub fn observe_request(&self, method: &Method, route: &str, status: StatusCode, elapsed: Duration) {
+    /// `route` is a bounded label (a route template, never raw client
+    /// input); a `&'static str` one costs no allocation.
+    pub fn observe_request(
+        &self,
+        method: &Method,
+        route: impl Into<Cow<'static, str>>,
+        status: StatusCode,
+        elapsed: Duration,
+    ) {
         let labels = HttpLabels {
-            method: method_label(method).to_owned(),
-            route: route.to_owned(),
-            status: status.as_u16().to_string(),
+            method: method_label(method),
+            route: route.into(),
+            status: status.as_u16(),
         };
         self.inner.http_requests.get_or_create(&labels).inc();
         self.inner
@@ -423,8 +432,8 @@ impl Metrics {
     /// Times one store operation.
     pub fn observe_store(&self, operation: &'static str, ok: bool, elapsed: Duration) {
         let labels = StoreLabels {
-            operation: operation.to_owned(),
-            result: if ok { "ok" } else { "error" }.to_owned(),
+            operation,
+            result: if ok { "ok" } else { "error" },
         };
         self.inner
             .store_duration

@@ -33,7 +33,10 @@ pub struct SqliteConfig {
     /// commit). Batches that arrive while a transaction is being made
     /// durable are gathered into the next one, up to this many.
     pub max_group: usize,
-    /// Page cache per connection, in KiB (`PRAGMA cache_size`).
+    /// Page cache per connection, in KiB (`PRAGMA cache_size`; 4 MiB by
+    /// default). Every connection (the writer and each reader) fills its
+    /// own, so the process holds up to `(readers + 1) × cache_kib`; pages
+    /// past it are read again from the operating system's file cache.
     pub cache_kib: u32,
     /// How much of the database file connections read through memory
     /// mapping, in MiB (`PRAGMA mmap_size`; 0, the default, turns it off).
@@ -75,7 +78,7 @@ impl Default for SqliteConfig {
             busy_timeout_ms: 5_000,
             readers: 4,
             max_group: 256,
-            cache_kib: 16 * 1024,
+            cache_kib: 4 * 1024,
             mmap_mib: 0,
             checkpoint_kib: 16 * 1024,
             inline_find_steps: 5_000,
