@@ -195,27 +195,30 @@ fn find_rows<T>(
     let cached = count_key(spec, &shape, &q.filter, q.includes_deleted());
     let name = spec.name;
     let w = tr.where_sql.clone();
-    let collect = |sql: &str, params: &[rusqlite::types::Value]| -> Result<Vec<T>> {
-        let mut stmt = tx.prepare_cached(sql)?;
-        let n = stmt.parameter_count();
-        let mut rows = stmt.query(params_from_iter(params.iter().take(n)))?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            if out.len() == max_rows {
-                return Err(Error::OverBudget);
+    // Runs `sql`, handing each row read to `each`; past `max_rows` rows
+    // read, `Error::OverBudget`.
+    let for_each_row =
+        |sql: &str, params: &[rusqlite::types::Value], each: &mut dyn FnMut(T)| -> Result<()> {
+            let mut stmt = tx.prepare_cached(sql)?;
+            let n = stmt.parameter_count();
+            let mut rows = stmt.query(params_from_iter(params.iter().take(n)))?;
+            let mut seen = 0_usize;
+            while let Some(row) = rows.next()? {
+                if seen == max_rows {
+                    return Err(Error::OverBudget);
+                }
+                seen += 1;
+                each(read(row)?);
             }
-            out.push(read(row)?);
-        }
-        Ok(out)
-    };
+            Ok(())
+        };
     let where_params = tr.params.len();
     let result = match page_sql(name, columns, &mut tr, q) {
         Some(page) => {
-            let items = if q.paging.max_results == 0 {
-                Vec::new()
-            } else {
-                collect(&page, &tr.params)?
-            };
+            let mut items = Vec::new();
+            if q.paging.max_results != 0 {
+                for_each_row(&page, &tr.params, &mut |t| items.push(t))?;
+            }
             let got = u64::try_from(items.len()).unwrap_or(u64::MAX);
             let total = match (q.total_from_page(got), &cached) {
                 (Some(total), _) => total,
@@ -238,19 +241,16 @@ fn find_rows<T>(
             let mut best = TopRows::new(skip.saturating_add(take), |a: &Value, b: &Value| {
                 compare_docs(&q.sort, a, b)
             });
-            let mut stmt = tx.prepare_cached(&format!("SELECT {columns} FROM {name} WHERE {w}"))?;
-            let n = stmt.parameter_count();
-            let mut rows = stmt.query(params_from_iter(tr.params.iter().take(n)))?;
             let mut total = 0_usize;
-            while let Some(row) = rows.next()? {
-                if total == max_rows {
-                    return Err(Error::OverBudget);
-                }
-                total += 1;
-                let t = read(row)?;
-                let j = to_json(&t);
-                best.push(t, j);
-            }
+            for_each_row(
+                &format!("SELECT {columns} FROM {name} WHERE {w}"),
+                &tr.params,
+                &mut |t| {
+                    total += 1;
+                    let j = to_json(&t);
+                    best.push(t, j);
+                },
+            )?;
             let items = best.into_sorted().into_iter().skip(skip).take(take).collect();
             (items, u64::try_from(total).unwrap_or(u64::MAX))
         }
