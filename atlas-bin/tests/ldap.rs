@@ -6,33 +6,18 @@
 //! service account. Skipped with a printed reason without `slapd`, unless
 //! `ATLAS_TEST_REQUIRE` names `ldap`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use atlas_ldap::testing::{Slapd, ALICE_PASSWORD, GROUP_DN, PEOPLE, SERVICE_DN};
-use base64::Engine as _;
+
+mod raw_http;
 
 fn request(addr: &str, method: &str, path: &str, auth: Option<(&str, &str)>, body: &str) -> String {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let auth = auth
-        .map(|(u, p)| {
-            let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
-            format!("Authorization: Basic {token}\r\n")
-        })
-        .unwrap_or_default();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
+    let mut headers = vec!["Content-Type: application/json".to_owned()];
+    headers.extend(auth.map(|(u, p)| raw_http::basic(u, p)));
+    raw_http::request(addr, method, path, &headers, body)
 }
 
 /// Form-encodes `s` (every byte but letters and digits as `%XX`).
@@ -68,18 +53,16 @@ fn dashboard_sign_in(addr: &str, user: &str, password: &str) -> String {
         form_encode(user),
         form_encode(password)
     );
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    write!(
-        s,
-        "POST /ui/login HTTP/1.1\r\nHost: {addr}\r\nCookie: atlas_login={token}\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+    raw_http::request(
+        addr,
+        "POST",
+        "/ui/login",
+        &[
+            format!("Cookie: atlas_login={token}"),
+            "Content-Type: application/x-www-form-urlencoded".to_owned(),
+        ],
+        &body,
     )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
 }
 
 fn json_body(answer: &str) -> serde_json::Value {

@@ -3,23 +3,12 @@
 //! ready); `atlas routes check` prints how the route map differs from the
 //! records and exits non-zero when it does.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
-fn get(addr: &str, path: &str) -> String {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
+mod raw_http;
+
+use raw_http::get;
 
 #[test]
 fn serve_warns_once_per_missing_prerequisite_and_readyz_lists_them_as_degraded() {

@@ -2,26 +2,19 @@
 //! user printed once, the seed's code sample accepted, a graceful stop on
 //! SIGTERM.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use base64::Engine as _;
+mod raw_http;
+
+use raw_http::get;
 
 fn post(addr: &str, path: &str, user: &str, password: &str, body: &str) -> String {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
+    let headers = [
+        raw_http::basic(user, password),
+        "Content-Type: application/json".to_owned(),
+    ];
+    raw_http::request(addr, "POST", path, &headers, body)
 }
 
 #[test]
@@ -102,19 +95,6 @@ fn config_default_prints_a_config_that_check_accepts_apart_from_missing_programs
     for line in stdout.lines().filter(|l| l.starts_with("problem:")) {
         assert!(line.contains("drush") || line.contains("mysql"), "{line}");
     }
-}
-
-fn get(addr: &str, path: &str) -> String {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! `postgres`): jobs created through one node run exactly once across both,
 //! and an etag race between the nodes gives one 200 and one 412.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use atlas_core::query::{Filter, FindQuery, Paging};
 use atlas_core::{JobStatus, Store};
 use atlas_postgres::testing::TestSchema;
-use base64::Engine as _;
 use serde_json::Value;
+
+mod raw_http;
 
 /// One `atlas serve` process; killed when dropped.
 struct Node {
@@ -81,24 +82,14 @@ fn request(
     if_match: Option<&str>,
     body: &str,
 ) -> (u16, Value) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("admin:{password}"));
-    let cond = if_match.map(|e| format!("If-Match: {e}\r\n")).unwrap_or_default();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {auth}\r\n{cond}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out[9..12].parse().expect("a status code");
-    let json = out
-        .split_once("\r\n\r\n")
-        .and_then(|(_, b)| serde_json::from_str(b).ok())
-        .unwrap_or(Value::Null);
-    (status, json)
+    let mut headers = vec![
+        raw_http::basic("admin", password),
+        "Content-Type: application/json".to_owned(),
+    ];
+    headers.extend(if_match.map(|e| format!("If-Match: {e}")));
+    let answer = raw_http::request(addr, method, path, &headers, body);
+    let json = serde_json::from_str(raw_http::body(&answer)).unwrap_or(Value::Null);
+    (raw_http::status(&answer), json)
 }
 
 fn runtime() -> tokio::runtime::Runtime {
