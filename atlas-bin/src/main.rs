@@ -3,6 +3,7 @@
 //! subcommands (`instance`, `code`, `command`, `jobs`, `backup`) only talk
 //! to a server over HTTP: they skip the configuration and telemetry.
 
+mod allocator;
 mod cli;
 mod client;
 mod cmd;
@@ -14,14 +15,8 @@ mod wiring;
 
 use clap::Parser;
 
-/// mimalloc instead of the system allocator: the API's response building
-/// allocates from many threads at once, where glibc's arena locks made
-/// `GET /code/<id>` about a quarter slower (see the atlas-http load
-/// benchmark, which uses the same allocator).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
+    allocator::tune();
     let cli = cli::Cli::parse();
     if cli.command.is_client() {
         return run_client(cli.command);
