@@ -1,7 +1,8 @@
 //! PostgreSQL against SQLite in one run (issue 17): over loopback HTTP with
 //! a Rust load generator on hyper's client,
 //!
-//! - `POST /instance` (`{"status": "pending"}`, durable) with 64 connections,
+//! - `POST /instance` (`{"status": "pending"}`, durable) with 1 connection
+//!   (the latency of one create) and with 64 connections,
 //! - `GET /instance/<id>` (an item),
 //! - `GET /instance?where={"sid": …}` (an indexed find) over 100,000
 //!   instances, p50,
@@ -306,7 +307,7 @@ async fn run() {
         let (addr, id, sid) = serve(store, instances).await;
         let get = hyper::Method::GET;
         let find = format!("/instance?where={{%22sid%22:%22{sid}%22}}");
-        let scenarios: [(&str, hyper::Method, String, Option<&'static str>, usize); 4] = [
+        let scenarios: [(&str, hyper::Method, String, Option<&'static str>, usize); 5] = [
             (
                 "GET /instance/<id>",
                 get.clone(),
@@ -322,6 +323,13 @@ async fn run() {
                 1,
             ),
             ("GET /instance?where={\"sid\":…}", get, find, None, 64),
+            (
+                "POST /instance (durable, 1 conn)",
+                hyper::Method::POST,
+                "/instance".into(),
+                Some(r#"{"status": "pending"}"#),
+                1,
+            ),
             (
                 "POST /instance (durable)",
                 hyper::Method::POST,

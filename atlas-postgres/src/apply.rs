@@ -11,9 +11,11 @@ use crate::db::{self, Tx};
 use atlas_core::model::{merge_patch, Doc, Etag, Id, Resource, Timestamp};
 use atlas_core::schema::{unique_keys, unique_values};
 use atlas_core::{write_target, Batch, Committed, Job, JobId, JobSpec, StoreError, Write, Written};
+use deadpool_postgres::GenericClient;
 use serde_json::Value;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::Statement;
 
 use crate::error::{sqlstate, Error, Result};
 use crate::rows::{self, body_json, secs, version, DOC_COLUMNS};
@@ -147,57 +149,89 @@ fn independent_run(writes: &[Write], probe: Option<usize>) -> usize {
 /// A statement of a pipelined run and its parameters.
 type Params = Vec<Box<dyn ToSql + Sync + Send>>;
 
-/// Sends the inserts and enqueues of `writes` pipelined (statements
-/// prepared first, then every execute submitted in order before any answer
-/// is awaited, so the server runs them in order) and answers their results
-/// in order; `Err((k, constraint))` when a unique index refused write `k`
-/// (the transaction is aborted then, and the writes after `k` failed only
-/// because of it).
-async fn pipelined(
-    tx: &Tx<'_>,
-    writes: &[Write],
-    now: Timestamp,
-) -> Result<Result<Vec<Written>, (usize, Option<String>)>> {
-    let mut statements = Vec::with_capacity(writes.len());
-    let mut params: Vec<Params> = Vec::with_capacity(writes.len());
-    let mut written = Vec::with_capacity(writes.len());
-    for w in writes {
-        match w {
-            Write::Insert { res, id, body } => {
-                let doc = Doc::new(*id, body.clone(), now);
-                let (id, etag, created, updated, ver, body) = doc_params(&doc);
-                statements.push(tx.prepare_cached(&insert_sql(*res)).await?);
-                params.push(vec![
-                    Box::new(id),
-                    Box::new(etag),
-                    Box::new(created),
-                    Box::new(updated),
-                    Box::new(ver),
-                    Box::new(doc.deleted),
-                    Box::new(body),
-                ]);
-                written.push(Written::Doc(doc));
+/// A unique index refused write `k` of a run: its index and the refusing
+/// constraint's name, when the server named it.
+type RunClash = (usize, Option<String>);
+
+/// A run of inserts and enqueues, ready to send: its statements (prepared
+/// on the connection that sends them), their parameters, and what each
+/// write answers once it landed.
+struct Run {
+    statements: Vec<Statement>,
+    params: Vec<Params>,
+    written: Vec<Written>,
+}
+
+impl Run {
+    /// Prepares the inserts and enqueues of `writes` on `client`.
+    async fn prepare<C: GenericClient>(client: &C, writes: &[Write], now: Timestamp) -> Result<Self> {
+        let mut run = Run {
+            statements: Vec::with_capacity(writes.len()),
+            params: Vec::with_capacity(writes.len()),
+            written: Vec::with_capacity(writes.len()),
+        };
+        for w in writes {
+            match w {
+                Write::Insert { res, id, body } => {
+                    let doc = Doc::new(*id, body.clone(), now);
+                    let (id, etag, created, updated, ver, body) = doc_params(&doc);
+                    run.statements
+                        .push(client.prepare_cached(&insert_sql(*res)).await?);
+                    run.params.push(vec![
+                        Box::new(id),
+                        Box::new(etag),
+                        Box::new(created),
+                        Box::new(updated),
+                        Box::new(ver),
+                        Box::new(doc.deleted),
+                        Box::new(body),
+                    ]);
+                    run.written.push(Written::Doc(doc));
+                }
+                Write::Enqueue(spec) => {
+                    let job = Job::from_spec(JobId(Id::generate(now)), spec.clone(), now);
+                    run.statements.push(client.prepare_cached(INSERT_JOB).await?);
+                    run.params.push(job_params(&job));
+                    run.written.push(Written::Job(job.id));
+                }
+                _ => return Err(Error::Config("only inserts and enqueues are pipelined".into())),
             }
-            Write::Enqueue(spec) => {
-                let job = Job::from_spec(JobId(Id::generate(now)), spec.clone(), now);
-                statements.push(tx.prepare_cached(INSERT_JOB).await?);
-                params.push(job_params(&job));
-                written.push(Written::Job(job.id));
-            }
-            _ => return Err(Error::Config("only inserts and enqueues are pipelined".into())),
         }
+        Ok(run)
     }
-    let args: Vec<Vec<&(dyn ToSql + Sync)>> = params
-        .iter()
-        .map(|ps| ps.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect())
-        .collect();
-    let answers = futures::future::join_all(
-        statements
+
+    /// The executes of the run on `client`, in order. Each sends its
+    /// messages when first polled: polled together (`join_all` polls them
+    /// in order), they are all submitted before any answer is awaited, and
+    /// the server runs them in order.
+    fn executes<'a, C: GenericClient>(
+        &'a self,
+        client: &'a C,
+        args: &'a [Vec<&'a (dyn ToSql + Sync)>],
+    ) -> impl std::future::Future<Output = Vec<std::result::Result<u64, tokio_postgres::Error>>> + 'a {
+        futures::future::join_all(
+            self.statements
+                .iter()
+                .zip(args)
+                .map(move |(stmt, args)| client.execute(stmt, args)),
+        )
+    }
+
+    /// The parameters as the driver takes them.
+    fn args(&self) -> Vec<Vec<&(dyn ToSql + Sync)>> {
+        self.params
             .iter()
-            .zip(&args)
-            .map(|(stmt, args)| tx.execute(stmt, args)),
-    )
-    .await;
+            .map(|ps| ps.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect())
+            .collect()
+    }
+}
+
+/// The first failure among a run's answers: a unique index's refusal as
+/// `Ok(Err(clash))` (the writes after it failed only because the
+/// transaction was aborted), any other error as `Err`.
+fn first_failure(
+    answers: Vec<std::result::Result<u64, tokio_postgres::Error>>,
+) -> Result<std::result::Result<(), RunClash>> {
     for (k, answer) in answers.into_iter().enumerate() {
         if let Err(e) = answer {
             if sqlstate(&e) == Some(&SqlState::UNIQUE_VIOLATION) {
@@ -207,7 +241,53 @@ async fn pipelined(
             return Err(e.into());
         }
     }
-    Ok(Ok(written))
+    Ok(Ok(()))
+}
+
+/// Sends the inserts and enqueues of `writes` pipelined in `tx` and
+/// answers their results in order; `Err((k, constraint))` when a unique
+/// index refused write `k` (the transaction is aborted then).
+async fn pipelined(
+    tx: &Tx<'_>,
+    writes: &[Write],
+    now: Timestamp,
+) -> Result<std::result::Result<Vec<Written>, RunClash>> {
+    let run = Run::prepare(tx, writes, now).await?;
+    let args = run.args();
+    let answers = run.executes(tx, &args).await;
+    Ok(first_failure(answers)?.map(|()| run.written))
+}
+
+/// Whether `batch` is only inserts and enqueues, which
+/// [`commit_independent`] commits in one round trip.
+pub(crate) fn all_independent(batch: &Batch) -> bool {
+    !batch.writes.is_empty() && independent_run(&batch.writes, None) == batch.writes.len()
+}
+
+/// Commits a batch of inserts and enqueues only (creating records, queueing
+/// jobs: nothing to read first) in one round trip: `BEGIN`, every write and
+/// `COMMIT` are sent together. When a write fails, the server refuses the
+/// writes after it and the `COMMIT` ends the transaction as a rollback, so
+/// nothing of the batch lands; a unique index's refusal is answered as
+/// `Ok(Err((write, constraint)))`, for the caller to attribute in a fresh
+/// transaction ([`apply`] with a probe).
+pub(crate) async fn commit_independent(
+    client: &deadpool_postgres::Client,
+    batch: &Batch,
+) -> Result<std::result::Result<Committed, RunClash>> {
+    let run = Run::prepare(client, &batch.writes, batch.now).await?;
+    let args = run.args();
+    let (begun, answers, committed) = futures::join!(
+        client.batch_execute("BEGIN"),
+        run.executes(client, &args),
+        client.batch_execute("COMMIT"),
+    );
+    begun?;
+    if let Err(clash) = first_failure(answers)? {
+        return Ok(Err(clash));
+    }
+    committed?;
+    Ok(Ok(Committed { results: run.written }))
 }
 
 /// The error for a clash the probe could not attribute: the key whose

@@ -13,7 +13,7 @@ use atlas_core::{
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
-use crate::apply::{apply, unattributed_clash, Applied};
+use crate::apply::{all_independent, apply, commit_independent, unattributed_clash, Applied};
 use crate::config::PgConfig;
 use crate::db::Tx;
 use crate::error::{Error, Result};
@@ -187,6 +187,23 @@ impl PgStore {
     /// transaction, attributing a unique clash to its key.
     async fn commit_with(&self, batch: &Batch, finishing: Option<(&JobId, &Outcome)>) -> Result<Committed> {
         let mut probe = None;
+        if finishing.is_none() && all_independent(batch) {
+            let client = self.pool.get().await?;
+            match commit_independent(&client, batch).await? {
+                Ok(committed) => {
+                    if batch
+                        .writes
+                        .iter()
+                        .any(|w| matches!(w, atlas_core::Write::Enqueue(_)))
+                    {
+                        self.waker.wake();
+                    }
+                    return Ok(committed);
+                }
+                // Attributed below, in a fresh transaction stopping there.
+                Err((write, _)) => probe = Some(write),
+            }
+        }
         loop {
             let mut client = self.pool.get().await?;
             let tx = client.transaction().await?;
