@@ -29,14 +29,16 @@ const PURGE_DELAY: mi_option_t = 15;
 const PURGE_DELAY_ENV: &str = "MIMALLOC_PURGE_DELAY";
 
 /// Returns freed memory to the system at once, unless the operator set
-/// [`PURGE_DELAY_ENV`]. Call once, first thing in `main`.
+/// [`PURGE_DELAY_ENV`]. Call once, first thing in `main`, before any
+/// thread is started.
 #[allow(unsafe_code)]
 pub fn tune() {
     if std::env::var_os(PURGE_DELAY_ENV).is_some() {
         return;
     }
-    // SAFETY: `mi_option_set` only stores an integer in mimalloc's option
-    // table (an atomic store); `PURGE_DELAY` is a valid option index.
+    // SAFETY: `mi_option_set` stores an integer in mimalloc's option table
+    // (a plain store: called first thing in `main`, before any other thread
+    // exists); `PURGE_DELAY` is a valid option index (checked by a test).
     unsafe { mi_option_set(PURGE_DELAY, 0) };
 }
 
