@@ -16,7 +16,7 @@ use crate::auth::Authenticator;
 use crate::config::HttpConfig;
 use crate::gate::AuthGate;
 
-/// StateParts by every request. A clone is one reference count.
+/// Shared by every request. A clone is one reference count.
 #[derive(Debug, Clone)]
 pub struct AppState(Arc<StateParts>);
 
