@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use atlas_core::model::{Doc, Id, Resource};
-use atlas_core::query::{compare_docs, FindQuery};
+use atlas_core::query::{FindQuery, SortedPage};
 use atlas_core::{FindPage, Job, JobPage, StoreError};
 use rusqlite::{params_from_iter, Connection, ErrorCode, OptionalExtension, Row};
 use serde_json::Value;
@@ -236,23 +236,16 @@ fn find_rows<T>(
             // A sort key the SQL cannot order by: sort the matches in Rust,
             // holding only the rows up to the page's end (memory bounded by
             // the page asked for, not by the number of matches).
-            let skip = usize::try_from(q.paging.offset()).unwrap_or(usize::MAX);
-            let take = usize::try_from(q.paging.max_results).unwrap_or(usize::MAX);
-            let mut best = TopRows::new(skip.saturating_add(take), |a: &Value, b: &Value| {
-                compare_docs(&q.sort, a, b)
-            });
-            let mut total = 0_usize;
+            let mut page = SortedPage::new(q);
             for_each_row(
                 &format!("SELECT {columns} FROM {name} WHERE {w}"),
                 &tr.params,
                 &mut |t| {
-                    total += 1;
                     let j = to_json(&t);
-                    best.push(t, j);
+                    page.push(t, j);
                 },
             )?;
-            let items = best.into_sorted().into_iter().skip(skip).take(take).collect();
-            (items, u64::try_from(total).unwrap_or(u64::MAX))
+            page.finish()
         }
     };
     drop(tr.guards);
@@ -281,44 +274,6 @@ fn cached_total(conn: &Connection, table: &str, key: &CountKey<'_>) -> Result<u6
             e,
         )
     })
-}
-
-/// The first `keep` rows in the order of `cmp` (ties in arrival order),
-/// out of any number pushed, holding at most about twice `keep` at once.
-struct TopRows<T, F> {
-    keep: usize,
-    rows: Vec<(T, Value)>,
-    cmp: F,
-}
-
-impl<T, F: Fn(&Value, &Value) -> std::cmp::Ordering> TopRows<T, F> {
-    fn new(keep: usize, cmp: F) -> Self {
-        Self {
-            keep,
-            rows: Vec::new(),
-            cmp,
-        }
-    }
-
-    fn push(&mut self, row: T, key: Value) {
-        self.rows.push((row, key));
-        if self.rows.len() >= self.keep.saturating_mul(2).max(1024) {
-            self.trim();
-        }
-    }
-
-    /// Sorts (stably, so equal rows keep their arrival order) and drops
-    /// what is past `keep`.
-    fn trim(&mut self) {
-        let cmp = &self.cmp;
-        self.rows.sort_by(|(_, a), (_, b)| cmp(a, b));
-        self.rows.truncate(self.keep);
-    }
-
-    fn into_sorted(mut self) -> Vec<T> {
-        self.trim();
-        self.rows.into_iter().map(|(t, _)| t).collect()
-    }
 }
 
 /// The page query (binding limit and offset), or `None` when the order
@@ -381,37 +336,6 @@ pub(crate) fn explain(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Rows `0..n` keyed by `k(i)`, kept `keep` at a time, against a full
-    /// stable sort of all of them.
-    fn top_rows_equal_a_full_sort(n: usize, keep: usize, k: impl Fn(usize) -> i64) {
-        let cmp = |a: &Value, b: &Value| a["k"].as_i64().cmp(&b["k"].as_i64());
-        let mut top = TopRows::new(keep, cmp);
-        let mut all: Vec<(usize, Value)> = Vec::new();
-        for i in 0..n {
-            let key = serde_json::json!({ "k": k(i) });
-            top.push(i, key.clone());
-            all.push((i, key));
-            assert!(
-                top.rows.len() <= (keep * 2).max(1024),
-                "holds at most twice the page"
-            );
-        }
-        all.sort_by(|(_, a), (_, b)| cmp(a, b));
-        let want: Vec<usize> = all.into_iter().take(keep).map(|(i, _)| i).collect();
-        assert_eq!(top.into_sorted(), want);
-    }
-
-    #[test]
-    fn a_rust_sorted_page_holds_only_the_rows_up_to_its_end() {
-        // Descending keys, many ties (arrival order kept), and fewer rows
-        // than the page.
-        top_rows_equal_a_full_sort(10_000, 25, |i| -(i as i64));
-        top_rows_equal_a_full_sort(10_000, 50, |i| (i % 7) as i64);
-        top_rows_equal_a_full_sort(10_000, 3_000, |i| ((i * 7_919) % 1_000) as i64);
-        top_rows_equal_a_full_sort(10, 25, |i| (i % 3) as i64);
-        top_rows_equal_a_full_sort(5_000, 0, |i| i as i64);
-    }
 
     fn count_to(conn: &mut Connection, n: i64) -> Result<i64> {
         Ok(conn.query_row(

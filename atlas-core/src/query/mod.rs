@@ -9,7 +9,9 @@
 //! - `eval.rs`: [`Filter::matches`], the reference semantics below.
 //! - `path.rs`: dotted paths with MongoDB array semantics.
 //! - `sort.rs`: [`parse_sort`], [`compare_docs`], [`compare_values`].
-//! - `select.rs`: [`select`], a whole `find` in memory (`MemoryStore::find`).
+//! - `select.rs`: [`select`], a whole `find` in memory (`MemoryStore::find`),
+//!   and [`SortedPage`], its sort and page holding only the rows up to the
+//!   page's end.
 //! - `paging.rs`: [`Paging::from_params`]; `projection.rs`: [`Projection`];
 //!   `embedded.rs`: [`parse_embedded`]; `error.rs`: [`QueryError`].
 //!
@@ -87,7 +89,7 @@ pub use error::QueryError;
 pub use filter::{Filter, Op, Operand, Pattern};
 pub use parse::{parse_command_query, parse_where};
 pub use projection::{Projection, META_FIELDS};
-pub use select::select;
+pub use select::{select, SortedPage};
 pub use sort::{compare_docs, compare_values, parse_sort};
 
 /// Default page size (Eve's `PAGINATION_DEFAULT`).
