@@ -24,7 +24,8 @@ use crate::tables::{history_name, key_expr, path_literal, table_name, unique_key
 /// How applying a batch ended.
 #[derive(Debug)]
 pub(crate) enum Applied {
-    /// Every write landed (the transaction is not committed yet).
+    /// Every write landed (by [`apply`]: the transaction is not committed
+    /// yet; by [`commit_independent`]: committed).
     Done {
         /// Per-write results.
         committed: Committed,
@@ -58,9 +59,7 @@ pub(crate) async fn apply(tx: &Tx<'_>, batch: &Batch, probe: Option<usize>) -> R
         let run = independent_run(&batch.writes[write..], probe.map(|p| p.saturating_sub(write)));
         if run > 1 {
             next = write + run;
-            enqueued |= batch.writes[write..next]
-                .iter()
-                .any(|w| matches!(w, Write::Enqueue(_)));
+            enqueued |= enqueues(&batch.writes[write..next]);
             match pipelined(tx, &batch.writes[write..next], now).await? {
                 Ok(written) => results.extend(written),
                 Err((k, constraint)) => {
@@ -264,17 +263,19 @@ pub(crate) fn all_independent(batch: &Batch) -> bool {
     !batch.writes.is_empty() && independent_run(&batch.writes, None) == batch.writes.len()
 }
 
+/// Whether `writes` queue a job (workers are to be woken after the commit).
+fn enqueues(writes: &[Write]) -> bool {
+    writes.iter().any(|w| matches!(w, Write::Enqueue(_)))
+}
+
 /// Commits a batch of inserts and enqueues only (creating records, queueing
 /// jobs: nothing to read first) in one round trip: `BEGIN`, every write and
-/// `COMMIT` are sent together. When a write fails, the server refuses the
-/// writes after it and the `COMMIT` ends the transaction as a rollback, so
-/// nothing of the batch lands; a unique index's refusal is answered as
-/// `Ok(Err((write, constraint)))`, for the caller to attribute in a fresh
-/// transaction ([`apply`] with a probe).
-pub(crate) async fn commit_independent(
-    client: &deadpool_postgres::Client,
-    batch: &Batch,
-) -> Result<std::result::Result<Committed, RunClash>> {
+/// `COMMIT` are sent together, and [`Applied::Done`] means committed. When
+/// a write fails, the server refuses the writes after it and the `COMMIT`
+/// ends the transaction as a rollback, so nothing of the batch lands; a
+/// unique index's refusal is answered as [`Applied::Clash`], for the caller
+/// to attribute in a fresh transaction ([`apply`] with a probe).
+pub(crate) async fn commit_independent(client: &deadpool_postgres::Client, batch: &Batch) -> Result<Applied> {
     let run = Run::prepare(client, &batch.writes, batch.now).await?;
     let args = run.args();
     let (begun, answers, committed) = futures::join!(
@@ -283,11 +284,14 @@ pub(crate) async fn commit_independent(
         client.batch_execute("COMMIT"),
     );
     begun?;
-    if let Err(clash) = first_failure(answers)? {
-        return Ok(Err(clash));
+    if let Err((write, constraint)) = first_failure(answers)? {
+        return Ok(Applied::Clash { write, constraint });
     }
     committed?;
-    Ok(Ok(Committed { results: run.written }))
+    Ok(Applied::Done {
+        committed: Committed { results: run.written },
+        enqueued: enqueues(&batch.writes),
+    })
 }
 
 /// The error for a clash the probe could not attribute: the key whose

@@ -190,18 +190,14 @@ impl PgStore {
         if finishing.is_none() && all_independent(batch) {
             let client = self.pool.get().await?;
             match commit_independent(&client, batch).await? {
-                Ok(committed) => {
-                    if batch
-                        .writes
-                        .iter()
-                        .any(|w| matches!(w, atlas_core::Write::Enqueue(_)))
-                    {
+                Applied::Done { committed, enqueued } => {
+                    if enqueued {
                         self.waker.wake();
                     }
                     return Ok(committed);
                 }
                 // Attributed below, in a fresh transaction stopping there.
-                Err((write, _)) => probe = Some(write),
+                Applied::Clash { write, .. } => probe = Some(write),
             }
         }
         loop {
