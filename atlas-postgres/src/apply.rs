@@ -25,7 +25,7 @@ use crate::tables::{history_name, key_expr, path_literal, table_name, unique_key
 #[derive(Debug)]
 pub(crate) enum Applied {
     /// Every write landed (by [`apply`]: the transaction is not committed
-    /// yet; by [`commit_independent`]: committed).
+    /// yet; by [`commit_independent`] and the group commit: committed).
     Done {
         /// Per-write results.
         committed: Committed,
@@ -146,57 +146,64 @@ fn independent_run(writes: &[Write], probe: Option<usize>) -> usize {
 }
 
 /// A statement of a pipelined run and its parameters.
-type Params = Vec<Box<dyn ToSql + Sync + Send>>;
+pub(crate) type Params = Vec<Box<dyn ToSql + Sync + Send>>;
 
 /// A unique index refused write `k` of a run: its index and the refusing
 /// constraint's name, when the server named it.
 type RunClash = (usize, Option<String>);
 
-/// A run of inserts and enqueues, ready to send: its statements (prepared
-/// on the connection that sends them), their parameters, and what each
-/// write answers once it landed.
-struct Run {
+/// Statements ready to send together: each prepared on the connection
+/// that sends them, with its parameters.
+#[derive(Default)]
+pub(crate) struct Run {
     statements: Vec<Statement>,
     params: Vec<Params>,
-    written: Vec<Written>,
 }
 
 impl Run {
-    /// Prepares the inserts and enqueues of `writes` on `client`.
-    async fn prepare<C: GenericClient>(client: &C, writes: &[Write], now: Timestamp) -> Result<Self> {
-        let mut run = Run {
-            statements: Vec::with_capacity(writes.len()),
-            params: Vec::with_capacity(writes.len()),
-            written: Vec::with_capacity(writes.len()),
-        };
+    /// Adds a statement and its parameters.
+    pub(crate) fn push(&mut self, statement: Statement, params: Params) {
+        self.statements.push(statement);
+        self.params.push(params);
+    }
+
+    /// Prepares the inserts and enqueues of `writes` on `client`; answers
+    /// the run and what each write answers once it landed.
+    async fn prepare<C: GenericClient>(
+        client: &C,
+        writes: &[Write],
+        now: Timestamp,
+    ) -> Result<(Self, Vec<Written>)> {
+        let mut run = Run::default();
+        let mut written = Vec::with_capacity(writes.len());
         for w in writes {
             match w {
                 Write::Insert { res, id, body } => {
                     let doc = Doc::new(*id, body.clone(), now);
                     let (id, etag, created, updated, ver, body) = doc_params(&doc);
-                    run.statements
-                        .push(client.prepare_cached(&insert_sql(*res)).await?);
-                    run.params.push(vec![
-                        Box::new(id),
-                        Box::new(etag),
-                        Box::new(created),
-                        Box::new(updated),
-                        Box::new(ver),
-                        Box::new(doc.deleted),
-                        Box::new(body),
-                    ]);
-                    run.written.push(Written::Doc(doc));
+                    run.push(
+                        client.prepare_cached(&insert_sql(*res)).await?,
+                        vec![
+                            Box::new(id),
+                            Box::new(etag),
+                            Box::new(created),
+                            Box::new(updated),
+                            Box::new(ver),
+                            Box::new(doc.deleted),
+                            Box::new(body),
+                        ],
+                    );
+                    written.push(Written::Doc(doc));
                 }
                 Write::Enqueue(spec) => {
-                    let job = Job::from_spec(JobId(Id::generate(now)), spec.clone(), now);
-                    run.statements.push(client.prepare_cached(INSERT_JOB).await?);
-                    run.params.push(job_params(&job));
-                    run.written.push(Written::Job(job.id));
+                    let job = new_job(spec, now);
+                    run.push(client.prepare_cached(INSERT_JOB).await?, job_params(&job));
+                    written.push(Written::Job(job.id));
                 }
                 _ => return Err(Error::Config("only inserts and enqueues are pipelined".into())),
             }
         }
-        Ok(run)
+        Ok((run, written))
     }
 
     /// The executes of the run on `client`, in order. Each sends its
@@ -222,6 +229,30 @@ impl Run {
             .iter()
             .map(|ps| ps.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect())
             .collect()
+    }
+
+    /// Runs the statements in a transaction of their own in one round
+    /// trip: `BEGIN`, every statement and `COMMIT` are sent together. When
+    /// a statement fails, the server refuses the ones after it and the
+    /// `COMMIT` ends the transaction as a rollback, so nothing lands; a
+    /// unique index's refusal of statement `k` is answered as
+    /// `Ok(Err((k, constraint)))`.
+    pub(crate) async fn commit(
+        &self,
+        client: &deadpool_postgres::Client,
+    ) -> Result<std::result::Result<(), RunClash>> {
+        let args = self.args();
+        let (begun, answers, committed) = futures::join!(
+            client.batch_execute("BEGIN"),
+            self.executes(client, &args),
+            client.batch_execute("COMMIT"),
+        );
+        begun?;
+        if let Err(clash) = first_failure(answers)? {
+            return Ok(Err(clash));
+        }
+        committed?;
+        Ok(Ok(()))
     }
 }
 
@@ -251,10 +282,10 @@ async fn pipelined(
     writes: &[Write],
     now: Timestamp,
 ) -> Result<std::result::Result<Vec<Written>, RunClash>> {
-    let run = Run::prepare(tx, writes, now).await?;
+    let (run, written) = Run::prepare(tx, writes, now).await?;
     let args = run.args();
     let answers = run.executes(tx, &args).await;
-    Ok(first_failure(answers)?.map(|()| run.written))
+    Ok(first_failure(answers)?.map(|()| written))
 }
 
 /// Whether `batch` is only inserts and enqueues, which
@@ -264,32 +295,22 @@ pub(crate) fn all_independent(batch: &Batch) -> bool {
 }
 
 /// Whether `writes` queue a job (workers are to be woken after the commit).
-fn enqueues(writes: &[Write]) -> bool {
+pub(crate) fn enqueues(writes: &[Write]) -> bool {
     writes.iter().any(|w| matches!(w, Write::Enqueue(_)))
 }
 
 /// Commits a batch of inserts and enqueues only (creating records, queueing
-/// jobs: nothing to read first) in one round trip: `BEGIN`, every write and
-/// `COMMIT` are sent together, and [`Applied::Done`] means committed. When
-/// a write fails, the server refuses the writes after it and the `COMMIT`
-/// ends the transaction as a rollback, so nothing of the batch lands; a
-/// unique index's refusal is answered as [`Applied::Clash`], for the caller
-/// to attribute in a fresh transaction ([`apply`] with a probe).
+/// jobs: nothing to read first) in one round trip ([`Run::commit`]), and
+/// [`Applied::Done`] means committed. A unique index's refusal is answered
+/// as [`Applied::Clash`], for the caller to attribute in a fresh
+/// transaction ([`apply`] with a probe); nothing of the batch landed then.
 pub(crate) async fn commit_independent(client: &deadpool_postgres::Client, batch: &Batch) -> Result<Applied> {
-    let run = Run::prepare(client, &batch.writes, batch.now).await?;
-    let args = run.args();
-    let (begun, answers, committed) = futures::join!(
-        client.batch_execute("BEGIN"),
-        run.executes(client, &args),
-        client.batch_execute("COMMIT"),
-    );
-    begun?;
-    if let Err((write, constraint)) = first_failure(answers)? {
+    let (run, written) = Run::prepare(client, &batch.writes, batch.now).await?;
+    if let Err((write, constraint)) = run.commit(client).await? {
         return Ok(Applied::Clash { write, constraint });
     }
-    committed?;
     Ok(Applied::Done {
-        committed: Committed { results: run.written },
+        committed: Committed { results: written },
         enqueued: enqueues(&batch.writes),
     })
 }
@@ -350,7 +371,7 @@ async fn live_target(
     Ok(write_target(current(tx, res, id).await?, write, res, id, expect)?)
 }
 
-fn doc_params(doc: &Doc) -> (String, String, i64, i64, i64, Value) {
+pub(crate) fn doc_params(doc: &Doc) -> (String, String, i64, i64, i64, Value) {
     (
         doc.id.to_string(),
         doc.etag.to_string(),
@@ -406,9 +427,14 @@ async fn write_doc(tx: &Tx<'_>, sql: &str, doc: &Doc) -> Result<()> {
 
 /// Inserts a freshly enqueued job.
 async fn enqueue(tx: &Tx<'_>, spec: &JobSpec, now: Timestamp) -> Result<JobId> {
-    let job = Job::from_spec(JobId(Id::generate(now)), spec.clone(), now);
+    let job = new_job(spec, now);
     insert_job(tx, &job).await?;
     Ok(job.id)
+}
+
+/// A freshly enqueued job of `spec`, queued at `now`.
+pub(crate) fn new_job(spec: &JobSpec, now: Timestamp) -> Job {
+    Job::from_spec(JobId(Id::generate(now)), spec.clone(), now)
 }
 
 /// Inserts a job as it is (enqueueing, or importing a queue).

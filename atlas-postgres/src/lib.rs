@@ -6,6 +6,8 @@
 //! - [`config`]: [`PgConfig`] (URL, password, pool size, schema).
 //! - `store`: [`PgStore`] — the pool, migrations on open, the `Store` impl.
 //! - `apply`: applying a batch in a transaction; unique clashes named.
+//! - `group`: group commit of creates (concurrent batches of inserts and
+//!   enqueues in one transaction, one statement per table).
 //! - `import`: copying another store's records, versions and jobs as they are.
 //! - `queue`: claims with `FOR UPDATE SKIP LOCKED`, per-key exclusion,
 //!   leases.
@@ -36,6 +38,7 @@ mod apply;
 pub mod config;
 mod db;
 mod error;
+mod group;
 mod import;
 mod leader;
 mod listen;

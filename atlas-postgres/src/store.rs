@@ -13,10 +13,11 @@ use atlas_core::{
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
-use crate::apply::{all_independent, apply, commit_independent, unattributed_clash, Applied};
+use crate::apply::{all_independent, apply, unattributed_clash, Applied};
 use crate::config::PgConfig;
 use crate::db::Tx;
 use crate::error::{Error, Result};
+use crate::group::GroupCommit;
 use crate::listen::JobListener;
 use crate::tables::{history_name, table_name};
 use crate::tls::Connector;
@@ -34,6 +35,8 @@ pub struct PgStore {
     config: Arc<PgConfig>,
     /// Wakes the workers of every node after commits that made jobs claimable.
     waker: Arc<Waker>,
+    /// Commits concurrent creates together.
+    group: Arc<GroupCommit>,
 }
 
 impl fmt::Debug for PgStore {
@@ -77,6 +80,10 @@ impl PgStore {
             .map_err(|e| Error::Config(format!("cannot build the connection pool: {e}")))?;
         Ok(PgStore {
             waker: Arc::new(Waker::new(pool.clone(), config.channel().into())),
+            group: Arc::new(GroupCommit::new(
+                pool.clone(),
+                GroupCommit::slots_for(config.pool_size),
+            )),
             pool,
             config: Arc::new(config),
         })
@@ -188,8 +195,7 @@ impl PgStore {
     async fn commit_with(&self, batch: &Batch, finishing: Option<(&JobId, &Outcome)>) -> Result<Committed> {
         let mut probe = None;
         if finishing.is_none() && all_independent(batch) {
-            let client = self.pool.get().await?;
-            match commit_independent(&client, batch).await? {
+            match self.group.commit(batch).await? {
                 Applied::Done { committed, enqueued } => {
                     if enqueued {
                         self.waker.wake();

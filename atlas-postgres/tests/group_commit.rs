@@ -1,0 +1,176 @@
+//! Concurrent creates are committed in groups: one transaction, one
+//! statement per table. On a pool of one connection the first create
+//! takes the commit slot and every create started meanwhile waits for it,
+//! so the rest commit as one group. Each create must land as it would
+//! alone (record, first history version, job), and a clash in the group
+//! must fail only the create that has it.
+
+use atlas_core::model::{Id, Resource, Timestamp};
+use atlas_core::query::FindQuery;
+use atlas_core::testing::fixtures;
+use atlas_core::{Batch, JobSpec, Store, StoreError, Written};
+use atlas_postgres::testing::TestSchema;
+use atlas_postgres::PgStore;
+use serde_json::json;
+
+const CREATES: usize = 30;
+
+/// A create as the service makes it: the instance, its statistics record
+/// and its provision job.
+fn create(now: Timestamp, n: usize) -> (Id, Batch) {
+    let id = Id::generate(now);
+    let mut batch = Batch::new(now);
+    batch
+        .insert(
+            Resource::Instance,
+            id,
+            fixtures::instance()
+                .sid(&format!("p1group{n:05}"))
+                .path(&format!("group-{n}"))
+                .build(),
+        )
+        .insert(
+            Resource::Statistics,
+            Id::generate(now),
+            json!({"instance": id.to_string()})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        )
+        .enqueue(JobSpec::new(
+            "provision",
+            json!({ "instance": id.to_string() }),
+            now,
+        ));
+    (id, batch)
+}
+
+async fn one_connection_store(schema: &TestSchema) -> PgStore {
+    PgStore::open(schema.config(1))
+        .await
+        .expect("open with one connection")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_each_land_with_their_first_version_and_job() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = one_connection_store(&schema).await;
+    let now = Timestamp::from_unix(1_795_564_800);
+    let creates: Vec<(Id, Batch)> = (0..CREATES).map(|n| create(now, n)).collect();
+
+    let results = futures::future::join_all(creates.iter().map(|(_, b)| store.commit(b.clone()))).await;
+
+    let other = schema.store().await;
+    for ((id, _), result) in creates.iter().zip(results) {
+        let committed = result.expect("every create lands");
+        assert_eq!(committed.results.len(), 3, "one result per write");
+        let Written::Doc(written) = &committed.results[0] else {
+            panic!("the instance's result is its record: {committed:?}");
+        };
+        assert_eq!(written.id, *id);
+        let stored = other
+            .get(Resource::Instance, id)
+            .await
+            .expect("get")
+            .expect("stored");
+        assert_eq!(&stored, written, "stored as answered");
+        let history = other.history(Resource::Instance, id).await.expect("history");
+        assert_eq!(history.len(), 1, "the first version is in the history");
+        assert_eq!(history[0].etag, written.etag);
+        let Written::Job(job) = &committed.results[2] else {
+            panic!("the enqueue's result is its job: {committed:?}");
+        };
+        assert!(other.job(job).await.expect("job").is_some(), "job {job} queued");
+    }
+    let stats = other
+        .find(Resource::Statistics, &FindQuery::default())
+        .await
+        .expect("statistics");
+    assert_eq!(stats.total, CREATES as u64);
+    let jobs = other.find_jobs(&FindQuery::default()).await.expect("jobs");
+    assert_eq!(jobs.total, CREATES as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clash_in_a_group_fails_only_the_create_that_has_it() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = one_connection_store(&schema).await;
+    let now = Timestamp::from_unix(1_795_564_800);
+    let (_, taken) = create(now, 7);
+    store.commit(taken).await.expect("the sid's first holder");
+
+    // Create 7 again (a new id, the same sid and path) among others.
+    let creates: Vec<(Id, Batch)> = (0..CREATES).map(|n| create(now, n + 100)).collect();
+    let (twin, clash) = create(now, 7);
+    let mut batches: Vec<Batch> = creates.iter().map(|(_, b)| b.clone()).collect();
+    batches.insert(CREATES / 2, clash);
+
+    let results = futures::future::join_all(batches.into_iter().map(|b| store.commit(b))).await;
+
+    let other = schema.store().await;
+    let mut landed = 0;
+    for (k, result) in results.into_iter().enumerate() {
+        if k == CREATES / 2 {
+            let err = result.expect_err("the sid is held");
+            assert!(
+                matches!(&err, StoreError::Unique { write: 0, res: Resource::Instance, field, .. } if field == "sid"),
+                "{err:?}"
+            );
+            continue;
+        }
+        result.expect("a create without a clash lands");
+        landed += 1;
+    }
+    assert_eq!(landed, CREATES);
+    assert_eq!(other.get(Resource::Instance, &twin).await.expect("get"), None);
+    for (id, _) in &creates {
+        assert!(other.get(Resource::Instance, id).await.expect("get").is_some());
+    }
+    let jobs = other.find_jobs(&FindQuery::default()).await.expect("jobs");
+    assert_eq!(
+        jobs.total,
+        CREATES as u64 + 1,
+        "the holder's job and one per landed create"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_goes_away_leaves_the_group_answered() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = one_connection_store(&schema).await;
+    let now = Timestamp::from_unix(1_795_564_800);
+    let creates: Vec<(Id, Batch)> = (0..CREATES).map(|n| create(now, n)).collect();
+
+    let mut tasks = Vec::new();
+    for (_, batch) in &creates {
+        let store = store.clone();
+        let batch = batch.clone();
+        tasks.push(tokio::spawn(async move { store.commit(batch).await }));
+    }
+    // Callers that may be committing a group for the others go away.
+    for task in tasks.iter().step_by(3) {
+        task.abort();
+    }
+    for (k, task) in tasks.into_iter().enumerate() {
+        match task.await {
+            Ok(result) => {
+                result.expect("an answered create landed");
+            }
+            Err(e) => assert!(e.is_cancelled() && k % 3 == 0, "create {k}: {e}"),
+        }
+    }
+    // The survivors all landed; an aborted caller's create may have too.
+    let other = schema.store().await;
+    for (k, (id, _)) in creates.iter().enumerate().filter(|(k, _)| k % 3 != 0) {
+        assert!(
+            other.get(Resource::Instance, id).await.expect("get").is_some(),
+            "create {k} landed"
+        );
+    }
+}
