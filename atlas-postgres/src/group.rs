@@ -18,7 +18,10 @@
 //! an answer. A group is all or nothing; when it fails (one batch's unique
 //! clash fails them all), each of its batches is committed again on its
 //! own, which answers each its own outcome (the clash to the batch that
-//! has it). A batch alone in its group is committed on its own directly.
+//! has it). When the connection fails once the group was sent, every batch
+//! is answered that its outcome is unknown and none is committed again (the
+//! group may have landed). A batch alone in its group is committed on its
+//! own directly.
 //! A batch whose caller went away before a group took it is dropped; once
 //! in a group, it is committed with the others.
 
@@ -129,24 +132,54 @@ fn interrupted() -> Error {
 }
 
 /// Commits `group` together, or each of its batches on its own when the
-/// group fails or is one batch, and answers every batch.
+/// group was rolled back or is one batch, and answers every batch.
 async fn commit_group(pool: &Pool, group: Vec<Entry>) {
     if group.len() > 1 {
         match together(pool, &group).await {
-            Ok(answers) => {
+            Ok(Some(answers)) => {
                 for (entry, applied) in group.into_iter().zip(answers) {
                     let _ = entry.answer.send(Ok(applied));
                 }
                 return;
             }
+            Ok(None) => {
+                tracing::debug!(
+                    batches = group.len(),
+                    "a unique index refused a write of the group; committing its batches one by one"
+                );
+            }
+            Err(e) if nothing_landed(&e) => {
+                tracing::debug!(batches = group.len(), error = %e, "group commit failed; committing its batches one by one");
+            }
             Err(e) => {
-                tracing::debug!(batches = group.len(), error = %e, "group commit failed; committing its batches one by one")
+                // The connection failed with the transaction sent: it may
+                // have committed, so committing again could write twice.
+                let reason = e.to_string();
+                for entry in group {
+                    let _ = entry.answer.send(Err(Error::Config(format!(
+                        "the connection to PostgreSQL failed while committing ({reason}); whether the \
+                         write landed is unknown: read the record back before retrying"
+                    ))));
+                }
+                return;
             }
         }
     }
     for entry in group {
         let applied = alone(pool, &entry.batch).await;
         let _ = entry.answer.send(applied);
+    }
+}
+
+/// Whether the group's transaction certainly did not commit: it was not
+/// sent (no connection was had, or a batch was not one to group), or the
+/// server refused a statement (the transaction is then rolled back,
+/// `COMMIT` included).
+fn nothing_landed(e: &Error) -> bool {
+    match e {
+        Error::Pool(_) | Error::Config(_) => true,
+        Error::Db(db) => db.as_db_error().is_some(),
+        _ => false,
     }
 }
 
@@ -157,8 +190,9 @@ async fn alone(pool: &Pool, batch: &Batch) -> Result<Applied> {
 }
 
 /// Commits the batches of `group` in one transaction, one statement per
-/// table; answers each batch's [`Applied::Done`].
-async fn together(pool: &Pool, group: &[Entry]) -> Result<Vec<Applied>> {
+/// table; answers each batch's [`Applied::Done`], or `None` when a unique
+/// index refused a write (nothing landed then).
+async fn together(pool: &Pool, group: &[Entry]) -> Result<Option<Vec<Applied>>> {
     let mut tables: Vec<(Resource, DocColumns)> = Vec::new();
     let mut jobs = JobColumns::default();
     let mut answers = Vec::with_capacity(group.len());
@@ -207,13 +241,7 @@ async fn together(pool: &Pool, group: &[Entry]) -> Result<Vec<Applied>> {
     if !jobs.id.is_empty() {
         run.push(client.prepare_cached(INSERT_JOB_ROWS).await?, jobs.params());
     }
-    match run.commit(&client).await? {
-        Ok(()) => Ok(answers),
-        Err((_, constraint)) => Err(Error::Config(format!(
-            "a unique index ({}) refused a write of the group",
-            constraint.as_deref().unwrap_or("unnamed")
-        ))),
-    }
+    Ok(run.commit(&client).await?.ok().map(|()| answers))
 }
 
 /// The statement inserting rows of `res` (and their first history rows)
