@@ -2,8 +2,9 @@
 //! statement per table. On a pool of one connection the first create
 //! takes the commit slot and every create started meanwhile waits for it,
 //! so the rest commit as one group. Each create must land as it would
-//! alone (record, first history version, job), and a clash in the group
-//! must fail only the create that has it.
+//! alone (record, first history version, job), a clash in the group must
+//! fail only the create that has it, and a group whose connection dies is
+//! answered "unknown", never committed a second time.
 
 use atlas_core::model::{Id, Resource, Timestamp};
 use atlas_core::query::FindQuery;
@@ -173,4 +174,72 @@ async fn a_caller_that_goes_away_leaves_the_group_answered() {
             "create {k} landed"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_whose_connection_dies_is_not_committed_again() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = one_connection_store(&schema).await;
+    let (locker, conn) = tokio_postgres::connect(schema.url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    // Every create waits on the jobs table until its connection is cut.
+    locker
+        .batch_execute(&format!(
+            "BEGIN; LOCK TABLE {}.jobs IN ACCESS EXCLUSIVE MODE",
+            schema.name()
+        ))
+        .await
+        .expect("lock the jobs table");
+    let cut = tokio::spawn({
+        let url = schema.url().to_owned();
+        let jobs = format!("{}.jobs", schema.name());
+        async move {
+            let (killer, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .expect("connect");
+            tokio::spawn(conn);
+            loop {
+                killer
+                    .execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_locks \
+                         WHERE relation = $1::text::regclass AND NOT granted",
+                        &[&jobs],
+                    )
+                    .await
+                    .expect("cut the waiting connections");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    });
+    let now = Timestamp::from_unix(1_795_564_800);
+    let creates: Vec<(Id, Batch)> = (0..CREATES).map(|n| create(now, n)).collect();
+
+    let results = futures::future::join_all(creates.iter().map(|(_, b)| store.commit(b.clone()))).await;
+    cut.abort();
+    locker.batch_execute("ROLLBACK").await.expect("unlock");
+
+    let errors: Vec<String> = results
+        .into_iter()
+        .map(|r| r.expect_err("every create's connection was cut").to_string())
+        .collect();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("whether the write landed is unknown")),
+        "the group's creates are told their outcome is unknown: {errors:?}"
+    );
+    assert!(
+        errors.iter().all(|e| !e.contains("already")),
+        "nothing was committed again over a write that may have landed: {errors:?}"
+    );
+    let other = schema.store().await;
+    let instances = other
+        .find(Resource::Instance, &FindQuery::default())
+        .await
+        .expect("instances");
+    assert_eq!(instances.total, 0, "the cut transactions rolled back");
 }
