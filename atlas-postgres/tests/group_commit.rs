@@ -3,8 +3,8 @@
 //! takes the commit slot and every create started meanwhile waits for it,
 //! so the rest commit as one group. Each create must land as it would
 //! alone (record, first history version, job), a clash in the group must
-//! fail only the create that has it, and a group whose connection dies is
-//! answered "unknown", never committed a second time.
+//! fail only the create that has it, and a group whose connection fails
+//! once it was sent is answered "unknown", never committed a second time.
 
 use atlas_core::model::{Id, Resource, Timestamp};
 use atlas_core::query::FindQuery;
@@ -176,17 +176,82 @@ async fn a_caller_that_goes_away_leaves_the_group_answered() {
     }
 }
 
+/// A TCP relay to the test server whose connections can be cut: the
+/// client then sees its connection close without an answer, as when the
+/// network between a node and the database fails.
+struct Relay {
+    addr: std::net::SocketAddr,
+    cut: tokio::sync::watch::Sender<u64>,
+}
+
+impl Relay {
+    async fn start(server: std::net::SocketAddr) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (cut, _) = tokio::sync::watch::channel(0u64);
+        let cuts = cut.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut cut = cuts.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut upstream) = tokio::net::TcpStream::connect(server).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        Relay { addr, cut }
+    }
+
+    /// Closes every connection relayed so far.
+    fn cut(&self) {
+        self.cut.send_modify(|n| *n += 1);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_group_whose_connection_dies_is_not_committed_again() {
+async fn a_group_whose_connection_fails_once_sent_is_not_committed_again() {
     let Some(schema) = TestSchema::create().await else {
         return;
     };
-    let store = one_connection_store(&schema).await;
+    let url: tokio_postgres::Config = schema.url().parse().expect("test URL");
+    let server = match (url.get_hosts().first(), url.get_ports().first()) {
+        (Some(tokio_postgres::config::Host::Tcp(host)), Some(port)) => {
+            tokio::net::lookup_host((host.as_str(), *port))
+                .await
+                .expect("resolve the test server")
+                .next()
+                .expect("an address")
+        }
+        _ => {
+            eprintln!("skipped: the test server is not reached over TCP");
+            return;
+        }
+    };
+    let relay = Relay::start(server).await;
+    let relayed = format!(
+        "postgres://{}@{}/{}",
+        url.get_user().unwrap_or("postgres"),
+        relay.addr,
+        url.get_dbname().unwrap_or("postgres")
+    );
+    let store = PgStore::open(
+        atlas_postgres::PgConfig::new(relayed)
+            .schema(schema.name())
+            .pool_size(1),
+    )
+    .await
+    .expect("open through the relay");
     let (locker, conn) = tokio_postgres::connect(schema.url(), tokio_postgres::NoTls)
         .await
         .expect("connect");
     tokio::spawn(conn);
-    // Every create waits on the jobs table until its connection is cut.
+    // Every create waits on the jobs table, its transaction sent whole
+    // (`BEGIN`, the inserts, `COMMIT`); then its connection is cut.
     locker
         .batch_execute(&format!(
             "BEGIN; LOCK TABLE {}.jobs IN ACCESS EXCLUSIVE MODE",
@@ -194,33 +259,34 @@ async fn a_group_whose_connection_dies_is_not_committed_again() {
         ))
         .await
         .expect("lock the jobs table");
-    let cut = tokio::spawn({
-        let url = schema.url().to_owned();
-        let jobs = format!("{}.jobs", schema.name());
-        async move {
-            let (killer, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .expect("connect");
-            tokio::spawn(conn);
-            loop {
-                killer
-                    .execute(
-                        "SELECT pg_terminate_backend(pid) FROM pg_locks \
-                         WHERE relation = $1::text::regclass AND NOT granted",
-                        &[&jobs],
-                    )
-                    .await
-                    .expect("cut the waiting connections");
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-        }
-    });
+    let (watcher, conn) = tokio_postgres::connect(schema.url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    let jobs = format!("{}.jobs", schema.name());
     let now = Timestamp::from_unix(1_795_564_800);
     let creates: Vec<(Id, Batch)> = (0..CREATES).map(|n| create(now, n)).collect();
-
-    let results = futures::future::join_all(creates.iter().map(|(_, b)| store.commit(b.clone()))).await;
-    cut.abort();
-    locker.batch_execute("ROLLBACK").await.expect("unlock");
+    let commits = futures::future::join_all(creates.iter().map(|(_, b)| store.commit(b.clone())));
+    let cutter = async {
+        loop {
+            let waiting: i64 = watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_locks WHERE relation = $1::text::regclass AND NOT granted",
+                    &[&jobs],
+                )
+                .await
+                .expect("waiting writers")
+                .get(0);
+            if waiting > 0 {
+                relay.cut();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    let results = tokio::select! {
+        results = commits => results,
+        () = cutter => unreachable!(),
+    };
 
     let errors: Vec<String> = results
         .into_iter()
@@ -234,12 +300,29 @@ async fn a_group_whose_connection_dies_is_not_committed_again() {
     );
     assert!(
         errors.iter().all(|e| !e.contains("is not unique")),
-        "nothing was committed again over a write that may have landed: {errors:?}"
+        "nothing was committed again: {errors:?}"
     );
+    // Whether a cut transaction landed depends on what reached the server
+    // before the cut; each landed whole or not at all, and none twice.
+    locker.batch_execute("ROLLBACK").await.expect("unlock");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let other = schema.store().await;
+    let all = FindQuery::default();
     let instances = other
-        .find(Resource::Instance, &FindQuery::default())
+        .find(Resource::Instance, &all)
         .await
-        .expect("instances");
-    assert_eq!(instances.total, 0, "the cut transactions rolled back");
+        .expect("instances")
+        .total;
+    let statistics = other
+        .find(Resource::Statistics, &all)
+        .await
+        .expect("statistics")
+        .total;
+    let jobs = other.find_jobs(&all).await.expect("jobs").total;
+    assert!(instances <= CREATES as u64, "{instances} instances");
+    assert_eq!(
+        (statistics, jobs),
+        (instances, instances),
+        "whole creates only, none twice"
+    );
 }
