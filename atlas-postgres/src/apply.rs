@@ -148,6 +148,41 @@ fn independent_run(writes: &[Write], probe: Option<usize>) -> usize {
 /// A statement of a pipelined run and its parameters.
 pub(crate) type Params = Vec<Box<dyn ToSql + Sync + Send>>;
 
+/// A row that an insert or an enqueue adds.
+pub(crate) enum NewRow {
+    /// The first version of a record of a resource.
+    Record(Resource, Doc),
+    /// A freshly queued job.
+    Job(Job),
+}
+
+impl NewRow {
+    /// What the write answers once the row landed.
+    pub(crate) fn written(self) -> Written {
+        match self {
+            NewRow::Record(_, doc) => Written::Doc(doc),
+            NewRow::Job(job) => Written::Job(job.id),
+        }
+    }
+}
+
+/// The rows the inserts and enqueues of `writes` add at `now`, in order.
+///
+/// # Errors
+/// When a write is neither (only those are sent without reading first).
+pub(crate) fn new_rows(writes: &[Write], now: Timestamp) -> Result<Vec<NewRow>> {
+    writes
+        .iter()
+        .map(|w| match w {
+            Write::Insert { res, id, body } => Ok(NewRow::Record(*res, Doc::new(*id, body.clone(), now))),
+            Write::Enqueue(spec) => Ok(NewRow::Job(new_job(spec, now))),
+            _ => Err(Error::Config(
+                "only inserts and enqueues are sent without reading first".into(),
+            )),
+        })
+        .collect()
+}
+
 /// A unique index refused write `k` of a run: its index and the refusing
 /// constraint's name, when the server named it.
 type RunClash = (usize, Option<String>);
@@ -174,13 +209,12 @@ impl Run {
         writes: &[Write],
         now: Timestamp,
     ) -> Result<(Self, Vec<Written>)> {
+        let rows = new_rows(writes, now)?;
         let mut run = Run::default();
-        let mut written = Vec::with_capacity(writes.len());
-        for w in writes {
-            match w {
-                Write::Insert { res, id, body } => {
-                    let doc = Doc::new(*id, body.clone(), now);
-                    let (id, etag, created, updated, ver, body) = doc_params(&doc);
+        for row in &rows {
+            match row {
+                NewRow::Record(res, doc) => {
+                    let (id, etag, created, updated, ver, body) = doc_params(doc);
                     run.push(
                         client.prepare_cached(&insert_sql(*res)).await?,
                         vec![
@@ -193,17 +227,11 @@ impl Run {
                             Box::new(body),
                         ],
                     );
-                    written.push(Written::Doc(doc));
                 }
-                Write::Enqueue(spec) => {
-                    let job = new_job(spec, now);
-                    run.push(client.prepare_cached(INSERT_JOB).await?, job_params(&job));
-                    written.push(Written::Job(job.id));
-                }
-                _ => return Err(Error::Config("only inserts and enqueues are pipelined".into())),
+                NewRow::Job(job) => run.push(client.prepare_cached(INSERT_JOB).await?, job_params(job)),
             }
         }
-        Ok((run, written))
+        Ok((run, rows.into_iter().map(NewRow::written).collect()))
     }
 
     /// The executes of the run on `client`, in order. Each sends its
@@ -433,7 +461,7 @@ async fn enqueue(tx: &Tx<'_>, spec: &JobSpec, now: Timestamp) -> Result<JobId> {
 }
 
 /// A freshly enqueued job of `spec`, queued at `now`.
-pub(crate) fn new_job(spec: &JobSpec, now: Timestamp) -> Job {
+fn new_job(spec: &JobSpec, now: Timestamp) -> Job {
     Job::from_spec(JobId(Id::generate(now)), spec.clone(), now)
 }
 
@@ -449,15 +477,33 @@ const INSERT_JOB: &str = "INSERT INTO jobs (id, status, key, run_at, created, le
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
 fn job_params(job: &Job) -> Params {
+    let (id, status, key, run_at, created, lease_until, doc) = job_values(job);
     vec![
-        Box::new(job.id.to_string()),
-        Box::new(job.status.as_str()),
-        Box::new(job.key.clone()),
-        Box::new(secs(job.run_at)),
-        Box::new(secs(job.created)),
-        Box::new(job.lease_until.map(secs)),
-        Box::new(rows::job_json(job)),
+        Box::new(id),
+        Box::new(status),
+        Box::new(key),
+        Box::new(run_at),
+        Box::new(created),
+        Box::new(lease_until),
+        Box::new(doc),
     ]
+}
+
+/// A job's column values, in the order of the jobs table's insert: id,
+/// status, key, run_at, created, lease_until, doc.
+pub(crate) type JobValues = (String, &'static str, Option<String>, i64, i64, Option<i64>, Value);
+
+/// The column values of `job` as the jobs table stores them.
+pub(crate) fn job_values(job: &Job) -> JobValues {
+    (
+        job.id.to_string(),
+        job.status.as_str(),
+        job.key.clone(),
+        secs(job.run_at),
+        secs(job.created),
+        job.lease_until.map(secs),
+        rows::job_json(job),
+    )
 }
 
 /// Which unique key `doc` (about to be written as write `write`) clashes

@@ -28,14 +28,15 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use atlas_core::model::{Doc, Resource};
-use atlas_core::{Batch, Committed, Write, Written};
+use atlas_core::{Batch, Committed};
 use deadpool_postgres::Pool;
 use serde_json::Value;
 use tokio::sync::{oneshot, Semaphore};
 
-use crate::apply::{commit_independent, doc_params, enqueues, new_job, Applied, Params, Run};
+use crate::apply::{
+    commit_independent, doc_params, enqueues, job_values, new_rows, Applied, NewRow, Params, Run,
+};
 use crate::error::{Error, Result};
-use crate::rows::{self, secs};
 use crate::tables::{history_name, table_name};
 
 /// The most batches committed in one group.
@@ -198,11 +199,10 @@ async fn together(pool: &Pool, group: &[Entry]) -> Result<Option<Vec<Applied>>> 
     let mut answers = Vec::with_capacity(group.len());
     for entry in group {
         let batch = &entry.batch;
-        let mut written = Vec::with_capacity(batch.writes.len());
-        for w in &batch.writes {
-            match w {
-                Write::Insert { res, id, body } => {
-                    let doc = Doc::new(*id, body.clone(), batch.now);
+        let rows = new_rows(&batch.writes, batch.now)?;
+        for row in &rows {
+            match row {
+                NewRow::Record(res, doc) => {
                     let at = match tables.iter().position(|(r, _)| r == res) {
                         Some(at) => at,
                         None => {
@@ -210,23 +210,15 @@ async fn together(pool: &Pool, group: &[Entry]) -> Result<Option<Vec<Applied>>> 
                             tables.len() - 1
                         }
                     };
-                    tables[at].1.push(&doc);
-                    written.push(Written::Doc(doc));
+                    tables[at].1.push(doc);
                 }
-                Write::Enqueue(spec) => {
-                    let job = new_job(spec, batch.now);
-                    jobs.push(&job);
-                    written.push(Written::Job(job.id));
-                }
-                _ => {
-                    return Err(Error::Config(
-                        "only inserts and enqueues are committed in groups".into(),
-                    ))
-                }
+                NewRow::Job(job) => jobs.push(job),
             }
         }
         answers.push(Applied::Done {
-            committed: Committed { results: written },
+            committed: Committed {
+                results: rows.into_iter().map(NewRow::written).collect(),
+            },
             enqueued: enqueues(&batch.writes),
         });
     }
@@ -315,13 +307,14 @@ struct JobColumns {
 
 impl JobColumns {
     fn push(&mut self, job: &atlas_core::Job) {
-        self.id.push(job.id.to_string());
-        self.status.push(job.status.as_str());
-        self.key.push(job.key.clone());
-        self.run_at.push(secs(job.run_at));
-        self.created.push(secs(job.created));
-        self.lease_until.push(job.lease_until.map(secs));
-        self.doc.push(rows::job_json(job));
+        let (id, status, key, run_at, created, lease_until, doc) = job_values(job);
+        self.id.push(id);
+        self.status.push(status);
+        self.key.push(key);
+        self.run_at.push(run_at);
+        self.created.push(created);
+        self.lease_until.push(lease_until);
+        self.doc.push(doc);
     }
 
     fn params(self) -> Params {
