@@ -29,6 +29,8 @@
 //!   triggers that own `value_counts` (every write keeps it exact in its own
 //!   transaction).
 //! - `rows`: row newtypes, and the JSON text writes bind.
+//! - `jsonb`: stored bodies (SQLite's binary JSON) decoded straight into
+//!   `serde_json` values.
 //! - `error`: the private error type and its mapping to `StoreError`.
 //!
 //! # Contracts
@@ -51,6 +53,7 @@ mod durability;
 mod error;
 mod functions;
 mod group_commit;
+mod jsonb;
 mod migrations;
 mod prepare;
 mod queue;

@@ -4,12 +4,15 @@
 
 use atlas_core::model::{Body, Doc, Etag, Id, Timestamp};
 use atlas_core::Job;
+use rusqlite::types::ValueRef;
 use rusqlite::Row;
 
 use crate::error::{Error, Result};
+use crate::jsonb;
 
-/// The columns a [`DocRow`] reads, in order (`body` as JSON text).
-pub(crate) const DOC_SELECT: &str = "id, etag, created, updated, version, deleted, json(body)";
+/// The columns a [`DocRow`] reads, in order (`body` as stored: JSONB,
+/// decoded by [`crate::jsonb`]; JSON text is read too).
+pub(crate) const DOC_SELECT: &str = "id, etag, created, updated, version, deleted, body";
 
 /// A record row: [`DOC_SELECT`].
 #[derive(Debug)]
@@ -21,8 +24,8 @@ impl DocRow {
         let id: String = row.get(0)?;
         let etag: String = row.get(1)?;
         let version: i64 = row.get(4)?;
-        let body: String = row.get(6)?;
         let id = parse_id(&id)?;
+        let body = body(row.get_ref(6)?, &id)?;
         Ok(DocRow(Doc {
             etag: Etag::from_client(&etag),
             created: Timestamp::from_unix(row.get(2)?),
@@ -34,10 +37,22 @@ impl DocRow {
                 )
             })?,
             deleted: row.get(5)?,
-            body: serde_json::from_str::<Body>(&body)
-                .map_err(|e| Error::corrupt(format!("the body of record '{id}'"), e))?,
+            body,
             id,
         }))
+    }
+}
+
+/// The body in a record row: JSONB as `jsonb()` stores it, or JSON text.
+fn body(stored: ValueRef<'_>, id: &Id) -> Result<Body> {
+    let what = || format!("the body of record '{id}'");
+    match stored {
+        ValueRef::Blob(blob) => jsonb::decode_object(blob).map_err(|e| Error::corrupt(what(), e)),
+        ValueRef::Text(text) => serde_json::from_slice(text).map_err(|e| Error::corrupt(what(), e)),
+        other => Err(Error::corrupt(
+            what(),
+            format!("it is {}, not JSON", other.data_type().to_string().to_lowercase()),
+        )),
     }
 }
 
@@ -119,6 +134,26 @@ mod tests {
         let msg = e.to_string();
         assert!(
             msg.contains("version of record '6b063bb73e47cec0540baa24'") && msg.contains("-1"),
+            "{msg}"
+        );
+        let read_any = |body: rusqlite::types::Value| {
+            c.query_row(
+                "SELECT '6b063bb73e47cec0540baa24', 'ab', 5, 6, 1, 0, ?1",
+                [body],
+                |r| Ok(DocRow::read(r)),
+            )
+            .unwrap()
+            .unwrap_err()
+            .to_string()
+        };
+        let msg = read_any(5.into());
+        assert!(
+            msg.contains("body of record") && msg.contains("it is integer, not JSON"),
+            "{msg}"
+        );
+        let msg = read_any(vec![0x0d_u8].into());
+        assert!(
+            msg.contains("body of record") && msg.contains("element type 13 is reserved"),
             "{msg}"
         );
         let e = read(1, "{nope");
