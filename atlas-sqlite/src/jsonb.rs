@@ -146,7 +146,7 @@ fn element(buf: &[u8], at: usize, depth: usize) -> Result<(Value, usize), JsonbE
                 }
                 Value::Array(items)
             } else {
-                let mut map = Map::new();
+                let mut map = Map::with_capacity(children(&buf[..end], start)? / 2);
                 let mut next = start;
                 while next < end {
                     let (key_kind, key_start, key_end) = header(&buf[..end], next)?;
@@ -167,6 +167,17 @@ fn element(buf: &[u8], at: usize, depth: usize) -> Result<(Value, usize), JsonbE
         other => return Err(JsonbError::at(at, format!("element type {other} is reserved"))),
     };
     Ok((value, end))
+}
+
+/// How many elements follow each other from `at` to the end of `buf` (an
+/// object's payload): sized up front, its map never grows.
+fn children(buf: &[u8], mut at: usize) -> Result<usize, JsonbError> {
+    let mut n = 0;
+    while at < buf.len() {
+        at = header(buf, at)?.2;
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// A number from the JSON text of it.

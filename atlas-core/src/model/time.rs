@@ -79,7 +79,7 @@ impl Timestamp {
     }
 
     /// RFC 1123 (`Wed, 25 Nov 2026 01:36:55 GMT`), for HTTP headers;
-    /// written field by field like [`Display`](fmt::Display).
+    /// written into a buffer like [`Display`](fmt::Display).
     pub fn to_rfc1123(self) -> String {
         use chrono::{Datelike, Timelike};
         const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
@@ -90,16 +90,16 @@ impl Timestamp {
         if !(0..=9999).contains(&d.year()) {
             return d.format(RFC1123_FORMAT).to_string();
         }
-        format!(
-            "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
-            DAYS[d.weekday().num_days_from_monday() as usize],
-            d.day(),
-            MONTHS[d.month0() as usize],
-            d.year(),
-            d.hour(),
-            d.minute(),
-            d.second()
-        )
+        // `Wed, 25 Nov 2026 01:36:55 GMT`
+        let mut text = *b"Ddd, dd Mmm yyyy hh:mm:ss GMT";
+        text[..3].copy_from_slice(DAYS[d.weekday().num_days_from_monday() as usize].as_bytes());
+        digits(&mut text[5..7], d.day());
+        text[8..11].copy_from_slice(MONTHS[d.month0() as usize].as_bytes());
+        digits(&mut text[12..16], d.year().unsigned_abs());
+        digits(&mut text[17..19], d.hour());
+        digits(&mut text[20..22], d.minute());
+        digits(&mut text[23..25], d.second());
+        String::from_utf8_lossy(&text).into_owned()
     }
 
     /// Parses an RFC 1123 HTTP date.
@@ -114,9 +114,10 @@ impl Timestamp {
 const RFC1123_FORMAT: &str = "%a, %d %b %Y %H:%M:%S GMT";
 
 impl fmt::Display for Timestamp {
-    /// `DATE_FORMAT`, written field by field: every response and record
-    /// carries several dates, and chrono's `format` re-parses the pattern on
-    /// each call.
+    /// `DATE_FORMAT`, its digits written straight into a buffer: every
+    /// response and record carries several dates (chrono's `format`
+    /// re-parses the pattern on each call, and `write!` with padding costs
+    /// thousands of instructions a date).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use chrono::{Datelike, Timelike};
         let d = self.to_chrono();
@@ -124,16 +125,25 @@ impl fmt::Display for Timestamp {
             // Signed or five-digit years: chrono's rendering of `%Y`.
             return write!(f, "{}", d.format(DATE_FORMAT));
         }
-        write!(
-            f,
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} GMT",
-            d.year(),
-            d.month(),
-            d.day(),
-            d.hour(),
-            d.minute(),
-            d.second()
-        )
+        // `2026-11-25 01:36:55 GMT`
+        let mut text = *b"yyyy-mm-dd hh:mm:ss GMT";
+        digits(&mut text[0..4], d.year().unsigned_abs());
+        digits(&mut text[5..7], d.month());
+        digits(&mut text[8..10], d.day());
+        digits(&mut text[11..13], d.hour());
+        digits(&mut text[14..16], d.minute());
+        digits(&mut text[17..19], d.second());
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
+    }
+}
+
+/// Writes `n` as decimal digits filling `out`, zero-padded on the left (its
+/// highest digits dropped if it has more than `out` holds; callers pass
+/// values that fit).
+fn digits(out: &mut [u8], mut n: u32) {
+    for place in out.iter_mut().rev() {
+        *place = b'0' + (n % 10) as u8;
+        n /= 10;
     }
 }
 
