@@ -154,9 +154,10 @@ pub(crate) fn item(res: Resource, doc: Doc) -> Value {
 /// An item inside a collection's `_items`: fields, meta fields,
 /// `_links {self}` (with `?version=N` when `version` is given),
 /// `_latest_version`.
-pub(crate) fn listed_item(res: Resource, doc: &Doc, version: Option<u64>, latest: u64) -> Value {
-    let mut m = doc_json(res, doc);
-    let mut href = item_href(res, &doc.id.to_string());
+pub(crate) fn listed_item(res: Resource, doc: Doc, version: Option<u64>, latest: u64) -> Value {
+    let id = doc.id;
+    let mut m = into_doc_json(res, doc);
+    let mut href = item_href(res, &id.to_string());
     if let Some(v) = version {
         href.push_str(&format!("?version={v}"));
     }

@@ -128,8 +128,9 @@ async fn list(state: &AppState, res: Resource, parts: &Parts) -> Result<Response
     };
     let last_modified = page.items.iter().map(|d| d.updated).max();
     let mut items = Vec::with_capacity(page.items.len());
-    for doc in &page.items {
-        let mut v = eve::listed_item(res, doc, None, doc.version);
+    for doc in page.items {
+        let version = doc.version;
+        let mut v = eve::listed_item(res, doc, None, version);
         shape(state, res, &mut v, &projection, &embedded).await?;
         items.push(v);
     }
@@ -240,8 +241,11 @@ async fn versions(
     let (_, _, paging) = params.find()?;
     let total = history.len() as u64;
     let rendered: Vec<Value> = history
-        .iter()
-        .map(|d: &Doc| eve::listed_item(res, d, Some(d.version), current.version))
+        .into_iter()
+        .map(|d: Doc| {
+            let version = d.version;
+            eve::listed_item(res, d, Some(version), current.version)
+        })
         .collect();
     let start = usize::try_from(paging.offset())
         .unwrap_or(usize::MAX)
