@@ -78,6 +78,17 @@ impl TestSchema {
             .pool_size(pool)
     }
 
+    /// A client connection of its own to the server (its connection task
+    /// spawned), for statements a test sends beside the store.
+    ///
+    /// # Panics
+    /// When connecting fails.
+    pub async fn client(&self) -> tokio_postgres::Client {
+        connect(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("connect to {}: {e}", self.url))
+    }
+
     /// A new store (its own pool) on this schema, migrated.
     ///
     /// # Panics

@@ -246,10 +246,7 @@ async fn a_group_whose_connection_fails_once_sent_is_not_committed_again() {
     )
     .await
     .expect("open through the relay");
-    let (locker, conn) = tokio_postgres::connect(schema.url(), tokio_postgres::NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(conn);
+    let locker = schema.client().await;
     // Every create waits on the jobs table, its transaction sent whole
     // (`BEGIN`, the inserts, `COMMIT`); then its connection is cut.
     locker
@@ -259,10 +256,7 @@ async fn a_group_whose_connection_fails_once_sent_is_not_committed_again() {
         ))
         .await
         .expect("lock the jobs table");
-    let (watcher, conn) = tokio_postgres::connect(schema.url(), tokio_postgres::NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(conn);
+    let watcher = schema.client().await;
     let jobs = format!("{}.jobs", schema.name());
     let now = Timestamp::from_unix(1_795_564_800);
     let creates: Vec<(Id, Batch)> = (0..CREATES).map(|n| create(now, n)).collect();

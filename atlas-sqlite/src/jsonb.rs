@@ -131,7 +131,7 @@ fn element(buf: &[u8], at: usize, depth: usize) -> Result<(Value, usize), JsonbE
         kind::INT | kind::FLOAT => Value::Number(number(payload, at)?),
         kind::INT5 => Value::Number(number(hex_integer(payload, at)?.as_bytes(), at)?),
         kind::FLOAT5 => Value::Number(number(json5_float(payload).as_bytes(), at)?),
-        kind::TEXT | kind::TEXTJ | kind::TEXT5 | kind::TEXTRAW => Value::String(string(kind, payload, at)?),
+        k if is_text(k) => Value::String(string(kind, payload, at)?),
         kind::ARRAY | kind::OBJECT => {
             if depth + 1 >= MAX_DEPTH {
                 return Err(JsonbError::at(at, "values are nested too deep"));
@@ -150,7 +150,7 @@ fn element(buf: &[u8], at: usize, depth: usize) -> Result<(Value, usize), JsonbE
                 let mut next = start;
                 while next < end {
                     let (key_kind, key_start, key_end) = header(&buf[..end], next)?;
-                    if !matches!(key_kind, kind::TEXT | kind::TEXTJ | kind::TEXT5 | kind::TEXTRAW) {
+                    if !is_text(key_kind) {
                         return Err(JsonbError::at(next, "an object key is not a string"));
                     }
                     let key = string(key_kind, &buf[key_start..key_end], next)?;
@@ -178,6 +178,11 @@ fn children(buf: &[u8], mut at: usize) -> Result<usize, JsonbError> {
         n += 1;
     }
     Ok(n)
+}
+
+/// Whether elements of type `kind` are strings.
+fn is_text(kind: u8) -> bool {
+    matches!(kind, kind::TEXT | kind::TEXTJ | kind::TEXT5 | kind::TEXTRAW)
 }
 
 /// A number from the JSON text of it.
