@@ -375,7 +375,9 @@ impl InstanceBuilder {
 /// `dates.created` at [`fixture_time`].
 pub fn route() -> RouteBuilder {
     RouteBuilder {
-        source: format!("site-{}", random_hex(4)),
+        // 64 random bits: tests create tens of thousands of routes, and
+        // 32 bits made a clash on the unique `source` a 1-in-100 flake.
+        source: format!("site-{}", random_hex(8)),
         route_type: RouteType::PoolbExpress,
         route_status: RouteStatus::Inactive,
         active_on_launch: true,
